@@ -1,0 +1,194 @@
+"""Configuration dataclasses for the paper's world (SPEC section 1).
+
+Every value marked [choose] in the SPEC is a documented default here and can be
+overridden by a claim file. `validate()` raises a one-line `ValueError` naming
+the argument and its allowed range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _check(ok: bool, name: str, allowed: str, value: Any) -> None:
+    if not ok:
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
+def _positive_int(name: str, value: Any) -> None:
+    _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, name, "a positive integer", value)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Patterns, tasks and prompts.
+
+    Paper values: M1=6, M2=24, dX=30, l_tr=20, alpha=0.8 [paper].
+    beta=1, K=0.5, dY=10 [choose]. Coherences, noise, norm jitter and the OOD
+    knobs are the fuzzing handles; their defaults give the paper's orthogonal world.
+    """
+
+    M1: int = 6  # in-domain-relevant (IDR) patterns
+    M2: int = 24  # in-domain-irrelevant (IDI) patterns
+    dX: int = 30  # input dimension
+    dY: int = 10  # label-embedding dimension [choose]
+    beta: float = 1.0  # pattern norm, >= 1 in the theory
+    K: float = 0.5  # kappa ~ U(-K, K), K <= 1/2 in the theory
+    alpha: float = 0.8  # training fraction of contexts carrying mu_a or mu_b
+    l_tr: int = 20  # training context length
+    alpha_test: float = 0.8  # alpha' of test prompts
+    l_ts: int = 20  # test context length
+    context_sampling: str = "iid"  # "iid" (each context drawn independently) or "exact" (fixed counts)
+    # training-task subset T_tr
+    n_train_tasks: int = 6  # |T_tr|; a multiple of M1 for uniform coverage
+    coverage: str = "uniform"  # "uniform" | "missing_pattern" | "one_label_side"
+    coverage_pattern: int = 0  # the pattern left out (or shown on one side only)
+    # departures from the theory's assumptions (fuzzing knobs)
+    coherence_rel: float = 0.0  # pairwise cosine between IDR patterns
+    coherence_irr: float = 0.0  # pairwise cosine between IDI patterns
+    coherence_cross: float = 0.0  # cosine between every IDR and every IDI pattern
+    beta_jitter: float = 0.0  # pattern norms drawn in beta * [1 - j, 1 + j]
+    noise: float = 0.0  # expected norm of isotropic Gaussian noise added to each x
+    # out-of-domain data
+    M1_ood: int = 3  # ODR patterns M1'
+    S1: float = 1.0  # coefficient sum of each ODR pattern
+    ood_coef_mode: str = "spread"  # "unit_norm": |mu'| = beta; "spread": c = S1 * w (see patterns.ood_coefficients)
+    ood_coef_spread: float = 0.25  # spread of ODR coefficients around S1/group size ("spread" mode)
+    K_ood: float = 0.5  # kappa' range
+    odi_outside: float = 0.0  # 0: ODI inside span(IDI); rho in (0,1]: that much norm outside
+
+    def validate(self) -> "DataConfig":
+        for name in ("M2", "dX", "dY", "l_tr", "l_ts", "n_train_tasks", "M1_ood"):
+            _positive_int(name, getattr(self, name))
+        _check(isinstance(self.M1, int) and self.M1 >= 3, "M1", "an integer >= 3", self.M1)
+        _check(self.M1 + self.M2 <= self.dX, "M1 + M2", f"<= dX = {self.dX}", self.M1 + self.M2)
+        _check(self.beta > 0, "beta", "> 0", self.beta)
+        _check(0 <= self.K, "K", ">= 0", self.K)
+        _check(0 <= self.K_ood, "K_ood", ">= 0", self.K_ood)
+        _check(0 < self.alpha <= 1, "alpha", "in (0, 1]", self.alpha)
+        _check(0 < self.alpha_test <= 1, "alpha_test", "in (0, 1]", self.alpha_test)
+        _check(self.context_sampling in ("iid", "exact"), "context_sampling", "'iid' or 'exact'", self.context_sampling)
+        n_all = self.M1 * (self.M1 - 1)
+        _check(self.n_train_tasks < n_all, "n_train_tasks", f"< M1 (M1 - 1) = {n_all} (unseen tasks are needed)", self.n_train_tasks)
+        _check(
+            self.coverage in ("uniform", "missing_pattern", "one_label_side"),
+            "coverage",
+            "'uniform', 'missing_pattern' or 'one_label_side'",
+            self.coverage,
+        )
+        if self.coverage == "uniform":
+            _check(self.n_train_tasks % self.M1 == 0, "n_train_tasks", f"a multiple of M1 = {self.M1} for uniform coverage", self.n_train_tasks)
+        _check(0 <= self.coverage_pattern < self.M1, "coverage_pattern", f"in [0, M1 = {self.M1})", self.coverage_pattern)
+        for name in ("coherence_rel", "coherence_irr", "coherence_cross"):
+            _check(-1 < getattr(self, name) < 1, name, "in (-1, 1)", getattr(self, name))
+        _check(0 <= self.beta_jitter < 1, "beta_jitter", "in [0, 1)", self.beta_jitter)
+        _check(self.noise >= 0, "noise", ">= 0", self.noise)
+        _check(3 <= self.M1_ood <= self.M1, "M1_ood", f"in [3, M1 = {self.M1}]", self.M1_ood)
+        _check(self.ood_coef_mode in ("unit_norm", "spread"), "ood_coef_mode", "'unit_norm' or 'spread'", self.ood_coef_mode)
+        if self.ood_coef_mode == "unit_norm":
+            g = self.M1 // self.M1_ood
+            _check(abs(self.S1) <= g**0.5 + 1e-12, "S1", f"in [-sqrt(g), sqrt(g)] = +-{g**0.5:.4g} with ood_coef_mode='unit_norm' (g = M1 // M1_ood = {g})", self.S1)
+        _check(self.ood_coef_spread >= 0, "ood_coef_spread", ">= 0", self.ood_coef_spread)
+        _check(0 <= self.odi_outside <= 1, "odi_outside", "in [0, 1]", self.odi_outside)
+        if self.odi_outside > 0:
+            _check(self.dX > self.M2, "dX", f"> M2 = {self.M2} when odi_outside > 0", self.dX)
+        return self
+
+    @property
+    def d(self) -> int:
+        """Embedding dimension of one prompt column, dX + dY."""
+        return self.dX + self.dY
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One-layer one-head Transformer sizes and initialisation (SPEC 1.5).
+
+    ma = mb = 0 means "equal to d = dX + dY", so W_Q, W_K, W_V start as
+    delta * identity exactly. `wo_std` scales the Gaussian W_O [choose];
+    `a_scale` is the magnitude of the fixed output vector, 1/sqrt(m) when 0.
+    """
+
+    m: int = 64  # MLP neurons (rows of W_O)
+    ma: int = 0  # value dimension (0: d)
+    mb: int = 0  # query/key dimension (0: d)
+    delta: float = 0.2  # W_Q, W_K, W_V = delta * I at init, delta in (0, 0.2]
+    wo_std: float = 0.2  # W_O ~ N(0, wo_std^2 / ma) [choose]
+    a_scale: float = 0.0  # |a_i|; 0 means 1/sqrt(m)
+    train_a: bool = False  # the paper keeps a fixed
+
+    def validate(self) -> "ModelConfig":
+        _positive_int("m", self.m)
+        _check(self.m >= 2 and self.m % 2 == 0, "m", "an even integer >= 2 (a is +-1/sqrt(m), half each)", self.m)
+        for name in ("ma", "mb"):
+            v = getattr(self, name)
+            _check(isinstance(v, int) and v >= 0, name, "a non-negative integer (0: d)", v)
+        _check(0 < self.delta <= 0.2, "delta", "in (0, 0.2]", self.delta)
+        _check(self.wo_std > 0, "wo_std", "> 0", self.wo_std)
+        _check(self.a_scale >= 0, "a_scale", ">= 0 (0: 1/sqrt(m))", self.a_scale)
+        return self
+
+    def dims(self, d: int) -> tuple[int, int]:
+        """(ma, mb) with 0 resolved to the embedding dimension d."""
+        return (self.ma or d, self.mb or d)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Online SGD on the hinge loss (SPEC 1.6). eta, B [choose]."""
+
+    steps: int = 600  # T
+    batch: int = 64  # B
+    eta: float = 1.0  # SGD step size
+    eval_every: int = 25  # checkpoint interval (steps) for loss / error records
+    n_eval: int = 512  # test prompts per checkpoint evaluation
+    chunk: int = 25  # steps of data generated per member at once (part of the data stream's definition)
+    balanced_labels: bool = True  # half the queries in a batch carry mu_a, half mu_b
+    loss_limit: float = 1e6  # a member whose loss exceeds this (or is non-finite) is marked failed
+
+    def validate(self) -> "TrainConfig":
+        for name in ("steps", "batch", "eval_every", "n_eval", "chunk"):
+            _positive_int(name, getattr(self, name))
+        _check(self.eta > 0, "eta", "> 0", self.eta)
+        _check(self.loss_limit > 0, "loss_limit", "> 0", self.loss_limit)
+        return self
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one trained model: data, model, training, seed."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+
+    def validate(self) -> "RunConfig":
+        self.data.validate()
+        self.model.validate()
+        self.train.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "RunConfig":
+        return RunConfig(
+            data=DataConfig(**d.get("data", {})),
+            model=ModelConfig(**d.get("model", {})),
+            train=TrainConfig(**d.get("train", {})),
+            seed=int(d.get("seed", 0)),
+        )
+
+    def shape_key(self) -> tuple:
+        """Runs with equal shape keys can share one ensemble's tensors."""
+        ma, mb = self.model.dims(self.data.d)
+        return (
+            self.data.dX, self.data.dY, self.data.l_tr, self.data.l_ts,
+            self.model.m, ma, mb, self.model.train_a,
+            self.train.steps, self.train.batch, self.train.eval_every, self.train.n_eval, self.train.chunk,
+            self.train.balanced_labels, self.train.loss_limit,
+        )

@@ -1,0 +1,150 @@
+"""Pattern sets: IDR/IDI patterns (orthogonal or with a set coherence) and OOD patterns.
+
+A `PatternSet` holds the relevant patterns (the ones that decide labels), the
+irrelevant ones (added with a random weight kappa) and the label direction q.
+In-domain: relevant = mu (M1 x dX), irrelevant = nu (M2 x dX).
+Out-of-domain: relevant = mu' = C mu with row sums S1, irrelevant = nu' in span(nu)
+(or partly outside it on request).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .config import DataConfig
+from .seeding import derive_seed, generator
+
+
+@dataclass
+class PatternSet:
+    relevant: torch.Tensor  # (M, dX)
+    irrelevant: torch.Tensor  # (M2, dX)
+    q: torch.Tensor  # (dY,), unit norm
+    coef: torch.Tensor | None = None  # (M', M1) for OOD sets: relevant = coef @ mu
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "PatternSet":
+        def mv(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device=device, dtype=dtype or t.dtype)
+
+        return PatternSet(mv(self.relevant), mv(self.irrelevant), mv(self.q), mv(self.coef))
+
+
+def gram_matrix(cfg: DataConfig, norms: torch.Tensor) -> torch.Tensor:
+    """Target Gram matrix of the M1 + M2 patterns: block-constant cosines scaled by norms."""
+    M1, M2 = cfg.M1, cfg.M2
+    n = M1 + M2
+    cos = torch.empty(n, n, dtype=torch.float64)
+    cos[:M1, :M1] = cfg.coherence_rel
+    cos[M1:, M1:] = cfg.coherence_irr
+    cos[:M1, M1:] = cfg.coherence_cross
+    cos[M1:, :M1] = cfg.coherence_cross
+    cos.fill_diagonal_(1.0)
+    return norms[:, None] * cos * norms[None, :]
+
+
+def _orthonormal_columns(dX: int, k: int, g: torch.Generator) -> torch.Tensor:
+    """A random dX x k matrix with orthonormal columns (QR of a Gaussian, sign-fixed)."""
+    A = torch.randn(dX, k, generator=g, dtype=torch.float64)
+    Q, R = torch.linalg.qr(A)
+    return Q * torch.sign(torch.diagonal(R))[None, :]
+
+
+def in_domain_patterns(cfg: DataConfig, seed: int) -> PatternSet:
+    """IDR/IDI patterns with the configured norms and coherences (float64).
+
+    With zero coherences and no jitter they are exactly orthogonal with norm beta.
+    Construction: V = L Q^T with L L^T the target Gram matrix and Q orthonormal.
+    """
+    g = generator(derive_seed(seed, "patterns"))
+    n = cfg.M1 + cfg.M2
+    u = torch.rand(n, generator=g, dtype=torch.float64)
+    norms = cfg.beta * (1.0 + cfg.beta_jitter * (2.0 * u - 1.0))
+    G = gram_matrix(cfg, norms)
+    try:
+        L = torch.linalg.cholesky(G)
+    except RuntimeError:
+        raise ValueError(
+            "coherence_rel/coherence_irr/coherence_cross must give a positive-definite Gram matrix, got "
+            f"({cfg.coherence_rel}, {cfg.coherence_irr}, {cfg.coherence_cross})"
+        ) from None
+    Q = _orthonormal_columns(cfg.dX, n, g)
+    V = L @ Q.T  # (n, dX)
+    qg = generator(derive_seed(seed, "label-direction"))
+    q = torch.randn(cfg.dY, generator=qg, dtype=torch.float64)
+    q = q / q.norm()
+    return PatternSet(relevant=V[: cfg.M1].clone(), irrelevant=V[cfg.M1 :].clone(), q=q)
+
+
+def ood_coefficients(cfg: DataConfig, seed: int) -> torch.Tensor:
+    """(M1', M1) coefficients with row sums exactly S1 [choose].
+
+    The IDR indices are split into M1' disjoint groups of size g = M1 // M1'
+    (leftover indices unused), so ODR patterns built from orthogonal IDR patterns
+    are orthogonal to each other. Two modes:
+
+    - "unit_norm" (default): c = (S1 / g) 1 + r with r orthogonal to 1 inside the
+      group and |c| = 1, so each ODR pattern keeps the IDR norm beta and S1
+      enters only through the coefficient sum (needs |S1| <= sqrt(g));
+      `ood_coef_spread` is unused.
+    - "spread": w_i = 1/g + s (u_i - mean u), u ~ U(-1, 1), s = ood_coef_spread,
+      c = S1 w; the ODR norm then shrinks with S1 (about S1 beta / sqrt(g)).
+    """
+    g_ = generator(derive_seed(seed, "ood-coefficients"))
+    Mp, M1 = cfg.M1_ood, cfg.M1
+    size = M1 // Mp
+    C = torch.zeros(Mp, M1, dtype=torch.float64)
+    for j in range(Mp):
+        u = 2.0 * torch.rand(size, generator=g_, dtype=torch.float64) - 1.0
+        if cfg.ood_coef_mode == "unit_norm":
+            r = u - u.mean()
+            rest = 1.0 - cfg.S1**2 / size
+            r = r / r.norm().clamp_min(1e-12) * max(rest, 0.0) ** 0.5
+            c = cfg.S1 / size + r
+        else:
+            c = cfg.S1 * (1.0 / size + cfg.ood_coef_spread * (u - u.mean()))
+        C[j, j * size : (j + 1) * size] = c
+    return C
+
+
+def ood_patterns(cfg: DataConfig, ind: PatternSet, seed: int) -> PatternSet:
+    """ODR patterns mu' = C mu (row sums S1) and ODI patterns nu'.
+
+    nu' spans the same subspace as nu (a random rotation inside span(nu)); with
+    odi_outside = rho > 0 each nu'_k = sqrt(1 - rho^2) * inside_k + rho * outside_k,
+    outside_k a unit vector orthogonal to span(nu) (scaled to the pattern norm).
+    """
+    C = ood_coefficients(cfg, seed)
+    relevant = C @ ind.relevant
+    g = generator(derive_seed(seed, "odi"))
+    nu = ind.irrelevant  # (M2, dX)
+    M2 = nu.shape[0]
+    R, _ = torch.linalg.qr(torch.randn(M2, M2, generator=g, dtype=torch.float64))
+    inside = R @ nu  # rotation inside span(nu): same norms when nu is orthogonal
+    irrelevant = inside
+    if cfg.odi_outside > 0:
+        # orthonormal basis of span(nu), then project random vectors off it
+        Qn, _ = torch.linalg.qr(nu.T)  # (dX, M2)
+        raw = torch.randn(M2, cfg.dX, generator=g, dtype=torch.float64)
+        out = raw - (raw @ Qn) @ Qn.T
+        out = out / out.norm(dim=1, keepdim=True) * inside.norm(dim=1, keepdim=True)
+        rho = cfg.odi_outside
+        irrelevant = (1.0 - rho**2) ** 0.5 * inside + rho * out
+    return PatternSet(relevant=relevant, irrelevant=irrelevant, q=ind.q.clone(), coef=C)
+
+
+def span_residual(vectors: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Norm of each row of `vectors` outside span(rows of `basis`), relative to its norm."""
+    Qb, _ = torch.linalg.qr(basis.T.to(torch.float64))
+    v = vectors.to(torch.float64)
+    res = v - (v @ Qb) @ Qb.T
+    return res.norm(dim=1) / v.norm(dim=1)
+
+
+def max_coherence(patterns: torch.Tensor) -> float:
+    """Largest |cosine| between two distinct rows."""
+    u = patterns / patterns.norm(dim=1, keepdim=True)
+    c = (u @ u.T).abs()
+    c.fill_diagonal_(0.0)
+    return float(c.max())

@@ -1,0 +1,30 @@
+"""Seeds derived from what a random draw is for, never from call order.
+
+`derive_seed("claim-id", point_key, replicate, "patterns")` always returns the
+same 63-bit integer for the same parts, whatever process, worker or ensemble
+grouping asks for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+
+
+def derive_seed(*parts: object) -> int:
+    """A stable 63-bit seed from any printable parts (hash of their reprs)."""
+    h = hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=8)
+    return int.from_bytes(h.digest(), "little") & ((1 << 63) - 1)
+
+
+def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A torch.Generator on `device` seeded with `seed`."""
+    g = torch.Generator(device=device)
+    g.manual_seed(int(seed))
+    return g
+
+
+def make_deterministic() -> None:
+    """Deterministic kernels on CPU (the harness calls this before training)."""
+    torch.use_deterministic_algorithms(True, warn_only=True)

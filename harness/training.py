@@ -1,0 +1,146 @@
+"""Online SGD on the hinge loss for an ensemble of runs of equal tensor shape.
+
+Each member has its own seed, world, initialisation, data stream, step size
+and data settings; members never share a random draw, so training member e in
+an ensemble gives the same weights as training it alone. A member whose loss
+turns non-finite (or exceeds `loss_limit`) is marked failed and frozen; the
+others go on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from models import EnsembleICLTransformer
+
+from .config import RunConfig
+from .evaluation import evaluate
+from .prompts import PromptBatch
+from .seeding import derive_seed, generator, make_deterministic
+from .world import World
+
+
+@dataclass
+class History:
+    """Checkpoint records of one member; "iterations to reach eps" is read off these."""
+
+    steps: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)  # mean hinge loss since the previous checkpoint
+    err_id: list[int] = field(default_factory=list)  # errors on unseen in-domain tasks
+    err_ood: list[int] = field(default_factory=list)  # errors on OOD tasks
+    attn_id: list[float] = field(default_factory=list)  # same-pattern attention mass, in-domain
+    attn_ood: list[float] = field(default_factory=list)  # same-pattern attention mass, OOD
+    n_eval: int = 0
+
+    def first_step_at_or_below(self, eps: float, which: str = "err_id") -> int | None:
+        """First checkpoint step whose error rate is <= eps; None if never (censored)."""
+        for s, e in zip(self.steps, getattr(self, which)):
+            if e / self.n_eval <= eps:
+                return s
+        return None
+
+
+@dataclass
+class TrainedEnsemble:
+    runs: list[RunConfig]
+    worlds: list[World]
+    model: EnsembleICLTransformer
+    histories: list[History]
+    failed: list[bool]
+    failed_at: list[int | None]
+    seconds: float
+    device: str
+
+
+def _check_same_shape(runs: list[RunConfig]) -> None:
+    keys = {r.shape_key() for r in runs}
+    if len(keys) != 1:
+        raise ValueError(f"runs in one ensemble must share their tensor shape and schedule, got {len(keys)} different shapes")
+
+
+def init_ensemble(runs: list[RunConfig], device: torch.device | str, dtype: torch.dtype = torch.float32) -> EnsembleICLTransformer:
+    """Each member initialised from derive_seed(run.seed, "init")."""
+    members = []
+    for r in runs:
+        d = r.data.d
+        ma, mb = r.model.dims(d)
+        g = generator(derive_seed(r.seed, "init"), device)
+        members.append(EnsembleICLTransformer.initial_weights(d, r.model.m, ma, mb, r.model.delta, r.model.wo_std, r.model.a_scale, g, dtype))
+    return EnsembleICLTransformer.from_members(members, train_a=runs[0].model.train_a).to(device)
+
+
+def train_ensemble(
+    runs: list[RunConfig], device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, progress=None
+) -> TrainedEnsemble:
+    """Train all `runs` in lockstep; returns weights, histories and failure flags."""
+    if not runs:
+        raise ValueError("train_ensemble needs at least one run")
+    for r in runs:
+        r.validate()
+    _check_same_shape(runs)
+    make_deterministic()
+    t0 = time.perf_counter()
+    device = torch.device(device)
+    tc = runs[0].train
+    E = len(runs)
+    worlds = [World.build(r) for r in runs]
+    model = init_ensemble(runs, device, dtype)
+    data_gens = [generator(derive_seed(r.seed, "train-data"), device) for r in runs]
+    eval_id = PromptBatch.stack([w.test_prompts(tc.n_eval, w.eval_generator("checkpoint-id", device=device), dtype=dtype) for w in worlds])
+    eval_ood = PromptBatch.stack([w.test_prompts(tc.n_eval, w.eval_generator("checkpoint-ood", device=device), domain="ood", dtype=dtype) for w in worlds])
+    eta = torch.tensor([r.train.eta for r in runs], dtype=dtype, device=device)
+    failed = torch.zeros(E, dtype=torch.bool, device=device)
+    failed_at: list[int | None] = [None] * E
+    histories = [History(n_eval=tc.n_eval) for _ in runs]
+    loss_sum = torch.zeros(E, dtype=torch.float64, device=device)
+    loss_count = 0
+    params = {k: getattr(model, k) for k in ("W_Q", "W_K", "W_V", "W_O", "a")}
+
+    def checkpoint(step: int) -> None:
+        nonlocal loss_count
+        rid, rood = evaluate(model, eval_id), evaluate(model, eval_ood)
+        mean_loss = (loss_sum / max(loss_count, 1)).cpu()
+        for e, h in enumerate(histories):
+            h.steps.append(step)
+            h.train_loss.append(float(mean_loss[e]) if loss_count else float("nan"))
+            h.err_id.append(int(rid.errors[e]))
+            h.err_ood.append(int(rood.errors[e]))
+            h.attn_id.append(float(rid.attn_same[e]))
+            h.attn_ood.append(float(rood.attn_same[e]))
+        loss_sum.zero_()
+        loss_count = 0
+
+    checkpoint(0)
+    B, T, C = tc.batch, tc.steps, tc.chunk
+    step = 0
+    while step < T:
+        chunk = PromptBatch.stack([w.train_prompts(C * B, g, balanced=tc.balanced_labels, dtype=dtype) for w, g in zip(worlds, data_gens)])
+        for j in range(C):
+            if step >= T:
+                break
+            P, z = chunk.P[:, j * B : (j + 1) * B], chunk.z[:, j * B : (j + 1) * B]
+            loss, grads = model.hinge_loss_and_grads(P, z)
+            bad = ~torch.isfinite(loss) | (loss > tc.loss_limit)
+            if bool((bad & ~failed).any()):
+                for e in torch.nonzero(bad & ~failed).flatten().tolist():
+                    failed_at[e] = step
+                failed |= bad
+            scale = torch.where(failed, torch.zeros_like(eta), eta)
+            with torch.no_grad():
+                for k, gk in grads.items():
+                    upd = scale.view(-1, *([1] * (gk.dim() - 1))) * gk
+                    params[k].sub_(torch.where(failed.view(-1, *([1] * (gk.dim() - 1))), torch.zeros_like(upd), upd))
+            loss_sum += torch.where(failed, torch.zeros_like(loss), loss).double()
+            loss_count += 1
+            step += 1
+            if step % tc.eval_every == 0 or step == T:
+                checkpoint(step)
+            if progress is not None:
+                progress(1)
+    return TrainedEnsemble(
+        runs=list(runs), worlds=worlds, model=model, histories=histories, failed=failed.cpu().tolist(),
+        failed_at=failed_at, seconds=time.perf_counter() - t0, device=str(device),
+    )

@@ -1,0 +1,125 @@
+"""The paper's one-layer, one-head Transformer, as an ensemble of E independent models.
+
+    F(Psi; P) = a^T ReLU( W_O sum_i W_V p_i softmax_i( (W_K p_i)^T W_Q p_query ) )
+
+Shapes: E members, n prompts, l context columns, d = dX + dY, m neurons,
+ma value width, mb query/key width. Every member has its own weights; the
+members never interact, so member e trained in an ensemble equals member e
+trained alone.
+
+Two evaluations of the same function:
+- `forward`: plain torch ops (autograd-able), with the reassociation
+  sum_i W_V p_i A_i = W_V (sum_i A_i p_i) and s_i = p_i^T (W_K^T (W_Q p_q)).
+- `hinge_loss_and_grads`: the hinge loss and its hand-written gradients in one
+  pass, used by the trainer; tested against autograd and the literal
+  per-model formula in `reference.py`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class EnsembleICLTransformer(nn.Module):
+    def __init__(self, W_Q: torch.Tensor, W_K: torch.Tensor, W_V: torch.Tensor, W_O: torch.Tensor, a: torch.Tensor, train_a: bool = False):
+        super().__init__()
+        self.W_Q = nn.Parameter(W_Q)  # (E, mb, d)
+        self.W_K = nn.Parameter(W_K)  # (E, mb, d)
+        self.W_V = nn.Parameter(W_V)  # (E, ma, d)
+        self.W_O = nn.Parameter(W_O)  # (E, m, ma)
+        self.a = nn.Parameter(a, requires_grad=train_a)  # (E, m), fixed in the paper
+        self.train_a = train_a
+
+    @staticmethod
+    def initial_weights(
+        d: int, m: int, ma: int, mb: int, delta: float, wo_std: float, a_scale: float, g: torch.Generator,
+        dtype: torch.dtype = torch.float32,
+    ) -> dict[str, torch.Tensor]:
+        """One member's initial weights (SPEC 1.5): delta * I for W_Q, W_K, W_V
+        (rectangular identity when ma, mb != d), W_O ~ N(0, wo_std^2 / ma),
+        a_i = +a_scale for the first m/2 neurons and -a_scale for the rest
+        (a_scale = 1/sqrt(m) when 0)."""
+        dev = g.device
+        eye = lambda r: delta * torch.eye(r, d, dtype=dtype, device=dev)  # noqa: E731
+        W_O = torch.randn(m, ma, generator=g, dtype=torch.float64, device=dev).to(dtype) * (wo_std / math.sqrt(ma))
+        s = a_scale or 1.0 / math.sqrt(m)
+        a = torch.cat([torch.full((m // 2,), s), torch.full((m - m // 2,), -s)]).to(dtype=dtype, device=dev)
+        return {"W_Q": eye(mb), "W_K": eye(mb), "W_V": eye(ma), "W_O": W_O, "a": a}
+
+    @classmethod
+    def from_members(cls, members: list[dict[str, torch.Tensor]], train_a: bool = False) -> "EnsembleICLTransformer":
+        """Stack per-member weight dicts into one ensemble."""
+        st = {k: torch.stack([w[k] for w in members]) for k in ("W_Q", "W_K", "W_V", "W_O", "a")}
+        return cls(st["W_Q"], st["W_K"], st["W_V"], st["W_O"], st["a"], train_a=train_a)
+
+    def member(self, e: int) -> dict[str, torch.Tensor]:
+        """Member e's weights (detached copies)."""
+        return {k: getattr(self, k)[e].detach().clone() for k in ("W_Q", "W_K", "W_V", "W_O", "a")}
+
+    @property
+    def size(self) -> int:
+        return self.W_O.shape[0]
+
+    def attention(self, P: torch.Tensor) -> torch.Tensor:
+        """Softmax attention of the query over the l context columns: (E, n, l)."""
+        C, pq = P[:, :, :-1, :], P[:, :, -1, :]  # (E, n, l, d), (E, n, d)
+        w = (pq @ self.W_Q.transpose(1, 2)) @ self.W_K  # (E, n, d) = W_K^T W_Q p_q
+        s = (C @ w.unsqueeze(-1)).squeeze(-1)  # (E, n, l)
+        return torch.softmax(s, dim=-1)
+
+    def forward(
+        self, P: torch.Tensor, neuron_mask: torch.Tensor | None = None, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """F for every member and prompt: (E, n). P: (E, n, l + 1, d).
+
+        neuron_mask (E, m) of 0/1 removes W_O rows (pruning) by zeroing their output.
+        """
+        A = self.attention(P)  # (E, n, l)
+        u = (A.unsqueeze(-2) @ P[:, :, :-1, :]).squeeze(-2)  # (E, n, d) attention-weighted columns
+        v = u @ self.W_V.transpose(1, 2)  # (E, n, ma)
+        h = v @ self.W_O.transpose(1, 2)  # (E, n, m)
+        if neuron_mask is not None:
+            h = h * neuron_mask[:, None, :]
+        F = (torch.relu(h) * self.a[:, None, :]).sum(-1)  # (E, n)
+        return (F, A) if return_attention else F
+
+    @torch.no_grad()
+    def hinge_loss_and_grads(self, P: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Per-member mean hinge loss max(0, 1 - z F) (E,) and its gradients.
+
+        Hand-written backward of `forward` (see module docstring); each member's
+        gradient is that of its own mean loss over its n prompts.
+        """
+        C, pq = P[:, :, :-1, :], P[:, :, -1, :]  # (E, n, l, d), (E, n, d)
+        n = P.shape[1]
+        qv = pq @ self.W_Q.transpose(1, 2)  # (E, n, mb)
+        w = qv @ self.W_K  # (E, n, d)
+        s = (C @ w.unsqueeze(-1)).squeeze(-1)  # (E, n, l)
+        A = torch.softmax(s, dim=-1)
+        u = (A.unsqueeze(-2) @ C).squeeze(-2)  # (E, n, d)
+        v = u @ self.W_V.transpose(1, 2)  # (E, n, ma)
+        h = v @ self.W_O.transpose(1, 2)  # (E, n, m)
+        r = torch.relu(h)
+        F = (r * self.a[:, None, :]).sum(-1)  # (E, n)
+        margin = 1.0 - z * F
+        loss = torch.relu(margin).mean(-1)  # (E,)
+
+        dF = -z * (margin > 0).to(P.dtype) / n  # (E, n)
+        dh = dF.unsqueeze(-1) * self.a[:, None, :] * (h > 0).to(P.dtype)  # (E, n, m)
+        dW_O = dh.transpose(1, 2) @ v  # (E, m, ma)
+        dv = dh @ self.W_O  # (E, n, ma)
+        dW_V = dv.transpose(1, 2) @ u  # (E, ma, d)
+        du = dv @ self.W_V  # (E, n, d)
+        dA = (C @ du.unsqueeze(-1)).squeeze(-1)  # (E, n, l)
+        ds = A * (dA - (A * dA).sum(-1, keepdim=True))  # softmax backward
+        dw = (ds.unsqueeze(-2) @ C).squeeze(-2)  # (E, n, d)
+        dW_K = qv.transpose(1, 2) @ dw  # (E, mb, d)
+        dqv = dw @ self.W_K.transpose(1, 2)  # (E, n, mb)
+        dW_Q = dqv.transpose(1, 2) @ pq  # (E, mb, d)
+        grads = {"W_Q": dW_Q, "W_K": dW_K, "W_V": dW_V, "W_O": dW_O}
+        if self.train_a:
+            grads["a"] = (dF.unsqueeze(-1) * r).sum(1)  # (E, m)
+        return loss, grads
