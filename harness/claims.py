@@ -1,0 +1,331 @@
+"""Claim files: declarative TOML, a shared base, profiles, and a strict validator.
+
+A claim file names its source in the paper, its statement, the kind of
+analysis, the setting (data / model / train overrides of the shared base
+file), the grid (train axes that need their own models, eval axes measured on
+each trained model), the metric, the pre-declared prediction, the profiles
+(`quick`, `nightly`) and optionally a recorded expectation with its reason.
+
+Every problem is reported as one line "FILE: KEY: what is wrong (did you mean
+...)" through `ClaimError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+KINDS = ("rate", "bound", "comparison", "trend", "threshold")
+VERDICTS = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
+PROFILES = ("quick", "nightly")
+METRICS = (
+    "steps_to_eps", "samples_to_eps", "error_rate", "attn_mass", "attn_gain",
+    "label_alignment", "feature_alignment", "large_neuron_fraction", "norm_ratio",
+)
+TOP_KEYS = {
+    "id": str, "source": str, "statement": str, "kind": str, "base": str, "assumption_break": str,
+    "paper_trend": str, "setting": dict, "grid": dict, "replicates": int, "metric": dict,
+    "prediction": dict, "profiles": dict, "expectation": dict, "eval": dict, "select": dict,
+}
+REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profiles")
+SECTION_FIELDS = {
+    "data": {f.name for f in dataclasses.fields(DataConfig)},
+    "model": {f.name for f in dataclasses.fields(ModelConfig)},
+    "train": {f.name for f in dataclasses.fields(TrainConfig)},
+}
+# parameters that change only what a trained model is evaluated on (same weights)
+EVAL_DATA_KEYS = {"l_ts", "alpha_test", "context_sampling", "S1", "ood_coef_mode", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood"}
+PRUNE_KEYS = {"mode", "fraction"}
+EVAL_KEYS = {"n_test": int, "chunk": int}
+METRIC_KEYS = {
+    "name": str, "eps": float, "domain": str, "x": str, "search": str, "at": str,
+    "a": dict, "b": dict, "log": bool, "factor": float,
+}
+PREDICTION_KEYS = {
+    "exponent": float, "margin": float, "offset": bool, "eps": float, "direction": str,
+    "relation": str, "threshold": float, "level": float,
+}
+EXPECTATION_KEYS = {"verdict": str, "reason": str, "profiles": list}
+PROFILE_KEYS = {"replicates": int, "setting": dict, "grid": dict, "eval": dict}
+
+
+class ClaimError(ValueError):
+    """A malformed claim file: the message is one line naming the file and key."""
+
+
+def _suggest(name: str, allowed: list[str] | tuple[str, ...] | set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
+
+
+def _fail(path: Path | str, key: str, msg: str) -> None:
+    raise ClaimError(f"{path}: {key}: {msg}")
+
+
+def _type_name(t: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true/false", dict: "a table", list: "a list"}[t]
+
+
+def _check_type(path: Path, key: str, value: Any, t: type) -> None:
+    ok = isinstance(value, t) and not (t in (int, float) and isinstance(value, bool))
+    if t is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        _fail(path, key, f"must be {_type_name(t)}, got {type(value).__name__} {value!r}")
+
+
+def _check_keys(path: Path, prefix: str, table: dict, allowed: dict[str, type] | set[str]) -> None:
+    for k, v in table.items():
+        if k not in allowed:
+            _fail(path, f"{prefix}{k}", "unknown key" + _suggest(k, list(allowed)))
+        if isinstance(allowed, dict):
+            _check_type(path, f"{prefix}{k}", v, allowed[k])
+
+
+def _check_setting(path: Path, prefix: str, setting: dict) -> None:
+    for section, values in setting.items():
+        if section not in SECTION_FIELDS:
+            _fail(path, f"{prefix}{section}", "unknown section" + _suggest(section, list(SECTION_FIELDS)))
+        if not isinstance(values, dict):
+            _fail(path, f"{prefix}{section}", "must be a table")
+        for k in values:
+            if k not in SECTION_FIELDS[section]:
+                _fail(path, f"{prefix}{section}.{k}", "unknown parameter" + _suggest(k, SECTION_FIELDS[section]))
+
+
+def axis_known(axis: str) -> bool:
+    sec, _, key = axis.partition(".")
+    return (sec in SECTION_FIELDS and key in SECTION_FIELDS[sec]) or (sec == "prune" and key in PRUNE_KEYS)
+
+
+def is_eval_axis(axis: str) -> bool:
+    sec, _, key = axis.partition(".")
+    return sec == "prune" or (sec == "data" and key in EVAL_DATA_KEYS)
+
+
+def _check_grid(path: Path, prefix: str, grid: dict) -> None:
+    for axis, values in grid.items():
+        if not axis_known(axis):
+            known = [f"{s}.{k}" for s, ks in SECTION_FIELDS.items() for k in ks] + [f"prune.{k}" for k in PRUNE_KEYS]
+            _fail(path, f"{prefix}{axis}", "unknown grid axis" + _suggest(axis, known))
+        if not isinstance(values, list) or not values:
+            _fail(path, f"{prefix}{axis}", f"must be a non-empty list of values, got {values!r}")
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """Recursive dict merge; `over` wins."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+@dataclass
+class Claim:
+    """A validated claim resolved for one profile."""
+
+    id: str
+    path: str
+    source: str
+    statement: str
+    kind: str
+    assumption_break: str
+    paper_trend: str
+    profile: str
+    base_run: dict[str, Any]  # RunConfig dict (data/model/train) before grid values
+    grid: dict[str, list]  # axis -> values (train and eval axes)
+    replicates: int
+    metric: dict[str, Any]
+    prediction: dict[str, Any]
+    eval: dict[str, Any]
+    select: dict[str, Any]  # eval-point filter applied before the analysis
+    expectation: dict[str, Any] | None
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def train_axes(self) -> list[str]:
+        return [a for a in self.grid if not is_eval_axis(a)]
+
+    @property
+    def eval_axes(self) -> list[str]:
+        return [a for a in self.grid if is_eval_axis(a)]
+
+    def expected_verdict(self) -> tuple[str, str] | None:
+        """(verdict, reason) recorded for this profile, if any."""
+        e = self.expectation
+        if not e:
+            return None
+        if "profiles" in e and self.profile not in e["profiles"]:
+            return None
+        return e["verdict"], e["reason"]
+
+    def fingerprint(self) -> str:
+        """Everything that defines the claim's measurements, as canonical JSON."""
+        return json.dumps({"base": self.base_run, "grid": self.grid, "replicates": self.replicates, "eval": self.eval}, sort_keys=True)
+
+
+def load_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ClaimError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ClaimError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def load_claim(path: str | Path, profile: str = "quick") -> Claim:
+    """Read, merge with its base, resolve `profile`, validate; ClaimError on any problem."""
+    path = Path(path)
+    if profile not in PROFILES:
+        raise ClaimError(f"{path}: profile: unknown profile {profile!r}" + _suggest(profile, PROFILES))
+    raw = load_toml(path)
+    _check_keys(path, "", raw, TOP_KEYS)
+    for k in REQUIRED:
+        if k not in raw:
+            _fail(path, k, "missing required key")
+    if raw["kind"] not in KINDS:
+        _fail(path, "kind", f"unknown kind {raw['kind']!r}" + _suggest(raw["kind"], KINDS))
+    if raw["id"] != path.stem:
+        _fail(path, "id", f"must equal the file name {path.stem!r}, got {raw['id']!r}")
+    base_name = raw.get("base", "_base.toml")
+    base_path = path.parent / base_name
+    base = load_toml(base_path) if base_path.exists() else {}
+    if base:
+        _check_keys(base_path, "", base, {"setting": dict, "eval": dict, "replicates": int})
+        _check_setting(base_path, "setting.", base.get("setting", {}))
+    elif "base" in raw:
+        _fail(path, "base", f"base file {base_path} does not exist")
+    _check_setting(path, "setting.", raw.get("setting", {}))
+    _check_grid(path, "grid.", raw.get("grid", {}))
+    _check_keys(path, "metric.", raw["metric"], METRIC_KEYS)
+    _check_keys(path, "prediction.", raw["prediction"], PREDICTION_KEYS)
+    _check_keys(path, "eval.", raw.get("eval", {}), EVAL_KEYS)
+    if "expectation" in raw:
+        _check_keys(path, "expectation.", raw["expectation"], EXPECTATION_KEYS)
+        for k in ("verdict", "reason"):
+            if k not in raw["expectation"]:
+                _fail(path, f"expectation.{k}", "missing (a recorded expectation needs a verdict and its reason)")
+        v = raw["expectation"]["verdict"]
+        if v not in VERDICTS:
+            _fail(path, "expectation.verdict", f"unknown verdict {v!r}" + _suggest(v, VERDICTS))
+        for p in raw["expectation"].get("profiles", []):
+            if p not in PROFILES:
+                _fail(path, "expectation.profiles", f"unknown profile {p!r}" + _suggest(p, PROFILES))
+    for p, table in raw["profiles"].items():
+        if p not in PROFILES:
+            _fail(path, f"profiles.{p}", "unknown profile" + _suggest(p, PROFILES))
+        _check_keys(path, f"profiles.{p}.", table, PROFILE_KEYS)
+        _check_setting(path, f"profiles.{p}.setting.", table.get("setting", {}))
+        _check_grid(path, f"profiles.{p}.grid.", table.get("grid", {}))
+        _check_keys(path, f"profiles.{p}.eval.", table.get("eval", {}), EVAL_KEYS)
+    for p in PROFILES:
+        if p not in raw["profiles"]:
+            _fail(path, f"profiles.{p}", "missing (every claim defines both the quick and the nightly profile)")
+
+    prof = raw["profiles"][profile]
+    setting = deep_merge(deep_merge(base.get("setting", {}), raw.get("setting", {})), prof.get("setting", {}))
+    grid = dict(raw.get("grid", {}))
+    grid.update(prof.get("grid", {}))
+    ev = {"n_test": 1000, "chunk": 2048}
+    ev.update(base.get("eval", {}))
+    ev.update(raw.get("eval", {}))
+    ev.update(prof.get("eval", {}))
+    replicates = prof.get("replicates", raw.get("replicates", base.get("replicates", 3)))
+    if replicates < 1:
+        _fail(path, f"profiles.{profile}.replicates", f"must be >= 1, got {replicates}")
+    claim = Claim(
+        id=raw["id"], path=str(path), source=raw["source"], statement=raw["statement"], kind=raw["kind"],
+        assumption_break=raw.get("assumption_break", ""), paper_trend=raw.get("paper_trend", ""), profile=profile,
+        base_run={s: setting.get(s, {}) for s in ("data", "model", "train")}, grid=grid, replicates=replicates,
+        metric=dict(raw["metric"]), prediction=dict(raw["prediction"]), eval=ev, select=dict(raw.get("select", {})),
+        expectation=raw.get("expectation"), raw=raw,
+    )
+    _check_semantics(path, claim)
+    return claim
+
+
+def _check_semantics(path: Path, c: Claim) -> None:
+    """Cross-field checks: metric names, required prediction fields, valid configs."""
+    from .metrics import check_metric  # local import: metrics imports nothing from here at module level
+
+    name = c.metric.get("name")
+    if name is None:
+        _fail(path, "metric.name", "missing")
+    if name not in METRICS:
+        _fail(path, "metric.name", f"unknown metric {name!r}" + _suggest(name, METRICS))
+    problem = check_metric(c)
+    if problem:
+        _fail(path, problem[0], problem[1])
+    need = {
+        "rate": ("exponent", "margin"), "bound": ("eps",), "comparison": ("relation", "margin"),
+        "trend": ("direction",), "threshold": ("relation", "threshold"),
+    }[c.kind]
+    for k in need:
+        if k not in c.prediction:
+            _fail(path, f"prediction.{k}", f"missing (required for kind '{c.kind}')")
+    if "relation" in c.prediction and c.prediction["relation"] not in ("<=", ">="):
+        _fail(path, "prediction.relation", f"must be '<=' or '>=', got {c.prediction['relation']!r}")
+    if "direction" in c.prediction and c.prediction["direction"] not in ("increasing", "decreasing"):
+        _fail(path, "prediction.direction", f"must be 'increasing' or 'decreasing', got {c.prediction['direction']!r}")
+    if c.kind == "rate" and c.prediction["margin"] <= 0:
+        _fail(path, "prediction.margin", f"must be > 0, got {c.prediction['margin']}")
+    if c.kind in ("rate", "trend") and "x" not in c.metric:
+        _fail(path, "metric.x", f"missing (kind '{c.kind}' needs the swept axis)")
+    if "x" in c.metric and c.metric["x"] not in c.grid:
+        _fail(path, "metric.x", f"axis {c.metric['x']!r} is not in the grid" + _suggest(c.metric["x"], list(c.grid)))
+    if "search" in c.metric and c.metric["search"] not in c.grid:
+        _fail(path, "metric.search", f"axis {c.metric['search']!r} is not in the grid" + _suggest(c.metric["search"], list(c.grid)))
+    for k in c.select:
+        if k not in c.grid:
+            _fail(path, f"select.{k}", "not a grid axis" + _suggest(k, list(c.grid)))
+    # every grid point must be a valid run
+    for axis, values in c.grid.items():
+        for v in values:
+            try:
+                point_config(c, {axis: v})
+            except (ValueError, TypeError) as exc:
+                _fail(path, f"grid.{axis}", f"value {v!r}: {exc}")
+    try:
+        point_config(c, {}).validate()
+    except (ValueError, TypeError) as exc:
+        _fail(path, "setting", str(exc))
+
+
+def point_config(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
+    """The RunConfig of the base setting with `point`'s data/model/train values applied."""
+    d = {s: dict(v) for s, v in c.base_run.items()}
+    for axis, v in point.items():
+        sec, _, key = axis.partition(".")
+        if sec in d:
+            d[sec][key] = v
+        elif sec == "prune":
+            from .pruning import PRUNE_MODES
+
+            if key == "mode" and v not in PRUNE_MODES:
+                raise ValueError(f"pruning mode must be one of {', '.join(PRUNE_MODES)}, got {v!r}")
+            if key == "fraction" and not (isinstance(v, (int, float)) and 0 <= v <= 1):
+                raise ValueError(f"pruning fraction must be in [0, 1], got {v!r}")
+    d["seed"] = seed
+    run = RunConfig.from_dict(d)
+    return run.validate()
+
+
+def discover(paths: list[str | Path]) -> list[Path]:
+    """Claim files under the given files/folders (skipping _base.toml and other _-files)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(x for x in p.glob("*.toml") if not x.name.startswith("_"))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise ClaimError(f"{p}: no such claim file or folder")
+    return out

@@ -1,0 +1,182 @@
+"""Executing units: group by tensor shape into ensembles, train, measure, store.
+
+One executor interface, three engines:
+- "local": in this process, nothing to start (the default);
+- "process": a local process pool, torch threads capped per worker so the
+  workers together use the cores once;
+- "dask": Dask distributed (a LocalCluster on loopback, or a scheduler address).
+Records depend only on each unit's seed and config, never on grouping, worker
+or order. Each finished group's records are written as soon as they arrive, so
+a crash or kill loses at most the groups in flight; a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+import traceback
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Callable, Iterator
+
+import torch
+
+from .grid import Unit
+from .metrics import measure_ensemble
+from .provenance import provenance
+from .seeding import derive_seed
+from .store import Store
+from .training import train_ensemble
+
+EXECUTORS = ("local", "process", "dask")
+SEED_PURPOSES = ("patterns", "label-direction", "train-tasks", "ood-coefficients", "odi", "init", "train-data")
+
+
+def plan_groups(units: list[Unit], max_ensemble: int = 64) -> list[list[Unit]]:
+    """Units of equal tensor shape and eval plan, in chunks of at most max_ensemble."""
+    if max_ensemble < 1:
+        raise ValueError(f"max_ensemble must be >= 1, got {max_ensemble}")
+    by_key: dict[str, list[Unit]] = defaultdict(list)
+    for u in units:
+        by_key[u.group_key()].append(u)
+    groups = []
+    for key in sorted(by_key):
+        g = by_key[key]
+        groups += [g[i : i + max_ensemble] for i in range(0, len(g), max_ensemble)]
+    return groups
+
+
+def run_group(units: list[Unit], device: str = "cpu", threads: int | None = None) -> list[dict[str, Any]]:
+    """Train one ensemble and return one full record per unit (pure function of the units)."""
+    if threads:
+        torch.set_num_threads(threads)
+    trained = train_ensemble([u.run for u in units], device)
+    t1 = time.perf_counter()
+    meas = measure_ensemble(trained, units, device)
+    eval_seconds = time.perf_counter() - t1
+    prov = provenance(device)
+    records = []
+    for e, u in enumerate(units):
+        records.append({
+            "key": u.key, "claim": u.claim_id, "train_point": u.train_point, "replicate": u.replicate,
+            "seed": u.run.seed, "seeds": {p: derive_seed(u.run.seed, p) for p in SEED_PURPOSES},
+            "config": u.run.to_dict(), "eval_points": u.eval_points, "eval": u.eval,
+            "history": dataclasses.asdict(trained.histories[e]),
+            "failed": trained.failed[e], "failed_at": trained.failed_at[e],
+            **meas[e],
+            "provenance": prov,
+            "timing": {"train_seconds_ensemble": trained.seconds, "eval_seconds_ensemble": eval_seconds, "ensemble_size": len(units)},
+        })
+    return records
+
+
+class Executor:
+    """Runs groups and yields (group, records or the exception that ended it)."""
+
+    name = "local"
+
+    def __init__(self, jobs: int = 1, device: str = "cpu", address: str | None = None):
+        self.jobs, self.device, self.address = max(1, jobs), device, address
+
+    def map_groups(self, groups: list[list[Unit]]) -> Iterator[tuple[list[Unit], list[dict[str, Any]] | BaseException]]:
+        for g in groups:
+            try:
+                yield g, run_group(g, self.device)
+            except Exception as exc:  # a crashed group is reported, the others go on
+                exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
+                yield g, exc
+
+    def close(self) -> None:
+        pass
+
+
+def _threads_per_worker(jobs: int) -> int:
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+class ProcessExecutor(Executor):
+    name = "process"
+
+    def map_groups(self, groups):
+        threads = _threads_per_worker(self.jobs)
+        with ProcessPoolExecutor(max_workers=self.jobs) as pool:
+            futs = {pool.submit(run_group, g, self.device, threads): g for g in groups}
+            for f in as_completed(futs):
+                exc = f.exception()
+                yield futs[f], (exc if exc is not None else f.result())
+
+
+class DaskExecutor(Executor):
+    """Dask distributed: a LocalCluster on 127.0.0.1 unless a scheduler address is given."""
+
+    name = "dask"
+
+    def __init__(self, jobs: int = 1, device: str = "cpu", address: str | None = None):
+        super().__init__(jobs, device, address)
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ValueError("executor 'dask' needs the dask extra: pip install 'icl-claimcheck[dask]'") from None
+        if address:
+            self.cluster = None
+            self.client = Client(address)
+        else:
+            self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                        dashboard_address=None, silence_logs=40)
+            self.client = Client(self.cluster)
+
+    def map_groups(self, groups):
+        from distributed import as_completed as das_completed
+
+        threads = _threads_per_worker(self.jobs)
+        futs = {self.client.submit(run_group, g, self.device, threads, pure=False): i for i, g in enumerate(groups)}
+        for f in das_completed(list(futs)):
+            g = groups[futs[f]]
+            if f.status == "error":
+                yield g, f.exception()
+            else:
+                yield g, f.result()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_executor(name: str, jobs: int = 1, device: str = "cpu", address: str | None = None) -> Executor:
+    if name not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
+    return {"local": Executor, "process": ProcessExecutor, "dask": DaskExecutor}[name](jobs, device, address)
+
+
+def execute(units: list[Unit], store: Store, executor: Executor, max_ensemble: int = 64,
+            progress: bool = True, log: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Run every unit without a stored record; returns counts {done, skipped, failed_groups}."""
+    log = log or (lambda s: print(s, file=sys.stderr))
+    pending = [u for u in units if not store.has(u.claim_id, u.key)]
+    counts = {"done": 0, "skipped": len(units) - len(pending), "crashed": 0}
+    if not pending:
+        return counts
+    groups = plan_groups(pending, max_ensemble)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pending), unit="model", desc="training", file=sys.stderr, dynamic_ncols=True)
+    try:
+        for g, result in executor.map_groups(groups):
+            if isinstance(result, BaseException):
+                counts["crashed"] += len(g)
+                log(f"error: {g[0].claim_id}: a group of {len(g)} runs crashed: {type(result).__name__}: {result}")
+            else:
+                for rec in result:
+                    store.write(rec)
+                counts["done"] += len(g)
+            if bar is not None:
+                bar.update(len(g))
+    finally:
+        if bar is not None:
+            bar.close()
+    return counts

@@ -1,0 +1,66 @@
+"""Expand a claim into units of work: one unit = one train-grid point x one replicate.
+
+A unit trains one model and measures it at every eval-grid point (eval axes
+change only what the trained model is tested on, so eval points are paired by
+construction). Its seed derives from (claim id, train point, replicate) and its
+key is a content hash of everything that defines its result, so a rerun finds
+finished units in the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .claims import Claim, point_config
+from .config import RunConfig
+from .seeding import derive_seed
+
+ENGINE_VERSION = 1  # bump when a change alters what a stored record means
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def cartesian(grid: dict[str, list]) -> list[dict[str, Any]]:
+    """All combinations of the axes' values, in file order ([{}] for no axes)."""
+    axes = list(grid)
+    return [dict(zip(axes, combo)) for combo in itertools.product(*(grid[a] for a in axes))]
+
+
+@dataclass
+class Unit:
+    claim_id: str
+    train_point: dict[str, Any]
+    replicate: int
+    run: RunConfig  # seed included
+    eval_points: list[dict[str, Any]]
+    eval: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        payload = canonical({
+            "engine": ENGINE_VERSION, "claim": self.claim_id, "run": self.run.to_dict(),
+            "eval_points": self.eval_points, "eval": self.eval,
+        })
+        return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+    def group_key(self) -> str:
+        """Units with equal group keys can be trained as one ensemble."""
+        return canonical([list(self.run.shape_key()), self.eval_points, self.eval])
+
+
+def expand(claim: Claim) -> list[Unit]:
+    train_grid = {a: claim.grid[a] for a in claim.train_axes}
+    eval_grid = {a: claim.grid[a] for a in claim.eval_axes}
+    eval_points = cartesian(eval_grid)
+    units = []
+    for tp in cartesian(train_grid):
+        for r in range(claim.replicates):
+            seed = derive_seed(claim.id, canonical(tp), r)
+            units.append(Unit(claim.id, tp, r, point_config(claim, tp, seed), eval_points, dict(claim.eval)))
+    return units

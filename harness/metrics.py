@@ -1,0 +1,165 @@
+"""Measurements of trained models, and the metrics claims read from them.
+
+`measure_ensemble` turns a trained ensemble into raw measurements per unit:
+error counts and attention mass at every eval point (in-domain on unseen tasks
+and OOD), neuron probes, and the training history. `metric_rows` then derives a
+claim's metric from a stored record, so changing a claim's eps re-judges
+without retraining.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .evaluation import evaluate
+from .patterns import ood_patterns
+from .probes import neuron_probe, two_cluster_split
+from .prompts import PromptBatch
+from .pruning import prune_mask
+from .seeding import derive_seed, generator
+from .training import History, TrainedEnsemble
+
+if TYPE_CHECKING:
+    from .claims import Claim
+    from .grid import Unit
+
+ID_PROMPT_KEYS = ("l_ts", "alpha_test", "context_sampling")
+OOD_PROMPT_KEYS = ID_PROMPT_KEYS + ("S1", "ood_coef_mode", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood")
+
+
+def _data_overrides(point: dict[str, Any]) -> dict[str, Any]:
+    return {k.partition(".")[2]: v for k, v in point.items() if k.startswith("data.")}
+
+
+@torch.no_grad()
+def measure_ensemble(trained: TrainedEnsemble, units: list["Unit"], device: torch.device | str) -> list[dict[str, Any]]:
+    """Raw measurements for every unit of the ensemble (same eval points for all)."""
+    model, worlds = trained.model, trained.worlds
+    n_test = int(units[0].eval["n_test"])
+    dtype = model.W_O.dtype
+    per_unit: list[list[dict[str, Any]]] = [[] for _ in units]
+    prompt_cache: dict[tuple, tuple[PromptBatch, PromptBatch]] = {}
+    for point in units[0].eval_points:
+        over = _data_overrides(point)
+        cfgs = [dataclasses.replace(w.cfg, **over).validate() for w in worlds]
+        id_key = tuple(getattr(cfgs[0], k) for k in ID_PROMPT_KEYS)
+        ood_key = tuple(getattr(cfgs[0], k) for k in OOD_PROMPT_KEYS)
+        key = (id_key, ood_key)
+        if key not in prompt_cache:
+            ids, oods = [], []
+            for w, c in zip(worlds, cfgs):
+                ww = dataclasses.replace(w, cfg=c, ood=ood_patterns(c, w.ind, w.seed))
+                ids.append(ww.test_prompts(n_test, generator(derive_seed(w.seed, "test-id", id_key), device), dtype=dtype))
+                oods.append(ww.test_prompts(n_test, generator(derive_seed(w.seed, "test-ood", ood_key), device), domain="ood", dtype=dtype))
+            prompt_cache = {key: (PromptBatch.stack(ids), PromptBatch.stack(oods))}  # keep one entry: points come grouped
+        bid, bood = prompt_cache[key]
+        mask = None
+        frac = float(point.get("prune.fraction", 0.0))
+        mode = point.get("prune.mode", "small")
+        if frac > 0:
+            g = None
+            if mode == "random":
+                # one generator per member, from the member's own seed
+                masks = [prune_mask(model.W_O[e : e + 1], frac, mode, generator(derive_seed(w.seed, "prune", frac), device)) for e, w in enumerate(worlds)]
+                mask = torch.cat(masks)
+            else:
+                mask = prune_mask(model.W_O, frac, mode, g)
+        rid = evaluate(model, bid, mask, chunk=int(units[0].eval.get("chunk", 2048)))
+        rood = evaluate(model, bood, mask, chunk=int(units[0].eval.get("chunk", 2048)))
+        for e in range(len(units)):
+            per_unit[e].append({
+                "point": point, "n": n_test,
+                "err_id": int(rid.errors[e]), "err_ood": int(rood.errors[e]),
+                "attn_id": float(rid.attn_same[e]), "attn_ood": float(rood.attn_same[e]),
+            })
+    out = []
+    for e, (u, w) in enumerate(zip(units, worlds)):
+        probe = neuron_probe(model, e, w.ind.relevant.mean(0), w.ind.q, w.cfg.dX)
+        frac_large, ratio = two_cluster_split(probe.row_norms)
+        large = probe.row_norms >= torch.quantile(probe.row_norms, 1.0 - frac_large) if frac_large > 0 else torch.ones_like(probe.row_norms, dtype=torch.bool)
+        finite = bool(torch.isfinite(probe.row_norms).all())
+        out.append({
+            "measurements": per_unit[e],
+            "probes": {
+                "label_alignment": float(probe.label_cos[large].mean()) if finite else float("nan"),
+                "feature_alignment": float(probe.feature_cos[large].mean()) if finite else float("nan"),
+                "large_neuron_fraction": frac_large if finite else float("nan"),
+                "norm_ratio": ratio if finite else float("nan"),
+            },
+        })
+    return out
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def check_metric(c: "Claim") -> tuple[str, str] | None:
+    """A (key, problem) pair if the claim's metric parameters do not fit its metric."""
+    m = c.metric
+    name = m["name"]
+    if name in ("steps_to_eps", "samples_to_eps") and "eps" not in m:
+        return "metric.eps", f"missing (metric '{name}' needs the error threshold eps)"
+    if "eps" in m and not 0 < m["eps"] < 1:
+        return "metric.eps", f"must be in (0, 1), got {m['eps']}"
+    if "domain" in m and m["domain"] not in ("id", "ood"):
+        return "metric.domain", f"must be 'id' or 'ood', got {m['domain']!r}"
+    if "at" in m and m["at"] not in ("initial", "final"):
+        return "metric.at", f"must be 'initial' or 'final', got {m['at']!r}"
+    if "search" in m and "eps" not in m:
+        return "metric.eps", "missing (a search for the smallest passing value needs eps)"
+    if c.kind == "comparison":
+        for side in ("a", "b"):
+            if side not in m:
+                return f"metric.{side}", "missing (a comparison names the eval points a and b it pairs)"
+            for k in m[side]:
+                if k not in c.grid:
+                    return f"metric.{side}.{k}", f"not a grid axis of this claim (axes: {', '.join(c.grid)})"
+    return None
+
+
+def _matches(point: dict[str, Any], sel: dict[str, Any]) -> bool:
+    return all(point.get(k) == v for k, v in sel.items())
+
+
+def metric_rows(claim: "Claim", record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows {point, value, censored, k, n} of the claim's metric for one stored unit.
+
+    `point` merges the unit's train point and the eval point. Train-level metrics
+    (steps, probes) give one row per unit with the eval axes left out.
+    """
+    m = claim.metric
+    name = m["name"]
+    domain = m.get("domain", "id")
+    tp = record["train_point"]
+    if name in ("steps_to_eps", "samples_to_eps"):
+        h = History(**record["history"])
+        s = h.first_step_at_or_below(m["eps"], "err_ood" if domain == "ood" else "err_id")
+        cap = record["config"]["train"]["steps"]
+        value = cap if s is None else max(s, 1)
+        if name == "samples_to_eps":
+            value *= record["config"]["train"]["batch"]
+        return [{"point": dict(tp), "value": float(value), "censored": s is None}]
+    if name in ("label_alignment", "feature_alignment", "large_neuron_fraction", "norm_ratio"):
+        return [{"point": dict(tp), "value": float(record["probes"][name]), "censored": False}]
+    if name == "attn_gain":
+        h = record["history"]
+        key = "attn_ood" if domain == "ood" else "attn_id"
+        return [{"point": dict(tp), "value": h[key][-1] - h[key][0], "censored": False}]
+    rows = []
+    for meas in record["measurements"]:
+        point = {**tp, **meas["point"]}
+        if not _matches(point, claim.select):
+            continue
+        if name == "error_rate":
+            k = meas["err_ood" if domain == "ood" else "err_id"]
+            rows.append({"point": point, "value": k / meas["n"], "k": k, "n": meas["n"], "censored": False})
+        elif name == "attn_mass":
+            if m.get("at", "final") == "initial":
+                v = record["history"]["attn_ood" if domain == "ood" else "attn_id"][0]
+            else:
+                v = meas["attn_ood" if domain == "ood" else "attn_id"]
+            rows.append({"point": point, "value": float(v), "censored": False})
+    return rows

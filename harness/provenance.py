@@ -1,0 +1,49 @@
+"""What produced a result: package versions, git commit, device, host."""
+
+from __future__ import annotations
+
+import functools
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from . import __version__
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str:
+    """HEAD commit of the checkout (with '+dirty' when tracked files changed), or 'unknown'."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import scipy
+
+    return {
+        "harness": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
+        "numpy": numpy.__version__, "scipy": scipy.__version__, "platform": platform.platform(),
+    }
+
+
+def device_name(device: str | torch.device) -> str:
+    d = torch.device(device)
+    if d.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(d)}"
+    return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+
+
+def provenance(device: str | torch.device) -> dict[str, object]:
+    return {"versions": versions(), "git_commit": git_commit(), "device": device_name(device)}

@@ -1,0 +1,229 @@
+"""Reports: a Markdown table per run (tabulate), a log-log plot per rate claim,
+per-claim plots of the measured trend beside the paper's, and a history view
+across runs that flags verdict changes and exponent drifts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from .provenance import provenance
+from .store import atomic_write_text
+from .verdicts import Verdict
+
+DRIFT_FRACTION = 0.5  # an exponent moving by more than this fraction of the margin is flagged
+
+
+def verdict_dict(v: Verdict) -> dict[str, Any]:
+    return dataclasses.asdict(v)
+
+
+def _outcome(v: Verdict) -> str:
+    if v.expected and v.expected[0] == v.verdict:
+        return f"{v.verdict} (expected)"
+    return v.verdict
+
+
+def summary_table(verdicts: list[Verdict], fmt: str = "github") -> str:
+    rows = [[v.claim_id, v.source, v.prediction, v.measurement, v.over, f"{v.n_points} x {v.n_replicates}", _outcome(v)] for v in verdicts]
+    return tabulate(rows, headers=["claim", "source", "prediction", "measurement (interval)", "interval over", "points x seeds", "verdict"], tablefmt=fmt)
+
+
+def _plot_rate(v: Verdict, path: Path) -> Path | None:
+    d = v.details
+    pts = [p for p in d.get("points", []) if isinstance(p.get("mean_log_y"), float) and math.isfinite(p["mean_log_y"])]
+    if not pts or "exponent" not in d:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    x = np.array([p["x"] for p in pts])
+    m = np.array([p["mean_log_y"] for p in pts])
+    sd = np.array([p["sd_log_y"] if math.isfinite(p["sd_log_y"]) else 0.0 for p in pts])
+    valid = np.array([p["valid"] for p in pts])
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    ax.errorbar(x[valid], np.exp(m[valid]), yerr=[np.exp(m[valid]) - np.exp(m[valid] - sd[valid]), np.exp(m[valid] + sd[valid]) - np.exp(m[valid])],
+                fmt="o", color="C0", capsize=3, label="per-point geometric mean (+-1 sd over seeds)")
+    if (~valid).any():
+        ax.plot(x[~valid], np.exp(m[~valid]), "x", color="C3", label="point with capped runs (not fitted)")
+    xs = np.geomspace(x.min(), x.max(), 50)
+    ax.plot(xs, np.exp(d["intercept"]) * xs ** d["exponent"], "-", color="C0", label=f"fit b = {d['exponent']:.3g}")
+    b0 = _predicted_exponent(v)
+    if b0 is not None:
+        anchor = np.exp(np.mean(m[valid]) - b0 * np.mean(np.log(x[valid])))
+        ax.plot(xs, anchor * xs**b0, "--", color="C2", label=f"predicted b = {b0:.3g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(d.get("x_axis", "x"))
+    ax.set_ylabel(v.prediction.split(" ~ ")[0])
+    ax.set_title(f"{v.claim_id}: {v.verdict}", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _predicted_exponent(v: Verdict) -> float | None:
+    try:
+        return float(v.prediction.split("b = ")[1].split(" ")[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def _plot_trend(v: Verdict, path: Path) -> Path | None:
+    pts = v.details.get("points", [])
+    if not pts or "x" not in pts[0]:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    x = [p["x"] for p in pts]
+    y = [p["mean"] for p in pts]
+    e = [p["sd"] if math.isfinite(p.get("sd", math.nan)) else 0.0 for p in pts]
+    ax.errorbar(x, y, yerr=e, fmt="o-", capsize=3, label="measured mean (+-1 sd over seeds)")
+    ax.set_xlabel(v.details.get("x_axis", "x"))
+    ax.set_ylabel(v.prediction.split(" ")[0])
+    title = f"{v.claim_id}: {v.verdict}"
+    if v.paper_trend:
+        ax.text(0.02, 0.02, "paper: " + v.paper_trend, transform=ax.transAxes, fontsize=7, va="bottom", wrap=True)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, Any], device: str = "cpu") -> Path:
+    """report.md, verdicts.json and plots/ under run_dir; returns the report path."""
+    run_dir = Path(run_dir)
+    plots = run_dir / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    meta = {**meta, **provenance(device)}
+    plot_of: dict[str, str] = {}
+    for v in verdicts:
+        p = None
+        if v.kind == "rate":
+            p = _plot_rate(v, plots / f"{v.claim_id}.png")
+        elif v.kind == "trend":
+            p = _plot_trend(v, plots / f"{v.claim_id}.png")
+        if p:
+            plot_of[v.claim_id] = f"plots/{p.name}"
+    lines = [
+        f"# Claim report: profile `{meta.get('profile')}`",
+        "",
+        f"- commit `{meta['git_commit']}`, device `{meta['device']}`, torch {meta['versions']['torch']}, harness {meta['versions']['harness']}",
+        f"- started {meta.get('started', '?')}, wall time {meta.get('seconds', 0):.0f} s, executor `{meta.get('executor', '?')}`",
+        f"- family-wise control of refutations: {meta.get('family', 'holm')}",
+        "",
+        summary_table(verdicts),
+        "",
+        "## Claims in detail",
+    ]
+    for v in verdicts:
+        lines += ["", f"### {v.claim_id}: {v.verdict}", "", f"*{v.source}.* {v.statement}", "",
+                  f"- prediction: {v.prediction}", f"- measurement: {v.measurement}", f"- interval over: {v.over}"]
+        if v.paper_trend:
+            lines.append(f"- paper reports: {v.paper_trend}")
+        if v.expected:
+            lines.append(f"- recorded expectation: {v.expected[0]} ({v.expected[1]})")
+        lines += [f"- note: {n}" for n in v.notes]
+        pts = v.details.get("points")
+        if pts:
+            lines += ["", tabulate([{k: _short(val) for k, val in p.items()} for p in pts], headers="keys", tablefmt="github")]
+        if v.claim_id in plot_of:
+            lines += ["", f"![{v.claim_id}]({plot_of[v.claim_id]})"]
+    report = run_dir / "report.md"
+    atomic_write_text(report, "\n".join(lines) + "\n")
+    atomic_write_text(run_dir / "verdicts.json", json.dumps({"meta": meta, "verdicts": [verdict_dict(v) for v in verdicts]}, indent=1, default=str))
+    return report
+
+
+def _short(v: Any) -> Any:
+    if isinstance(v, float):
+        return float(f"{v:.4g}")
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={val}" for k, val in v.items())
+    return v
+
+
+def load_run(run_dir: str | Path) -> dict[str, Any]:
+    p = Path(run_dir) / "verdicts.json"
+    if not p.exists():
+        raise ValueError(f"{run_dir}: not a run folder (no verdicts.json)")
+    return json.loads(p.read_text())
+
+
+def _exponent(v: dict[str, Any]) -> float | None:
+    e = v.get("details", {}).get("exponent")
+    return float(e) if isinstance(e, (int, float)) else None
+
+
+def compare_runs(a: str | Path, b: str | Path) -> str:
+    """Table of claims in two runs, flagging verdict changes and exponent drifts."""
+    ra, rb = load_run(a), load_run(b)
+    va = {v["claim_id"]: v for v in ra["verdicts"]}
+    vb = {v["claim_id"]: v for v in rb["verdicts"]}
+    rows = []
+    for cid in sorted(set(va) | set(vb)):
+        x, y = va.get(cid), vb.get(cid)
+        flag = ""
+        if x and y and x["verdict"] != y["verdict"]:
+            flag = "VERDICT CHANGED"
+        ex, ey = (x and _exponent(x)), (y and _exponent(y))
+        if ex is not None and ey is not None:
+            margin = _margin_of(y)
+            if margin and abs(ex - ey) > DRIFT_FRACTION * margin:
+                flag = (flag + "; " if flag else "") + f"exponent drift {ey - ex:+.3g}"
+        rows.append([cid, x["verdict"] if x else "-", y["verdict"] if y else "-",
+                     f"{ex:.3g}" if ex is not None else "", f"{ey:.3g}" if ey is not None else "", flag])
+    return tabulate(rows, headers=["claim", f"A ({ra['meta'].get('git_commit', '?')[:8]})", f"B ({rb['meta'].get('git_commit', '?')[:8]})", "exponent A", "exponent B", "flag"], tablefmt="github")
+
+
+def _margin_of(v: dict[str, Any]) -> float | None:
+    try:
+        return float(v["prediction"].split("+- ")[1].split()[0])
+    except (IndexError, ValueError, KeyError):
+        return None
+
+
+def history(run_dirs: list[str | Path]) -> str:
+    """Verdicts (and fitted exponents) of every claim across runs in the given order,
+    with changes against the previous run flagged (`*` verdict changed, `~` exponent drift)."""
+    runs = [load_run(d) for d in run_dirs]
+    claims = sorted({v["claim_id"] for r in runs for v in r["verdicts"]})
+    rows = []
+    for cid in claims:
+        row, prev = [cid], None
+        for r in runs:
+            v = next((x for x in r["verdicts"] if x["claim_id"] == cid), None)
+            if v is None:
+                row.append("-")
+                continue
+            cell = v["verdict"]
+            e = _exponent(v)
+            if e is not None:
+                cell += f" b={e:.3g}"
+            if prev is not None:
+                if prev["verdict"] != v["verdict"]:
+                    cell = "*" + cell
+                pe, m = _exponent(prev), _margin_of(v)
+                if e is not None and pe is not None and m and abs(e - pe) > DRIFT_FRACTION * m:
+                    cell = "~" + cell
+            prev = v
+            row.append(cell)
+        rows.append(row)
+    headers = ["claim"] + [f"{Path(d).name}" for d in run_dirs]
+    return tabulate(rows, headers=headers, tablefmt="github")
