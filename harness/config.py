@@ -45,6 +45,7 @@ class DataConfig:
     n_train_tasks: int = 6  # |T_tr|; a multiple of M1 for uniform coverage
     coverage: str = "uniform"  # "uniform" | "missing_pattern" | "one_label_side"
     coverage_pattern: int = 0  # the pattern left out (or shown on one side only)
+    test_on: str = "unseen"  # in-domain test tasks: "unseen" (T minus T_tr) or "pattern" (unseen tasks using coverage_pattern)
     # departures from the theory's assumptions (fuzzing knobs)
     coherence_rel: float = 0.0  # pairwise cosine between IDR patterns
     coherence_irr: float = 0.0  # pairwise cosine between IDI patterns
@@ -80,21 +81,33 @@ class DataConfig:
         )
         if self.coverage == "uniform":
             _check(self.n_train_tasks % self.M1 == 0, "n_train_tasks", f"a multiple of M1 = {self.M1} for uniform coverage", self.n_train_tasks)
+        _check(self.test_on in ("unseen", "pattern"), "test_on", "'unseen' or 'pattern'", self.test_on)
         _check(0 <= self.coverage_pattern < self.M1, "coverage_pattern", f"in [0, M1 = {self.M1})", self.coverage_pattern)
         for name in ("coherence_rel", "coherence_irr", "coherence_cross"):
             _check(-1 < getattr(self, name) < 1, name, "in (-1, 1)", getattr(self, name))
+        _check(self._coherence_pd(), "coherence_rel/coherence_irr/coherence_cross",
+               "a combination giving a positive-definite Gram matrix",
+               (self.coherence_rel, self.coherence_irr, self.coherence_cross))
         _check(0 <= self.beta_jitter < 1, "beta_jitter", "in [0, 1)", self.beta_jitter)
         _check(self.noise >= 0, "noise", ">= 0", self.noise)
         _check(3 <= self.M1_ood <= self.M1, "M1_ood", f"in [3, M1 = {self.M1}]", self.M1_ood)
         _check(self.ood_coef_mode in ("unit_norm", "spread"), "ood_coef_mode", "'unit_norm' or 'spread'", self.ood_coef_mode)
         if self.ood_coef_mode == "unit_norm":
             g = self.M1 // self.M1_ood
+            _check(g >= 2, "M1_ood", f"<= M1 / 2 = {self.M1 // 2} with ood_coef_mode='unit_norm' (groups of >= 2 IDR patterns)", self.M1_ood)
             _check(abs(self.S1) <= g**0.5 + 1e-12, "S1", f"in [-sqrt(g), sqrt(g)] = +-{g**0.5:.4g} with ood_coef_mode='unit_norm' (g = M1 // M1_ood = {g})", self.S1)
         _check(self.ood_coef_spread >= 0, "ood_coef_spread", ">= 0", self.ood_coef_spread)
         _check(0 <= self.odi_outside <= 1, "odi_outside", "in [0, 1]", self.odi_outside)
-        if self.odi_outside > 0:
-            _check(self.dX > self.M2, "dX", f"> M2 = {self.M2} when odi_outside > 0", self.dX)
         return self
+
+    def _coherence_pd(self) -> bool:
+        """Whether the block-constant cosine matrix of the M1 + M2 patterns is positive definite."""
+        import torch
+
+        from .patterns import gram_matrix
+
+        G = gram_matrix(self, torch.ones(self.M1 + self.M2, dtype=torch.float64))
+        return bool(torch.linalg.eigvalsh(G).min() > 1e-10)
 
     @property
     def d(self) -> int:

@@ -84,11 +84,11 @@ def ood_coefficients(cfg: DataConfig, seed: int) -> torch.Tensor:
     (leftover indices unused), so ODR patterns built from orthogonal IDR patterns
     are orthogonal to each other. Two modes:
 
-    - "unit_norm" (default): c = (S1 / g) 1 + r with r orthogonal to 1 inside the
+    - "unit_norm": c = (S1 / g) 1 + r with r orthogonal to 1 inside the
       group and |c| = 1, so each ODR pattern keeps the IDR norm beta and S1
       enters only through the coefficient sum (needs |S1| <= sqrt(g));
       `ood_coef_spread` is unused.
-    - "spread": w_i = 1/g + s (u_i - mean u), u ~ U(-1, 1), s = ood_coef_spread,
+    - "spread" (the default): w_i = 1/g + s (u_i - mean u), u ~ U(-1, 1), s = ood_coef_spread,
       c = S1 w; the ODR norm then shrinks with S1 (about S1 beta / sqrt(g)).
     """
     g_ = generator(derive_seed(seed, "ood-coefficients"))

@@ -133,7 +133,7 @@ def train_ensemble(
                 for k, gk in grads.items():
                     upd = scale.view(-1, *([1] * (gk.dim() - 1))) * gk
                     params[k].sub_(torch.where(failed.view(-1, *([1] * (gk.dim() - 1))), torch.zeros_like(upd), upd))
-            loss_sum += torch.where(failed, torch.zeros_like(loss), loss).double()
+            loss_sum += torch.where(failed, torch.full_like(loss, float("nan")), loss).double()  # a failed member's loss reads NaN
             loss_count += 1
             step += 1
             if step % tc.eval_every == 0 or step == T:

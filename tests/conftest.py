@@ -1,0 +1,42 @@
+"""Shared small configurations for the unit tests (kept tiny so every test runs in well under a second)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import configuration as _hyp_configuration
+from hypothesis import settings
+
+from harness.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+
+# The tensors here are tiny: one thread is fastest and keeps timings stable on a busy 2-core machine.
+torch.set_num_threads(1)
+
+# Keep hypothesis' caches inside tests/ (gitignored, nothing written to the repository root) and do not keep
+# an example database; the property tests are small (max_examples <= 40) and have no deadline.
+_hyp_configuration.set_hypothesis_home_dir(Path(__file__).parent / ".hypothesis")
+settings.register_profile("unit", database=None, deadline=None)
+settings.load_profile("unit")
+
+
+def small_run(seed: int = 0, *, data: dict | None = None, model: dict | None = None, train: dict | None = None) -> RunConfig:
+    """A tiny but valid run: M1=4, M2=4, dX=8, dY=4, m=8, 30 steps."""
+    d = dict(M1=4, M2=4, dX=8, dY=4, l_tr=8, l_ts=8, n_train_tasks=4, M1_ood=3, alpha=0.8, alpha_test=0.8)
+    m = dict(m=8)
+    t = dict(steps=30, batch=16, eta=0.5, eval_every=10, n_eval=64, chunk=10)
+    d.update(data or {})
+    m.update(model or {})
+    t.update(train or {})
+    return RunConfig(data=DataConfig(**d), model=ModelConfig(**m), train=TrainConfig(**t), seed=seed)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_determinism():
+    """train_ensemble turns deterministic algorithms on globally; restore the flag after each test."""
+    before = torch.are_deterministic_algorithms_enabled()
+    before_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    yield
+    torch.use_deterministic_algorithms(before, warn_only=before_warn)
