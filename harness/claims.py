@@ -32,7 +32,7 @@ METRICS = (
 TOP_KEYS = {
     "id": str, "source": str, "statement": str, "kind": str, "base": str, "assumption_break": str,
     "paper_trend": str, "setting": dict, "grid": dict, "replicates": int, "metric": dict,
-    "prediction": dict, "profiles": dict, "expectation": dict, "eval": dict, "select": dict,
+    "prediction": dict, "profiles": dict, "expectation": dict, "eval": dict, "select": dict, "pair_over": list,
 }
 REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profiles")
 SECTION_FIELDS = {
@@ -41,7 +41,7 @@ SECTION_FIELDS = {
     "train": {f.name for f in dataclasses.fields(TrainConfig)},
 }
 # parameters that change only what a trained model is evaluated on (same weights)
-EVAL_DATA_KEYS = {"l_ts", "alpha_test", "context_sampling", "S1", "ood_coef_mode", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood"}
+EVAL_DATA_KEYS = {"test_on", "l_ts", "alpha_test", "context_sampling", "S1", "ood_coef_mode", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood"}
 PRUNE_KEYS = {"mode", "fraction"}
 EVAL_KEYS = {"n_test": int, "chunk": int}
 METRIC_KEYS = {
@@ -105,18 +105,35 @@ def axis_known(axis: str) -> bool:
     return (sec in SECTION_FIELDS and key in SECTION_FIELDS[sec]) or (sec == "prune" and key in PRUNE_KEYS)
 
 
+def axis_parts(axis: str) -> list[str]:
+    """Component names of a grid axis; "train.batch,train.steps" is a compound axis
+    whose values are lists moving together (e.g. B and T at fixed N = B T)."""
+    return [a.strip() for a in axis.split(",")]
+
+
 def is_eval_axis(axis: str) -> bool:
-    sec, _, key = axis.partition(".")
-    return sec == "prune" or (sec == "data" and key in EVAL_DATA_KEYS)
+    def one(a: str) -> bool:
+        sec, _, key = a.partition(".")
+        return sec == "prune" or (sec == "data" and key in EVAL_DATA_KEYS)
+
+    return all(one(a) for a in axis_parts(axis))
 
 
 def _check_grid(path: Path, prefix: str, grid: dict) -> None:
+    known = [f"{s}.{k}" for s, ks in SECTION_FIELDS.items() for k in ks] + [f"prune.{k}" for k in PRUNE_KEYS]
     for axis, values in grid.items():
-        if not axis_known(axis):
-            known = [f"{s}.{k}" for s, ks in SECTION_FIELDS.items() for k in ks] + [f"prune.{k}" for k in PRUNE_KEYS]
-            _fail(path, f"{prefix}{axis}", "unknown grid axis" + _suggest(axis, known))
+        parts = axis_parts(axis)
+        for a in parts:
+            if not axis_known(a):
+                _fail(path, f"{prefix}{axis}", f"unknown grid axis {a!r}" + _suggest(a, known))
+        if len(parts) > 1 and len({is_eval_axis(a) for a in parts}) > 1:
+            _fail(path, f"{prefix}{axis}", "a compound axis cannot mix train and eval parameters")
         if not isinstance(values, list) or not values:
             _fail(path, f"{prefix}{axis}", f"must be a non-empty list of values, got {values!r}")
+        if len(parts) > 1:
+            for v in values:
+                if not isinstance(v, list) or len(v) != len(parts):
+                    _fail(path, f"{prefix}{axis}", f"each value of a compound axis must be a list of {len(parts)} values, got {v!r}")
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -146,8 +163,14 @@ class Claim:
     prediction: dict[str, Any]
     eval: dict[str, Any]
     select: dict[str, Any]  # eval-point filter applied before the analysis
+    pair_over: list[str]  # train axes left out of the seed: points differing only in them share seeds
     expectation: dict[str, Any] | None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def axis_names(self) -> list[str]:
+        """Every parameter the grid sets (compound axes split into their parts)."""
+        return [a for axis in self.grid for a in axis_parts(axis)]
 
     @property
     def train_axes(self) -> list[str]:
@@ -246,6 +269,7 @@ def load_claim(path: str | Path, profile: str = "quick") -> Claim:
         assumption_break=raw.get("assumption_break", ""), paper_trend=raw.get("paper_trend", ""), profile=profile,
         base_run={s: setting.get(s, {}) for s in ("data", "model", "train")}, grid=grid, replicates=replicates,
         metric=dict(raw["metric"]), prediction=dict(raw["prediction"]), eval=ev, select=dict(raw.get("select", {})),
+        pair_over=list(raw.get("pair_over", [])),
         expectation=raw.get("expectation"), raw=raw,
     )
     _check_semantics(path, claim)
@@ -279,24 +303,34 @@ def _check_semantics(path: Path, c: Claim) -> None:
         _fail(path, "prediction.margin", f"must be > 0, got {c.prediction['margin']}")
     if c.kind in ("rate", "trend") and "x" not in c.metric:
         _fail(path, "metric.x", f"missing (kind '{c.kind}' needs the swept axis)")
-    if "x" in c.metric and c.metric["x"] not in c.grid:
-        _fail(path, "metric.x", f"axis {c.metric['x']!r} is not in the grid" + _suggest(c.metric["x"], list(c.grid)))
-    if "search" in c.metric and c.metric["search"] not in c.grid:
-        _fail(path, "metric.search", f"axis {c.metric['search']!r} is not in the grid" + _suggest(c.metric["search"], list(c.grid)))
+    names = c.axis_names
+    for key in ("x", "search"):
+        if key in c.metric and c.metric[key] not in names:
+            _fail(path, f"metric.{key}", f"axis {c.metric[key]!r} is not in the grid" + _suggest(c.metric[key], names))
+    train_names = [a for axis in c.train_axes for a in axis_parts(axis)]
+    for k in c.pair_over:
+        if k not in train_names:
+            _fail(path, "pair_over", f"{k!r} is not a train axis of the grid" + _suggest(str(k), train_names))
     for k in c.select:
-        if k not in c.grid:
-            _fail(path, f"select.{k}", "not a grid axis" + _suggest(k, list(c.grid)))
+        if k not in names:
+            _fail(path, f"select.{k}", "not a grid axis" + _suggest(k, names))
     # every grid point must be a valid run
     for axis, values in c.grid.items():
         for v in values:
             try:
-                point_config(c, {axis: v})
+                point_config(c, split_axis(axis, v))
             except (ValueError, TypeError) as exc:
                 _fail(path, f"grid.{axis}", f"value {v!r}: {exc}")
     try:
         point_config(c, {}).validate()
     except (ValueError, TypeError) as exc:
         _fail(path, "setting", str(exc))
+
+
+def split_axis(axis: str, value: Any) -> dict[str, Any]:
+    """{parameter: value} for one value of a (possibly compound) axis."""
+    parts = axis_parts(axis)
+    return {parts[0]: value} if len(parts) == 1 else dict(zip(parts, value))
 
 
 def point_config(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:

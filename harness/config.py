@@ -158,6 +158,7 @@ class TrainConfig:
     eval_every: int = 25  # checkpoint interval (steps) for loss / error records
     n_eval: int = 512  # test prompts per checkpoint evaluation
     chunk: int = 25  # steps of data generated per member at once (part of the data stream's definition)
+    checkpoint_ood: bool = True  # also evaluate OOD error / attention at checkpoints (off where no claim reads it)
     balanced_labels: bool = True  # half the queries in a batch carry mu_a, half mu_b
     loss_limit: float = 1e6  # a member whose loss exceeds this (or is non-finite) is marked failed
 
@@ -203,5 +204,5 @@ class RunConfig:
             self.data.dX, self.data.dY, self.data.l_tr, self.data.l_ts,
             self.model.m, ma, mb, self.model.train_a,
             self.train.steps, self.train.batch, self.train.eval_every, self.train.n_eval, self.train.chunk,
-            self.train.balanced_labels, self.train.loss_limit,
+            self.train.balanced_labels, self.train.loss_limit, self.train.checkpoint_ood,
         )

@@ -2,7 +2,9 @@
 
 A unit trains one model and measures it at every eval-grid point (eval axes
 change only what the trained model is tested on, so eval points are paired by
-construction). Its seed derives from (claim id, train point, replicate) and its
+construction). Its seed derives from (claim id, train point, replicate), where the train
+point leaves out the claim's `pair_over` axes (so a comparison across them is
+paired by seed), and its
 key is a content hash of everything that defines its result, so a rerun finds
 finished units in the store.
 """
@@ -15,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .claims import Claim, point_config
+from .claims import Claim, point_config, split_axis
 from .config import RunConfig
 from .seeding import derive_seed
 
@@ -27,9 +29,16 @@ def canonical(obj: Any) -> str:
 
 
 def cartesian(grid: dict[str, list]) -> list[dict[str, Any]]:
-    """All combinations of the axes' values, in file order ([{}] for no axes)."""
+    """All combinations of the axes' values, in file order ([{}] for no axes);
+    compound axes contribute all their parameters at once."""
     axes = list(grid)
-    return [dict(zip(axes, combo)) for combo in itertools.product(*(grid[a] for a in axes))]
+    points = []
+    for combo in itertools.product(*(grid[a] for a in axes)):
+        point: dict[str, Any] = {}
+        for a, v in zip(axes, combo):
+            point.update(split_axis(a, v))
+        points.append(point)
+    return points
 
 
 @dataclass
@@ -61,6 +70,7 @@ def expand(claim: Claim) -> list[Unit]:
     units = []
     for tp in cartesian(train_grid):
         for r in range(claim.replicates):
-            seed = derive_seed(claim.id, canonical(tp), r)
+            seed_point = {k: v for k, v in tp.items() if k not in claim.pair_over}
+            seed = derive_seed(claim.id, canonical(seed_point), r)
             units.append(Unit(claim.id, tp, r, point_config(claim, tp, seed), eval_points, dict(claim.eval)))
     return units

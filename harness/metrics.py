@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .claims import Claim
     from .grid import Unit
 
-ID_PROMPT_KEYS = ("l_ts", "alpha_test", "context_sampling")
+ID_PROMPT_KEYS = ("l_ts", "alpha_test", "context_sampling", "test_on")
 OOD_PROMPT_KEYS = ID_PROMPT_KEYS + ("S1", "ood_coef_mode", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood")
 
 
@@ -102,6 +102,8 @@ def check_metric(c: "Claim") -> tuple[str, str] | None:
     name = m["name"]
     if name in ("steps_to_eps", "samples_to_eps") and "eps" not in m:
         return "metric.eps", f"missing (metric '{name}' needs the error threshold eps)"
+    if name in ("steps_to_eps", "samples_to_eps", "attn_gain") and m.get("domain") == "ood" and not c.base_run["train"].get("checkpoint_ood", True):
+        return "metric.domain", f"'ood' with metric '{name}' needs setting.train.checkpoint_ood = true (it is read off the checkpoints)"
     if "eps" in m and not 0 < m["eps"] < 1:
         return "metric.eps", f"must be in (0, 1), got {m['eps']}"
     if "domain" in m and m["domain"] not in ("id", "ood"):
@@ -115,8 +117,8 @@ def check_metric(c: "Claim") -> tuple[str, str] | None:
             if side not in m:
                 return f"metric.{side}", "missing (a comparison names the eval points a and b it pairs)"
             for k in m[side]:
-                if k not in c.grid:
-                    return f"metric.{side}.{k}", f"not a grid axis of this claim (axes: {', '.join(c.grid)})"
+                if k not in c.axis_names:
+                    return f"metric.{side}.{k}", f"not a grid axis of this claim (axes: {', '.join(c.axis_names)})"
     return None
 
 

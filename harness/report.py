@@ -63,7 +63,7 @@ def _plot_rate(v: Verdict, path: Path) -> Path | None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(d.get("x_axis", "x"))
-    ax.set_ylabel(v.prediction.split(" ~ ")[0])
+    ax.set_ylabel(v.prediction.split(" ~ ")[0], fontsize=8)
     ax.set_title(f"{v.claim_id}: {v.verdict}", fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()

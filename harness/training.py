@@ -30,7 +30,7 @@ class History:
     steps: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)  # mean hinge loss since the previous checkpoint
     err_id: list[int] = field(default_factory=list)  # errors on unseen in-domain tasks
-    err_ood: list[int] = field(default_factory=list)  # errors on OOD tasks
+    err_ood: list[int] = field(default_factory=list)  # errors on OOD tasks (-1: not evaluated, checkpoint_ood off)
     attn_id: list[float] = field(default_factory=list)  # same-pattern attention mass, in-domain
     attn_ood: list[float] = field(default_factory=list)  # same-pattern attention mass, OOD
     n_eval: int = 0
@@ -90,7 +90,8 @@ def train_ensemble(
     model = init_ensemble(runs, device, dtype)
     data_gens = [generator(derive_seed(r.seed, "train-data"), device) for r in runs]
     eval_id = PromptBatch.stack([w.test_prompts(tc.n_eval, w.eval_generator("checkpoint-id", device=device), dtype=dtype) for w in worlds])
-    eval_ood = PromptBatch.stack([w.test_prompts(tc.n_eval, w.eval_generator("checkpoint-ood", device=device), domain="ood", dtype=dtype) for w in worlds])
+    eval_ood = (PromptBatch.stack([w.test_prompts(tc.n_eval, w.eval_generator("checkpoint-ood", device=device), domain="ood", dtype=dtype) for w in worlds])
+                if tc.checkpoint_ood else None)
     eta = torch.tensor([r.train.eta for r in runs], dtype=dtype, device=device)
     failed = torch.zeros(E, dtype=torch.bool, device=device)
     failed_at: list[int | None] = [None] * E
@@ -101,15 +102,16 @@ def train_ensemble(
 
     def checkpoint(step: int) -> None:
         nonlocal loss_count
-        rid, rood = evaluate(model, eval_id), evaluate(model, eval_ood)
+        rid = evaluate(model, eval_id)
+        rood = evaluate(model, eval_ood) if eval_ood is not None else None
         mean_loss = (loss_sum / max(loss_count, 1)).cpu()
         for e, h in enumerate(histories):
             h.steps.append(step)
             h.train_loss.append(float(mean_loss[e]) if loss_count else float("nan"))
             h.err_id.append(int(rid.errors[e]))
-            h.err_ood.append(int(rood.errors[e]))
+            h.err_ood.append(int(rood.errors[e]) if rood is not None else -1)
             h.attn_id.append(float(rid.attn_same[e]))
-            h.attn_ood.append(float(rood.attn_same[e]))
+            h.attn_ood.append(float(rood.attn_same[e]) if rood is not None else float("nan"))
         loss_sum.zero_()
         loss_count = 0
 

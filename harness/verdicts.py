@@ -57,11 +57,21 @@ def _error(claim: Claim, why: str, n_points: int = 0) -> Verdict:
                    "n/a", why, n_points, claim.replicates, notes=[why], expected=claim.expected_verdict(), paper_trend=claim.paper_trend)
 
 
+def metric_label(c: Claim) -> str:
+    """What the analysed number is: the metric, or the smallest searched value that passes."""
+    m = c.metric
+    if "search" in m:
+        return f"min {m['search']} with {m['name']} ({m.get('domain', 'id')}) <= {m['eps']:g}"
+    if "eps" in m:
+        return f"{m['name']} (error <= {m['eps']:g}, {m.get('domain', 'id')})"
+    return m["name"]
+
+
 def _prediction_text(c: Claim) -> str:
     p, m = c.prediction, c.metric
     if c.kind == "rate":
         off = " (+ offset c)" if p.get("offset") else ""
-        return f"{m['name']} ~ {m['x']}^b{off}, b = {p['exponent']:.4g} +- {p['margin']:.3g}"
+        return f"{metric_label(c)} ~ {m['x']}^b{off}, b = {p['exponent']:.4g} +- {p['margin']:.3g}"
     if c.kind == "bound":
         return f"{m['name']} ({m.get('domain', 'id')}) <= {p['eps']:.3g} at every point"
     if c.kind == "comparison":
@@ -159,7 +169,7 @@ def _judge_rate(claim: Claim, rows: list[dict[str, Any]]) -> Verdict:
             mly.append(float(np.log(vals).mean()))
             gm.append(float(np.exp(np.log(vals).mean())))
     details: dict[str, Any] = {"points": table, "x_axis": xaxis}
-    over = f"{len(xs)} valid grid points x {n_rep} seeds (OLS on per-point means of log {claim.metric['name']}; t, {max(len(xs) - 2, 0)} dof)"
+    over = f"{len(xs)} valid grid points x {n_rep} seeds (OLS on per-point means of log [{metric_label(claim)}]; t, {max(len(xs) - 2, 0)} dof)"
     if total_cens / len(rows) > MAX_CENSORED_FRACTION:
         return _error(claim, f"{total_cens} of {len(rows)} runs hit the iteration/search cap", len(table))
     if len(xs) < MIN_RATE_POINTS:
@@ -216,6 +226,7 @@ def _judge_comparison(claim: Claim, rows: list[dict[str, Any]]) -> Verdict:
                 rest = {k: v for k, v in r["point"].items() if k not in sel}
                 sides[side][canonical([rest, r["replicate"]])] = r["value"]
     keys = sorted(set(sides["a"]) & set(sides["b"]))
+    n_points = len({json.dumps(json.loads(k)[0], sort_keys=True) for k in keys})
     if len(keys) < 2:
         return _error(claim, f"only {len(keys)} paired measurements (need 2)")
     d = np.array([sides["a"][k] - sides["b"][k] for k in keys])
@@ -231,7 +242,7 @@ def _judge_comparison(claim: Claim, rows: list[dict[str, Any]]) -> Verdict:
     over = f"{len(keys)} pairs (same trained model and test prompts, paired by seed; t, {len(keys) - 1} dof)"
     a_mean = float(np.mean([sides['a'][k] for k in keys]))
     b_mean = float(np.mean([sides['b'][k] for k in keys]))
-    return _base(claim, verdict, meas, over, len({k for k in keys}), len(keys), p_refute=p if verdict == "REFUTED" else 1.0,
+    return _base(claim, verdict, meas, over, n_points, len(keys) // max(n_points, 1), p_refute=p if verdict == "REFUTED" else 1.0,
                  notes=[f"mean a = {a_mean:.4g}, mean b = {b_mean:.4g}"], details={"differences": d.tolist(), "a_mean": a_mean, "b_mean": b_mean})
 
 

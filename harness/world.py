@@ -10,7 +10,7 @@ from .config import DataConfig, RunConfig
 from .patterns import PatternSet, in_domain_patterns, ood_patterns
 from .prompts import PromptBatch, sample_prompts
 from .seeding import derive_seed, generator
-from .tasks import all_tasks, training_tasks, unseen_tasks
+from .tasks import all_tasks, tasks_using, training_tasks, unseen_tasks
 
 
 @dataclass
@@ -47,7 +47,9 @@ class World:
         l = c.l_ts if l is None else l
         alpha = c.alpha_test if alpha is None else alpha
         if domain == "id":
-            ps, tk, K = self.ind, self.test_tasks if tasks is None else tasks, c.K
+            if tasks is None:
+                tasks = self.test_tasks if c.test_on == "unseen" else tasks_using(self.test_tasks, c.coverage_pattern)
+            ps, tk, K = self.ind, tasks, c.K
         elif domain == "ood":
             ps, tk, K = self.ood, self.ood_tasks if tasks is None else tasks, c.K_ood
         else:
