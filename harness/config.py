@@ -188,6 +188,18 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def non_default_dict(self) -> dict[str, Any]:
+        """Only the fields that differ from their defaults (plus the seed): what a
+        content hash needs, stable when a new field with a default is added."""
+        out: dict[str, Any] = {"seed": self.seed}
+        for sec in ("data", "model", "train"):
+            obj = getattr(self, sec)
+            default = type(obj)()
+            diff = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if getattr(obj, f.name) != getattr(default, f.name)}
+            if diff:
+                out[sec] = diff
+        return out
+
     @staticmethod
     def from_dict(d: dict[str, Any]) -> "RunConfig":
         return RunConfig(
@@ -201,7 +213,7 @@ class RunConfig:
         """Runs with equal shape keys can share one ensemble's tensors."""
         ma, mb = self.model.dims(self.data.d)
         return (
-            self.data.dX, self.data.dY, self.data.l_tr, self.data.l_ts,
+            self.data.M1, self.data.M2, self.data.M1_ood, self.data.dX, self.data.dY, self.data.l_tr, self.data.l_ts,
             self.model.m, ma, mb, self.model.train_a,
             self.train.steps, self.train.batch, self.train.eval_every, self.train.n_eval, self.train.chunk,
             self.train.balanced_labels, self.train.loss_limit, self.train.checkpoint_ood,

@@ -21,7 +21,7 @@ from .claims import Claim, point_config, split_axis
 from .config import RunConfig
 from .seeding import derive_seed
 
-ENGINE_VERSION = 1  # bump when a change alters what a stored record means
+ENGINE_VERSION = 2  # bump when a change alters what a stored record means, a changed default included
 
 
 def canonical(obj: Any) -> str:
@@ -53,7 +53,7 @@ class Unit:
     @property
     def key(self) -> str:
         payload = canonical({
-            "engine": ENGINE_VERSION, "claim": self.claim_id, "run": self.run.to_dict(),
+            "engine": ENGINE_VERSION, "claim": self.claim_id, "run": self.run.non_default_dict(),
             "eval_points": self.eval_points, "eval": self.eval,
         })
         return hashlib.sha256(payload.encode()).hexdigest()[:24]

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from .patterns import PatternSet
 
@@ -56,6 +57,104 @@ def _other_patterns(lo: torch.Tensor, hi: torch.Tensor, r: torch.Tensor) -> torc
     return idx + (idx >= hi).long()
 
 
+N_UNIFORMS = 5  # per prompt column: kind / order key, other pattern (task on the query), label sign (z), IDI index, kappa
+
+
+def draw_uniforms(n: int, l: int, g: torch.Generator, out: torch.Tensor | None = None) -> torch.Tensor:
+    """All uniforms one member needs for n prompts: (n, l + 1, N_UNIFORMS), one draw from g.
+
+    A member's prompts are a pure function of these numbers, so building them
+    for many members at once (`build_prompts`) never mixes their streams.
+    """
+    if out is None:
+        return torch.rand(n, l + 1, N_UNIFORMS, generator=g, device=g.device)
+    return torch.rand(n, l + 1, N_UNIFORMS, generator=g, device=g.device, out=out)
+
+
+def _floor_index(u: torch.Tensor, count: torch.Tensor | int) -> torch.Tensor:
+    """floor(u * count) as an index in [0, count - 1]."""
+    idx = (u * count).long()
+    return torch.minimum(idx, torch.as_tensor(count, device=u.device) - 1)
+
+
+def build_prompts(
+    U: torch.Tensor,
+    relevant: torch.Tensor,
+    irrelevant: torch.Tensor,
+    q: torch.Tensor,
+    tasks: torch.Tensor,
+    n_tasks: torch.Tensor,
+    alpha: torch.Tensor,
+    K: torch.Tensor,
+    *,
+    sampling: str = "iid",
+    balanced: bool = True,
+    noise: torch.Tensor | None = None,
+    normals: torch.Tensor | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> PromptBatch:
+    """Prompts for E members at once from their uniforms U (E, n, l + 1, N_UNIFORMS).
+
+    relevant (E, M, dX), irrelevant (E, M2, dX), q (E, dY), tasks (E, T, 2) padded
+    to the longest list with n_tasks (E,) valid rows, alpha and K (E,); noise (E,)
+    with normals (E, n, l + 1, dX) when any member adds noise.
+    """
+    if sampling not in ("iid", "exact"):
+        raise ValueError(f"sampling must be 'iid' or 'exact', got {sampling!r}")
+    E, n, l1, _ = U.shape
+    l = l1 - 1
+    dev = U.device
+    M, dX = relevant.shape[1], relevant.shape[2]
+    M2 = irrelevant.shape[1]
+    e_idx = torch.arange(E, device=dev)[:, None]
+    Uq, Uc = U[:, :, l, :], U[:, :, :l, :]
+
+    t = _floor_index(Uq[..., 1], n_tasks.to(dev)[:, None])  # (E, n) task of each prompt
+    a = tasks[e_idx, t, 0]
+    b = tasks[e_idx, t, 1]
+    if balanced:
+        z = (1 - 2 * (torch.arange(n, device=dev) % 2)).expand(E, n)
+    else:
+        z = torch.where(Uq[..., 2] < 0.5, 1, -1)
+    q_pat = torch.where(z > 0, a, b)
+
+    # which kind of pattern each context carries: 0 = a, 1 = b, 2 = another one
+    al = alpha.to(dev, torch.float32).view(E, 1, 1)
+    if sampling == "iid":
+        u0 = Uc[..., 0]
+        kind = torch.where(u0 < al / 2, 0, torch.where(u0 < al, 1, 2))
+    else:
+        n_same = torch.ceil(alpha.to(dev, torch.float64) * l / 2).long()  # (E,)
+        n_opp = torch.minimum(l - n_same, torch.floor(alpha.to(dev, torch.float64) * l / 2).long())
+        pos = torch.arange(l, device=dev)[None, :]
+        base = torch.where(pos < n_same[:, None], 3, torch.where(pos < (n_same + n_opp)[:, None], 4, 2))  # (E, l)
+        order = torch.argsort(Uc[..., 0], dim=-1)
+        kind = torch.gather(base[:, None, :].expand(E, n, l), -1, order)
+        same_is_a = (z > 0)[..., None]
+        kind = torch.where(kind == 3, torch.where(same_is_a, 0, 1), kind)
+        kind = torch.where(kind == 4, torch.where(same_is_a, 1, 0), kind)
+    lo, hi = torch.minimum(a, b)[..., None], torch.maximum(a, b)[..., None]
+    other = _other_patterns(lo, hi, _floor_index(Uc[..., 1], max(M - 2, 1)))
+    ctx_pat = torch.where(kind == 0, a[..., None], torch.where(kind == 1, b[..., None], other))
+    sign = torch.where(Uc[..., 2] < 0.5, 1, -1)
+    y = torch.where(kind == 0, 1, torch.where(kind == 1, -1, sign))
+
+    pat = torch.cat([ctx_pat, q_pat[..., None]], dim=-1)  # (E, n, l + 1)
+    k = _floor_index(U[..., 3], M2)
+    kappa = (2.0 * U[..., 4].to(dtype) - 1.0) * K.to(dev, dtype).view(E, 1, 1)
+    # row gathers from the members' flattened pattern tables (embedding lookups are the fast gather)
+    rel = relevant.to(dev, dtype).reshape(E * M, dX)
+    irr = irrelevant.to(dev, dtype).reshape(E * M2, dX)
+    e3 = e_idx[..., None]
+    x = F.embedding(pat + e3 * M, rel)
+    x.add_(kappa[..., None] * F.embedding(k + e3 * M2, irr))  # (E, n, l + 1, dX)
+    if normals is not None and noise is not None:
+        x.add_(noise.to(dev, dtype).view(E, 1, 1, 1) * normals.to(dtype) / math.sqrt(dX))
+    y = torch.cat([y, torch.zeros_like(y[..., :1])], dim=-1)  # the query's label slot is 0
+    P = torch.cat([x, y[..., None].to(dtype) * q.to(dev, dtype)[:, None, None, :]], dim=-1)
+    return PromptBatch(P=P, z=z.to(dtype), ctx_pattern=ctx_pat, query_pattern=q_pat)
+
+
 def sample_prompts(
     ps: PatternSet,
     tasks: torch.Tensor,
@@ -70,59 +169,19 @@ def sample_prompts(
     balanced: bool = True,
     dtype: torch.dtype = torch.float32,
 ) -> PromptBatch:
-    """n prompts of context length l, tasks drawn uniformly from `tasks` (rows (a, b)).
+    """n prompts of context length l for one pattern set, tasks drawn uniformly from `tasks` (rows (a, b)).
 
-    All randomness comes from `g`; tensors are created on g's device.
-    balanced=True alternates query labels +1, -1 (label balance within a batch).
+    All randomness comes from `g` (uniforms first, then normals when noise > 0);
+    tensors are created on g's device. balanced=True alternates query labels +1, -1.
     """
-    dev = g.device
-    rel = ps.relevant.to(dev, torch.float64)
-    irr = ps.irrelevant.to(dev, torch.float64)
-    q = ps.q.to(dev, torch.float64)
-    M, dX = rel.shape
-    M2 = irr.shape[0]
-    tasks = tasks.to(dev)
-
-    t = torch.randint(len(tasks), (n,), generator=g, device=dev)
-    a, b = tasks[t, 0], tasks[t, 1]
-    if balanced:
-        z = 1 - 2 * (torch.arange(n, device=dev) % 2)
-    else:
-        z = 1 - 2 * torch.randint(2, (n,), generator=g, device=dev)
-    q_pat = torch.where(z > 0, a, b)
-
-    # which kind of pattern each context carries: 0 = a, 1 = b, 2 = another one
-    if sampling == "iid":
-        u = torch.rand(n, l, generator=g, device=dev, dtype=torch.float64)
-        kind = torch.where(u < alpha / 2, 0, torch.where(u < alpha, 1, 2))
-    elif sampling == "exact":
-        n_same = math.ceil(alpha * l / 2)
-        n_opp = min(l - n_same, math.floor(alpha * l / 2))
-        base = torch.full((l,), 2, dtype=torch.long, device=dev)
-        base[:n_same] = 3  # shares the query's pattern
-        base[n_same : n_same + n_opp] = 4  # the task's other pattern
-        perm = torch.argsort(torch.rand(n, l, generator=g, device=dev), dim=1)
-        kind = base[perm]
-        same_is_a = (z > 0)[:, None]
-        kind = torch.where(kind == 3, torch.where(same_is_a, 0, 1), kind)
-        kind = torch.where(kind == 4, torch.where(same_is_a, 1, 0), kind)
-    else:
+    if sampling not in ("iid", "exact"):
         raise ValueError(f"sampling must be 'iid' or 'exact', got {sampling!r}")
-    lo, hi = torch.minimum(a, b)[:, None], torch.maximum(a, b)[:, None]
-    r = torch.randint(max(M - 2, 1), (n, l), generator=g, device=dev)
-    other = _other_patterns(lo, hi, r)
-    ctx_pat = torch.where(kind == 0, a[:, None], torch.where(kind == 1, b[:, None], other))
-    sign = 1 - 2 * torch.randint(2, (n, l), generator=g, device=dev)
-    y = torch.where(kind == 0, 1, torch.where(kind == 1, -1, sign))
-
-    pat = torch.cat([ctx_pat, q_pat[:, None]], dim=1)  # (n, l + 1)
-    k = torch.randint(M2, (n, l + 1), generator=g, device=dev)
-    kappa = (2.0 * torch.rand(n, l + 1, generator=g, device=dev, dtype=torch.float64) - 1.0) * K
-    x = rel[pat] + kappa[..., None] * irr[k]
-    if noise > 0:
-        x = x + noise * torch.randn(n, l + 1, dX, generator=g, device=dev, dtype=torch.float64) / math.sqrt(dX)
-
-    P = torch.zeros(n, l + 1, dX + q.numel(), device=dev, dtype=dtype)
-    P[:, :, :dX] = x.to(dtype)
-    P[:, :l, dX:] = (y[..., None].to(torch.float64) * q).to(dtype)
-    return PromptBatch(P=P, z=z.to(dtype), ctx_pattern=ctx_pat, query_pattern=q_pat)
+    dev = g.device
+    U = draw_uniforms(n, l, g)[None]
+    normals = torch.randn(1, n, l + 1, ps.relevant.shape[1], generator=g, device=dev) if noise > 0 else None
+    b = build_prompts(
+        U, ps.relevant[None].to(dev), ps.irrelevant[None].to(dev), ps.q[None].to(dev), tasks[None].to(dev),
+        torch.tensor([len(tasks)], device=dev), torch.tensor([alpha], dtype=torch.float64), torch.tensor([K], dtype=torch.float64),
+        sampling=sampling, balanced=balanced, noise=torch.tensor([noise]), normals=normals, dtype=dtype,
+    )
+    return PromptBatch(b.P[0], b.z[0], b.ctx_pattern[0], b.query_pattern[0])

@@ -18,7 +18,7 @@ from models import EnsembleICLTransformer
 
 from .config import RunConfig
 from .evaluation import evaluate
-from .prompts import PromptBatch
+from .prompts import N_UNIFORMS, PromptBatch, build_prompts, draw_uniforms
 from .seeding import derive_seed, generator, make_deterministic
 from .world import World
 
@@ -55,6 +55,42 @@ class TrainedEnsemble:
     device: str
 
 
+class TrainingStream:
+    """Training prompts for every member: one uniform draw (and, with noise, one
+    normal draw) per member per chunk from that member's own generator, then one
+    build for all members. Member e's prompts equal World.train_prompts with the
+    same generator, so they never depend on the ensemble they are trained in."""
+
+    def __init__(self, worlds: list[World], runs: list[RunConfig], device: torch.device, dtype: torch.dtype):
+        self.worlds, self.device, self.dtype = worlds, device, dtype
+        self.gens = [generator(derive_seed(r.seed, "train-data"), device) for r in runs]
+        self.l = runs[0].data.l_tr
+        self.rel = torch.stack([w.ind.relevant for w in worlds]).to(device, dtype)
+        self.irr = torch.stack([w.ind.irrelevant for w in worlds]).to(device, dtype)
+        self.q = torch.stack([w.ind.q for w in worlds]).to(device, dtype)
+        T = max(len(w.train_tasks) for w in worlds)
+        self.tasks = torch.stack([torch.cat([w.train_tasks, w.train_tasks[:1].expand(T - len(w.train_tasks), 2)]) for w in worlds]).to(device)
+        self.n_tasks = torch.tensor([len(w.train_tasks) for w in worlds], device=device)
+        self.alpha = torch.tensor([r.data.alpha for r in runs], dtype=torch.float64)
+        self.K = torch.tensor([r.data.K for r in runs], dtype=torch.float64)
+        self.noise = torch.tensor([r.data.noise for r in runs], dtype=torch.float64)
+        self.balanced = runs[0].train.balanced_labels
+
+    def next(self, n: int) -> PromptBatch:
+        E, dX = len(self.gens), self.rel.shape[-1]
+        U = torch.empty(E, n, self.l + 1, N_UNIFORMS, device=self.device)
+        for e, g in enumerate(self.gens):
+            draw_uniforms(n, self.l, g, out=U[e])
+        normals = None
+        if bool((self.noise > 0).any()):
+            normals = torch.zeros(E, n, self.l + 1, dX, device=self.device)
+            for e, g in enumerate(self.gens):
+                if self.noise[e] > 0:
+                    torch.randn(n, self.l + 1, dX, generator=g, device=self.device, out=normals[e])
+        return build_prompts(U, self.rel, self.irr, self.q, self.tasks, self.n_tasks, self.alpha, self.K,
+                             sampling="iid", balanced=self.balanced, noise=self.noise, normals=normals, dtype=self.dtype)
+
+
 def _check_same_shape(runs: list[RunConfig]) -> None:
     keys = {r.shape_key() for r in runs}
     if len(keys) != 1:
@@ -88,7 +124,7 @@ def train_ensemble(
     E = len(runs)
     worlds = [World.build(r) for r in runs]
     model = init_ensemble(runs, device, dtype)
-    data_gens = [generator(derive_seed(r.seed, "train-data"), device) for r in runs]
+    stream = TrainingStream(worlds, runs, device, dtype)
     eval_id = PromptBatch.stack([w.test_prompts(tc.n_eval, w.eval_generator("checkpoint-id", device=device), dtype=dtype) for w in worlds])
     eval_ood = (PromptBatch.stack([w.test_prompts(tc.n_eval, w.eval_generator("checkpoint-ood", device=device), domain="ood", dtype=dtype) for w in worlds])
                 if tc.checkpoint_ood else None)
@@ -119,7 +155,7 @@ def train_ensemble(
     B, T, C = tc.batch, tc.steps, tc.chunk
     step = 0
     while step < T:
-        chunk = PromptBatch.stack([w.train_prompts(C * B, g, balanced=tc.balanced_labels, dtype=dtype) for w, g in zip(worlds, data_gens)])
+        chunk = stream.next(C * B)
         for j in range(C):
             if step >= T:
                 break

@@ -59,6 +59,12 @@ class EnsembleICLTransformer(nn.Module):
         """Member e's weights (detached copies)."""
         return {k: getattr(self, k)[e].detach().clone() for k in ("W_Q", "W_K", "W_V", "W_O", "a")}
 
+    @staticmethod
+    def flops_per_member_step(n: int, l: int, d: int, m: int, ma: int, mb: int) -> int:
+        """Multiply-add FLOPs (x2) of one member's forward + hand-written backward on n prompts:
+        the matrix products of `hinge_loss_and_grads` (elementwise work not counted)."""
+        return 2 * n * (5 * mb * d + 4 * l * d + 3 * d * ma + 3 * ma * m)
+
     @property
     def size(self) -> int:
         return self.W_O.shape[0]

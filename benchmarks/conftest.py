@@ -1,0 +1,34 @@
+"""Benchmark fixtures: the three sizes of issue 6 and a collector that prints one table at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from tabulate import tabulate
+
+RESULTS = Path(__file__).resolve().parent.parent / "results" / "benchmarks"
+ROWS: list[dict] = []
+
+
+def pytest_configure(config):
+    torch.set_num_threads(int(os.environ.get("ICLCHECK_BENCH_THREADS", os.cpu_count() or 1)))
+
+
+@pytest.fixture
+def table():
+    return ROWS
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not ROWS:
+        return
+    tr = terminalreporter
+    tr.section("per-model training throughput (same run)")
+    tr.write_line(tabulate(ROWS, headers="keys", tablefmt="github", floatfmt=".4g"))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps({"threads": torch.get_num_threads(), "torch": torch.__version__, "rows": ROWS}, indent=1))
+    tr.write_line(f"written: {RESULTS / 'latest.json'}")
