@@ -32,7 +32,7 @@ METRICS = (
 TOP_KEYS = {
     "id": str, "source": str, "statement": str, "kind": str, "base": str, "assumption_break": str,
     "paper_trend": str, "setting": dict, "grid": dict, "replicates": int, "metric": dict,
-    "prediction": dict, "profiles": dict, "expectation": dict, "eval": dict, "select": dict, "pair_over": list,
+    "prediction": dict, "profiles": dict, "expectation": dict, "eval": dict, "select": dict, "pair_over": list, "figure": str,
 }
 REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profiles")
 SECTION_FIELDS = {
@@ -164,6 +164,7 @@ class Claim:
     eval: dict[str, Any]
     select: dict[str, Any]  # eval-point filter applied before the analysis
     pair_over: list[str]  # train axes left out of the seed: points differing only in them share seeds
+    figure: str  # optional paper-comparison figure (harness.figures.FIGURES), "" for none
     expectation: dict[str, Any] | None
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -270,6 +271,7 @@ def load_claim(path: str | Path, profile: str = "quick") -> Claim:
         base_run={s: setting.get(s, {}) for s in ("data", "model", "train")}, grid=grid, replicates=replicates,
         metric=dict(raw["metric"]), prediction=dict(raw["prediction"]), eval=ev, select=dict(raw.get("select", {})),
         pair_over=list(raw.get("pair_over", [])),
+        figure=raw.get("figure", ""),
         expectation=raw.get("expectation"), raw=raw,
     )
     _check_semantics(path, claim)
@@ -280,6 +282,10 @@ def _check_semantics(path: Path, c: Claim) -> None:
     """Cross-field checks: metric names, required prediction fields, valid configs."""
     from .metrics import check_metric  # local import: metrics imports nothing from here at module level
 
+    from .figures import FIGURES
+
+    if c.figure and c.figure not in FIGURES:
+        _fail(path, "figure", f"unknown figure {c.figure!r}" + _suggest(c.figure, FIGURES))
     name = c.metric.get("name")
     if name is None:
         _fail(path, "metric.name", "missing")

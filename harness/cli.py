@@ -75,7 +75,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     out = Path(a.out) if a.out else Path(a.results) / "runs" / f"{started:%Y%m%dT%H%M%SZ}-{a.profile}"
     meta = {"profile": a.profile, "started": started.isoformat(), "seconds": time.perf_counter() - t0, "executor": a.executor,
             "family": a.family, "claims": [c.id for c in claims], "max_ensemble": a.max_ensemble}
-    report = write_report(out, verdicts, meta, a.device)
+    figs = {r.claim.id: (r.claim.figure, r.records) for r in runs if r.claim.figure}
+    report = write_report(out, verdicts, meta, a.device, figs)
     print(summary_table(verdicts))
     counts = {s: sum(v.verdict == s for v in verdicts) for s in ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")}
     trained = sum(r.counts["done"] for r in runs)

@@ -73,6 +73,8 @@ class ClaimItem(pytest.Item):
         run = run_claim(self.claim, state.store, state.executor(), progress=False)
         v = family_control([run.verdict], family_size=state.n_items)[0]
         state.verdicts.append(v)
+        if self.claim.figure:
+            state.figures[self.claim.id] = (self.claim.figure, run.records)
         self.user_properties.append(("verdict", v.verdict))
         if v.expected and v.expected[0] == v.verdict:
             pytest.xfail(f"{v.verdict} as recorded: {v.expected[1]} | {v.measurement}")
@@ -96,6 +98,7 @@ class _State:
         self.config = config
         self.store = Store(config.getoption("--iclcheck-results"))
         self.verdicts: list[Verdict] = []
+        self.figures: dict[str, tuple[str, list[dict]]] = {}
         self.n_items = 1
         self._executor: Executor | None = None
         self.started = dt.datetime.now(dt.timezone.utc)
@@ -141,7 +144,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     meta = {"profile": o("--iclcheck-profile"), "started": state.started.isoformat(), "seconds": time.perf_counter() - state.t0,
             "executor": o("--iclcheck-executor"), "family": f"bonferroni over {state.n_items} claims",
             "claims": [v.claim_id for v in state.verdicts]}
-    state.report = write_report(out, state.verdicts, meta, o("--iclcheck-device"))
+    state.report = write_report(out, state.verdicts, meta, o("--iclcheck-device"), state.figures)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

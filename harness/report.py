@@ -106,8 +106,11 @@ def _plot_trend(v: Verdict, path: Path) -> Path | None:
     return path
 
 
-def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, Any], device: str = "cpu") -> Path:
-    """report.md, verdicts.json and plots/ under run_dir; returns the report path."""
+def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, Any], device: str = "cpu",
+                 figures: dict[str, tuple[str, list[dict[str, Any]]]] | None = None) -> Path:
+    """report.md, verdicts.json and plots/ under run_dir; returns the report path.
+
+    `figures` maps a claim id to (figure kind, its records) for the paper-comparison figures."""
     run_dir = Path(run_dir)
     plots = run_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
@@ -121,6 +124,13 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
             p = _plot_trend(v, plots / f"{v.claim_id}.png")
         if p:
             plot_of[v.claim_id] = f"plots/{p.name}"
+    extra_of: dict[str, str] = {}
+    for cid, (kind, records) in (figures or {}).items():
+        from .figures import draw
+
+        p = draw(kind, records, f"{cid}: measured beside the paper", plots / f"{cid}-{kind}.png")
+        if p:
+            extra_of[cid] = f"plots/{p.name}"
     lines = [
         f"# Claim report: profile `{meta.get('profile')}`",
         "",
@@ -145,6 +155,8 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
             lines += ["", tabulate([{k: _short(val) for k, val in p.items()} for p in pts], headers="keys", tablefmt="github")]
         if v.claim_id in plot_of:
             lines += ["", f"![{v.claim_id}]({plot_of[v.claim_id]})"]
+        if v.claim_id in extra_of:
+            lines += ["", f"![{v.claim_id}: beside the paper]({extra_of[v.claim_id]})"]
     report = run_dir / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")
     atomic_write_text(run_dir / "verdicts.json", json.dumps({"meta": meta, "verdicts": [verdict_dict(v) for v in verdicts]}, indent=1, default=str))
