@@ -42,7 +42,7 @@ class PromptBatch:
         )
 
     def slice(self, start: int, stop: int) -> "PromptBatch":
-        """Prompts start..stop along the prompt dimension (the last batch dim)."""
+        """Prompts start..stop along the prompt dimension (the last batch dim, before l and d)."""
         return PromptBatch(
             self.P[..., start:stop, :, :],
             self.z[..., start:stop],
@@ -77,11 +77,29 @@ def _floor_index(u: torch.Tensor, count: torch.Tensor | int) -> torch.Tensor:
     return torch.minimum(idx, torch.as_tensor(count, device=u.device) - 1)
 
 
-def build_prompts(
+@dataclass
+class FactoredPrompts:
+    """Prompts before materialisation: column i = [relevant[pat_i] + kappa_i irrelevant[k_i] ; y_i q].
+
+    Leading dims (E, n); pat, k, kappa cover the l contexts and the query (l + 1);
+    y covers the l contexts (the query's label slot is 0).
+    """
+
+    pat: torch.Tensor  # (E, n, l + 1) relevant-pattern index
+    k: torch.Tensor  # (E, n, l + 1) irrelevant-pattern index
+    kappa: torch.Tensor  # (E, n, l + 1)
+    y: torch.Tensor  # (E, n, l) context labels +-1
+    z: torch.Tensor  # (E, n) query labels +-1
+
+    def slice(self, start: int, stop: int) -> "FactoredPrompts":
+        return FactoredPrompts(self.pat[:, start:stop], self.k[:, start:stop], self.kappa[:, start:stop],
+                               self.y[:, start:stop], self.z[:, start:stop])
+
+
+def factor_prompts(
     U: torch.Tensor,
-    relevant: torch.Tensor,
-    irrelevant: torch.Tensor,
-    q: torch.Tensor,
+    M: int,
+    M2: int,
     tasks: torch.Tensor,
     n_tasks: torch.Tensor,
     alpha: torch.Tensor,
@@ -89,23 +107,18 @@ def build_prompts(
     *,
     sampling: str = "iid",
     balanced: bool = True,
-    noise: torch.Tensor | None = None,
-    normals: torch.Tensor | None = None,
     dtype: torch.dtype = torch.float32,
-) -> PromptBatch:
-    """Prompts for E members at once from their uniforms U (E, n, l + 1, N_UNIFORMS).
+) -> FactoredPrompts:
+    """The factored prompts of E members from their uniforms U (E, n, l + 1, N_UNIFORMS).
 
-    relevant (E, M, dX), irrelevant (E, M2, dX), q (E, dY), tasks (E, T, 2) padded
-    to the longest list with n_tasks (E,) valid rows, alpha and K (E,); noise (E,)
-    with normals (E, n, l + 1, dX) when any member adds noise.
+    tasks (E, T, 2) padded to the longest list with n_tasks (E,) valid rows;
+    alpha and K (E,).
     """
     if sampling not in ("iid", "exact"):
         raise ValueError(f"sampling must be 'iid' or 'exact', got {sampling!r}")
     E, n, l1, _ = U.shape
     l = l1 - 1
     dev = U.device
-    M, dX = relevant.shape[1], relevant.shape[2]
-    M2 = irrelevant.shape[1]
     e_idx = torch.arange(E, device=dev)[:, None]
     Uq, Uc = U[:, :, l, :], U[:, :, :l, :]
 
@@ -142,17 +155,56 @@ def build_prompts(
     pat = torch.cat([ctx_pat, q_pat[..., None]], dim=-1)  # (E, n, l + 1)
     k = _floor_index(U[..., 3], M2)
     kappa = (2.0 * U[..., 4].to(dtype) - 1.0) * K.to(dev, dtype).view(E, 1, 1)
+    return FactoredPrompts(pat=pat, k=k, kappa=kappa, y=y.to(dtype), z=z.to(dtype))
+
+
+def materialise(
+    f: FactoredPrompts, relevant: torch.Tensor, irrelevant: torch.Tensor, q: torch.Tensor,
+    noise: torch.Tensor | None = None, normals: torch.Tensor | None = None,
+) -> PromptBatch:
+    """Dense prompts P (E, n, l + 1, dX + dY) from factored ones, adding noise when given."""
+    E, n, l1 = f.pat.shape
+    l = l1 - 1
+    dev, dtype = f.kappa.device, f.kappa.dtype
+    M, dX = relevant.shape[1], relevant.shape[2]
+    M2 = irrelevant.shape[1]
     # row gathers from the members' flattened pattern tables (embedding lookups are the fast gather)
     rel = relevant.to(dev, dtype).reshape(E * M, dX)
     irr = irrelevant.to(dev, dtype).reshape(E * M2, dX)
-    e3 = e_idx[..., None]
-    x = F.embedding(pat + e3 * M, rel)
-    x.add_(kappa[..., None] * F.embedding(k + e3 * M2, irr))  # (E, n, l + 1, dX)
+    e3 = torch.arange(E, device=dev)[:, None, None]
+    x = F.embedding(f.pat + e3 * M, rel)
+    x.add_(f.kappa[..., None] * F.embedding(f.k + e3 * M2, irr))  # (E, n, l + 1, dX)
     if normals is not None and noise is not None:
         x.add_(noise.to(dev, dtype).view(E, 1, 1, 1) * normals.to(dtype) / math.sqrt(dX))
-    y = torch.cat([y, torch.zeros_like(y[..., :1])], dim=-1)  # the query's label slot is 0
-    P = torch.cat([x, y[..., None].to(dtype) * q.to(dev, dtype)[:, None, None, :]], dim=-1)
-    return PromptBatch(P=P, z=z.to(dtype), ctx_pattern=ctx_pat, query_pattern=q_pat)
+    y = torch.cat([f.y, torch.zeros_like(f.y[..., :1])], dim=-1)  # the query's label slot is 0
+    P = torch.cat([x, y[..., None] * q.to(dev, dtype)[:, None, None, :]], dim=-1)
+    return PromptBatch(P=P, z=f.z, ctx_pattern=f.pat[..., :l], query_pattern=f.pat[..., l])
+
+
+def build_prompts(
+    U: torch.Tensor,
+    relevant: torch.Tensor,
+    irrelevant: torch.Tensor,
+    q: torch.Tensor,
+    tasks: torch.Tensor,
+    n_tasks: torch.Tensor,
+    alpha: torch.Tensor,
+    K: torch.Tensor,
+    *,
+    sampling: str = "iid",
+    balanced: bool = True,
+    noise: torch.Tensor | None = None,
+    normals: torch.Tensor | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> PromptBatch:
+    """Dense prompts for E members at once from their uniforms U (E, n, l + 1, N_UNIFORMS).
+
+    relevant (E, M, dX), irrelevant (E, M2, dX), q (E, dY); see `factor_prompts`
+    for the rest; noise (E,) with normals (E, n, l + 1, dX) when any member adds noise.
+    """
+    f = factor_prompts(U, relevant.shape[1], irrelevant.shape[1], tasks, n_tasks, alpha, K,
+                       sampling=sampling, balanced=balanced, dtype=dtype)
+    return materialise(f, relevant, irrelevant, q, noise, normals)
 
 
 def sample_prompts(

@@ -18,7 +18,7 @@ from models import EnsembleICLTransformer
 
 from .config import RunConfig
 from .evaluation import evaluate
-from .prompts import N_UNIFORMS, PromptBatch, build_prompts, draw_uniforms
+from .prompts import N_UNIFORMS, FactoredPrompts, PromptBatch, draw_uniforms, factor_prompts, materialise
 from .seeding import derive_seed, generator, make_deterministic
 from .world import World
 
@@ -76,19 +76,31 @@ class TrainingStream:
         self.noise = torch.tensor([r.data.noise for r in runs], dtype=torch.float64)
         self.balanced = runs[0].train.balanced_labels
 
-    def next(self, n: int) -> PromptBatch:
+    @property
+    def factored(self) -> bool:
+        """True when no member adds dense noise: prompts then stay in factored form."""
+        return not bool((self.noise > 0).any())
+
+    def next(self, n: int) -> FactoredPrompts | PromptBatch:
+        """The next n prompts of every member: factored when possible, else dense."""
         E, dX = len(self.gens), self.rel.shape[-1]
         U = torch.empty(E, n, self.l + 1, N_UNIFORMS, device=self.device)
         for e, g in enumerate(self.gens):
             draw_uniforms(n, self.l, g, out=U[e])
-        normals = None
-        if bool((self.noise > 0).any()):
-            normals = torch.zeros(E, n, self.l + 1, dX, device=self.device)
-            for e, g in enumerate(self.gens):
-                if self.noise[e] > 0:
-                    torch.randn(n, self.l + 1, dX, generator=g, device=self.device, out=normals[e])
-        return build_prompts(U, self.rel, self.irr, self.q, self.tasks, self.n_tasks, self.alpha, self.K,
-                             sampling="iid", balanced=self.balanced, noise=self.noise, normals=normals, dtype=self.dtype)
+        f = factor_prompts(U, self.rel.shape[1], self.irr.shape[1], self.tasks, self.n_tasks, self.alpha, self.K,
+                           sampling="iid", balanced=self.balanced, dtype=self.dtype)
+        if self.factored:
+            return f
+        normals = torch.zeros(E, n, self.l + 1, dX, device=self.device)
+        for e, g in enumerate(self.gens):
+            if self.noise[e] > 0:
+                torch.randn(n, self.l + 1, dX, generator=g, device=self.device, out=normals[e])
+        return materialise(f, self.rel, self.irr, self.q, self.noise, normals)
+
+    def loss_and_grads(self, model: EnsembleICLTransformer, batch: FactoredPrompts | PromptBatch):
+        if isinstance(batch, FactoredPrompts):
+            return model.hinge_loss_and_grads_factored(self.rel, self.irr, self.q, batch.pat, batch.k, batch.kappa, batch.y, batch.z)
+        return model.hinge_loss_and_grads(batch.P, batch.z)
 
 
 def _check_same_shape(runs: list[RunConfig]) -> None:
@@ -159,8 +171,7 @@ def train_ensemble(
         for j in range(C):
             if step >= T:
                 break
-            P, z = chunk.P[:, j * B : (j + 1) * B], chunk.z[:, j * B : (j + 1) * B]
-            loss, grads = model.hinge_loss_and_grads(P, z)
+            loss, grads = stream.loss_and_grads(model, chunk.slice(j * B, (j + 1) * B))
             bad = ~torch.isfinite(loss) | (loss > tc.loss_limit)
             if bool((bad & ~failed).any()):
                 for e in torch.nonzero(bad & ~failed).flatten().tolist():
