@@ -76,11 +76,15 @@ def fit_power_law_offset(x: np.ndarray, y: np.ndarray) -> RateFit:
 def rate_decision(fit: RateFit, b0: float, margin: float) -> tuple[str, float]:
     """(CONFIRMED | REFUTED | INCONCLUSIVE, p-value for refutation).
 
+    A degenerate fit (zero or undefined standard error) is INCONCLUSIVE.
+
     CONFIRMED if the 90% interval lies inside [b0 - margin, b0 + margin];
     REFUTED if the 95% interval lies entirely outside it; p_refute is the
     two-sided t-test p-value against the nearer edge of the margin (1 inside).
     """
     lo, hi = b0 - margin, b0 + margin
+    if not (math.isfinite(fit.se) and fit.se > 0):
+        return "INCONCLUSIVE", 1.0  # a zero-residual fit (e.g. a discrete metric on few points) is no evidence
     if fit.ci90[0] >= lo and fit.ci90[1] <= hi:
         return "CONFIRMED", 1.0
     p = 1.0

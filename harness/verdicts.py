@@ -183,7 +183,9 @@ def _judge_rate(claim: Claim, rows: list[dict[str, Any]]) -> Verdict:
     notes = [f"local slopes (curvature check): {', '.join(f'{s:.3g}' for s in fit.local_slopes)}"]
     if any(t["censored"] for t in table):
         notes.append(f"points with capped runs left out of the fit: {[t['x'] for t in table if t['censored']]}")
-    if verdict == "INCONCLUSIVE":
+    if not (math.isfinite(fit.se) and fit.se > 0):
+        notes.append("degenerate fit: the per-point means lie exactly on a line (zero residual), so the interval has no width and proves nothing; add grid points")
+    elif verdict == "INCONCLUSIVE":
         width = fit.ci90[1] - fit.ci90[0]
         need = stats.points_needed(fit, margin, xs_a)
         more = f"about {need} grid points at this scatter would fit the 90% interval in the margin" if need else "more grid points would not narrow it enough at this scatter"
@@ -240,10 +242,13 @@ def _judge_comparison(claim: Claim, rows: list[dict[str, Any]]) -> Verdict:
     verdict = "CONFIRMED" if ok else ("REFUTED" if bad and p < LEVEL else "INCONCLUSIVE")
     meas = f"mean paired difference {mi.mean:.4g}, one-sided 95% bounds [{mi.lower:.4g}, {mi.upper:.4g}]"
     over = f"{len(keys)} pairs (same trained model and test prompts, paired by seed; t, {len(keys) - 1} dof)"
+    notes = []
+    if float(np.std(d)) == 0.0:
+        notes.append(f"all {len(keys)} paired differences equal {d[0]:.4g}: the t bounds collapse onto it")
     a_mean = float(np.mean([sides['a'][k] for k in keys]))
     b_mean = float(np.mean([sides['b'][k] for k in keys]))
     return _base(claim, verdict, meas, over, n_points, len(keys) // max(n_points, 1), p_refute=p if verdict == "REFUTED" else 1.0,
-                 notes=[f"mean a = {a_mean:.4g}, mean b = {b_mean:.4g}"], details={"differences": d.tolist(), "a_mean": a_mean, "b_mean": b_mean})
+                 notes=notes + [f"mean a = {a_mean:.4g}, mean b = {b_mean:.4g}"], details={"differences": d.tolist(), "a_mean": a_mean, "b_mean": b_mean})
 
 
 def _judge_trend(claim: Claim, rows: list[dict[str, Any]]) -> Verdict:
