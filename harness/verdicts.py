@@ -187,9 +187,14 @@ def _judge_rate(claim: Claim, rows: list[dict[str, Any]]) -> Verdict:
         notes.append("degenerate fit: the per-point means lie exactly on a line (zero residual), so the interval has no width and proves nothing; add grid points")
     elif verdict == "INCONCLUSIVE":
         width = fit.ci90[1] - fit.ci90[0]
-        need = stats.points_needed(fit, margin, xs_a)
-        more = f"about {need} grid points at this scatter would fit the 90% interval in the margin" if need else "more grid points would not narrow it enough at this scatter"
-        notes.append(f"90% interval width {width:.3g} vs margin width {2 * margin:.3g}; {more}")
+        if width <= 2 * margin:
+            notes.append(f"the 90% interval (width {width:.3g}) is narrower than the margin ({2 * margin:.3g}) but sits partly outside it: "
+                         f"b is {fit.exponent - b0:+.3g} from the prediction; more grid points or seeds would decide between CONFIRMED and REFUTED")
+        else:
+            need = stats.points_needed(fit, margin, xs_a)
+            more = (f"about {need} grid points at this scatter would narrow it to the margin" if need and need > len(xs)
+                    else "more grid points alone would not narrow it enough at this scatter: add seeds or widen the swept range")
+            notes.append(f"90% interval width {width:.3g} vs margin width {2 * margin:.3g}; {more}")
     meas = f"b = {fit.exponent:.3g}, 90% CI [{fit.ci90[0]:.3g}, {fit.ci90[1]:.3g}], 95% CI [{fit.ci95[0]:.3g}, {fit.ci95[1]:.3g}]"
     return _base(claim, verdict, meas, over, len(xs), n_rep, p_refute=p, notes=notes, details=details)
 
