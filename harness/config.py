@@ -131,6 +131,15 @@ class ModelConfig:
     wo_std: float = 0.2  # W_O ~ N(0, wo_std^2 / ma) [choose]
     a_scale: float = 0.0  # |a_i|; 0 means 1/sqrt(m)
     train_a: bool = False  # the paper keeps a fixed
+    # architecture: "paper" (the one-layer one-head model above) or "deep" (a GPT-2-style
+    # pre-norm Transformer, models/deep_transformer.py, SPEC 1.7); the fields below are read
+    # by "deep" only. Paper's deep experiment: 3 layers, 2 heads [paper]; width etc. [choose].
+    arch: str = "paper"
+    depth: int = 3  # blocks [paper]
+    heads: int = 2  # attention heads per block [paper]
+    width: int = 64  # residual-stream width, a multiple of heads [choose]
+    mlp_width: int = 0  # MLP neurons per block; 0 means 4 * width (GPT-2) [choose]
+    init_std: float = 0.02  # GPT-2 init std of the block weights [choose]
 
     def validate(self) -> "ModelConfig":
         _positive_int("m", self.m)
@@ -141,7 +150,18 @@ class ModelConfig:
         _check(0 < self.delta <= 0.2, "delta", "in (0, 0.2]", self.delta)
         _check(self.wo_std > 0, "wo_std", "> 0", self.wo_std)
         _check(self.a_scale >= 0, "a_scale", ">= 0 (0: 1/sqrt(m))", self.a_scale)
+        _check(self.arch in ("paper", "deep"), "arch", "'paper' or 'deep'", self.arch)
+        for name in ("depth", "heads", "width"):
+            _positive_int(name, getattr(self, name))
+        _check(self.width % self.heads == 0, "width", f"a multiple of heads = {self.heads}", self.width)
+        _check(isinstance(self.mlp_width, int) and self.mlp_width >= 0, "mlp_width", "a non-negative integer (0: 4 * width)", self.mlp_width)
+        _check(self.init_std > 0, "init_std", "> 0", self.init_std)
         return self
+
+    @property
+    def deep_mlp_width(self) -> int:
+        """MLP neurons per block of the deep model (mlp_width, 0 resolved to 4 * width)."""
+        return self.mlp_width or 4 * self.width
 
     def dims(self, d: int) -> tuple[int, int]:
         """(ma, mb) with 0 resolved to the embedding dimension d."""
@@ -161,11 +181,13 @@ class TrainConfig:
     checkpoint_ood: bool = True  # also evaluate OOD error / attention at checkpoints (off where no claim reads it)
     balanced_labels: bool = True  # half the queries in a batch carry mu_a, half mu_b
     loss_limit: float = 1e6  # a member whose loss exceeds this (or is non-finite) is marked failed
+    optimizer: str = "sgd"  # "sgd" (the paper's) or "adam" (eta is its step size; betas 0.9, 0.999, eps 1e-8, no weight decay)
 
     def validate(self) -> "TrainConfig":
         for name in ("steps", "batch", "eval_every", "n_eval", "chunk"):
             _positive_int(name, getattr(self, name))
         _check(self.eta > 0, "eta", "> 0", self.eta)
+        _check(self.optimizer in ("sgd", "adam"), "optimizer", "'sgd' or 'adam'", self.optimizer)
         _check(self.loss_limit > 0, "loss_limit", "> 0", self.loss_limit)
         return self
 
@@ -217,4 +239,6 @@ class RunConfig:
             self.model.m, ma, mb, self.model.train_a,
             self.train.steps, self.train.batch, self.train.eval_every, self.train.n_eval, self.train.chunk,
             self.train.balanced_labels, self.train.loss_limit, self.train.checkpoint_ood,
+            self.model.arch, self.model.depth, self.model.heads, self.model.width, self.model.deep_mlp_width,
+            self.train.optimizer,
         )

@@ -129,9 +129,9 @@ def train_ensemble(
     for r in runs:
         r.validate()
     _check_same_shape(runs)
-    make_deterministic()
-    t0 = time.perf_counter()
     device = torch.device(device)
+    make_deterministic(device)
+    t0 = time.perf_counter()
     tc = runs[0].train
     E = len(runs)
     worlds = [World.build(r) for r in runs]
