@@ -1,5 +1,13 @@
 """Online SGD on the hinge loss for an ensemble of runs of equal tensor shape.
 
+The model is the paper's one-layer Transformer (`model.arch = "paper"`, hand-written
+gradients, factored data path) or the deep GPT-2-style one (`"deep"`, autograd,
+dense prompts). The update acts on every parameter named in the gradient dict the
+model returns: plain SGD by default, or Adam (`train.optimizer = "adam"`; betas
+0.9 / 0.999, eps 1e-8, no weight decay, bias-corrected) with its moment estimates
+kept per parameter tensor, whose leading dimension is the member, so every
+member has its own optimizer state.
+
 Each member has its own seed, world, initialisation, data stream, step size
 and data settings; members never share a random draw, so training member e in
 an ensemble gives the same weights as training it alone. A member whose loss
@@ -14,13 +22,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-from models import EnsembleICLTransformer
+from models import EnsembleDeepTransformer, EnsembleICLTransformer
 
 from .config import RunConfig
 from .evaluation import evaluate
 from .prompts import N_UNIFORMS, FactoredPrompts, PromptBatch, draw_uniforms, factor_prompts, materialise
 from .seeding import derive_seed, generator, make_deterministic
 from .world import World
+
+
+ADAM_BETAS = (0.9, 0.999)  # train.optimizer = "adam"
+ADAM_EPS = 1e-8
 
 
 @dataclass
@@ -34,6 +46,9 @@ class History:
     attn_id: list[float] = field(default_factory=list)  # same-pattern attention mass, in-domain
     attn_ood: list[float] = field(default_factory=list)  # same-pattern attention mass, OOD
     n_eval: int = 0
+    # deep model only: per checkpoint, the same-pattern mass per block and head ([L][H]); empty otherwise
+    attn_id_layers: list = field(default_factory=list)
+    attn_ood_layers: list = field(default_factory=list)
 
     def first_step_at_or_below(self, eps: float, which: str = "err_id") -> int | None:
         """First checkpoint step whose error rate is <= eps; None if never (censored)."""
@@ -47,7 +62,7 @@ class History:
 class TrainedEnsemble:
     runs: list[RunConfig]
     worlds: list[World]
-    model: EnsembleICLTransformer
+    model: EnsembleICLTransformer | EnsembleDeepTransformer
     histories: list[History]
     failed: list[bool]
     failed_at: list[int | None]
@@ -97,9 +112,11 @@ class TrainingStream:
                 torch.randn(n, self.l + 1, dX, generator=g, device=self.device, out=normals[e])
         return materialise(f, self.rel, self.irr, self.q, self.noise, normals)
 
-    def loss_and_grads(self, model: EnsembleICLTransformer, batch: FactoredPrompts | PromptBatch):
+    def loss_and_grads(self, model: EnsembleICLTransformer | EnsembleDeepTransformer, batch: FactoredPrompts | PromptBatch):
         if isinstance(batch, FactoredPrompts):
-            return model.hinge_loss_and_grads_factored(self.rel, self.irr, self.q, batch.pat, batch.k, batch.kappa, batch.y, batch.z)
+            if hasattr(model, "hinge_loss_and_grads_factored"):
+                return model.hinge_loss_and_grads_factored(self.rel, self.irr, self.q, batch.pat, batch.k, batch.kappa, batch.y, batch.z)
+            batch = materialise(batch, self.rel, self.irr, self.q)  # a model without the factored path gets dense prompts (no noise here)
         return model.hinge_loss_and_grads(batch.P, batch.z)
 
 
@@ -109,8 +126,16 @@ def _check_same_shape(runs: list[RunConfig]) -> None:
         raise ValueError(f"runs in one ensemble must share their tensor shape and schedule, got {len(keys)} different shapes")
 
 
-def init_ensemble(runs: list[RunConfig], device: torch.device | str, dtype: torch.dtype = torch.float32) -> EnsembleICLTransformer:
+def init_ensemble(runs: list[RunConfig], device: torch.device | str,
+                  dtype: torch.dtype = torch.float32) -> EnsembleICLTransformer | EnsembleDeepTransformer:
     """Each member initialised from derive_seed(run.seed, "init")."""
+    if runs[0].model.arch == "deep":
+        deep = []
+        for r in runs:
+            mc = r.model
+            g = generator(derive_seed(r.seed, "init"), device)
+            deep.append(EnsembleDeepTransformer.initial_weights(r.data.d, mc.depth, mc.heads, mc.width, mc.deep_mlp_width, mc.init_std, g, dtype))
+        return EnsembleDeepTransformer.from_members(deep, heads=runs[0].model.heads).to(device)
     members = []
     for r in runs:
         d = r.data.d
@@ -146,7 +171,10 @@ def train_ensemble(
     histories = [History(n_eval=tc.n_eval) for _ in runs]
     loss_sum = torch.zeros(E, dtype=torch.float64, device=device)
     loss_count = 0
-    params = {k: getattr(model, k) for k in ("W_Q", "W_K", "W_V", "W_O", "a")}
+    params = dict(model.named_parameters())  # the update loop acts on those named in the grads dict
+    adam = tc.optimizer == "adam"
+    moments: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # Adam: per-parameter (m, v), leading dim = member
+    b1, b2, adam_eps = ADAM_BETAS[0], ADAM_BETAS[1], ADAM_EPS
 
     def checkpoint(step: int) -> None:
         nonlocal loss_count
@@ -160,6 +188,9 @@ def train_ensemble(
             h.err_ood.append(int(rood.errors[e]) if rood is not None else -1)
             h.attn_id.append(float(rid.attn_same[e]))
             h.attn_ood.append(float(rood.attn_same[e]) if rood is not None else float("nan"))
+            if rid.attn_layers is not None:
+                h.attn_id_layers.append(rid.attn_layers[e].tolist())
+                h.attn_ood_layers.append(rood.attn_layers[e].tolist() if rood is not None and rood.attn_layers is not None else [])
         loss_sum.zero_()
         loss_count = 0
 
@@ -180,6 +211,13 @@ def train_ensemble(
             scale = torch.where(failed, torch.zeros_like(eta), eta)
             with torch.no_grad():
                 for k, gk in grads.items():
+                    if adam:
+                        m1, v1 = moments.get(k) or (torch.zeros_like(gk), torch.zeros_like(gk))
+                        m1 = b1 * m1 + (1 - b1) * gk
+                        v1 = b2 * v1 + (1 - b2) * gk * gk
+                        moments[k] = (m1, v1)
+                        t = step + 1
+                        gk = (m1 / (1 - b1**t)) / ((v1 / (1 - b2**t)).sqrt() + adam_eps)
                     upd = scale.view(-1, *([1] * (gk.dim() - 1))) * gk
                     params[k].sub_(torch.where(failed.view(-1, *([1] * (gk.dim() - 1))), torch.zeros_like(upd), upd))
             loss_sum += torch.where(failed, torch.full_like(loss, float("nan")), loss).double()  # a failed member's loss reads NaN
