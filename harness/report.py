@@ -12,6 +12,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from .plotting import finish, new_axes
 from .provenance import provenance
 from .store import atomic_write_text
 from .verdicts import Verdict
@@ -39,17 +40,13 @@ def _plot_rate(v: Verdict, path: Path) -> Path | None:
     pts = [p for p in d.get("points", []) if isinstance(p.get("mean_log_y"), float) and math.isfinite(p["mean_log_y"])]
     if not pts or "exponent" not in d:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     x = np.array([p["x"] for p in pts])
     m = np.array([p["mean_log_y"] for p in pts])
     sd = np.array([p["sd_log_y"] if math.isfinite(p["sd_log_y"]) else 0.0 for p in pts])
     valid = np.array([p["valid"] for p in pts])
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    fig, ax = new_axes()
     ax.errorbar(x[valid], np.exp(m[valid]), yerr=[np.exp(m[valid]) - np.exp(m[valid] - sd[valid]), np.exp(m[valid] + sd[valid]) - np.exp(m[valid])],
                 fmt="o", color="C0", capsize=3, label="per-point geometric mean (+-1 sd over seeds)")
     if (~valid).any():
@@ -64,12 +61,7 @@ def _plot_rate(v: Verdict, path: Path) -> Path | None:
     ax.set_yscale("log")
     ax.set_xlabel(d.get("x_axis", "x"))
     ax.set_ylabel(v.prediction.split(" ~ ")[0], fontsize=8)
-    ax.set_title(f"{v.claim_id}: {v.verdict}", fontsize=10)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return finish(fig, ax, f"{v.claim_id}: {v.verdict}", path)
 
 
 def _predicted_exponent(v: Verdict) -> float | None:
@@ -83,12 +75,7 @@ def _plot_trend(v: Verdict, path: Path) -> Path | None:
     pts = v.details.get("points", [])
     if not pts or "x" not in pts[0]:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    fig, ax = new_axes()
     x = [p["x"] for p in pts]
     y = [p["mean"] for p in pts]
     e = [p["sd"] if math.isfinite(p.get("sd", math.nan)) else 0.0 for p in pts]
@@ -98,12 +85,7 @@ def _plot_trend(v: Verdict, path: Path) -> Path | None:
     title = f"{v.claim_id}: {v.verdict}"
     if v.paper_trend:
         ax.text(0.02, 0.02, "paper: " + v.paper_trend, transform=ax.transAxes, fontsize=7, va="bottom", wrap=True)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return finish(fig, ax, title, path)
 
 
 def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, Any], device: str = "cpu",
@@ -125,12 +107,16 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
         if p:
             plot_of[v.claim_id] = f"plots/{p.name}"
     extra_of: dict[str, str] = {}
+    table_of: dict[str, list[dict[str, Any]]] = {}
     for cid, (kind, records) in (figures or {}).items():
-        from .figures import draw
+        from .figures import draw, table
 
         p = draw(kind, records, f"{cid}: measured beside the paper", plots / f"{cid}-{kind}.png")
         if p:
             extra_of[cid] = f"plots/{p.name}"
+        rows = table(kind, records)
+        if rows:
+            table_of[cid] = rows
     lines = [
         f"# Claim report: profile `{meta.get('profile')}`",
         "",
@@ -155,6 +141,8 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
             lines += ["", tabulate([{k: _short(val) for k, val in p.items()} for p in pts], headers="keys", tablefmt="github")]
         if v.claim_id in plot_of:
             lines += ["", f"![{v.claim_id}]({plot_of[v.claim_id]})"]
+        if v.claim_id in table_of:
+            lines += ["", tabulate([{k: _short(val) for k, val in r.items()} for r in table_of[v.claim_id]], headers="keys", tablefmt="github")]
         if v.claim_id in extra_of:
             lines += ["", f"![{v.claim_id}: beside the paper]({extra_of[v.claim_id]})"]
     report = run_dir / "report.md"
