@@ -65,6 +65,17 @@ class EnsembleICLTransformer(nn.Module):
         the matrix products of `hinge_loss_and_grads` (elementwise work not counted)."""
         return 2 * n * (5 * mb * d + 4 * l * d + 3 * d * ma + 3 * ma * m)
 
+    @staticmethod
+    def flops_per_member_step_factored(n: int, l: int, dX: int, dY: int, M: int, M2: int, m: int, ma: int, mb: int) -> int:
+        """FLOPs (x2 per multiply-add) executed by `hinge_loss_and_grads_factored` on n prompts:
+        its matrix products plus the l-long gathers/scatters (counted as one multiply-add each)."""
+        d = dX + dY
+        proj = 2 * (dX * (M + M2)) + 2 * (dX * (M + M2))  # c_dot twice (s, dA): products with the pattern tables
+        scat = 2 * (dX * (M + M2))  # c_weighted twice (u, dw)
+        per_l = 4 * 3 * l  # gathers / scatter-adds / label terms over the contexts
+        dense = 3 * mb * d + 2 * mb * d + 3 * d * ma + 3 * ma * m  # qv, w, dqv, dW_K, dW_Q; v, dW_V, du; h, dW_O, dv
+        return 2 * n * (proj + scat + per_l + dense)
+
     @property
     def size(self) -> int:
         return self.W_O.shape[0]
