@@ -28,6 +28,7 @@ PROFILES = ("quick", "nightly")
 METRICS = (
     "steps_to_eps", "samples_to_eps", "error_rate", "attn_mass", "attn_gain",
     "label_alignment", "feature_alignment", "large_neuron_fraction", "norm_ratio",
+    "attn_mass_layer",  # deep model: same-pattern mass of one block (metric.layer, 1-based; 0 = the weakest block)
 )
 TOP_KEYS = {
     "id": str, "source": str, "statement": str, "kind": str, "base": str, "assumption_break": str,
@@ -43,10 +44,11 @@ SECTION_FIELDS = {
 # parameters that change only what a trained model is evaluated on (same weights)
 EVAL_DATA_KEYS = {"test_on", "l_ts", "alpha_test", "context_sampling", "S1", "ood_coef_mode", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood"}
 PRUNE_KEYS = {"mode", "fraction"}
+BASELINE_KEYS = {"method"}  # eval axis "baseline.method": the Transformer or a classical baseline on the same prompts
 EVAL_KEYS = {"n_test": int, "chunk": int}
 METRIC_KEYS = {
     "name": str, "eps": float, "domain": str, "x": str, "search": str, "at": str,
-    "a": dict, "b": dict, "log": bool, "factor": float,
+    "a": dict, "b": dict, "log": bool, "factor": float, "layer": int, "head": int,
 }
 PREDICTION_KEYS = {
     "exponent": float, "margin": float, "offset": bool, "eps": float, "direction": str,
@@ -102,7 +104,8 @@ def _check_setting(path: Path, prefix: str, setting: dict) -> None:
 
 def axis_known(axis: str) -> bool:
     sec, _, key = axis.partition(".")
-    return (sec in SECTION_FIELDS and key in SECTION_FIELDS[sec]) or (sec == "prune" and key in PRUNE_KEYS)
+    return ((sec in SECTION_FIELDS and key in SECTION_FIELDS[sec]) or (sec == "prune" and key in PRUNE_KEYS)
+            or (sec == "baseline" and key in BASELINE_KEYS))
 
 
 def axis_parts(axis: str) -> list[str]:
@@ -114,13 +117,14 @@ def axis_parts(axis: str) -> list[str]:
 def is_eval_axis(axis: str) -> bool:
     def one(a: str) -> bool:
         sec, _, key = a.partition(".")
-        return sec == "prune" or (sec == "data" and key in EVAL_DATA_KEYS)
+        return sec in ("prune", "baseline") or (sec == "data" and key in EVAL_DATA_KEYS)
 
     return all(one(a) for a in axis_parts(axis))
 
 
 def _check_grid(path: Path, prefix: str, grid: dict) -> None:
-    known = [f"{s}.{k}" for s, ks in SECTION_FIELDS.items() for k in ks] + [f"prune.{k}" for k in PRUNE_KEYS]
+    known = ([f"{s}.{k}" for s, ks in SECTION_FIELDS.items() for k in ks] + [f"prune.{k}" for k in PRUNE_KEYS]
+             + [f"baseline.{k}" for k in BASELINE_KEYS])
     for axis, values in grid.items():
         parts = axis_parts(axis)
         for a in parts:
@@ -353,6 +357,11 @@ def point_config(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
                 raise ValueError(f"pruning mode must be one of {', '.join(PRUNE_MODES)}, got {v!r}")
             if key == "fraction" and not (isinstance(v, (int, float)) and 0 <= v <= 1):
                 raise ValueError(f"pruning fraction must be in [0, 1], got {v!r}")
+        elif sec == "baseline":
+            from .baselines import METHODS
+
+            if v not in METHODS:
+                raise ValueError(f"baseline.method must be one of {', '.join(METHODS)}, got {v!r}")
     d["seed"] = seed
     run = RunConfig.from_dict(d)
     return run.validate()

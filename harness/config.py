@@ -117,7 +117,9 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """One-layer one-head Transformer sizes and initialisation (SPEC 1.5).
+    """One-layer one-head Transformer sizes and initialisation (SPEC 1.5), or, with
+    arch = "deep", the multi-layer multi-head GPT-2-style model (SPEC 1.7; depth,
+    heads, width, mlp_width, init_std; m, ma, mb, delta, wo_std, a_scale unused).
 
     ma = mb = 0 means "equal to d = dX + dY", so W_Q, W_K, W_V start as
     delta * identity exactly. `wo_std` scales the Gaussian W_O [choose];

@@ -97,12 +97,7 @@ def attention_by_layer(records: list[dict[str, Any]], title: str, path: Path) ->
     steps, series = _layer_series(records)
     if not steps:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    fig, ax = new_axes()
     for b, per_step in enumerate(series):
         ms = [_mean_sd(c) for c in per_step]
         m, sd = [x for x, _ in ms], [y for _, y in ms]
@@ -112,12 +107,7 @@ def attention_by_layer(records: list[dict[str, Any]], title: str, path: Path) ->
     ax.set_xlabel("training step")
     ax.set_ylabel("query attention on same-pattern contexts")
     ax.set_ylim(0, 1.05)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return finish(fig, ax, title, path)
 
 
 def _baseline_table(records: list[dict[str, Any]]) -> dict[float, dict[str, dict[int, list[float]]]]:
@@ -145,7 +135,7 @@ def baselines_by_context_length(records: list[dict[str, Any]], title: str, path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    alphas = sorted(table)
+    alphas = sorted(table)  # one panel per alpha' (plotting.new_axes gives one axes only)
     fig, axes = plt.subplots(1, len(alphas), figsize=(5.2 * len(alphas), 3.8), squeeze=False)
     for ax, alpha in zip(axes[0], alphas):
         for i, (method, by_l) in enumerate(sorted(table[alpha].items(), key=lambda kv: (kv[0] != "transformer", kv[0]))):
@@ -154,6 +144,9 @@ def baselines_by_context_length(records: list[dict[str, Any]], title: str, path:
             style = dict(lw=2.2, color="k") if method == "transformer" else dict(lw=1, color=f"C{i}", ls="--" if method == "best" else "-")
             ax.errorbar(xs, [m for m, _ in ms], yerr=[s for _, s in ms], fmt="o", capsize=2, label=method, **style)
         ax.set_xscale("log", base=2)
+        ls = sorted({x for by_l in table[alpha].values() for x in by_l})
+        ax.set_xticks(ls, [str(x) for x in ls])
+        ax.minorticks_off()
         ax.set_xlabel("context examples l_ts")
         ax.set_ylabel("in-domain error (unseen tasks)")
         ax.set_title(f"{title}\nalpha' = {alpha:g}", fontsize=9)

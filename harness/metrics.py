@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .baselines import BaselineCache
 from .evaluation import evaluate
 from .patterns import ood_patterns
 from .probes import neuron_probe, two_cluster_split
@@ -34,12 +35,29 @@ def _data_overrides(point: dict[str, Any]) -> dict[str, Any]:
     return {k.partition(".")[2]: v for k, v in point.items() if k.startswith("data.")}
 
 
+def neuron_rows(model) -> torch.Tensor:
+    """(E, m, fan_in) weight rows of the prunable neurons: W_O for the paper model, the last
+    block's MLP input rows (`prune_weights`) for the deep one."""
+    return model.prune_weights if hasattr(model, "prune_weights") else model.W_O
+
+
+def _layer_mass(layers: list, layer: int, head: int) -> float:
+    """Same-pattern mass from a [L][H] table: head 0 = mean over heads, else that head (1-based);
+    layer 0 = the smallest over blocks (the weakest layer), else that block (1-based)."""
+    per_layer = [(sum(hs) / len(hs)) if head == 0 else hs[head - 1] for hs in layers]
+    if not per_layer:
+        return float("nan")
+    return float(min(per_layer)) if layer == 0 else float(per_layer[layer - 1])
+
+
 @torch.no_grad()
 def measure_ensemble(trained: TrainedEnsemble, units: list["Unit"], device: torch.device | str) -> list[dict[str, Any]]:
     """Raw measurements for every unit of the ensemble (same eval points for all)."""
     model, worlds = trained.model, trained.worlds
     n_test = int(units[0].eval["n_test"])
-    dtype = model.W_O.dtype
+    dtype = neuron_rows(model).dtype
+    baselines = BaselineCache()
+    q_all = torch.stack([w.ind.q for w in worlds])
     per_unit: list[list[dict[str, Any]]] = [[] for _ in units]
     prompt_cache: dict[tuple, tuple[PromptBatch, PromptBatch]] = {}
     for point in units[0].eval_points:
@@ -56,6 +74,14 @@ def measure_ensemble(trained: TrainedEnsemble, units: list["Unit"], device: torc
                 oods.append(ww.test_prompts(n_test, generator(derive_seed(w.seed, "test-ood", ood_key), device), domain="ood", dtype=dtype))
             prompt_cache = {key: (PromptBatch.stack(ids), PromptBatch.stack(oods))}  # keep one entry: points come grouped
         bid, bood = prompt_cache[key]
+        method = point.get("baseline.method", "transformer")
+        if method != "transformer":
+            # a classical baseline on the same in-domain prompts (harness.baselines); OOD not measured
+            errs = baselines.errors(key, method, bid, q_all, worlds[0].cfg.dX)
+            for e in range(len(units)):
+                per_unit[e].append({"point": point, "n": n_test, "err_id": int(errs[e]), "err_ood": -1,
+                                    "attn_id": float("nan"), "attn_ood": float("nan")})
+            continue
         mask = None
         frac = float(point.get("prune.fraction", 0.0))
         mode = point.get("prune.mode", "small")
@@ -63,10 +89,10 @@ def measure_ensemble(trained: TrainedEnsemble, units: list["Unit"], device: torc
             g = None
             if mode == "random":
                 # one generator per member, from the member's own seed
-                masks = [prune_mask(model.W_O[e : e + 1], frac, mode, generator(derive_seed(w.seed, "prune", frac), device)) for e, w in enumerate(worlds)]
+                masks = [prune_mask(neuron_rows(model)[e : e + 1], frac, mode, generator(derive_seed(w.seed, "prune", frac), device)) for e, w in enumerate(worlds)]
                 mask = torch.cat(masks)
             else:
-                mask = prune_mask(model.W_O, frac, mode, g)
+                mask = prune_mask(neuron_rows(model), frac, mode, g)
         rid = evaluate(model, bid, mask, chunk=int(units[0].eval.get("chunk", 2048)))
         rood = evaluate(model, bood, mask, chunk=int(units[0].eval.get("chunk", 2048)))
         for e in range(len(units)):
@@ -75,7 +101,19 @@ def measure_ensemble(trained: TrainedEnsemble, units: list["Unit"], device: torc
                 "err_id": int(rid.errors[e]), "err_ood": int(rood.errors[e]),
                 "attn_id": float(rid.attn_same[e]), "attn_ood": float(rood.attn_same[e]),
             })
+            if rid.attn_layers is not None:  # deep model: per block and head
+                per_unit[e][-1]["attn_id_layers"] = rid.attn_layers[e].tolist()
+                per_unit[e][-1]["attn_ood_layers"] = rood.attn_layers[e].tolist()
     out = []
+    if not hasattr(model, "W_V"):  # deep model: no W_O W_V rows to align; row-norm split of the pruned neurons
+        for e, u in enumerate(units):
+            norms = neuron_rows(model)[e].detach().double().norm(dim=1)
+            finite = bool(torch.isfinite(norms).all())
+            frac_large, ratio = two_cluster_split(norms) if finite else (float("nan"), float("nan"))
+            out.append({"measurements": per_unit[e], "probes": {
+                "label_alignment": float("nan"), "feature_alignment": float("nan"),
+                "large_neuron_fraction": frac_large, "norm_ratio": ratio}})
+        return out
     for e, (u, w) in enumerate(zip(units, worlds)):
         probe = neuron_probe(model, e, w.ind.relevant.mean(0), w.ind.q, w.cfg.dX)
         frac_large, ratio = two_cluster_split(probe.row_norms)
@@ -102,6 +140,22 @@ def check_metric(c: "Claim") -> tuple[str, str] | None:
     name = m["name"]
     if name in ("steps_to_eps", "samples_to_eps") and "eps" not in m:
         return "metric.eps", f"missing (metric '{name}' needs the error threshold eps)"
+    if name == "attn_mass_layer":
+        mc = c.base_run["model"]
+        if mc.get("arch", "paper") != "deep" or "model.arch" in c.axis_names:
+            return "metric.name", "'attn_mass_layer' needs setting.model.arch = 'deep' (and no model.arch grid axis)"
+        from .claims import point_config
+
+        base_model = point_config(c, {}).model
+        depth, heads = base_model.depth, base_model.heads
+        if not 0 <= m.get("layer", 0) <= depth:
+            return "metric.layer", f"must be in [0, depth = {depth}] (0: the weakest block), got {m['layer']}"
+        if not 0 <= m.get("head", 0) <= heads:
+            return "metric.head", f"must be in [0, heads = {heads}] (0: mean over heads), got {m['head']}"
+    elif "layer" in m or "head" in m:
+        return "metric.layer" if "layer" in m else "metric.head", f"only metric 'attn_mass_layer' reads it, not '{name}'"
+    if any(a.startswith("baseline.") for a in c.axis_names) and m.get("domain", "id") != "id":
+        return "metric.domain", "classical baselines (grid axis baseline.method) are measured in-domain only: use domain = 'id'"
     if name in ("steps_to_eps", "samples_to_eps", "attn_gain") and m.get("domain") == "ood" and not c.base_run["train"].get("checkpoint_ood", True):
         return "metric.domain", f"'ood' with metric '{name}' needs setting.train.checkpoint_ood = true (it is read off the checkpoints)"
     if "eps" in m and not 0 < m["eps"] < 1:
@@ -158,6 +212,10 @@ def metric_rows(claim: "Claim", record: dict[str, Any]) -> list[dict[str, Any]]:
         if name == "error_rate":
             k = meas["err_ood" if domain == "ood" else "err_id"]
             rows.append({"point": point, "value": k / meas["n"], "k": k, "n": meas["n"], "censored": False})
+        elif name == "attn_mass_layer":
+            key = "attn_ood_layers" if domain == "ood" else "attn_id_layers"
+            layers = record["history"][key][0] if m.get("at", "final") == "initial" else meas.get(key, [])
+            rows.append({"point": point, "value": _layer_mass(layers, m.get("layer", 0), m.get("head", 0)), "censored": False})
         elif name == "attn_mass":
             if m.get("at", "final") == "initial":
                 v = record["history"]["attn_ood" if domain == "ood" else "attn_id"][0]
