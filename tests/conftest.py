@@ -40,3 +40,15 @@ def _restore_torch_determinism():
     before_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     yield
     torch.use_deterministic_algorithms(before, warn_only=before_warn)
+
+
+CLAIMS_DIR = Path(__file__).resolve().parent.parent / "claims"
+
+
+def write_claim(folder: Path, name: str, text: str) -> Path:
+    """Write claim `name` into `folder` beside a copy of the shared base file; returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "_base.toml").write_text((CLAIMS_DIR / "_base.toml").read_text())
+    p = folder / f"{name}.toml"
+    p.write_text(text)
+    return p

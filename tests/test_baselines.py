@@ -14,7 +14,7 @@ from harness.grid import Unit
 from harness.prompts import PromptBatch
 from harness.training import train_ensemble
 
-from conftest import small_run
+from conftest import CLAIMS_DIR, write_claim, small_run
 
 Q = torch.tensor([0.6, 0.8])  # label direction, dY = 2
 
@@ -119,13 +119,8 @@ def test_measure_ensemble_pairs_baselines_with_the_transformer_on_the_same_promp
 
 
 def test_claim_validation_of_the_baseline_axis(tmp_path):
-    from pathlib import Path
-
-    src = Path(__file__).resolve().parent.parent / "claims"
-    (tmp_path / "_base.toml").write_text((src / "_base.toml").read_text())
-    text = (src / "icl-vs-baselines.toml").read_text()
-    good = tmp_path / "icl-vs-baselines.toml"
-    good.write_text(text)
+    text = (CLAIMS_DIR / "icl-vs-baselines.toml").read_text()
+    good = write_claim(tmp_path, "icl-vs-baselines", text)
     c = load_claim(good, "quick")
     assert "baseline.method" in c.eval_axes
     bad = tmp_path / "y.toml"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,8 @@ import pytest
 from harness.claims import ClaimError, load_claim
 from harness.grid import expand
 
-CLAIMS = Path(__file__).resolve().parent.parent / "claims"
+from conftest import write_claim
+
 GOOD = '''id = "{id}"
 source = "test"
 statement = "a claim"
@@ -33,10 +33,7 @@ replicates = 3
 
 
 def write(tmp_path: Path, text: str, name: str = "c") -> Path:
-    shutil.copy(CLAIMS / "_base.toml", tmp_path / "_base.toml")
-    p = tmp_path / f"{name}.toml"
-    p.write_text(text.replace("{id}", name))
-    return p
+    return write_claim(tmp_path, name, text.replace("{id}", name))
 
 
 def error_of(path: Path) -> str:

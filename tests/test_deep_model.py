@@ -19,7 +19,7 @@ from harness.training import init_ensemble, train_ensemble
 from models import EnsembleDeepTransformer
 from models.deep_transformer import PARAM_NAMES
 
-from conftest import small_run
+from conftest import CLAIMS_DIR, write_claim, small_run
 
 DEEP = dict(arch="deep", depth=2, heads=2, width=8, mlp_width=12)
 
@@ -253,13 +253,8 @@ def test_evaluate_and_measure_give_per_layer_mass():
 
 
 def test_attn_mass_layer_needs_the_deep_model(tmp_path):
-    from pathlib import Path
-
-    src = Path(__file__).resolve().parent.parent / "claims"
-    (tmp_path / "_base.toml").write_text((src / "_base.toml").read_text())
-    text = (src / "deep-attn-concentration.toml").read_text()
-    ok = tmp_path / "deep-attn-concentration.toml"
-    ok.write_text(text)
+    text = (CLAIMS_DIR / "deep-attn-concentration.toml").read_text()
+    ok = write_claim(tmp_path, "deep-attn-concentration", text)
     c = load_claim(ok, "quick")
     assert check_metric(c) is None
     bad = tmp_path / "x.toml"

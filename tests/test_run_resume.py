@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +16,8 @@ from harness.claims import load_claim
 from harness.execution import execute, make_executor
 from harness.grid import expand
 from harness.store import Store
+
+from conftest import write_claim
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = '''id = "{id}"
@@ -58,11 +59,7 @@ replicates = 2
 
 
 def tiny(tmp_path: Path, name: str = "tiny", steps: int = 30, reps: int = 2, expectation: str = "") -> Path:
-    d = tmp_path / "claims"
-    d.mkdir(exist_ok=True)
-    p = d / f"{name}.toml"
-    p.write_text(TINY.format(id=name, steps=steps, reps=reps) + expectation)
-    return p
+    return write_claim(tmp_path / "claims", name, TINY.format(id=name, steps=steps, reps=reps) + expectation)
 
 
 def strip(rec: dict) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +13,13 @@ from harness import stats
 from harness.claims import load_claim
 from harness.verdicts import family_control, judge
 
-CLAIMS = Path(__file__).resolve().parent.parent / "claims"
+from conftest import write_claim
+
 
 
 def _claim(tmp_path: Path, body: str, name: str = "synthetic"):
-    shutil.copy(CLAIMS / "_base.toml", tmp_path / "_base.toml")
-    p = tmp_path / f"{name}.toml"
-    p.write_text(f'id = "{name}"\nsource = "test"\nstatement = "synthetic"\n' + body +
-                 "\n[profiles.quick]\nreplicates = 4\n[profiles.nightly]\nreplicates = 4\n")
+    p = write_claim(tmp_path, name, f'id = "{name}"\nsource = "test"\nstatement = "synthetic"\n' + body +
+                    "\n[profiles.quick]\nreplicates = 4\n[profiles.nightly]\nreplicates = 4\n")
     return load_claim(p, "quick")
 
 
