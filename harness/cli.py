@@ -74,7 +74,10 @@ def cmd_run(a: argparse.Namespace) -> int:
     verdicts = [r.verdict for r in runs]
     out = Path(a.out) if a.out else Path(a.results) / "runs" / f"{started:%Y%m%dT%H%M%SZ}-{a.profile}"
     meta = {"profile": a.profile, "started": started.isoformat(), "seconds": time.perf_counter() - t0, "executor": a.executor,
-            "family": a.family, "claims": [c.id for c in claims], "max_ensemble": a.max_ensemble}
+            "family": a.family, "claims": [c.id for c in claims], "max_ensemble": a.max_ensemble,
+            "models_trained": sum(r.counts["done"] for r in runs), "models_reused": sum(r.counts["skipped"] for r in runs),
+            "train_seconds_in_records": sum(rec["timing"]["train_seconds_ensemble"] / rec["timing"]["ensemble_size"]
+                                            for r in runs for rec in r.records)}
     figs = {r.claim.id: (r.claim.figure, r.records) for r in runs if r.claim.figure}
     report = write_report(out, verdicts, meta, a.device, figs)
     print(summary_table(verdicts))

@@ -122,6 +122,8 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
         "",
         f"- commit `{meta['git_commit']}`, device `{meta['device']}`, torch {meta['versions']['torch']}, harness {meta['versions']['harness']}",
         f"- started {meta.get('started', '?')}, wall time {meta.get('seconds', 0):.0f} s, executor `{meta.get('executor', '?')}`",
+        f"- {meta.get('models_trained', '?')} models trained in this run, {meta.get('models_reused', '?')} reused from the store; "
+        f"training time recorded in the records: {meta.get('train_seconds_in_records', 0):.0f} model-ensemble seconds",
         f"- family-wise control of refutations: {meta.get('family', 'holm')}",
         "",
         summary_table(verdicts),
