@@ -7,16 +7,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 from tabulate import tabulate
 
 from .plotting import finish, new_axes
-from .provenance import provenance
+from .provenance import REPO, provenance
 from .store import atomic_write_text
 from .verdicts import Verdict
 
+ROBUSTNESS_REPORT = REPO / "results" / "fuzz" / "report"  # written by `tox -e fuzz` (harness.fuzzing)
 DRIFT_FRACTION = 0.5  # an exponent moving by more than this fraction of the margin is flagged
 
 
@@ -88,11 +90,28 @@ def _plot_trend(v: Verdict, path: Path) -> Path | None:
     return finish(fig, ax, title, path)
 
 
+def robustness_section(run_dir: Path, folder: Path | None) -> list[str]:
+    """The headline answers of the robustness (fuzzing) report in `folder`, linked, for the claim report; [] if none."""
+    if folder is None or not (Path(folder) / "summary.json").is_file():
+        return []
+    folder = Path(folder)
+    try:
+        s = json.loads((folder / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        return ["", "## Robustness: where the assumptions break", "", f"(unreadable {folder / 'summary.json'}: {e})"]
+    link = os.path.relpath(folder / "report.md", run_dir)
+    return ["", "## Robustness: where the assumptions break", "",
+            f"From the fuzzing report [{link}]({link}): profile `{s.get('profile', '?')}`, commit `{s.get('git_commit', '?')}`, "
+            f"written {s.get('created', '?')} (`tox -e fuzz` refreshes it).", "", *s.get("answers", [])]
+
+
 def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, Any], device: str = "cpu",
-                 figures: dict[str, tuple[str, list[dict[str, Any]]]] | None = None) -> Path:
+                 figures: dict[str, tuple[str, list[dict[str, Any]]]] | None = None,
+                 robustness: Path | None = ROBUSTNESS_REPORT) -> Path:
     """report.md, verdicts.json and plots/ under run_dir; returns the report path.
 
-    `figures` maps a claim id to (figure kind, its records) for the paper-comparison figures."""
+    `figures` maps a claim id to (figure kind, its records) for the paper-comparison figures; `robustness` is the
+    fuzzing report folder whose answers join the report (None: leave them out)."""
     run_dir = Path(run_dir)
     plots = run_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
@@ -147,6 +166,7 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
             lines += ["", tabulate([{k: _short(val) for k, val in r.items()} for r in table_of[v.claim_id]], headers="keys", tablefmt="github")]
         if v.claim_id in extra_of:
             lines += ["", f"![{v.claim_id}: beside the paper]({extra_of[v.claim_id]})"]
+    lines += robustness_section(run_dir, robustness)
     report = run_dir / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")
     atomic_write_text(run_dir / "verdicts.json", json.dumps({"meta": meta, "verdicts": [verdict_dict(v) for v in verdicts]}, indent=1, default=str))

@@ -1,0 +1,194 @@
+"""One fuzzed configuration measured: train (batched), test on fresh in-domain and OOD prompts, check its assumptions.
+
+`measure(runs)` trains configurations in as few ensembles as their shapes allow
+(members that add noise train apart: they need the dense prompt path), tests
+each member on fresh unseen in-domain and OOD prompts, checks its assumptions
+(harness.assumptions) and returns one `Outcome` per run. `write_record` stores
+each outcome as one JSON file under results/fuzz/records/ (atomically), and
+`run_from_record` rebuilds the exact run from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .assumptions import ID, OOD, AssumptionReport, check_assumptions
+from .config import RunConfig
+from .evaluation import evaluate
+from .fuzz_profiles import DEFAULT_ROOT, EPS, LEVEL
+from .prompts import PromptBatch
+from .stats import clopper_pearson
+from .store import atomic_write_text
+from .training import train_ensemble
+
+EVAL_CHUNK = 500  # test prompts per member generated and evaluated at once
+
+# --------------------------------------------------------------------------------------------------------------
+# measuring configurations
+
+
+@dataclass
+class DomainResult:
+    errors: int
+    n: int
+    eps: float = EPS
+
+    @property
+    def rate(self) -> float:
+        return self.errors / self.n
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return clopper_pearson(self.errors, self.n, LEVEL)
+
+    def verdict(self, failed: bool = False) -> str:
+        """SPEC bound rule: CONFIRMED if the CP upper bound <= eps, REFUTED if the lower bound > eps."""
+        if failed:
+            return "ERROR"
+        lo, hi = self.bounds
+        if hi <= self.eps:
+            return "CONFIRMED"
+        if lo > self.eps:
+            return "REFUTED"
+        return "INCONCLUSIVE"
+
+    def to_dict(self, failed: bool = False) -> dict[str, Any]:
+        lo, hi = self.bounds
+        return {"errors": self.errors, "n": self.n, "rate": self.rate, "cp_lower": lo, "cp_upper": hi, "eps": self.eps,
+                "verdict": self.verdict(failed)}
+
+
+@dataclass
+class Outcome:
+    run: RunConfig
+    report: AssumptionReport
+    id: DomainResult
+    ood: DomainResult
+    failed: bool = False
+    seconds: float = 0.0  # training seconds of its ensemble / members
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def result(self, domain: str) -> DomainResult:
+        return self.id if domain == ID else self.ood
+
+    def verdict(self, domain: str) -> str:
+        return self.result(domain).verdict(self.failed)
+
+    def broke(self, domain: str) -> bool:
+        """The claim clearly fails here: REFUTED (CP lower bound above eps) or the run diverged."""
+        return self.verdict(domain) in ("REFUTED", "ERROR")
+
+    def broken_domains(self) -> list[str]:
+        return [d for d in (ID, OOD) if self.broke(d)]
+
+    def unexplained(self, kind: str | None = None) -> list[str]:
+        """Domains that broke although no assumption of that domain (of `kind`, if given) is violated."""
+        return [d for d in self.broken_domains() if not self.report.violated(d, kind)]
+
+    def key(self, source: str) -> str:
+        blob = json.dumps({"source": source, "run": self.run.to_dict(), "n": self.id.n, "eps": self.id.eps}, sort_keys=True)
+        return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+
+    def record(self, source: str, profile: str = "", meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "key": f"{source}-{self.key(source)}",
+            "source": source,
+            "profile": profile,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seed": self.run.seed,
+            "data": dataclasses.asdict(self.run.data),
+            "run": self.run.to_dict(),
+            "assumptions": self.report.to_dict(),
+            "result": {ID: self.id.to_dict(self.failed), OOD: self.ood.to_dict(self.failed)},
+            "broke": self.broken_domains(),
+            "unexplained": {"any": self.unexplained(), "theory": self.unexplained("theory")},
+            "failed": self.failed,
+            "seconds": self.seconds,
+            "meta": {**self.meta, **(meta or {})},
+        }
+
+
+def json_safe(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def write_record(record: dict[str, Any], root: Path | str = DEFAULT_ROOT) -> Path:
+    """One JSON file per example under ROOT/records/, written atomically (temporary file + rename)."""
+    p = Path(root) / "records" / f"{record['key']}.json"
+    atomic_write_text(p, json.dumps(json_safe(record), sort_keys=True, indent=1))
+    return p
+
+
+def read_records(root: Path | str = DEFAULT_ROOT, source: str | None = None) -> list[dict[str, Any]]:
+    """Every stored record (optionally of one source), oldest name first; unreadable files are skipped."""
+    out = []
+    for p in sorted((Path(root) / "records").glob("*.json")):
+        try:
+            r = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if source is None or r.get("source") == source:
+            out.append(r)
+    return out
+
+
+def run_from_record(record: dict[str, Any]) -> RunConfig:
+    """The exact RunConfig of a record (to replay it)."""
+    return RunConfig.from_dict(record["run"])
+
+
+def _groups(runs: Sequence[RunConfig], max_members: int) -> list[list[RunConfig]]:
+    """Ensembles: equal shape keys, noise-free apart from noisy (dense path), at most max_members each."""
+    by: dict[tuple, list[RunConfig]] = {}
+    for r in runs:
+        by.setdefault((r.shape_key(), r.data.noise > 0), []).append(r)
+    out = []
+    for members in by.values():
+        for i in range(0, len(members), max_members):
+            out.append(members[i:i + max_members])
+    return out
+
+
+def measure(runs: Sequence[RunConfig], *, n_test: int, eps: float = EPS, max_members: int = 64, device: str = "cpu",
+            progress: Callable[[str], None] | None = None) -> list[Outcome]:
+    """Train every run (identical runs once), test it on n_test fresh unseen-task and OOD prompts, check its assumptions."""
+    unique = list(dict.fromkeys(runs))
+    done: dict[RunConfig, Outcome] = {}
+    for group in _groups(unique, max_members):
+        t0 = time.perf_counter()
+        tr = train_ensemble(group, device=device)
+        res = {}
+        for dom in (ID, OOD):
+            # each member's test prompts are one stream from its own generator, drawn EVAL_CHUNK prompts at a time (memory)
+            gens = [w.eval_generator("fuzz", dom, device=device) for w in tr.worlds]
+            errors = [0] * len(group)
+            for start in range(0, n_test, EVAL_CHUNK):
+                m = min(EVAL_CHUNK, n_test - start)
+                batch = PromptBatch.stack([w.test_prompts(m, g, domain=dom) for w, g in zip(tr.worlds, gens)])
+                errors = [a + int(b) for a, b in zip(errors, evaluate(tr.model, batch).errors.tolist())]
+                del batch
+            res[dom] = errors
+        secs = (time.perf_counter() - t0) / len(group)
+        for e, (r, w) in enumerate(zip(group, tr.worlds)):
+            rep = check_assumptions(r.data, w, seed=r.seed, train=r.train)
+            done[r] = Outcome(r, rep, DomainResult(int(res[ID][e]), n_test, eps), DomainResult(int(res[OOD][e]), n_test, eps),
+                              failed=bool(tr.failed[e]), seconds=secs)
+        if progress:
+            progress(f"trained {len(group)} members ({'noisy' if group[0].data.noise > 0 else 'noise-free'}) in {time.perf_counter() - t0:.1f}s")
+    return [dataclasses.replace(done[r], meta={}) for r in runs]
+
+

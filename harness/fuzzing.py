@@ -1,0 +1,206 @@
+"""The fuzz campaign and its batched shrinker, and the `python -m harness.fuzzing` command.
+
+`python -m harness.fuzzing [--profile quick|nightly] [--out DIR]` runs the
+robustness sweep (harness.robustness), a Hypothesis campaign over violating
+configurations (harness.fuzz_strategies), shrinks each clearly failing one
+toward the anchor in batches, records every trained configuration under
+results/fuzz/records/ and writes the report (report.md + PNG) to DIR
+(default results/fuzz/report/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from hypothesis import HealthCheck, Phase, given, settings, target
+from hypothesis import seed as hypothesis_seed
+
+from .config import DataConfig, RunConfig
+from .fuzz_outcomes import Outcome, measure, write_record
+from .fuzz_profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile
+from .fuzz_strategies import batches, distance, moved_knobs, violating_data
+from .robustness import run_budget_probe, run_sweep, run_task_graph_probe
+from .robustness_report import write_report
+
+# --------------------------------------------------------------------------------------------------------------
+# campaign and shrinking
+
+
+def measure_and_record(runs: Sequence[RunConfig], profile: FuzzProfile, source: str, root: Path | str | None = DEFAULT_ROOT,
+                       meta: dict | None = None, progress=None) -> list[Outcome]:
+    """robustness.measure, then one record per configuration under ROOT/records/."""
+    outs = measure(runs, n_test=profile.n_test, eps=profile.eps, max_members=profile.max_members, progress=progress)
+    for o in outs:
+        o.meta = dict(meta or {})
+        if root is not None:
+            write_record(o.record(source, profile.name), root)
+    return outs
+
+
+def run_campaign(profile: FuzzProfile, root: Path | str | None = DEFAULT_ROOT, *, seed: int | None = 0,
+                 progress: Callable[[str], None] | None = None, anchor: DataConfig = ANCHOR) -> list[Outcome]:
+    """Hypothesis draws `campaign_batches` batches of violating configurations around the anchor (1-2 knobs each);
+    each batch trains as one ensemble and every configuration is recorded. `target` steers generation toward
+    clear failures close to the anchor. `seed` fixes Hypothesis' randomness (None: random)."""
+    outcomes: list[Outcome] = []
+    strategy = batches(violating_data(anchor=anchor, steps=profile.steps), profile.campaign_batch, profile)
+
+    @settings(max_examples=profile.campaign_batches, deadline=None, database=None, phases=(Phase.generate, Phase.target),
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+                                     HealthCheck.large_base_example])
+    @given(strategy)
+    def explore(runs: list[RunConfig]) -> None:
+        outs = measure_and_record(runs, profile, "campaign", root, meta={"batch": len(outcomes) // profile.campaign_batch},
+                                  progress=progress)
+        outcomes.extend(outs)
+        near = [-distance(o.run.data, anchor) for o in outs if o.broken_domains()]
+        target(max(near) if near else -10.0, label="closeness of the nearest clear failure to the anchor")
+
+    if seed is not None:
+        explore = hypothesis_seed(seed)(explore)
+    explore()
+    unique: dict[RunConfig, Outcome] = {}
+    for o in outcomes:
+        unique.setdefault(o.run, o)
+    return list(unique.values())
+
+
+def primary_domain(o: Outcome) -> str | None:
+    b = o.broken_domains()
+    return b[0] if b else None
+
+
+def shrink_candidates(cfg: DataConfig, anchor: DataConfig = ANCHOR, fractions: Sequence[float] = (0.0, 0.25, 0.5, 0.75)) -> list[DataConfig]:
+    """Single-knob moves of `cfg` toward the anchor (each moved knob to each fraction of its departure), valid ones only."""
+    out = []
+    for k in moved_knobs(cfg, anchor):
+        for f in fractions:
+            if not k.continuous and f > 0:
+                continue
+            if k.continuous:
+                upd = {fld: float(getattr(anchor, fld)) + f * (float(getattr(cfg, fld)) - float(getattr(anchor, fld))) for fld in k.fields}
+            else:
+                upd = {fld: getattr(anchor, fld) for fld in k.fields}
+            try:
+                c = dataclasses.replace(cfg, **upd).validate()
+            except ValueError:
+                continue
+            if c != cfg:
+                out.append(c)
+    return list(dict.fromkeys(out))
+
+
+def pick_failures(outcomes: Iterable[Outcome], limit: int, anchor: DataConfig = ANCHOR) -> list[tuple[Outcome, str]]:
+    """Clear failures to shrink: the closest one per (broken claim, set of moved knobs), closest first, at most `limit`."""
+    best: dict[tuple, tuple[Outcome, str]] = {}
+    for o in outcomes:
+        dom = primary_domain(o)
+        if dom is None:
+            continue
+        key = (dom, tuple(k.name for k in moved_knobs(o.run.data, anchor)))
+        if key not in best or distance(o.run.data, anchor) < distance(best[key][0].run.data, anchor):
+            best[key] = (o, dom)
+    return sorted(best.values(), key=lambda t: distance(t[0].run.data, anchor))[:limit]
+
+
+def closer(a: DataConfig, b: DataConfig, anchor: DataConfig = ANCHOR) -> bool:
+    """Whether `a` is a smaller departure from the anchor than `b`: fewer moved knobs, else a smaller distance."""
+    ka, kb = len(moved_knobs(a, anchor)), len(moved_knobs(b, anchor))
+    return ka < kb or (ka == kb and distance(a, anchor) < distance(b, anchor) - 1e-12)
+
+
+def minimize(failing: Sequence[tuple[Outcome, str]], evaluate: Callable[[list[RunConfig]], list[Outcome]], *, rounds: int,
+             anchor: DataConfig = ANCHOR, fractions: Sequence[float] = (0.0, 0.25, 0.5, 0.75)) -> list[tuple[Outcome, str, Outcome]]:
+    """Batched shrinking toward the anchor: per round, every single-knob move of every current failure trains in one
+    `evaluate` call; a failure is replaced by the closest move that still breaks the same claim (`closer`: fewer
+    moved knobs first, then a smaller distance).
+    Returns (shrunk outcome, claim broken, outcome as first found), one per (claim, set of knobs still moved)."""
+    current = [(o, dom, o) for o, dom in failing]
+    for _ in range(rounds):
+        plan = [(i, dataclasses.replace(o.run, data=c)) for i, (o, _, _) in enumerate(current) for c in shrink_candidates(o.run.data, anchor, fractions)]
+        if not plan:
+            break
+        outs = evaluate([r for _, r in plan])
+        improved = False
+        for (i, _), out in zip(plan, outs):
+            o, dom, orig = current[i]
+            if out.broke(dom) and closer(out.run.data, o.run.data, anchor):
+                current[i] = (out, dom, orig)
+                improved = True
+        if not improved:
+            break
+    best: dict[tuple, tuple[Outcome, str, Outcome]] = {}  # one per (claim, set of moved knobs): the closest
+    for o, dom, orig in current:
+        key = (dom, tuple(k.name for k in moved_knobs(o.run.data, anchor)))
+        if key not in best or closer(o.run.data, best[key][0].run.data, anchor):
+            best[key] = (o, dom, orig)
+    return sorted(best.values(), key=lambda t: (t[1], distance(t[0].run.data, anchor)))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness.fuzzing",
+                                 description="Robustness sweep + Hypothesis fuzz campaign over the theory's assumptions; writes the report.")
+    ap.add_argument("--profile", choices=("quick", "nightly"), default=os.environ.get("ICLCHECK_FUZZ_PROFILE") or "quick")
+    ap.add_argument("--out", default=None, help="report folder (default ROOT/report)")
+    ap.add_argument("--root", default=str(DEFAULT_ROOT), help="fuzz results folder: records/, db/ (default results/fuzz)")
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("ICLCHECK_FUZZ_THREADS", "1")),
+                    help="torch CPU threads (default 1: the machine is shared)")
+    ap.add_argument("--seed", type=int, default=None, help="Hypothesis seed of the campaign (default: 0 for quick, random for nightly)")
+    ap.add_argument("--no-campaign", action="store_true", help="only the sweep")
+    ap.add_argument("--no-budget-probe", action="store_true", help="skip retraining the breaking grid points with more steps")
+    ap.add_argument("--no-task-graph", action="store_true", help="skip the probe of uniformly covering T_tr shapes")
+    ap.add_argument("--axes", nargs="*", default=None, help="only these sweep axes")
+    a = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(max(1, a.threads))
+    profile = get_profile(a.profile)
+    if a.axes:
+        unknown = set(a.axes) - {ax.name for ax in profile.axes}
+        if unknown:
+            ap.error(f"unknown axes {sorted(unknown)}; choose from {[ax.name for ax in profile.axes]}")
+        profile = dataclasses.replace(profile, axes=tuple(ax for ax in profile.axes if ax.name in a.axes))
+    root = Path(a.root)
+    out = Path(a.out) if a.out else root / "report"
+    t0 = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[fuzz {time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    log(f"profile {profile.name}: sweep of {len(profile.axes)} axes x {profile.replicates} replicates")
+    points = run_sweep(profile, root, progress=log)
+    anchor_broken = [p for p in points if p.value == profile.axes[0].values[0] and p.axis == profile.axes[0].name and p.outcome.broken_domains()]
+    if anchor_broken:
+        log(f"WARNING: the anchor itself breaks a claim in {len(anchor_broken)} replicate(s)")
+    budget = [] if a.no_budget_probe else run_budget_probe(profile, points, root, progress=log)
+    task_graph = [] if a.no_task_graph else run_task_graph_probe(profile, root, progress=log)
+    campaign, minimal = [], []
+    if not a.no_campaign:
+        seed = a.seed if a.seed is not None else (0 if profile.name == "quick" else None)
+        log(f"campaign: {profile.campaign_batches} Hypothesis examples x {profile.campaign_batch} configurations")
+        campaign = run_campaign(profile, root, seed=seed, progress=log)
+        failing = pick_failures(campaign, profile.minimize_max)
+        log(f"campaign: {len(campaign)} configurations, {sum(bool(o.broken_domains()) for o in campaign)} clearly failing; "
+            f"shrinking {len(failing)}")
+        if failing:
+            minimal = minimize(failing, lambda runs: measure_and_record(runs, profile, "minimize", root, progress=log),
+                               rounds=profile.minimize_rounds)
+    path = write_report(out, profile, points, campaign, minimal, wall_seconds=time.perf_counter() - t0, root=root, budget=budget,
+                        task_graph=task_graph)
+    log(f"report: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
