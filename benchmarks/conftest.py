@@ -30,5 +30,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.section("per-model training throughput (same run)")
     tr.write_line(tabulate(ROWS, headers="keys", tablefmt="github", floatfmt=".4g"))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps({"threads": torch.get_num_threads(), "torch": torch.__version__, "rows": ROWS}, indent=1))
+    from datetime import datetime, timezone
+
+    from harness.provenance import provenance
+
+    info = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "threads": torch.get_num_threads(),
+            "cpus": os.cpu_count(), **provenance("cpu"), "rows": ROWS}
+    (RESULTS / "latest.json").write_text(json.dumps(info, indent=1))
     tr.write_line(f"written: {RESULTS / 'latest.json'}")

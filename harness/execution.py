@@ -67,7 +67,8 @@ def run_group(units: list[Unit], device: str = "cpu", threads: int | None = None
             "failed": trained.failed[e], "failed_at": trained.failed_at[e],
             **meas[e],
             "provenance": prov,
-            "timing": {"train_seconds_ensemble": trained.seconds, "eval_seconds_ensemble": eval_seconds, "ensemble_size": len(units)},
+            "timing": {"train_seconds_ensemble": trained.seconds, "eval_seconds_ensemble": eval_seconds, "ensemble_size": len(units),
+                       "compiled": trained.compiled},
         })
     return records
 

@@ -17,12 +17,16 @@ others go on.
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
 from models import EnsembleDeepTransformer, EnsembleICLTransformer
+from models.icl_transformer import factored_hinge_loss_and_grads
 
 from .config import RunConfig
 from .evaluation import evaluate
@@ -33,6 +37,27 @@ from .world import World
 
 ADAM_BETAS = (0.9, 0.999)  # train.optimizer = "adam"
 ADAM_EPS = 1e-8
+COMPILE_ENV = "ICLCHECK_COMPILE"  # "1": torch.compile the prompt builder and the factored loss (opt-in, see compile_enabled)
+
+
+def compile_enabled(flag: bool | None = None) -> bool:
+    """Whether training uses torch.compile: `flag` if given, else the ICLCHECK_COMPILE environment variable.
+
+    Opt-in: each new tensor shape costs a compilation (~10-25 s on 2 CPU cores), which pays for long runs of
+    few shapes (the benchmarks, nightly grids) but not for a quick suite of many small ones. The compiled path
+    computes the same function (tested against the eager one to float tolerance); an environment variable
+    rather than a config field, because it changes how, not what, is computed and reaches every executor's
+    workers.
+    """
+    if flag is not None:
+        return flag
+    return os.environ.get(COMPILE_ENV, "").strip() not in ("", "0")
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(fn: Callable) -> Callable:
+    """One torch.compile wrapper per function for the whole process, so its compiled graphs are reused."""
+    return torch.compile(fn, dynamic=False)
 
 
 @dataclass
@@ -68,6 +93,7 @@ class TrainedEnsemble:
     failed_at: list[int | None]
     seconds: float
     device: str
+    compiled: bool = False  # trained through torch.compile (compile_enabled)
 
 
 class TrainingStream:
@@ -76,8 +102,9 @@ class TrainingStream:
     build for all members. Member e's prompts equal World.train_prompts with the
     same generator, so they never depend on the ensemble they are trained in."""
 
-    def __init__(self, worlds: list[World], runs: list[RunConfig], device: torch.device, dtype: torch.dtype):
-        self.worlds, self.device, self.dtype = worlds, device, dtype
+    def __init__(self, worlds: list[World], runs: list[RunConfig], device: torch.device, dtype: torch.dtype,
+                 compiled: bool = False):
+        self.worlds, self.device, self.dtype, self.compiled = worlds, device, dtype, compiled
         self.gens = [generator(derive_seed(r.seed, "train-data"), device) for r in runs]
         self.l = runs[0].data.l_tr
         self.rel = torch.stack([w.ind.relevant for w in worlds]).to(device, dtype)
@@ -102,7 +129,8 @@ class TrainingStream:
         U = torch.empty(E, n, self.l + 1, N_UNIFORMS, device=self.device)
         for e, g in enumerate(self.gens):
             draw_uniforms(n, self.l, g, out=U[e])
-        f = factor_prompts(U, self.rel.shape[1], self.irr.shape[1], self.tasks, self.n_tasks, self.alpha, self.K,
+        build = _compiled(factor_prompts) if self.compiled else factor_prompts
+        f = build(U, self.rel.shape[1], self.irr.shape[1], self.tasks, self.n_tasks, self.alpha, self.K,
                            sampling="iid", balanced=self.balanced, dtype=self.dtype)
         if self.factored:
             return f
@@ -114,6 +142,11 @@ class TrainingStream:
 
     def loss_and_grads(self, model: EnsembleICLTransformer | EnsembleDeepTransformer, batch: FactoredPrompts | PromptBatch):
         if isinstance(batch, FactoredPrompts):
+            if isinstance(model, EnsembleICLTransformer) and self.compiled:
+                with torch.no_grad():
+                    return _compiled(factored_hinge_loss_and_grads)(
+                        model.W_Q, model.W_K, model.W_V, model.W_O, model.a, model.train_a,
+                        self.rel, self.irr, self.q, batch.pat, batch.k, batch.kappa, batch.y, batch.z)
             if hasattr(model, "hinge_loss_and_grads_factored"):
                 return model.hinge_loss_and_grads_factored(self.rel, self.irr, self.q, batch.pat, batch.k, batch.kappa, batch.y, batch.z)
             batch = materialise(batch, self.rel, self.irr, self.q)  # a model without the factored path gets dense prompts (no noise here)
@@ -146,9 +179,12 @@ def init_ensemble(runs: list[RunConfig], device: torch.device | str,
 
 
 def train_ensemble(
-    runs: list[RunConfig], device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, progress=None
+    runs: list[RunConfig], device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, progress=None,
+    compile: bool | None = None,
 ) -> TrainedEnsemble:
-    """Train all `runs` in lockstep; returns weights, histories and failure flags."""
+    """Train all `runs` in lockstep; returns weights, histories and failure flags.
+
+    `compile`: torch.compile the hot path (None: the ICLCHECK_COMPILE environment variable, see compile_enabled)."""
     if not runs:
         raise ValueError("train_ensemble needs at least one run")
     for r in runs:
@@ -161,7 +197,8 @@ def train_ensemble(
     E = len(runs)
     worlds = [World.build(r) for r in runs]
     model = init_ensemble(runs, device, dtype)
-    stream = TrainingStream(worlds, runs, device, dtype)
+    compiled = compile_enabled(compile)
+    stream = TrainingStream(worlds, runs, device, dtype, compiled)
     eval_id = PromptBatch.stack([w.test_prompts(tc.n_eval, w.eval_generator("checkpoint-id", device=device), dtype=dtype) for w in worlds])
     eval_ood = (PromptBatch.stack([w.test_prompts(tc.n_eval, w.eval_generator("checkpoint-ood", device=device), domain="ood", dtype=dtype) for w in worlds])
                 if tc.checkpoint_ood else None)
@@ -229,5 +266,5 @@ def train_ensemble(
                 progress(1)
     return TrainedEnsemble(
         runs=list(runs), worlds=worlds, model=model, histories=histories, failed=failed.cpu().tolist(),
-        failed_at=failed_at, seconds=time.perf_counter() - t0, device=str(device),
+        failed_at=failed_at, seconds=time.perf_counter() - t0, device=str(device), compiled=compiled,
     )

@@ -155,54 +155,65 @@ class EnsembleICLTransformer(nn.Module):
         scatter-add then multiply), so C is never materialised: the training data
         costs O(l) numbers per prompt instead of O(l d).
         """
-        E, n, l1 = pat.shape
-        l = l1 - 1
-        dX = rel.shape[-1]
-        M, M2 = rel.shape[1], irr.shape[1]
-        dt = rel.dtype
-        pc, kc, kac = pat[..., :l], k[..., :l], kappa[..., :l]  # contexts (E, n, l)
-        x_q = torch.gather(rel, 1, pat[..., l, None].expand(E, n, dX)) + kappa[..., l, None] * torch.gather(irr, 1, k[..., l, None].expand(E, n, dX))
-        pq = torch.cat([x_q, torch.zeros(E, n, q.shape[-1], dtype=dt, device=rel.device)], dim=-1)  # (E, n, d)
-        relT, irrT = rel.transpose(1, 2), irr.transpose(1, 2)  # (E, dX, M), (E, dX, M2)
+        return factored_hinge_loss_and_grads(self.W_Q, self.W_K, self.W_V, self.W_O, self.a, self.train_a,
+                                             rel, irr, q, pat, k, kappa, y, z)
 
-        def c_dot(vec: torch.Tensor) -> torch.Tensor:
-            """(E, n, d) -> C_i . vec for every context: (E, n, l)."""
-            vx, vy = vec[..., :dX], vec[..., dX:]
-            out = torch.gather(vx @ relT, 2, pc) + kac * torch.gather(vx @ irrT, 2, kc)
-            return out + y * (vy * q[:, None, :]).sum(-1, keepdim=True)
 
-        def c_weighted(wts: torch.Tensor) -> torch.Tensor:
-            """(E, n, l) weights -> sum_i wts_i C_i: (E, n, d)."""
-            wr = torch.zeros(E, n, M, dtype=dt, device=rel.device).scatter_add_(2, pc, wts)
-            wi = torch.zeros(E, n, M2, dtype=dt, device=rel.device).scatter_add_(2, kc, wts * kac)
-            ux = wr @ rel + wi @ irr  # (E, n, dX)
-            return torch.cat([ux, (wts * y).sum(-1, keepdim=True) * q[:, None, :]], dim=-1)
+def factored_hinge_loss_and_grads(
+    W_Q: torch.Tensor, W_K: torch.Tensor, W_V: torch.Tensor, W_O: torch.Tensor, a: torch.Tensor, train_a: bool,
+    rel: torch.Tensor, irr: torch.Tensor, q: torch.Tensor,
+    pat: torch.Tensor, k: torch.Tensor, kappa: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """`EnsembleICLTransformer.hinge_loss_and_grads_factored` on plain tensors (weights as arguments), so that
+    the trainer can hand it to torch.compile once for every ensemble."""
+    E, n, l1 = pat.shape
+    l = l1 - 1
+    dX = rel.shape[-1]
+    M, M2 = rel.shape[1], irr.shape[1]
+    dt = rel.dtype
+    pc, kc, kac = pat[..., :l], k[..., :l], kappa[..., :l]  # contexts (E, n, l)
+    x_q = torch.gather(rel, 1, pat[..., l, None].expand(E, n, dX)) + kappa[..., l, None] * torch.gather(irr, 1, k[..., l, None].expand(E, n, dX))
+    pq = torch.cat([x_q, torch.zeros(E, n, q.shape[-1], dtype=dt, device=rel.device)], dim=-1)  # (E, n, d)
+    relT, irrT = rel.transpose(1, 2), irr.transpose(1, 2)  # (E, dX, M), (E, dX, M2)
 
-        qv = pq @ self.W_Q.transpose(1, 2)  # (E, n, mb)
-        w = qv @ self.W_K  # (E, n, d)
-        A = torch.softmax(c_dot(w), dim=-1)  # (E, n, l)
-        u = c_weighted(A)  # (E, n, d)
-        v = u @ self.W_V.transpose(1, 2)  # (E, n, ma)
-        h = v @ self.W_O.transpose(1, 2)  # (E, n, m)
-        r = torch.relu(h)
-        F = (r * self.a[:, None, :]).sum(-1)  # (E, n)
-        margin = 1.0 - z * F
-        loss = torch.relu(margin).mean(-1)
+    def c_dot(vec: torch.Tensor) -> torch.Tensor:
+        """(E, n, d) -> C_i . vec for every context: (E, n, l)."""
+        vx, vy = vec[..., :dX], vec[..., dX:]
+        out = torch.gather(vx @ relT, 2, pc) + kac * torch.gather(vx @ irrT, 2, kc)
+        return out + y * (vy * q[:, None, :]).sum(-1, keepdim=True)
 
-        dF = -z * (margin > 0).to(dt) / n
-        dh = dF.unsqueeze(-1) * self.a[:, None, :] * (h > 0).to(dt)
-        dW_O = dh.transpose(1, 2) @ v
-        dv = dh @ self.W_O
-        dW_V = dv.transpose(1, 2) @ u
-        du = dv @ self.W_V
-        dA = c_dot(du)
-        ds = A * (dA - (A * dA).sum(-1, keepdim=True))
-        dw = c_weighted(ds)
-        dW_K = qv.transpose(1, 2) @ dw
-        dqv = dw @ self.W_K.transpose(1, 2)
-        dW_Q = dqv.transpose(1, 2) @ pq
-        grads = {"W_Q": dW_Q, "W_K": dW_K, "W_V": dW_V, "W_O": dW_O}
-        if self.train_a:
-            grads["a"] = (dF.unsqueeze(-1) * r).sum(1)
-        return loss, grads
+    def c_weighted(wts: torch.Tensor) -> torch.Tensor:
+        """(E, n, l) weights -> sum_i wts_i C_i: (E, n, d)."""
+        wr = torch.zeros(E, n, M, dtype=dt, device=rel.device).scatter_add_(2, pc, wts)
+        wi = torch.zeros(E, n, M2, dtype=dt, device=rel.device).scatter_add_(2, kc, wts * kac)
+        ux = wr @ rel + wi @ irr  # (E, n, dX)
+        return torch.cat([ux, (wts * y).sum(-1, keepdim=True) * q[:, None, :]], dim=-1)
+
+    qv = pq @ W_Q.transpose(1, 2)  # (E, n, mb)
+    w = qv @ W_K  # (E, n, d)
+    A = torch.softmax(c_dot(w), dim=-1)  # (E, n, l)
+    u = c_weighted(A)  # (E, n, d)
+    v = u @ W_V.transpose(1, 2)  # (E, n, ma)
+    h = v @ W_O.transpose(1, 2)  # (E, n, m)
+    r = torch.relu(h)
+    F = (r * a[:, None, :]).sum(-1)  # (E, n)
+    margin = 1.0 - z * F
+    loss = torch.relu(margin).mean(-1)
+
+    dF = -z * (margin > 0).to(dt) / n
+    dh = dF.unsqueeze(-1) * a[:, None, :] * (h > 0).to(dt)
+    dW_O = dh.transpose(1, 2) @ v
+    dv = dh @ W_O
+    dW_V = dv.transpose(1, 2) @ u
+    du = dv @ W_V
+    dA = c_dot(du)
+    ds = A * (dA - (A * dA).sum(-1, keepdim=True))
+    dw = c_weighted(ds)
+    dW_K = qv.transpose(1, 2) @ dw
+    dqv = dw @ W_K.transpose(1, 2)
+    dW_Q = dqv.transpose(1, 2) @ pq
+    grads = {"W_Q": dW_Q, "W_K": dW_K, "W_V": dW_V, "W_O": dW_O}
+    if train_a:
+        grads["a"] = (dF.unsqueeze(-1) * r).sum(1)
+    return loss, grads
 
