@@ -31,12 +31,11 @@ from .training import train_ensemble
 
 EVAL_CHUNK = 500  # test prompts per member generated and evaluated at once
 
-# --------------------------------------------------------------------------------------------------------------
-# measuring configurations
-
 
 @dataclass
 class DomainResult:
+    """Errors on n fresh test prompts of one domain, judged by the SPEC's bound rule against eps."""
+
     errors: int
     n: int
     eps: float = EPS
@@ -68,6 +67,8 @@ class DomainResult:
 
 @dataclass
 class Outcome:
+    """One trained configuration: its run, the assumptions it violates, and its in-domain and OOD results."""
+
     run: RunConfig
     report: AssumptionReport
     id: DomainResult

@@ -14,9 +14,6 @@ EPS = 0.05
 LEVEL = 0.95
 ANCHOR = DataConfig(S1=2.0)  # the paper's orthogonal world; S1 = 2 so that the OOD claim holds at the anchor
 
-# --------------------------------------------------------------------------------------------------------------
-# profiles
-
 
 @dataclass(frozen=True)
 class Axis:
