@@ -17,11 +17,12 @@ from tabulate import tabulate
 
 from .claims import PROFILES, ClaimError, discover, load_claim
 from .execution import EXECUTORS, make_executor
+from .paths import claims_dir, results_root
 from .report import compare_runs, history, load_run, summary_table, write_report
 from .runner import run_claims
 
-DEFAULT_CLAIMS = Path(__file__).resolve().parent.parent / "claims"
-DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
+DEFAULT_CLAIMS = claims_dir()
+DEFAULT_RESULTS = results_root()
 
 
 def _load(paths: list[str], profile: str, k: str | None = None):
@@ -79,7 +80,7 @@ def cmd_run(a: argparse.Namespace) -> int:
             "train_seconds_in_records": sum(rec["timing"]["train_seconds_ensemble"] / rec["timing"]["ensemble_size"]
                                             for r in runs for rec in r.records)}
     figs = {r.claim.id: (r.claim.figure, r.records) for r in runs if r.claim.figure}
-    report = write_report(out, verdicts, meta, a.device, figs)
+    report = write_report(out, verdicts, meta, a.device, figs, robustness=Path(a.results) / "fuzz" / "report")
     print(summary_table(verdicts))
     counts = {s: sum(v.verdict == s for v in verdicts) for s in ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")}
     trained = sum(r.counts["done"] for r in runs)

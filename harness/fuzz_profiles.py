@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from pathlib import Path
-
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from .paths import results_root
 
-DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "results" / "fuzz"
+DEFAULT_ROOT = results_root() / "fuzz"  # records/, db/, report/
 EPS = 0.05
 LEVEL = 0.95
 ANCHOR = DataConfig(S1=2.0)  # the paper's orthogonal world; S1 = 2 so that the OOD claim holds at the anchor

@@ -12,20 +12,26 @@ import torch
 
 from . import __version__
 
-REPO = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _git_commit_in(folder: Path) -> str | None:
+    """HEAD of the git checkout holding `folder` (with '+dirty' when tracked files changed), or None."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder, capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str:
-    """HEAD commit of the checkout (with '+dirty' when tracked files changed), or 'unknown'."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
-        if head.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True, timeout=10)
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    """Commit of the checkout being run: the working directory's (where tox and the CLI run, and where the
+    claim files are read), else the one holding the package's source, else 'unknown'."""
+    return _git_commit_in(Path.cwd()) or _git_commit_in(PACKAGE_DIR) or "unknown"
 
 
 def versions() -> dict[str, str]:

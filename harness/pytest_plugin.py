@@ -14,6 +14,7 @@ for any test.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from pathlib import Path
 
@@ -21,17 +22,16 @@ import pytest
 
 from .claims import PROFILES, ClaimError, load_claim
 from .execution import EXECUTORS, Executor, make_executor
+from .paths import RESULTS_ENV
 from .runner import run_claim
 from .store import Store
 from .verdicts import Verdict, family_control
 
-DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("iclcheck", "claim verification (icl-claimcheck)")
     g.addoption("--iclcheck-profile", choices=PROFILES, default="quick", help="claim profile to run (default quick)")
-    g.addoption("--iclcheck-results", default=str(DEFAULT_RESULTS), help="results folder (store and reports)")
+    g.addoption("--iclcheck-results", default=None,
+                help="results folder (store and reports; default $ICLCHECK_RESULTS, else results/ under the rootdir)")
     g.addoption("--iclcheck-device", default="cpu", help="cpu or cuda[:N]")
     g.addoption("--iclcheck-executor", choices=EXECUTORS, default="local")
     g.addoption("--iclcheck-jobs", type=int, default=1)
@@ -93,10 +93,16 @@ class ClaimItem(pytest.Item):
         return self.path, 0, f"claim {self.claim.id} ({self.claim.profile})"
 
 
+def results_dir(config: pytest.Config) -> Path:
+    """--iclcheck-results, else $ICLCHECK_RESULTS, else results/ under pytest's rootdir (the checkout)."""
+    return Path(config.getoption("--iclcheck-results") or os.environ.get(RESULTS_ENV) or config.rootpath / "results")
+
+
 class _State:
     def __init__(self, config: pytest.Config):
         self.config = config
-        self.store = Store(config.getoption("--iclcheck-results"))
+        self.results = results_dir(config)
+        self.store = Store(self.results)
         self.verdicts: list[Verdict] = []
         self.figures: dict[str, tuple[str, list[dict]]] = {}
         self.n_items = 1
@@ -140,11 +146,12 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     from .report import write_report
 
     o = session.config.getoption
-    out = Path(o("--iclcheck-results")) / "runs" / f"{state.started:%Y%m%dT%H%M%SZ}-{o('--iclcheck-profile')}"
+    out = state.results / "runs" / f"{state.started:%Y%m%dT%H%M%SZ}-{o('--iclcheck-profile')}"
     meta = {"profile": o("--iclcheck-profile"), "started": state.started.isoformat(), "seconds": time.perf_counter() - state.t0,
             "executor": o("--iclcheck-executor"), "family": f"bonferroni over {state.n_items} claims",
             "claims": [v.claim_id for v in state.verdicts]}
-    state.report = write_report(out, state.verdicts, meta, o("--iclcheck-device"), state.figures)
+    state.report = write_report(out, state.verdicts, meta, o("--iclcheck-device"), state.figures,
+                                robustness=state.results / "fuzz" / "report")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -14,11 +14,12 @@ from typing import Any
 from tabulate import tabulate
 
 from .plotting import finish, new_axes
-from .provenance import REPO, provenance
+from .paths import results_root
+from .provenance import provenance
 from .store import atomic_write_text
 from .verdicts import Verdict
 
-ROBUSTNESS_REPORT = REPO / "results" / "fuzz" / "report"  # written by `tox -e fuzz` (harness.fuzzing)
+ROBUSTNESS_REPORT = results_root() / "fuzz" / "report"  # written by `tox -e fuzz` (harness.fuzzing)
 DRIFT_FRACTION = 0.5  # an exponent moving by more than this fraction of the margin is flagged
 
 

@@ -147,3 +147,22 @@ def test_pytest_plugin_outcomes_follow_verdicts(tmp_path):
     out = run("-k", "tiny-a", "--iclcheck-strict")
     assert "1 failed" in out and "prediction:" in out and "measurement:" in out, out
     assert list((tmp_path / "res" / "runs").glob("*/report.md"))
+
+
+@pytest.mark.slow
+def test_default_results_follow_the_working_directory_not_the_package(tmp_path):
+    """Installed (tox, pip), the package lives in site-packages: the store and report must still land in the
+    checkout's results/ (pytest: under the rootdir; CLI: under the working directory), never beside the package."""
+    tiny(tmp_path, steps=20, reps=1)
+    env = {k: v for k, v in os.environ.items() if k != "ICLCHECK_RESULTS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    r = subprocess.run([sys.executable, "-m", "pytest", "claims", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path)],
+                       capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert list((tmp_path / "results" / "runs").glob("*/report.md")), r.stdout + r.stderr
+    assert list((tmp_path / "results" / "store" / "tiny").glob("*.json"))
+    r = subprocess.run([sys.executable, "-m", "harness", "run", "--no-progress", "--out", "cli-run"],
+                       capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.returncode in (0, 1), r.stderr
+    assert "0 models trained, 2 reused" in r.stdout  # the CLI found claims/ and the store under the working directory
+    assert (tmp_path / "cli-run" / "report.md").exists()
+    assert not (ROOT / "results" / "store" / "tiny").exists()
