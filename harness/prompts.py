@@ -52,9 +52,9 @@ class PromptBatch:
 
 
 def _other_patterns(lo: torch.Tensor, hi: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """Map r in [0, M - 3] onto the indices != a, b (lo < hi broadcast against r)."""
-    idx = r + (r >= lo).long()
-    return idx + (idx >= hi).long()
+    """Map r in [0, M - 3] onto the indices != a, b (lo < hi broadcast against r); float in, float out."""
+    idx = r + (r >= lo)
+    return idx + (idx >= hi)
 
 
 N_UNIFORMS = 5  # per prompt column: kind / order key, other pattern (task on the query), label sign (z), IDI index, kappa
@@ -72,9 +72,9 @@ def draw_uniforms(n: int, l: int, g: torch.Generator, out: torch.Tensor | None =
 
 
 def _floor_index(u: torch.Tensor, count: torch.Tensor | int) -> torch.Tensor:
-    """floor(u * count) as an index in [0, count - 1]."""
-    idx = (u * count).long()
-    return torch.minimum(idx, torch.as_tensor(count, device=u.device) - 1)
+    """floor(u * count) clamped to [0, count - 1], as a float (exact: indices are small integers)."""
+    idx = torch.floor(u * count)
+    return idx.clamp_(max=count - 1) if isinstance(count, int) else torch.minimum(idx, count - 1)
 
 
 @dataclass
@@ -122,7 +122,7 @@ def factor_prompts(
     e_idx = torch.arange(E, device=dev)[:, None]
     Uq, Uc = U[:, :, l, :], U[:, :, :l, :]
 
-    t = _floor_index(Uq[..., 1], n_tasks.to(dev)[:, None])  # (E, n) task of each prompt
+    t = _floor_index(Uq[..., 1], n_tasks.to(dev)[:, None]).long()  # (E, n) task of each prompt
     a = tasks[e_idx, t, 0]
     b = tasks[e_idx, t, 1]
     if balanced:
@@ -131,29 +131,35 @@ def factor_prompts(
         z = torch.where(Uq[..., 2] < 0.5, 1, -1)
     q_pat = torch.where(z > 0, a, b)
 
-    # which kind of pattern each context carries: 0 = a, 1 = b, 2 = another one
-    al = alpha.to(dev, torch.float32).view(E, 1, 1)
+    # Which pattern each context carries, as float 0/1 indicators (arithmetic on them is several times
+    # faster on a CPU than torch.where on bool masks): is_a = mu_a (label +1), is_b = mu_b (label -1),
+    # neither = another relevant pattern with a fair random label.
+    f32 = torch.float32
     if sampling == "iid":
         u0 = Uc[..., 0]
-        kind = torch.where(u0 < al / 2, 0, torch.where(u0 < al, 1, 2))
+        al = alpha.to(dev, f32).view(E, 1, 1)
+        is_a = (u0 < al / 2).to(f32)
+        is_ab = (u0 < al).to(f32)
     else:
+        # fixed counts: n_same contexts share the query's pattern, n_opp carry the other task pattern
         n_same = torch.ceil(alpha.to(dev, torch.float64) * l / 2).long()  # (E,)
         n_opp = torch.minimum(l - n_same, torch.floor(alpha.to(dev, torch.float64) * l / 2).long())
         pos = torch.arange(l, device=dev)[None, :]
-        base = torch.where(pos < n_same[:, None], 3, torch.where(pos < (n_same + n_opp)[:, None], 4, 2))  # (E, l)
+        base = torch.where(pos < n_same[:, None], 0, torch.where(pos < (n_same + n_opp)[:, None], 1, 2))  # (E, l): same, opposite, other
         order = torch.argsort(Uc[..., 0], dim=-1)
         kind = torch.gather(base[:, None, :].expand(E, n, l), -1, order)
         same_is_a = (z > 0)[..., None]
-        kind = torch.where(kind == 3, torch.where(same_is_a, 0, 1), kind)
-        kind = torch.where(kind == 4, torch.where(same_is_a, 1, 0), kind)
-    lo, hi = torch.minimum(a, b)[..., None], torch.maximum(a, b)[..., None]
-    other = _other_patterns(lo, hi, _floor_index(Uc[..., 1], max(M - 2, 1)))
-    ctx_pat = torch.where(kind == 0, a[..., None], torch.where(kind == 1, b[..., None], other))
-    sign = torch.where(Uc[..., 2] < 0.5, 1, -1)
-    y = torch.where(kind == 0, 1, torch.where(kind == 1, -1, sign))
+        is_a = torch.where(same_is_a, kind == 0, kind == 1).to(f32)
+        is_ab = (kind <= 1).to(f32)
+    is_b = is_ab - is_a
+    fa, fb = a[..., None].to(f32), b[..., None].to(f32)
+    other = _other_patterns(torch.minimum(fa, fb), torch.maximum(fa, fb), _floor_index(Uc[..., 1], max(M - 2, 1)))
+    ctx_pat = other + is_a * (fa - other) + is_b * (fb - other)
+    sign = (Uc[..., 2] < 0.5).to(f32).mul_(2).sub_(1)
+    y = sign + is_ab * ((is_a - is_b) - sign)  # +1 for mu_a, -1 for mu_b, the fair sign otherwise
 
-    pat = torch.cat([ctx_pat, q_pat[..., None]], dim=-1)  # (E, n, l + 1)
-    k = _floor_index(U[..., 3], M2)
+    pat = torch.cat([ctx_pat, q_pat[..., None].to(f32)], dim=-1).long()  # (E, n, l + 1)
+    k = _floor_index(U[..., 3], M2).long()
     kappa = (2.0 * U[..., 4].to(dtype) - 1.0) * K.to(dev, dtype).view(E, 1, 1)
     return FactoredPrompts(pat=pat, k=k, kappa=kappa, y=y.to(dtype), z=z.to(dtype))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import pytest
@@ -17,7 +18,7 @@ from harness.patterns import (
     ood_patterns,
     span_residual,
 )
-from harness.prompts import PromptBatch, _other_patterns, sample_prompts
+from harness.prompts import N_UNIFORMS, PromptBatch, _other_patterns, factor_prompts, sample_prompts
 from harness.seeding import derive_seed, generator
 from harness.tasks import all_tasks, coverage_counts, tasks_using, training_tasks, unseen_tasks
 from harness.world import World
@@ -392,6 +393,27 @@ def test_exact_sampling_counts(alpha, l):
     assert torch.equal(others.sum(1), torch.full((n,), l - n_same - n_opp))
     # the positions are shuffled, not fixed
     assert len({tuple(r) for r in batch.same_as_query.int().tolist()}) > 1
+
+
+def test_prompt_stream_is_pinned():
+    """The prompts built from a member's uniforms define every stored record: a change to how they are built
+    (even a faster way to compute the same thing) must reproduce this digest bit for bit, or bump
+    harness.grid.ENGINE_VERSION and change the digest deliberately. Covers iid / exact sampling, balanced /
+    random query labels, uneven task lists, alpha = 1 and K > 1/2."""
+    h = hashlib.sha256()
+    g = torch.Generator().manual_seed(2024)
+    E, n, l, M, M2 = 3, 16, 9, 6, 5
+    U = torch.rand(E, n, l + 1, N_UNIFORMS, generator=g)
+    tasks = torch.tensor([[(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0)]] * E)
+    n_tasks = torch.tensor([6, 4, 1])
+    alpha = torch.tensor([0.8, 0.35, 1.0], dtype=torch.float64)
+    K = torch.tensor([0.5, 0.25, 2.0], dtype=torch.float64)
+    for sampling in ("iid", "exact"):
+        for balanced in (True, False):
+            f = factor_prompts(U, M, M2, tasks, n_tasks, alpha, K, sampling=sampling, balanced=balanced)
+            for t in (f.pat, f.k, f.kappa, f.y, f.z):
+                h.update(t.contiguous().numpy().tobytes())
+    assert h.hexdigest() == "43317065892b54da8abc4cae7ef8b4cf85d2d7a20712c269c378e7007f8d235c"
 
 
 def test_unknown_sampling_raises():
