@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -28,6 +29,7 @@ import torch
 from models import EnsembleDeepTransformer, EnsembleICLTransformer
 from models.icl_transformer import factored_hinge_loss_and_grads
 
+from .allocator import keep_freed_memory
 from .config import RunConfig
 from .evaluation import evaluate
 from .prompts import N_UNIFORMS, FactoredPrompts, PromptBatch, draw_uniforms, factor_prompts, materialise
@@ -100,11 +102,18 @@ class TrainingStream:
     """Training prompts for every member: one uniform draw (and, with noise, one
     normal draw) per member per chunk from that member's own generator, then one
     build for all members. Member e's prompts equal World.train_prompts with the
-    same generator, so they never depend on the ensemble they are trained in."""
+    same generator, so they never depend on the ensemble they are trained in.
+
+    On a CPU the per-member draws run on torch's intra-op thread count of threads:
+    a generator's stream is serial, but members are independent and each writes
+    its own slice, so the split changes the wall time and nothing else. `close()`
+    ends the threads."""
 
     def __init__(self, worlds: list[World], runs: list[RunConfig], device: torch.device, dtype: torch.dtype,
                  compiled: bool = False):
         self.worlds, self.device, self.dtype, self.compiled = worlds, device, dtype, compiled
+        threads = min(torch.get_num_threads(), len(runs)) if device.type == "cpu" else 1
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="iclcheck-draws") if threads > 1 else None
         self.gens = [generator(derive_seed(r.seed, "train-data"), device) for r in runs]
         self.l = runs[0].data.l_tr
         self.rel = torch.stack([w.ind.relevant for w in worlds]).to(device, dtype)
@@ -123,21 +132,35 @@ class TrainingStream:
         """True when no member adds dense noise: prompts then stay in factored form."""
         return not bool((self.noise > 0).any())
 
+    def _each_member(self, fn: Callable[[int], object]) -> None:
+        """fn(e) for every member e, spread over the draw threads."""
+        E = len(self.gens)
+        if self.pool is None:
+            for e in range(E):
+                fn(e)
+            return
+        k = self.pool._max_workers
+        for _ in self.pool.map(lambda i: [fn(e) for e in range(i, E, k)], range(k)):
+            pass  # consuming the results re-raises a worker's exception here
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
     def next(self, n: int) -> FactoredPrompts | PromptBatch:
         """The next n prompts of every member: factored when possible, else dense."""
         E, dX = len(self.gens), self.rel.shape[-1]
         U = torch.empty(E, n, self.l + 1, N_UNIFORMS, device=self.device)
-        for e, g in enumerate(self.gens):
-            draw_uniforms(n, self.l, g, out=U[e])
+        self._each_member(lambda e: draw_uniforms(n, self.l, self.gens[e], out=U[e]))
         build = _compiled(factor_prompts) if self.compiled else factor_prompts
         f = build(U, self.rel.shape[1], self.irr.shape[1], self.tasks, self.n_tasks, self.alpha, self.K,
                            sampling="iid", balanced=self.balanced, dtype=self.dtype)
         if self.factored:
             return f
         normals = torch.zeros(E, n, self.l + 1, dX, device=self.device)
-        for e, g in enumerate(self.gens):
-            if self.noise[e] > 0:
-                torch.randn(n, self.l + 1, dX, generator=g, device=self.device, out=normals[e])
+        noisy = (self.noise > 0).tolist()
+        self._each_member(lambda e: noisy[e] and torch.randn(n, self.l + 1, dX, generator=self.gens[e], device=self.device, out=normals[e]))
         return materialise(f, self.rel, self.irr, self.q, self.noise, normals)
 
     def loss_and_grads(self, model: EnsembleICLTransformer | EnsembleDeepTransformer, batch: FactoredPrompts | PromptBatch):
@@ -192,6 +215,8 @@ def train_ensemble(
     _check_same_shape(runs)
     device = torch.device(device)
     make_deterministic(device)
+    if device.type == "cpu":
+        keep_freed_memory()
     t0 = time.perf_counter()
     tc = runs[0].train
     E = len(runs)
@@ -205,6 +230,7 @@ def train_ensemble(
     eta = torch.tensor([r.train.eta for r in runs], dtype=dtype, device=device)
     failed = torch.zeros(E, dtype=torch.bool, device=device)
     failed_at: list[int | None] = [None] * E
+    any_failed = False  # until a member fails, its update needs no masking
     histories = [History(n_eval=tc.n_eval) for _ in runs]
     loss_sum = torch.zeros(E, dtype=torch.float64, device=device)
     loss_count = 0
@@ -233,37 +259,43 @@ def train_ensemble(
 
     checkpoint(0)
     B, T, C = tc.batch, tc.steps, tc.chunk
-    step = 0
-    while step < T:
-        chunk = stream.next(C * B)
-        for j in range(C):
-            if step >= T:
-                break
-            loss, grads = stream.loss_and_grads(model, chunk.slice(j * B, (j + 1) * B))
-            bad = ~torch.isfinite(loss) | (loss > tc.loss_limit)
-            if bool((bad & ~failed).any()):
-                for e in torch.nonzero(bad & ~failed).flatten().tolist():
-                    failed_at[e] = step
-                failed |= bad
-            scale = torch.where(failed, torch.zeros_like(eta), eta)
-            with torch.no_grad():
-                for k, gk in grads.items():
-                    if adam:
-                        m1, v1 = moments.get(k) or (torch.zeros_like(gk), torch.zeros_like(gk))
-                        m1 = b1 * m1 + (1 - b1) * gk
-                        v1 = b2 * v1 + (1 - b2) * gk * gk
-                        moments[k] = (m1, v1)
-                        t = step + 1
-                        gk = (m1 / (1 - b1**t)) / ((v1 / (1 - b2**t)).sqrt() + adam_eps)
-                    upd = scale.view(-1, *([1] * (gk.dim() - 1))) * gk
-                    params[k].sub_(torch.where(failed.view(-1, *([1] * (gk.dim() - 1))), torch.zeros_like(upd), upd))
-            loss_sum += torch.where(failed, torch.full_like(loss, float("nan")), loss).double()  # a failed member's loss reads NaN
-            loss_count += 1
-            step += 1
-            if step % tc.eval_every == 0 or step == T:
-                checkpoint(step)
-            if progress is not None:
-                progress(1)
+    try:
+        step = 0
+        while step < T:
+            chunk = stream.next(C * B)
+            for j in range(C):
+                if step >= T:
+                    break
+                loss, grads = stream.loss_and_grads(model, chunk.slice(j * B, (j + 1) * B))
+                bad = ~torch.isfinite(loss) | (loss > tc.loss_limit)
+                if bool((bad & ~failed).any()):
+                    for e in torch.nonzero(bad & ~failed).flatten().tolist():
+                        failed_at[e] = step
+                    failed |= bad
+                    any_failed = True
+                scale = torch.where(failed, torch.zeros_like(eta), eta) if any_failed else eta
+                with torch.no_grad():
+                    for k, gk in grads.items():
+                        if adam:
+                            m1, v1 = moments.get(k) or (torch.zeros_like(gk), torch.zeros_like(gk))
+                            m1 = b1 * m1 + (1 - b1) * gk
+                            v1 = b2 * v1 + (1 - b2) * gk * gk
+                            moments[k] = (m1, v1)
+                            t = step + 1
+                            gk = (m1 / (1 - b1**t)) / ((v1 / (1 - b2**t)).sqrt() + adam_eps)
+                        upd = scale.view(-1, *([1] * (gk.dim() - 1))) * gk
+                        if any_failed:  # a failed member's gradient may be non-finite: freeze it explicitly
+                            upd = torch.where(failed.view(-1, *([1] * (gk.dim() - 1))), torch.zeros_like(upd), upd)
+                        params[k].sub_(upd)
+                loss_sum += torch.where(failed, torch.full_like(loss, float("nan")), loss).double()  # a failed member's loss reads NaN
+                loss_count += 1
+                step += 1
+                if step % tc.eval_every == 0 or step == T:
+                    checkpoint(step)
+                if progress is not None:
+                    progress(1)
+    finally:
+        stream.close()
     return TrainedEnsemble(
         runs=list(runs), worlds=worlds, model=model, histories=histories, failed=failed.cpu().tolist(),
         failed_at=failed_at, seconds=time.perf_counter() - t0, device=str(device), compiled=compiled,

@@ -10,7 +10,7 @@ import torch
 
 from harness.prompts import PromptBatch
 from harness.seeding import derive_seed, generator
-from harness.training import History, init_ensemble, train_ensemble
+from harness.training import History, TrainingStream, init_ensemble, train_ensemble
 from harness.world import World
 
 from conftest import small_run
@@ -109,6 +109,29 @@ def test_ensemble_equals_solo_training():
             assert x == pytest.approx(y, rel=1e-4, abs=1e-6)
     # the members really differ from one another
     assert not torch.allclose(ens.model.W_O[0], ens.model.W_O[1])
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.4])
+def test_threaded_draws_equal_serial_draws(noise):
+    """TrainingStream draws each member's uniforms (and noise) on several threads on a CPU: the prompts must be
+    exactly those of one thread, for factored and dense (noisy) batches."""
+    runs = [small_run(seed=s, data=dict(noise=noise if s % 2 else 0.0)) for s in range(5)]
+    worlds = [World.build(r) for r in runs]
+    before = torch.get_num_threads()
+    batches = {}
+    try:
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            stream = TrainingStream(worlds, runs, torch.device("cpu"), torch.float32)
+            assert (stream.pool is None) == (threads == 1)
+            batches[threads] = [stream.next(40) for _ in range(2)]
+            stream.close()
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(batches[1], batches[3]):
+        assert type(a) is type(b)
+        for k in vars(a):
+            assert torch.equal(getattr(a, k), getattr(b, k)), k
 
 
 def test_member_order_does_not_matter():
@@ -221,3 +244,19 @@ def test_history_checkpoints(steps, eval_every, chunk, expected):
         assert math.isnan(h.train_loss[0]) and all(math.isfinite(x) for x in h.train_loss[1:])
         assert all(0 <= e <= 32 for e in h.err_id + h.err_ood)
         assert all(0.0 <= x <= 1.0 for x in h.attn_id + h.attn_ood)
+
+
+@pytest.mark.parametrize("env, expected", [("1", True), ("0", False)])
+def test_allocator_tuning_applies_once_and_can_be_turned_off(env, expected):
+    """harness.allocator raises glibc's thresholds (a no-op elsewhere); ICLCHECK_MALLOC_TUNE=0 leaves malloc alone."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt thresholds are glibc's")
+    code = "from harness.allocator import keep_freed_memory as k; print(k(), k())"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "ICLCHECK_MALLOC_TUNE": env})
+    assert r.stdout.split() == [str(expected)] * 2, r.stderr
