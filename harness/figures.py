@@ -10,7 +10,9 @@ A claim file asks for one with `figure = "..."`:
   paper's ~0.8-0.9 in every layer;
 - "baselines_by_context_length": in-domain error against the number of context
   examples l_ts, one line per method (the trained Transformer and the classical
-  baselines fitted on the same prompts' contexts), one panel per alpha'.
+  baselines fitted on the same prompts' contexts), one panel per alpha';
+- "error_by_test_length": in-domain error against the test context length l_ts,
+  one line per alpha', as in the paper's figure (larger alpha' needs shorter prompts).
 Figures with a `TABLES` entry also give the report a table of the same numbers.
 """
 
@@ -19,11 +21,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .plotting import finish, new_axes
 
-FIGURES = ("attention_curve", "error_by_prune_mode", "attention_by_layer", "baselines_by_context_length")
+FIGURES = ("attention_curve", "error_by_prune_mode", "attention_by_layer", "baselines_by_context_length", "error_by_test_length")
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -58,15 +60,22 @@ def attention_curve(records: list[dict[str, Any]], title: str, path: Path) -> Pa
     return finish(fig, ax, title, path)
 
 
-def error_by_prune_mode(records: list[dict[str, Any]], title: str, path: Path) -> Path | None:
-    series: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+def _error_series(records: list[dict[str, Any]], x_axis: str, line_of: Callable[[dict, dict], Any]) -> dict[Any, dict[float, list[float]]]:
+    """Unseen-task error rates of the non-failed records at every eval point that sets `x_axis`:
+    line (line_of(point, record)) -> x -> one rate per seed."""
+    series: dict[Any, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         if r.get("failed"):
             continue
         for meas in r["measurements"]:
             p = meas["point"]
-            if "prune.fraction" in p:
-                series[p.get("prune.mode", "small")][float(p["prune.fraction"])].append(meas["err_id"] / meas["n"])
+            if x_axis in p:
+                series[line_of(p, r)][float(p[x_axis])].append(meas["err_id"] / meas["n"])
+    return series
+
+
+def error_by_prune_mode(records: list[dict[str, Any]], title: str, path: Path) -> Path | None:
+    series = _error_series(records, "prune.fraction", lambda p, r: p.get("prune.mode", "small"))
     if not series:
         return None
     fig, ax = new_axes()
@@ -79,6 +88,23 @@ def error_by_prune_mode(records: list[dict[str, Any]], title: str, path: Path) -
     ax.set_xlabel("pruning rate R (fraction of MLP neurons removed: W_O rows; deep model: last block)")
     ax.set_ylabel("unseen-task error")
     ax.text(0.02, 0.95, "paper: small flat to ~15%, random between, large rises", transform=ax.transAxes, fontsize=7, va="top")
+    return finish(fig, ax, title, path)
+
+
+def error_by_test_length(records: list[dict[str, Any]], title: str, path: Path) -> Path | None:
+    series = _error_series(records, "data.l_ts", lambda p, r: float(p.get("data.alpha_test", r["config"]["data"]["alpha_test"])))
+    if not series:
+        return None
+    fig, ax = new_axes()
+    for i, alpha in enumerate(sorted(series)):
+        xs = sorted(series[alpha])
+        ms = [_mean_sd(series[alpha][x])[0] for x in xs]
+        ax.plot(xs, ms, "o-", ms=3, color=f"C{i}", label=f"alpha' = {alpha:g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("test context length l_ts")
+    ax.set_ylabel("unseen-task error (mean over seeds)")
+    ax.text(0.98, 0.95, "paper: larger alpha' reaches low error\nwith shorter test prompts", transform=ax.transAxes,
+            fontsize=7, va="top", ha="right")
     return finish(fig, ax, title, path)
 
 
@@ -190,4 +216,5 @@ def draw(kind: str, records: list[dict[str, Any]], title: str, path: Path) -> Pa
     if kind not in FIGURES:
         raise ValueError(f"figure must be one of {', '.join(FIGURES)}, got {kind!r}")
     return {"attention_curve": attention_curve, "error_by_prune_mode": error_by_prune_mode,
-            "attention_by_layer": attention_by_layer, "baselines_by_context_length": baselines_by_context_length}[kind](records, title, path)
+            "attention_by_layer": attention_by_layer, "baselines_by_context_length": baselines_by_context_length,
+            "error_by_test_length": error_by_test_length}[kind](records, title, path)
