@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .paths import results_root
 

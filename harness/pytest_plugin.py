@@ -27,6 +27,7 @@ from .runner import run_claim
 from .store import Store
 from .verdicts import Verdict, family_control
 
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("iclcheck", "claim verification (icl-claimcheck)")
     g.addoption("--iclcheck-profile", choices=PROFILES, default="quick", help="claim profile to run (default quick)")

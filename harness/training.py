@@ -112,8 +112,8 @@ class TrainingStream:
     def __init__(self, worlds: list[World], runs: list[RunConfig], device: torch.device, dtype: torch.dtype,
                  compiled: bool = False):
         self.worlds, self.device, self.dtype, self.compiled = worlds, device, dtype, compiled
-        threads = min(torch.get_num_threads(), len(runs)) if device.type == "cpu" else 1
-        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="iclcheck-draws") if threads > 1 else None
+        self.threads = min(torch.get_num_threads(), len(runs)) if device.type == "cpu" else 1
+        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="iclcheck-draws") if self.threads > 1 else None
         self.gens = [generator(derive_seed(r.seed, "train-data"), device) for r in runs]
         self.l = runs[0].data.l_tr
         self.rel = torch.stack([w.ind.relevant for w in worlds]).to(device, dtype)
@@ -139,7 +139,7 @@ class TrainingStream:
             for e in range(E):
                 fn(e)
             return
-        k = self.pool._max_workers
+        k = self.threads
         for _ in self.pool.map(lambda i: [fn(e) for e in range(i, E, k)], range(k)):
             pass  # consuming the results re-raises a worker's exception here
 
@@ -160,7 +160,12 @@ class TrainingStream:
             return f
         normals = torch.zeros(E, n, self.l + 1, dX, device=self.device)
         noisy = (self.noise > 0).tolist()
-        self._each_member(lambda e: noisy[e] and torch.randn(n, self.l + 1, dX, generator=self.gens[e], device=self.device, out=normals[e]))
+
+        def draw_noise(e: int) -> None:
+            if noisy[e]:
+                torch.randn(n, self.l + 1, dX, generator=self.gens[e], device=self.device, out=normals[e])
+
+        self._each_member(draw_noise)
         return materialise(f, self.rel, self.irr, self.q, self.noise, normals)
 
     def loss_and_grads(self, model: EnsembleICLTransformer | EnsembleDeepTransformer, batch: FactoredPrompts | PromptBatch):
