@@ -18,7 +18,7 @@ from tabulate import tabulate
 from .claims import PROFILES, ClaimError, discover, load_claim
 from .execution import EXECUTORS, make_executor
 from .paths import claims_dir, results_root
-from .report import compare_runs, history, load_run, summary_table, write_report
+from .report import compare_runs, history, load_run, record_commits, summary_table, write_report
 from .runner import run_claims
 
 DEFAULT_CLAIMS = claims_dir()
@@ -78,7 +78,8 @@ def cmd_run(a: argparse.Namespace) -> int:
             "family": a.family, "claims": [c.id for c in claims], "max_ensemble": a.max_ensemble,
             "models_trained": sum(r.counts["done"] for r in runs), "models_reused": sum(r.counts["skipped"] for r in runs),
             "train_seconds_in_records": sum(rec["timing"]["train_seconds_ensemble"] / rec["timing"]["ensemble_size"]
-                                            for r in runs for rec in r.records)}
+                                            for r in runs for rec in r.records),
+            "record_commits": record_commits([rec for r in runs for rec in r.records])}
     figs = {r.claim.id: (r.claim.figure, r.records) for r in runs if r.claim.figure}
     report = write_report(out, verdicts, meta, a.device, figs, robustness=Path(a.results) / "fuzz" / "report")
     print(summary_table(verdicts))

@@ -16,12 +16,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def _git_commit_in(folder: Path) -> str | None:
-    """HEAD of the git checkout holding `folder` (with '+dirty' when tracked files changed), or None."""
+    """HEAD of the git checkout holding `folder`, or None; '+dirty' when tracked files other than the
+    top-level results/ changed (a run that rewrites a committed reference report has not changed the code)."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", ":(top,exclude)results"],
+                               cwd=folder, capture_output=True, text=True, timeout=10)
         return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None

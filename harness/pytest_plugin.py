@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ import pytest
 from .claims import PROFILES, ClaimError, load_claim
 from .execution import EXECUTORS, Executor, make_executor
 from .paths import RESULTS_ENV
+from .report import record_commits
 from .runner import run_claim
 from .store import Store
 from .verdicts import Verdict, family_control
@@ -74,6 +76,7 @@ class ClaimItem(pytest.Item):
         run = run_claim(self.claim, state.store, state.executor(), progress=False)
         v = family_control([run.verdict], family_size=state.n_items)[0]
         state.verdicts.append(v)
+        state.record_commits.update(record_commits(run.records))
         if self.claim.figure:
             state.figures[self.claim.id] = (self.claim.figure, run.records)
         self.user_properties.append(("verdict", v.verdict))
@@ -106,6 +109,7 @@ class _State:
         self.store = Store(self.results)
         self.verdicts: list[Verdict] = []
         self.figures: dict[str, tuple[str, list[dict]]] = {}
+        self.record_commits: Counter[str] = Counter()  # git commit -> records it wrote, over every claim run
         self.n_items = 1
         self._executor: Executor | None = None
         self.started = dt.datetime.now(dt.timezone.utc)
@@ -150,7 +154,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     out = state.results / "runs" / f"{state.started:%Y%m%dT%H%M%SZ}-{o('--iclcheck-profile')}"
     meta = {"profile": o("--iclcheck-profile"), "started": state.started.isoformat(), "seconds": time.perf_counter() - state.t0,
             "executor": o("--iclcheck-executor"), "family": f"bonferroni over {state.n_items} claims",
-            "claims": [v.claim_id for v in state.verdicts]}
+            "claims": [v.claim_id for v in state.verdicts], "record_commits": dict(state.record_commits.most_common())}
     state.report = write_report(out, state.verdicts, meta, o("--iclcheck-device"), state.figures,
                                 robustness=state.results / "fuzz" / "report")
 

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,12 @@ def _outcome(v: Verdict) -> str:
     if v.expected and v.expected[0] == v.verdict:
         return f"{v.verdict} (expected)"
     return v.verdict
+
+
+def record_commits(records: list[dict[str, Any]]) -> dict[str, int]:
+    """How many of `records` each git commit wrote, most first: a report rebuilt from a store names the code that
+    trained it, not only the code that judged it."""
+    return dict(Counter(r.get("provenance", {}).get("git_commit", "unknown") for r in records).most_common())
 
 
 def summary_table(verdicts: list[Verdict], fmt: str = "github") -> str:
@@ -144,6 +151,8 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
         f"- started {meta.get('started', '?')}, wall time {meta.get('seconds', 0):.0f} s, executor `{meta.get('executor', '?')}`",
         f"- {meta.get('models_trained', '?')} models trained in this run, {meta.get('models_reused', '?')} reused from the store; "
         f"training time recorded in the records: {meta.get('train_seconds_in_records', 0):.0f} model-ensemble seconds",
+        *([f"- records written at commit {', '.join(f'`{c}` ({n})' for c, n in meta['record_commits'].items())}"]
+          if meta.get("record_commits") else []),
         f"- family-wise control of refutations: {meta.get('family', 'holm')}",
         "",
         summary_table(verdicts),

@@ -15,6 +15,7 @@ import pytest
 from harness.claims import load_claim
 from harness.execution import execute, make_executor
 from harness.grid import expand
+from harness.provenance import _git_commit_in
 from harness.store import Store
 
 from conftest import write_claim
@@ -165,4 +166,21 @@ def test_default_results_follow_the_working_directory_not_the_package(tmp_path):
     assert r.returncode in (0, 1), r.stderr
     assert "0 models trained, 2 reused" in r.stdout  # the CLI found claims/ and the store under the working directory
     assert (tmp_path / "cli-run" / "report.md").exists()
+    assert "records written at commit" in (tmp_path / "cli-run" / "report.md").read_text()  # the reused records' code
     assert not (ROOT / "results" / "store" / "tiny").exists()
+
+
+def test_results_do_not_make_the_checkout_dirty(tmp_path):
+    """A run that rewrites a committed reference report under results/ has not changed the code: no '+dirty'."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    (tmp_path / "results").mkdir()
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results" / "report.md").write_text("old\n")
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "c"]):
+        subprocess.run(git + cmd, cwd=tmp_path, check=True, capture_output=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    (tmp_path / "results" / "report.md").write_text("new\n")
+    assert _git_commit_in(tmp_path) == head
+    assert _git_commit_in(tmp_path / "results") == head  # from a subfolder too
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert _git_commit_in(tmp_path) == head + "+dirty"
