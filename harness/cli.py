@@ -18,7 +18,7 @@ from tabulate import tabulate
 from .claims import PROFILES, ClaimError, discover, load_claim
 from .execution import EXECUTORS, make_executor
 from .paths import claims_dir, results_root
-from .report import compare_runs, history, load_run, record_commits, summary_table, write_report
+from .report import compare_runs, history, load_run, run_totals, summary_table, write_report
 from .runner import run_claims
 
 DEFAULT_CLAIMS = claims_dir()
@@ -75,19 +75,13 @@ def cmd_run(a: argparse.Namespace) -> int:
     verdicts = [r.verdict for r in runs]
     out = Path(a.out) if a.out else Path(a.results) / "runs" / f"{started:%Y%m%dT%H%M%SZ}-{a.profile}"
     meta = {"profile": a.profile, "started": started.isoformat(), "seconds": time.perf_counter() - t0, "executor": a.executor,
-            "family": a.family, "claims": [c.id for c in claims], "max_ensemble": a.max_ensemble,
-            "models_trained": sum(r.counts["done"] for r in runs), "models_reused": sum(r.counts["skipped"] for r in runs),
-            "train_seconds_in_records": sum(rec["timing"]["train_seconds_ensemble"] / rec["timing"]["ensemble_size"]
-                                            for r in runs for rec in r.records),
-            "record_commits": record_commits([rec for r in runs for rec in r.records])}
+            "family": a.family, "claims": [c.id for c in claims], "max_ensemble": a.max_ensemble, **run_totals(runs)}
     figs = {r.claim.id: (r.claim.figure, r.records) for r in runs if r.claim.figure}
     report = write_report(out, verdicts, meta, a.device, figs, robustness=Path(a.results) / "fuzz" / "report")
     print(summary_table(verdicts))
     counts = {s: sum(v.verdict == s for v in verdicts) for s in ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")}
-    trained = sum(r.counts["done"] for r in runs)
-    reused = sum(r.counts["skipped"] for r in runs)
     print(f"\n{len(verdicts)} claims: " + ", ".join(f"{n} {s}" for s, n in counts.items()) +
-          f" | {trained} models trained, {reused} reused from the store | {time.perf_counter() - t0:.0f} s | report: {report}")
+          f" | {meta['models_trained']} models trained, {meta['models_reused']} reused from the store | {time.perf_counter() - t0:.0f} s | report: {report}")
     return 1 if any(verdict_failed(v, a.strict) for v in verdicts) else 0
 
 

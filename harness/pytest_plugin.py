@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,7 @@ import pytest
 from .claims import PROFILES, ClaimError, load_claim
 from .execution import EXECUTORS, Executor, make_executor
 from .paths import RESULTS_ENV
-from .report import record_commits
-from .runner import run_claim
+from .runner import ClaimRun, run_claim
 from .store import Store
 from .verdicts import Verdict, family_control
 
@@ -76,9 +74,7 @@ class ClaimItem(pytest.Item):
         run = run_claim(self.claim, state.store, state.executor(), progress=False)
         v = family_control([run.verdict], family_size=state.n_items)[0]
         state.verdicts.append(v)
-        state.record_commits.update(record_commits(run.records))
-        if self.claim.figure:
-            state.figures[self.claim.id] = (self.claim.figure, run.records)
+        state.runs.append(run)
         self.user_properties.append(("verdict", v.verdict))
         if v.expected and v.expected[0] == v.verdict:
             pytest.xfail(f"{v.verdict} as recorded: {v.expected[1]} | {v.measurement}")
@@ -108,8 +104,7 @@ class _State:
         self.results = results_dir(config)
         self.store = Store(self.results)
         self.verdicts: list[Verdict] = []
-        self.figures: dict[str, tuple[str, list[dict]]] = {}
-        self.record_commits: Counter[str] = Counter()  # git commit -> records it wrote, over every claim run
+        self.runs: list[ClaimRun] = []  # every claim run: the report's figures and totals
         self.n_items = 1
         self._executor: Executor | None = None
         self.started = dt.datetime.now(dt.timezone.utc)
@@ -148,14 +143,15 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         state._executor.close()
     if not state.verdicts or session.config.getoption("--iclcheck-no-report"):
         return
-    from .report import write_report
+    from .report import run_totals, write_report
 
     o = session.config.getoption
     out = state.results / "runs" / f"{state.started:%Y%m%dT%H%M%SZ}-{o('--iclcheck-profile')}"
     meta = {"profile": o("--iclcheck-profile"), "started": state.started.isoformat(), "seconds": time.perf_counter() - state.t0,
             "executor": o("--iclcheck-executor"), "family": f"bonferroni over {state.n_items} claims",
-            "claims": [v.claim_id for v in state.verdicts], "record_commits": dict(state.record_commits.most_common())}
-    state.report = write_report(out, state.verdicts, meta, o("--iclcheck-device"), state.figures,
+            "claims": [v.claim_id for v in state.verdicts], **run_totals(state.runs)}
+    figures = {r.claim.id: (r.claim.figure, r.records) for r in state.runs if r.claim.figure}
+    state.report = write_report(out, state.verdicts, meta, o("--iclcheck-device"), figures,
                                 robustness=state.results / "fuzz" / "report")
 
 

@@ -40,6 +40,15 @@ def record_commits(records: list[dict[str, Any]]) -> dict[str, int]:
     return dict(Counter(r.get("provenance", {}).get("git_commit", "unknown") for r in records).most_common())
 
 
+def run_totals(runs: list[Any]) -> dict[str, Any]:
+    """The report header's counts over claim runs (objects with `counts` and `records`, as runner.run_claim returns):
+    models trained and reused, training seconds recorded (each ensemble once), commits that wrote the records."""
+    records = [rec for r in runs for rec in r.records]
+    return {"models_trained": sum(r.counts["done"] for r in runs), "models_reused": sum(r.counts["skipped"] for r in runs),
+            "train_seconds_in_records": sum(rec["timing"]["train_seconds_ensemble"] / rec["timing"]["ensemble_size"] for rec in records),
+            "record_commits": record_commits(records)}
+
+
 def summary_table(verdicts: list[Verdict], fmt: str = "github") -> str:
     rows = [[v.claim_id, v.source, v.prediction, v.measurement, v.over, f"{v.n_points} x {v.n_replicates}", _outcome(v)] for v in verdicts]
     return tabulate(rows, headers=["claim", "source", "prediction", "measurement (interval)", "interval over", "points x seeds", "verdict"], tablefmt=fmt)
@@ -150,7 +159,7 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
         f"- commit `{meta['git_commit']}`, device `{meta['device']}`, torch {meta['versions']['torch']}, harness {meta['versions']['harness']}",
         f"- started {meta.get('started', '?')}, wall time {meta.get('seconds', 0):.0f} s, executor `{meta.get('executor', '?')}`",
         f"- {meta.get('models_trained', '?')} models trained in this run, {meta.get('models_reused', '?')} reused from the store; "
-        f"training time recorded in the records: {meta.get('train_seconds_in_records', 0):.0f} model-ensemble seconds",
+        f"training time recorded in the records: {meta.get('train_seconds_in_records', 0):.0f} s (each ensemble once)",
         *([f"- records written at commit {', '.join(f'`{c}` ({n})' for c, n in meta['record_commits'].items())}"]
           if meta.get("record_commits") else []),
         f"- family-wise control of refutations: {meta.get('family', 'holm')}",

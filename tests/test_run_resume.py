@@ -147,7 +147,8 @@ def test_pytest_plugin_outcomes_follow_verdicts(tmp_path):
     assert "1 skipped" in out and "1 deselected" in out and "INCONCLUSIVE" in out, out
     out = run("-k", "tiny-a", "--iclcheck-strict")
     assert "1 failed" in out and "prediction:" in out and "measurement:" in out, out
-    assert list((tmp_path / "res" / "runs").glob("*/report.md"))
+    reports = [p.read_text() for p in (tmp_path / "res" / "runs").glob("*/report.md")]
+    assert reports and all("? models" not in r and "records written at commit" in r for r in reports), reports[:1]
 
 
 @pytest.mark.slow
