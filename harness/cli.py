@@ -17,8 +17,8 @@ from tabulate import tabulate
 
 from .claims import PROFILES, ClaimError, discover, load_claim
 from .execution import EXECUTORS, make_executor
-from .paths import claims_dir, results_root
-from .report import compare_runs, history, load_run, run_totals, summary_table, write_report
+from .paths import claims_dir, results_root, robustness_report_dir
+from .report import claim_figures, compare_runs, history, load_run, run_totals, summary_table, write_report
 from .runner import run_claims
 
 DEFAULT_CLAIMS = claims_dir()
@@ -76,8 +76,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     out = Path(a.out) if a.out else Path(a.results) / "runs" / f"{started:%Y%m%dT%H%M%SZ}-{a.profile}"
     meta = {"profile": a.profile, "started": started.isoformat(), "seconds": time.perf_counter() - t0, "executor": a.executor,
             "family": a.family, "claims": [c.id for c in claims], "max_ensemble": a.max_ensemble, **run_totals(runs)}
-    figs = {r.claim.id: (r.claim.figure, r.records) for r in runs if r.claim.figure}
-    report = write_report(out, verdicts, meta, a.device, figs, robustness=Path(a.results) / "fuzz" / "report")
+    report = write_report(out, verdicts, meta, a.device, claim_figures(runs), robustness=robustness_report_dir(Path(a.results)))
     print(summary_table(verdicts))
     counts = {s: sum(v.verdict == s for v in verdicts) for s in ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")}
     print(f"\n{len(verdicts)} claims: " + ", ".join(f"{n} {s}" for s, n in counts.items()) +

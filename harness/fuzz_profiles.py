@@ -7,9 +7,9 @@ import os
 from dataclasses import dataclass
 
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from .paths import results_root
+from .paths import fuzz_root
 
-DEFAULT_ROOT = results_root() / "fuzz"  # records/, db/, report/
+DEFAULT_ROOT = fuzz_root()  # records/, db/, report/
 EPS = 0.05
 LEVEL = 0.95
 ANCHOR = DataConfig(S1=2.0)  # the paper's orthogonal world; S1 = 2 so that the OOD claim holds at the anchor

@@ -3,7 +3,9 @@
 Relative to the working directory (`claims/`, `results/`), never to the installed
 package: under tox or `pip install` the package lives in site-packages, and a
 store, report or fuzz database written beside it would be hidden from the user.
-`ICLCHECK_RESULTS` moves the results folder.
+`ICLCHECK_RESULTS` moves the results folder. The fuzzing layout under it
+(`fuzz/records`, `fuzz/db`, `fuzz/report`) is named here too, so that claim
+reports find the robustness report wherever the results folder is.
 """
 
 from __future__ import annotations
@@ -14,9 +16,19 @@ from pathlib import Path
 RESULTS_ENV = "ICLCHECK_RESULTS"
 
 
-def results_root() -> Path:
-    """The results folder: $ICLCHECK_RESULTS, else ./results."""
-    return Path(os.environ.get(RESULTS_ENV) or "results")
+def results_root(base: Path = Path(".")) -> Path:
+    """The results folder: $ICLCHECK_RESULTS, else results/ under `base` (the working directory by default)."""
+    return Path(os.environ.get(RESULTS_ENV) or base / "results")
+
+
+def fuzz_root(results: Path | None = None) -> Path:
+    """The fuzzing folder (records/, db/, report/) under a results folder (default: results_root())."""
+    return (results_root() if results is None else Path(results)) / "fuzz"
+
+
+def robustness_report_dir(results: Path | None = None) -> Path:
+    """Where `tox -e fuzz` writes the robustness report that claim reports join."""
+    return fuzz_root(results) / "report"
 
 
 def claims_dir() -> Path:

@@ -14,7 +14,6 @@ for any test.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 
 from .claims import PROFILES, ClaimError, load_claim
 from .execution import EXECUTORS, Executor, make_executor
-from .paths import RESULTS_ENV
+from .paths import results_root, robustness_report_dir
 from .runner import ClaimRun, run_claim
 from .store import Store
 from .verdicts import Verdict, family_control
@@ -95,7 +94,8 @@ class ClaimItem(pytest.Item):
 
 def results_dir(config: pytest.Config) -> Path:
     """--iclcheck-results, else $ICLCHECK_RESULTS, else results/ under pytest's rootdir (the checkout)."""
-    return Path(config.getoption("--iclcheck-results") or os.environ.get(RESULTS_ENV) or config.rootpath / "results")
+    option = config.getoption("--iclcheck-results")
+    return Path(option) if option else results_root(config.rootpath)
 
 
 class _State:
@@ -143,16 +143,15 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         state._executor.close()
     if not state.verdicts or session.config.getoption("--iclcheck-no-report"):
         return
-    from .report import run_totals, write_report
+    from .report import claim_figures, run_totals, write_report
 
     o = session.config.getoption
     out = state.results / "runs" / f"{state.started:%Y%m%dT%H%M%SZ}-{o('--iclcheck-profile')}"
     meta = {"profile": o("--iclcheck-profile"), "started": state.started.isoformat(), "seconds": time.perf_counter() - state.t0,
             "executor": o("--iclcheck-executor"), "family": f"bonferroni over {state.n_items} claims",
             "claims": [v.claim_id for v in state.verdicts], **run_totals(state.runs)}
-    figures = {r.claim.id: (r.claim.figure, r.records) for r in state.runs if r.claim.figure}
-    state.report = write_report(out, state.verdicts, meta, o("--iclcheck-device"), figures,
-                                robustness=state.results / "fuzz" / "report")
+    state.report = write_report(out, state.verdicts, meta, o("--iclcheck-device"), claim_figures(state.runs),
+                                robustness=robustness_report_dir(state.results))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -15,12 +15,12 @@ from typing import Any
 from tabulate import tabulate
 
 from .plotting import finish, new_axes
-from .paths import results_root
+from .paths import robustness_report_dir
 from .provenance import provenance
 from .store import atomic_write_text
 from .verdicts import Verdict
 
-ROBUSTNESS_REPORT = results_root() / "fuzz" / "report"  # written by `tox -e fuzz` (harness.fuzzing)
+ROBUSTNESS_REPORT = robustness_report_dir()  # written by `tox -e fuzz` (harness.fuzzing)
 DRIFT_FRACTION = 0.5  # an exponent moving by more than this fraction of the margin is flagged
 
 
@@ -38,6 +38,11 @@ def record_commits(records: list[dict[str, Any]]) -> dict[str, int]:
     """How many of `records` each git commit wrote, most first: a report rebuilt from a store names the code that
     trained it, not only the code that judged it."""
     return dict(Counter(r.get("provenance", {}).get("git_commit", "unknown") for r in records).most_common())
+
+
+def claim_figures(runs: list[Any]) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """Claim id -> (figure kind, records) for the claim runs whose file asks for a figure."""
+    return {r.claim.id: (r.claim.figure, r.records) for r in runs if r.claim.figure}
 
 
 def run_totals(runs: list[Any]) -> dict[str, Any]:
