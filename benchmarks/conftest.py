@@ -17,9 +17,9 @@ ALLOCATOR: dict[str, bool] = {}
 
 def pytest_configure(config):
     torch.set_num_threads(int(os.environ.get("ICLCHECK_BENCH_THREADS", os.cpu_count() or 1)))
-    # The ensemble trainer keeps freed memory in the process (harness.allocator); set it before anything runs so
+    # The ensemble trainer keeps freed memory in the process (harness.training.allocator); set it before anything runs so
     # that the plain loop runs under the same allocator and the ratios measure the trainer, not malloc.
-    from harness.allocator import keep_freed_memory
+    from harness.training.allocator import keep_freed_memory
 
     ALLOCATOR["kept"] = keep_freed_memory()
 
@@ -38,7 +38,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     RESULTS.mkdir(parents=True, exist_ok=True)
     from datetime import datetime, timezone
 
-    from harness.provenance import provenance
+    from harness.run.provenance import provenance
 
     info = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "threads": torch.get_num_threads(),
             "cpus": os.cpu_count(), "allocator_keeps_freed_memory": ALLOCATOR.get("kept"), **provenance("cpu"), "rows": ROWS}

@@ -20,10 +20,10 @@ import time
 import pytest
 import torch
 
-from harness.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from harness.seeding import derive_seed, generator
-from harness.training import init_ensemble, train_ensemble
-from harness.world import World
+from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from harness.world.seeding import derive_seed, generator
+from harness.training.trainer import init_ensemble, train_ensemble
+from harness.world.world import World
 from models import EnsembleICLTransformer, ReferenceICLTransformer, hinge_loss
 
 # name: (dX, l, m, B, E, M1, M2)

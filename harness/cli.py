@@ -1,4 +1,4 @@
-"""Command line: iclcheck {list, validate, run, report, compare, history}.
+"""Command line: iclcheck {list, validate, run, report, compare, history, fuzz}.
 
 Bad input (a malformed claim file, an unknown option value) prints one line
 "error: FILE: KEY: ..." and exits 2; a run exits 1 when a verdict is ERROR or
@@ -15,22 +15,20 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from .claims import PROFILES, ClaimError, discover, load_claim
-from .execution import EXECUTORS, make_executor
-from .paths import claims_dir, results_root, robustness_report_dir
-from .report import claim_figures, compare_runs, history, load_run, run_totals, summary_table, write_report
-from .runner import run_claims
+from harness.claims.schema import PROFILES, ClaimError, discover, load_claim
+from harness.fuzz.campaign import add_arguments as add_fuzz_arguments, run_fuzz
+from harness.loading import check_references, load_claims
+from harness.run.execution import EXECUTORS, make_executor
+from harness.run.paths import claims_dir, results_root, robustness_report_dir
+from harness.report.claim_report import claim_figures, compare_runs, history, load_run, run_totals, summary_table, write_report
+from harness.run.runner import run_claims
 
 DEFAULT_CLAIMS = claims_dir()
 DEFAULT_RESULTS = results_root()
 
 
 def _load(paths: list[str], profile: str, k: str | None = None):
-    files = discover(paths or [DEFAULT_CLAIMS])
-    claims = [load_claim(f, profile) for f in files]
-    if k:
-        claims = [c for c in claims if k in c.id]
-    return claims
+    return load_claims(paths or [DEFAULT_CLAIMS], profile, k)
 
 
 def cmd_list(a: argparse.Namespace) -> int:
@@ -43,7 +41,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
     files = discover(a.paths or [DEFAULT_CLAIMS])
     for f in files:
         for p in PROFILES:
-            load_claim(f, p)
+            check_references(load_claim(f, p))
     print(f"ok: {len(files)} claim files valid in profiles {', '.join(PROFILES)}")
     return 0
 
@@ -141,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("runs", nargs="*")
     s.add_argument("--results", default=str(DEFAULT_RESULTS))
     s.set_defaults(fn=cmd_history)
+    s = sub.add_parser("fuzz", help="fuzz the theory's assumptions: robustness sweep, Hypothesis campaign, report")
+    add_fuzz_arguments(s)
+    s.set_defaults(fn=run_fuzz)
     return p
 
 

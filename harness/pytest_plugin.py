@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from .claims import PROFILES, ClaimError, load_claim
-from .execution import EXECUTORS, Executor, make_executor
-from .paths import results_root, robustness_report_dir
-from .runner import ClaimRun, run_claim
-from .store import Store
-from .verdicts import Verdict, family_control
+from harness.claims.schema import PROFILES, ClaimError
+from harness.loading import load_claims
+from harness.run.execution import EXECUTORS, Executor, make_executor
+from harness.run.paths import results_root, robustness_report_dir
+from harness.run.runner import ClaimRun, run_claim
+from harness.run.store import Store
+from harness.claims.verdicts import Verdict, family_control
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,7 +57,7 @@ class ClaimFile(pytest.File):
     def collect(self):
         profile = self.config.getoption("--iclcheck-profile")
         try:
-            claim = load_claim(self.path, profile)
+            (claim,) = load_claims([self.path], profile)
         except ClaimError as exc:
             raise self.CollectError(str(exc)) from None
         yield ClaimItem.from_parent(self, name=claim.id, claim=claim)
@@ -143,7 +144,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         state._executor.close()
     if not state.verdicts or session.config.getoption("--iclcheck-no-report"):
         return
-    from .report import claim_figures, run_totals, write_report
+    from harness.report.claim_report import claim_figures, run_totals, write_report
 
     o = session.config.getoption
     out = state.results / "runs" / f"{state.started:%Y%m%dT%H%M%SZ}-{o('--iclcheck-profile')}"
@@ -158,7 +159,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     state = config.stash.get(_STATE, None)
     if state is None or not state.verdicts:
         return
-    from .report import summary_table
+    from harness.report.claim_report import summary_table
 
     tr = terminalreporter
     tr.section("claim verdicts")

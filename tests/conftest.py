@@ -9,7 +9,7 @@ import torch
 from hypothesis import configuration as _hyp_configuration
 from hypothesis import settings
 
-from harness.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
 
 # The tensors here are tiny: one thread is fastest and keeps timings stable on a busy 2-core machine.

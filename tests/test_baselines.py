@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-import harness.metrics as metrics
-from harness.baselines import BASELINES, METHODS, BaselineCache, baseline_errors, context_examples, predict
-from harness.claims import ClaimError, load_claim
-from harness.grid import Unit
-from harness.prompts import PromptBatch
-from harness.training import train_ensemble
+import harness.measure.ensemble as metrics
+from harness.measure.baselines import BASELINES, METHODS, BaselineCache, baseline_errors, context_examples, predict
+from harness.claims.schema import ClaimError, load_claim
+from harness.claims.grid import Unit
+from harness.world.prompts import PromptBatch
+from harness.training.trainer import train_ensemble
 
 from conftest import CLAIMS_DIR, write_claim, small_run
 
@@ -103,7 +103,7 @@ def test_measure_ensemble_pairs_baselines_with_the_transformer_on_the_same_promp
     monkeypatch.setattr(metrics.BaselineCache, "errors", spy_base)
     points = [{"data.l_ts": l, "baseline.method": m} for l in (4, 6) for m in ("transformer", "knn1", "best")]
     units = [Unit("x", {}, e, r, points, {"n_test": 12, "chunk": 2048}) for e, r in enumerate(runs)]
-    out = metrics.measure_ensemble(te, units, "cpu")
+    out = metrics.measure_ensemble(te.model, te.worlds, units[0].eval_points, units[0].eval, "cpu")
     id_batches = evaluated[0::2]  # evaluate is called for the in-domain then the OOD batch
     assert len(id_batches) == 2 and len(fitted) >= 4
     for f in fitted:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.claims import ClaimError, load_claim
-from harness.grid import expand
+from harness.claims.schema import ClaimError, load_claim
+from harness.loading import load_claims
+from harness.claims.grid import expand
 
 from conftest import write_claim
 
@@ -38,7 +39,7 @@ def write(tmp_path: Path, text: str, name: str = "c") -> Path:
 
 def error_of(path: Path) -> str:
     with pytest.raises(ClaimError) as e:
-        load_claim(path, "quick")
+        load_claims([path], "quick")
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith(str(path))
     return msg

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.prompts import N_UNIFORMS, factor_prompts
-from harness.training import COMPILE_ENV, TrainingStream, _compiled, compile_enabled, init_ensemble, train_ensemble
-from harness.world import World
+from harness.world.prompts import N_UNIFORMS, factor_prompts
+from harness.training.trainer import COMPILE_ENV, TrainingStream, _compiled, compile_enabled, init_ensemble, train_ensemble
+from harness.world.world import World
 from models.icl_transformer import factored_hinge_loss_and_grads
 
 from conftest import small_run

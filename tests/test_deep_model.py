@@ -9,13 +9,14 @@ import dataclasses
 import pytest
 import torch
 
-from harness.claims import load_claim
-from harness.config import ModelConfig, RunConfig, TrainConfig
-from harness.evaluation import evaluate
-from harness.metrics import check_metric, measure_ensemble, metric_rows, neuron_rows
-from harness.pruning import prune_mask
-from harness.seeding import derive_seed, generator
-from harness.training import init_ensemble, train_ensemble
+from harness.claims.schema import load_claim
+from harness.world.config import ModelConfig, RunConfig, TrainConfig
+from harness.measure.evaluation import evaluate
+from harness.claims.metrics import check_metric, metric_rows
+from harness.measure.ensemble import measure_ensemble, neuron_rows
+from harness.measure.pruning import prune_mask
+from harness.world.seeding import derive_seed, generator
+from harness.training.trainer import init_ensemble, train_ensemble
 from models import EnsembleDeepTransformer
 from models.deep_transformer import PARAM_NAMES
 
@@ -126,8 +127,8 @@ def _first_step(optimizer: str):
     te = train_ensemble([r])
     w1 = te.model.member(0)
     # recompute the first batch's gradient from the same data stream
-    from harness.training import TrainingStream
-    from harness.world import World
+    from harness.training.trainer import TrainingStream
+    from harness.world.world import World
 
     model = init_ensemble([r], "cpu")
     stream = TrainingStream([World.build(r)], [r], torch.device("cpu"), torch.float32)
@@ -221,7 +222,7 @@ def test_evaluate_and_measure_give_per_layer_mass():
     te = train_ensemble([r])
     w = te.worlds[0]
     batch = w.test_prompts(20, w.eval_generator("t"))
-    from harness.prompts import PromptBatch
+    from harness.world.prompts import PromptBatch
 
     res = evaluate(te.model, PromptBatch.stack([batch]))
     assert res.attn_layers.shape == (1, 2, 2)
@@ -229,10 +230,10 @@ def test_evaluate_and_measure_give_per_layer_mass():
     expected = (AL[..., :-1] * batch.same_as_query[None, None, None]).sum(-1).mean(-1)
     torch.testing.assert_close(res.attn_layers, expected.double(), rtol=1e-6, atol=1e-6)
 
-    from harness.grid import Unit
+    from harness.claims.grid import Unit
 
     unit = Unit("x", {}, 0, r, [{"prune.mode": "small", "prune.fraction": 0.0}, {"prune.mode": "small", "prune.fraction": 0.5}], {"n_test": 20, "chunk": 2048})
-    out = measure_ensemble(te, [unit], "cpu")
+    out = measure_ensemble(te.model, te.worlds, unit.eval_points, unit.eval, "cpu")
     meas = out[0]["measurements"]
     assert len(meas[0]["attn_id_layers"]) == 2 and len(meas[0]["attn_id_layers"][0]) == 2
     probes = out[0]["probes"]

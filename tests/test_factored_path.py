@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.patterns import in_domain_patterns
-from harness.prompts import draw_uniforms, factor_prompts, materialise
-from harness.seeding import generator
-from harness.training import train_ensemble
+from harness.world.patterns import in_domain_patterns
+from harness.world.prompts import draw_uniforms, factor_prompts, materialise
+from harness.world.seeding import generator
+from harness.training.trainer import train_ensemble
 from models import EnsembleICLTransformer
 
 from conftest import small_run

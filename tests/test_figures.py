@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.figures import FIGURES, draw, table
+from harness.report.figures import FIGURES, draw, table
 
 
 def _record(points: list[tuple[dict, int]], failed: bool = False) -> dict:

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, target
 from hypothesis import strategies as st
 
-from harness.fuzz_outcomes import DomainResult, read_records, run_from_record
-from harness.fuzz_profiles import ANCHOR, get_profile
-from harness.fuzz_strategies import SEEDS, batches, fuzz_settings, nominal_data, nominal_runs, violating_data
-from harness.fuzzing import measure_and_record
-from harness.stats import clopper_pearson
+from harness.fuzz.outcomes import DomainResult, read_records, run_from_record
+from harness.fuzz.profiles import ANCHOR, get_profile
+from harness.fuzz.strategies import SEEDS, batches, fuzz_settings, nominal_data, nominal_runs, violating_data
+from harness.fuzz.campaign import measure_and_record
+from harness.claims.stats import clopper_pearson
 
 pytestmark = pytest.mark.slow
 

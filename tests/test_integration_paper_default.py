@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.config import DataConfig, RunConfig, TrainConfig
-from harness.evaluation import evaluate
-from harness.prompts import PromptBatch
-from harness.seeding import derive_seed, generator
-from harness.stats import clopper_pearson
-from harness.training import train_ensemble
+from harness.world.config import DataConfig, RunConfig, TrainConfig
+from harness.measure.evaluation import evaluate
+from harness.world.prompts import PromptBatch
+from harness.world.seeding import derive_seed, generator
+from harness.claims.stats import clopper_pearson
+from harness.training.trainer import train_ensemble
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from harness.seeding import generator
+from harness.world.seeding import generator
 from models import EnsembleICLTransformer, ReferenceICLTransformer, hinge_loss
 
 D64 = torch.float64

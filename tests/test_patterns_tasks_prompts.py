@@ -10,18 +10,18 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.config import DataConfig
-from harness.patterns import (
+from harness.world.config import DataConfig
+from harness.world.patterns import (
     in_domain_patterns,
     max_coherence,
     ood_coefficients,
     ood_patterns,
     span_residual,
 )
-from harness.prompts import N_UNIFORMS, PromptBatch, _other_patterns, factor_prompts, sample_prompts
-from harness.seeding import derive_seed, generator
-from harness.tasks import all_tasks, coverage_counts, tasks_using, training_tasks, unseen_tasks
-from harness.world import World
+from harness.world.prompts import N_UNIFORMS, PromptBatch, _other_patterns, factor_prompts, sample_prompts
+from harness.world.seeding import derive_seed, generator
+from harness.world.tasks import all_tasks, coverage_counts, tasks_using, training_tasks, unseen_tasks
+from harness.world.world import World
 
 from conftest import small_run
 

@@ -7,13 +7,13 @@ import math
 import pytest
 import torch
 
-from harness.evaluation import evaluate
-from harness.probes import neuron_probe, two_cluster_split
-from harness.prompts import PromptBatch
-from harness.pruning import PRUNE_MODES, prune_mask
-from harness.seeding import generator
-from harness.training import init_ensemble
-from harness.world import World
+from harness.measure.evaluation import evaluate
+from harness.measure.probes import neuron_probe, two_cluster_split
+from harness.world.prompts import PromptBatch
+from harness.measure.pruning import PRUNE_MODES, prune_mask
+from harness.world.seeding import generator
+from harness.training.trainer import init_ensemble
+from harness.world.world import World
 from models import EnsembleICLTransformer
 
 from conftest import small_run

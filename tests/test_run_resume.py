@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.claims import load_claim
-from harness.execution import execute, make_executor
-from harness.grid import expand
-from harness.provenance import _git_commit_in
-from harness.store import Store
+from harness.claims.schema import load_claim
+from harness.run.execution import execute, make_executor
+from harness.claims.grid import expand
+from harness.run.provenance import _git_commit_in
+from harness.run.store import Store
 
 from conftest import write_claim
 

@@ -8,10 +8,10 @@ import math
 import pytest
 import torch
 
-from harness.prompts import PromptBatch
-from harness.seeding import derive_seed, generator
-from harness.training import History, TrainingStream, init_ensemble, train_ensemble
-from harness.world import World
+from harness.world.prompts import PromptBatch
+from harness.world.seeding import derive_seed, generator
+from harness.training.trainer import History, TrainingStream, init_ensemble, train_ensemble
+from harness.world.world import World
 
 from conftest import small_run
 
@@ -248,7 +248,7 @@ def test_history_checkpoints(steps, eval_every, chunk, expected):
 
 @pytest.mark.parametrize("env, expected", [("1", True), ("0", False)])
 def test_allocator_tuning_applies_once_and_can_be_turned_off(env, expected):
-    """harness.allocator raises glibc's thresholds (a no-op elsewhere); ICLCHECK_MALLOC_TUNE=0 leaves malloc alone."""
+    """harness.training.allocator raises glibc's thresholds (a no-op elsewhere); ICLCHECK_MALLOC_TUNE=0 leaves malloc alone."""
     import os
     import platform
     import subprocess
@@ -256,7 +256,7 @@ def test_allocator_tuning_applies_once_and_can_be_turned_off(env, expected):
 
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt thresholds are glibc's")
-    code = "from harness.allocator import keep_freed_memory as k; print(k(), k())"
+    code = "from harness.training.allocator import keep_freed_memory as k; print(k(), k())"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env={**os.environ, "ICLCHECK_MALLOC_TUNE": env})
     assert r.stdout.split() == [str(expected)] * 2, r.stderr

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from harness.patterns import in_domain_patterns
-from harness.pruning import prune_mask
-from harness.training import train_ensemble
-from harness.world import World
+from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from harness.world.patterns import in_domain_patterns
+from harness.measure.pruning import prune_mask
+from harness.training.trainer import train_ensemble
+from harness.world.world import World
 
 from conftest import small_run
 

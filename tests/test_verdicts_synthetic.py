@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from harness import stats
-from harness.claims import load_claim
-from harness.verdicts import family_control, judge
+from harness.claims import stats
+from harness.claims.schema import load_claim
+from harness.claims.verdicts import family_control, judge
 
 from conftest import write_claim
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import DataConfig, RunConfig
-from .patterns import PatternSet, in_domain_patterns, ood_patterns
-from .prompts import PromptBatch, sample_prompts
-from .seeding import derive_seed, generator
-from .tasks import all_tasks, tasks_using, training_tasks, unseen_tasks
+from harness.world.config import DataConfig, RunConfig
+from harness.world.patterns import PatternSet, in_domain_patterns, ood_patterns
+from harness.world.prompts import PromptBatch, sample_prompts
+from harness.world.seeding import derive_seed, generator
+from harness.world.tasks import all_tasks, tasks_using, training_tasks, unseen_tasks
 
 
 @dataclass

@@ -3,7 +3,7 @@
 `measure(runs)` trains configurations in as few ensembles as their shapes allow
 (members that add noise train apart: they need the dense prompt path), tests
 each member on fresh unseen in-domain and OOD prompts, checks its assumptions
-(harness.assumptions) and returns one `Outcome` per run. `write_record` stores
+(harness.fuzz.assumptions) and returns one `Outcome` per run. `write_record` stores
 each outcome as one JSON file under results/fuzz/records/ (atomically), and
 `run_from_record` rebuilds the exact run from it.
 """
@@ -20,14 +20,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .assumptions import ID, OOD, AssumptionReport, check_assumptions
-from .config import RunConfig
-from .evaluation import evaluate
-from .fuzz_profiles import DEFAULT_ROOT, EPS, LEVEL
-from .prompts import PromptBatch
-from .stats import clopper_pearson
-from .store import atomic_write_text
-from .training import train_ensemble
+from harness.fuzz.assumptions import ID, OOD, AssumptionReport, check_assumptions
+from harness.world.config import RunConfig
+from harness.measure.evaluation import evaluate
+from harness.fuzz.profiles import DEFAULT_ROOT, EPS, LEVEL
+from harness.world.prompts import PromptBatch
+from harness.claims.stats import clopper_pearson
+from harness.run.store import atomic_write_text
+from harness.training.trainer import train_ensemble
 
 EVAL_CHUNK = 500  # test prompts per member generated and evaluated at once
 

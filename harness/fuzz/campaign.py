@@ -1,8 +1,8 @@
-"""The fuzz campaign and its batched shrinker, and the `python -m harness.fuzzing` command.
+"""The fuzz campaign and its batched shrinker, and the `iclcheck fuzz` command.
 
-`python -m harness.fuzzing [--profile quick|nightly] [--out DIR]` runs the
-robustness sweep (harness.robustness), a Hypothesis campaign over violating
-configurations (harness.fuzz_strategies), shrinks each clearly failing one
+`iclcheck fuzz [--profile quick|nightly] [--out DIR]` runs the
+robustness sweep (harness.fuzz.robustness), a Hypothesis campaign over violating
+configurations (harness.fuzz.strategies), shrinks each clearly failing one
 toward the anchor in batches, records every trained configuration under
 results/fuzz/records/ and writes the report (report.md + PNG) to DIR
 (default results/fuzz/report/).
@@ -21,12 +21,12 @@ from typing import Callable, Iterable, Sequence
 from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
-from .config import DataConfig, RunConfig
-from .fuzz_outcomes import Outcome, measure, write_record
-from .fuzz_profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile
-from .fuzz_strategies import batches, distance, moved_knobs, violating_data
-from .robustness import run_budget_probe, run_sweep, run_task_graph_probe
-from .robustness_report import write_report
+from harness.world.config import DataConfig, RunConfig
+from harness.fuzz.outcomes import Outcome, measure, write_record
+from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile
+from harness.fuzz.strategies import batches, distance, moved_knobs, violating_data
+from harness.fuzz.robustness import run_budget_probe, run_sweep, run_task_graph_probe
+from harness.fuzz.report import write_report
 
 # --------------------------------------------------------------------------------------------------------------
 # campaign and shrinking
@@ -147,9 +147,8 @@ def minimize(failing: Sequence[tuple[Outcome, str]], evaluate: Callable[[list[Ru
 # CLI
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.fuzzing",
-                                 description="Robustness sweep + Hypothesis fuzz campaign over the theory's assumptions; writes the report.")
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of `iclcheck fuzz`."""
     ap.add_argument("--profile", choices=("quick", "nightly"), default=os.environ.get("ICLCHECK_FUZZ_PROFILE") or "quick")
     ap.add_argument("--out", default=None, help="report folder (default ROOT/report)")
     ap.add_argument("--root", default=str(DEFAULT_ROOT), help="fuzz results folder: records/, db/ (default results/fuzz)")
@@ -160,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-budget-probe", action="store_true", help="skip retraining the breaking grid points with more steps")
     ap.add_argument("--no-task-graph", action="store_true", help="skip the probe of uniformly covering T_tr shapes")
     ap.add_argument("--axes", nargs="*", default=None, help="only these sweep axes")
-    a = ap.parse_args(argv)
+
+
+def run_fuzz(a: argparse.Namespace) -> int:
+    """`iclcheck fuzz`: the sweep, the probes, the campaign and its shrinking, then the report."""
     import torch
 
     torch.set_num_threads(max(1, a.threads))
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.axes:
         unknown = set(a.axes) - {ax.name for ax in profile.axes}
         if unknown:
-            ap.error(f"unknown axes {sorted(unknown)}; choose from {[ax.name for ax in profile.axes]}")
+            raise ValueError(f"--axes: unknown axes {sorted(unknown)}; choose from {[ax.name for ax in profile.axes]}")
         profile = dataclasses.replace(profile, axes=tuple(ax for ax in profile.axes if ax.name in a.axes))
     root = Path(a.root)
     out = Path(a.out) if a.out else root / "report"
@@ -200,7 +202,4 @@ def main(argv: list[str] | None = None) -> int:
     log(f"report: {path}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import DataConfig
-from .seeding import derive_seed, generator
+from harness.world.config import DataConfig, gram_matrix
+from harness.world.seeding import derive_seed, generator
 
 
 @dataclass
@@ -29,19 +29,6 @@ class PatternSet:
             return None if t is None else t.to(device=device, dtype=dtype or t.dtype)
 
         return PatternSet(mv(self.relevant), mv(self.irrelevant), mv(self.q), mv(self.coef))
-
-
-def gram_matrix(cfg: DataConfig, norms: torch.Tensor) -> torch.Tensor:
-    """Target Gram matrix of the M1 + M2 patterns: block-constant cosines scaled by norms."""
-    M1, M2 = cfg.M1, cfg.M2
-    n = M1 + M2
-    cos = torch.empty(n, n, dtype=torch.float64)
-    cos[:M1, :M1] = cfg.coherence_rel
-    cos[M1:, M1:] = cfg.coherence_irr
-    cos[:M1, M1:] = cfg.coherence_cross
-    cos[M1:, :M1] = cfg.coherence_cross
-    cos.fill_diagonal_(1.0)
-    return norms[:, None] * cos * norms[None, :]
 
 
 def _orthonormal_columns(dX: int, k: int, g: torch.Generator) -> torch.Tensor:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
+from harness import __version__
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 

@@ -6,8 +6,8 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from .paths import fuzz_root
+from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from harness.run.paths import fuzz_root
 
 DEFAULT_ROOT = fuzz_root()  # records/, db/, report/
 EPS = 0.05
@@ -22,7 +22,7 @@ class Axis:
     name: str
     fields: tuple[str, ...]
     values: tuple[float, ...]
-    assumption: str  # the check (harness.assumptions) this axis bends
+    assumption: str  # the check (harness.fuzz.assumptions) this axis bends
     label: str
     group: str  # figure: "coherence" | "noise" | "other"
     role: str = "assumption"  # "assumption": bends a stated assumption; "constant": probes a hidden constant (alpha edges)

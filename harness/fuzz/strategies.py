@@ -3,7 +3,7 @@
 Strategies only produce valid DataConfigs (`DataConfig.validate()` passes; the
 block-constant cosine matrix is positive definite by construction):
 
-- `nominal_data()`: inside every assumption and regime check (harness.assumptions):
+- `nominal_data()`: inside every assumption and regime check (harness.fuzz.assumptions):
   orthogonal patterns, beta in [1, 2], K, K' <= 1/2, alpha and alpha' with room
   (alpha' >= 0.5 and not more than 0.2 below alpha),
   uniform coverage, S1 in [2, 3] with non-negative ODR coefficients, no noise;
@@ -34,9 +34,9 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from .assumptions import ALPHA0, ALPHA_SHIFT, CONTEXT_CONSTANT, ITERS_AT_ALPHA0, S1_REGIME, check_assumptions
-from .config import DataConfig, RunConfig
-from .fuzz_profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile
+from harness.fuzz.assumptions import ALPHA0, ALPHA_SHIFT, CONTEXT_CONSTANT, ITERS_AT_ALPHA0, S1_REGIME, check_assumptions
+from harness.world.config import DataConfig, RunConfig
+from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 
@@ -49,7 +49,7 @@ class Knob:
     name: str
     fields: tuple[str, ...]  # DataConfig fields it moves (together)
     scale: float  # |departure| / scale = its distance from the anchor
-    assumption: str  # the check (harness.assumptions) it bends
+    assumption: str  # the check (harness.fuzz.assumptions) it bends
     continuous: bool = True  # False: only all-or-nothing shrinking
     guaranteed: bool = True  # every drawn value violates `assumption` (False: it may)
 

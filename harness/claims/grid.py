@@ -17,9 +17,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .claims import Claim, point_config, split_axis
-from .config import RunConfig
-from .seeding import derive_seed
+from harness.claims.claim import Claim, point_config, split_axis
+from harness.world.config import RunConfig
+from harness.world.seeding import derive_seed
 
 ENGINE_VERSION = 2  # bump when a change alters what a stored record means, a changed default included
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .patterns import PatternSet
+from harness.world.patterns import PatternSet
 
 
 @dataclass

@@ -23,7 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
-from .plotting import finish, new_axes
+from harness.report.plotting import finish, new_axes
 
 FIGURES = ("attention_curve", "error_by_prune_mode", "attention_by_layer", "baselines_by_context_length", "error_by_test_length")
 

@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 
 def _check(ok: bool, name: str, allowed: str, value: Any) -> None:
     if not ok:
@@ -102,10 +104,6 @@ class DataConfig:
 
     def _coherence_pd(self) -> bool:
         """Whether the block-constant cosine matrix of the M1 + M2 patterns is positive definite."""
-        import torch
-
-        from .patterns import gram_matrix
-
         G = gram_matrix(self, torch.ones(self.M1 + self.M2, dtype=torch.float64))
         return bool(torch.linalg.eigvalsh(G).min() > 1e-10)
 
@@ -244,3 +242,16 @@ class RunConfig:
             self.model.arch, self.model.depth, self.model.heads, self.model.width, self.model.deep_mlp_width,
             self.train.optimizer,
         )
+
+
+def gram_matrix(cfg: "DataConfig", norms: torch.Tensor) -> torch.Tensor:
+    """Target Gram matrix of the M1 + M2 patterns: block-constant cosines scaled by norms."""
+    M1, M2 = cfg.M1, cfg.M2
+    n = M1 + M2
+    cos = torch.empty(n, n, dtype=torch.float64)
+    cos[:M1, :M1] = cfg.coherence_rel
+    cos[M1:, M1:] = cfg.coherence_irr
+    cos[:M1, M1:] = cfg.coherence_cross
+    cos[M1:, :M1] = cfg.coherence_cross
+    cos.fill_diagonal_(1.0)
+    return norms[:, None] * cos * norms[None, :]

@@ -8,7 +8,7 @@ import torch
 
 from models import EnsembleDeepTransformer, EnsembleICLTransformer
 
-from .prompts import PromptBatch
+from harness.world.prompts import PromptBatch
 
 
 @dataclass

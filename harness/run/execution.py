@@ -23,12 +23,12 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from .grid import Unit
-from .metrics import measure_ensemble
-from .provenance import provenance
-from .seeding import derive_seed
-from .store import Store
-from .training import train_ensemble
+from harness.claims.grid import Unit
+from harness.measure.ensemble import measure_ensemble
+from harness.run.provenance import provenance
+from harness.world.seeding import derive_seed
+from harness.run.store import Store
+from harness.training.trainer import train_ensemble
 
 EXECUTORS = ("local", "process", "dask")
 SEED_PURPOSES = ("patterns", "label-direction", "train-tasks", "ood-coefficients", "odi", "init", "train-data")
@@ -54,7 +54,7 @@ def run_group(units: list[Unit], device: str = "cpu", threads: int | None = None
         torch.set_num_threads(threads)
     trained = train_ensemble([u.run for u in units], device)
     t1 = time.perf_counter()
-    meas = measure_ensemble(trained, units, device)
+    meas = measure_ensemble(trained.model, trained.worlds, units[0].eval_points, units[0].eval, device)
     eval_seconds = time.perf_counter() - t1
     prov = provenance(device)
     records = []

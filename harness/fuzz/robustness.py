@@ -11,7 +11,7 @@
   "holds up to" is the last grid value up to which every point is CONFIRMED.
 - The budget probe retrains the breaking part of each axis with more steps; the
   task-graph probe trains every shape of uniformly covering T_tr.
-- `rank_axes` orders the assumptions by when they matter (harness.robustness_report
+- `rank_axes` orders the assumptions by when they matter (harness.fuzz.report
   writes the report).
 """
 
@@ -26,11 +26,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from scipy import stats as sps
 
-from .assumptions import ID, OOD, TOL
-from .config import DataConfig, RunConfig
-from .fuzz_outcomes import DomainResult, Outcome, measure, write_record
-from .fuzz_profiles import ANCHOR, DEFAULT_ROOT, EPS, LEVEL, Axis, FuzzProfile
-from .seeding import derive_seed
+from harness.fuzz.assumptions import ID, OOD, TOL
+from harness.world.config import DataConfig, RunConfig
+from harness.fuzz.outcomes import DomainResult, Outcome, measure, write_record
+from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, EPS, LEVEL, Axis, FuzzProfile
+from harness.world.seeding import derive_seed
 
 # --------------------------------------------------------------------------------------------------------------
 # the sweep
@@ -117,7 +117,7 @@ TASK_GRAPH_ALPHAS = (0.8, 0.95)
 
 def task_graph_seeds(shifts: tuple[int, ...], n: int, anchor: DataConfig = ANCHOR) -> list[int]:
     """The first n seeds derive_seed("fuzz-taskgraph", i) whose uniform T_tr is exactly these cyclic shifts."""
-    from .tasks import training_tasks
+    from harness.world.tasks import training_tasks
 
     cfg = dataclasses.replace(anchor, n_train_tasks=anchor.M1 * len(shifts), coverage="uniform")
     out = []

@@ -34,9 +34,9 @@ from typing import Any
 
 import torch
 
-from .config import DataConfig, RunConfig, TrainConfig
-from .tasks import coverage_counts
-from .world import World
+from harness.world.config import DataConfig, RunConfig, TrainConfig
+from harness.world.tasks import coverage_counts
+from harness.world.world import World
 
 TOL = 1e-9  # a margin above this is a violation (measured cosines carry ~1e-16 rounding)
 
@@ -142,7 +142,7 @@ def _max_abs_cos(a: torch.Tensor, b: torch.Tensor | None = None) -> float:
 
 def span_residual_max(vectors: torch.Tensor, basis: torch.Tensor) -> float:
     """Largest relative norm of a row of `vectors` outside span(rows of `basis`) (patterns.span_residual)."""
-    from .patterns import span_residual
+    from harness.world.patterns import span_residual
 
     return float(span_residual(vectors, basis).max())
 

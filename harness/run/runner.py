@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .claims import Claim
-from .execution import Executor, execute
-from .grid import expand
-from .store import Store
-from .verdicts import Verdict, family_control, judge
+from harness.claims.claim import Claim
+from harness.run.execution import Executor, execute
+from harness.claims.grid import expand
+from harness.run.store import Store
+from harness.claims.verdicts import Verdict, family_control, judge
 
 
 @dataclass

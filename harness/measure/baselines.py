@@ -20,7 +20,7 @@ the best baseline chosen after seeing its test errors, which favours the
 baselines (a conservative opponent for a claim that in-context learning wins).
 
 `baseline_errors` counts errors on exactly the prompts the Transformer is
-evaluated on (`metrics.measure_ensemble` passes it the same stacked batch), so
+evaluated on (`harness.measure.ensemble.measure_ensemble` passes it the same stacked batch), so
 comparisons are paired on the prompts as well as on the seed.
 """
 
@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 import torch
 
-from .prompts import PromptBatch
+from harness.world.prompts import PromptBatch
 
 BASELINES = ("logreg", "svm_linear", "svm_rbf", "knn1", "knn3")
 METHODS = ("transformer",) + BASELINES + ("best",)  # values of the eval axis "baseline.method"

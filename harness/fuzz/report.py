@@ -10,15 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .assumptions import ID, OOD, describe
-from .config import DataConfig
-from .fuzz_outcomes import Outcome, json_safe
-from .fuzz_profiles import ANCHOR, LEVEL, FuzzProfile
-from .plotting import new_panels, save_figure
-from .provenance import git_commit
-from .robustness import (BUDGET_FACTOR, AxisSummary, Ranked, SweepPoint, TaskGraphRow, fmt, knob_text, pooled_verdict, rank_axes,
+from harness.fuzz.assumptions import ID, OOD, describe
+from harness.world.config import DataConfig
+from harness.fuzz.outcomes import Outcome, json_safe
+from harness.fuzz.profiles import ANCHOR, LEVEL, FuzzProfile
+from harness.report.plotting import new_panels, save_figure
+from harness.run.provenance import git_commit
+from harness.fuzz.robustness import (BUDGET_FACTOR, AxisSummary, Ranked, SweepPoint, TaskGraphRow, fmt, knob_text, pooled_verdict, rank_axes,
                          summarise_axis)
-from .store import atomic_write_text
+from harness.run.store import atomic_write_text
 
 
 PANELS = ((ID, "in-domain (unseen tasks)"), (OOD, "out-of-domain (S1 = 2 unless swept)"))
@@ -307,7 +307,7 @@ def write_report(out: Path | str, profile: FuzzProfile, points: list[SweepPoint]
             L.append("")
     L.append("## How to reproduce")
     L.append("")
-    L.append(f"`python -m harness.fuzzing --profile {profile.name}` (the quick profile is `tox -e fuzz`). Every trained configuration "
+    L.append(f"`python -m harness.fuzz.campaign --profile {profile.name}` (the quick profile is `tox -e fuzz`). Every trained configuration "
              "is a JSON record under `results/fuzz/records/` (its full RunConfig, seed, assumption margins, error counts and verdicts); "
              "`harness.robustness.run_from_record` rebuilds the run bit for bit. Failing examples of the Hypothesis tests are kept in "
              "`results/fuzz/db/`.")

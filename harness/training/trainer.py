@@ -29,12 +29,12 @@ import torch
 from models import EnsembleDeepTransformer, EnsembleICLTransformer
 from models.icl_transformer import factored_hinge_loss_and_grads
 
-from .allocator import keep_freed_memory
-from .config import RunConfig
-from .evaluation import evaluate
-from .prompts import N_UNIFORMS, FactoredPrompts, PromptBatch, draw_uniforms, factor_prompts, materialise
-from .seeding import derive_seed, generator, make_deterministic
-from .world import World
+from harness.training.allocator import keep_freed_memory
+from harness.world.config import RunConfig
+from harness.measure.evaluation import evaluate
+from harness.world.prompts import N_UNIFORMS, FactoredPrompts, PromptBatch, draw_uniforms, factor_prompts, materialise
+from harness.world.seeding import derive_seed, generator, make_deterministic
+from harness.world.world import World
 
 
 ADAM_BETAS = (0.9, 0.999)  # train.optimizer = "adam"

@@ -14,13 +14,13 @@ from typing import Any
 
 from tabulate import tabulate
 
-from .plotting import finish, new_axes
-from .paths import robustness_report_dir
-from .provenance import provenance
-from .store import atomic_write_text
-from .verdicts import Verdict
+from harness.report.plotting import finish, new_axes
+from harness.run.paths import robustness_report_dir
+from harness.run.provenance import provenance
+from harness.run.store import atomic_write_text
+from harness.claims.verdicts import Verdict
 
-ROBUSTNESS_REPORT = robustness_report_dir()  # written by `tox -e fuzz` (harness.fuzzing)
+ROBUSTNESS_REPORT = robustness_report_dir()  # written by `tox -e fuzz` (harness.fuzz.campaign)
 DRIFT_FRACTION = 0.5  # an exponent moving by more than this fraction of the margin is flagged
 
 
@@ -150,7 +150,7 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
     extra_of: dict[str, str] = {}
     table_of: dict[str, list[dict[str, Any]]] = {}
     for cid, (kind, records) in (figures or {}).items():
-        from .figures import draw, table
+        from harness.report.figures import draw, table
 
         p = draw(kind, records, f"{cid}: measured beside the paper", plots / f"{cid}-{kind}.png")
         if p:

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from harness.claims.metrics import check_metric
+from harness.claims.claim import (BASELINE_KEYS, PRUNE_KEYS, SECTION_FIELDS, Claim, axis_known, axis_parts,
+                                  is_eval_axis, point_config, split_axis)
 
 KINDS = ("rate", "bound", "comparison", "trend", "threshold")
 VERDICTS = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
@@ -36,15 +38,6 @@ TOP_KEYS = {
     "prediction": dict, "profiles": dict, "expectation": dict, "eval": dict, "select": dict, "pair_over": list, "figure": str,
 }
 REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profiles")
-SECTION_FIELDS = {
-    "data": {f.name for f in dataclasses.fields(DataConfig)},
-    "model": {f.name for f in dataclasses.fields(ModelConfig)},
-    "train": {f.name for f in dataclasses.fields(TrainConfig)},
-}
-# parameters that change only what a trained model is evaluated on (same weights)
-EVAL_DATA_KEYS = {"test_on", "l_ts", "alpha_test", "context_sampling", "S1", "ood_coef_mode", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood"}
-PRUNE_KEYS = {"mode", "fraction"}
-BASELINE_KEYS = {"method"}  # eval axis "baseline.method": the Transformer or a classical baseline on the same prompts
 EVAL_KEYS = {"n_test": int, "chunk": int}
 METRIC_KEYS = {
     "name": str, "eps": float, "domain": str, "x": str, "search": str, "at": str,
@@ -62,7 +55,7 @@ class ClaimError(ValueError):
     """A malformed claim file: the message is one line naming the file and key."""
 
 
-def _suggest(name: str, allowed: list[str] | tuple[str, ...] | set[str]) -> str:
+def suggest(name: str, allowed: list[str] | tuple[str, ...] | set[str]) -> str:
     close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
 
@@ -86,7 +79,7 @@ def _check_type(path: Path, key: str, value: Any, t: type) -> None:
 def _check_keys(path: Path, prefix: str, table: dict, allowed: dict[str, type] | set[str]) -> None:
     for k, v in table.items():
         if k not in allowed:
-            _fail(path, f"{prefix}{k}", "unknown key" + _suggest(k, list(allowed)))
+            _fail(path, f"{prefix}{k}", "unknown key" + suggest(k, list(allowed)))
         if isinstance(allowed, dict):
             _check_type(path, f"{prefix}{k}", v, allowed[k])
 
@@ -94,32 +87,12 @@ def _check_keys(path: Path, prefix: str, table: dict, allowed: dict[str, type] |
 def _check_setting(path: Path, prefix: str, setting: dict) -> None:
     for section, values in setting.items():
         if section not in SECTION_FIELDS:
-            _fail(path, f"{prefix}{section}", "unknown section" + _suggest(section, list(SECTION_FIELDS)))
+            _fail(path, f"{prefix}{section}", "unknown section" + suggest(section, list(SECTION_FIELDS)))
         if not isinstance(values, dict):
             _fail(path, f"{prefix}{section}", "must be a table")
         for k in values:
             if k not in SECTION_FIELDS[section]:
-                _fail(path, f"{prefix}{section}.{k}", "unknown parameter" + _suggest(k, SECTION_FIELDS[section]))
-
-
-def axis_known(axis: str) -> bool:
-    sec, _, key = axis.partition(".")
-    return ((sec in SECTION_FIELDS and key in SECTION_FIELDS[sec]) or (sec == "prune" and key in PRUNE_KEYS)
-            or (sec == "baseline" and key in BASELINE_KEYS))
-
-
-def axis_parts(axis: str) -> list[str]:
-    """Component names of a grid axis; "train.batch,train.steps" is a compound axis
-    whose values are lists moving together (e.g. B and T at fixed N = B T)."""
-    return [a.strip() for a in axis.split(",")]
-
-
-def is_eval_axis(axis: str) -> bool:
-    def one(a: str) -> bool:
-        sec, _, key = a.partition(".")
-        return sec in ("prune", "baseline") or (sec == "data" and key in EVAL_DATA_KEYS)
-
-    return all(one(a) for a in axis_parts(axis))
+                _fail(path, f"{prefix}{section}.{k}", "unknown parameter" + suggest(k, SECTION_FIELDS[section]))
 
 
 def _check_grid(path: Path, prefix: str, grid: dict) -> None:
@@ -129,7 +102,7 @@ def _check_grid(path: Path, prefix: str, grid: dict) -> None:
         parts = axis_parts(axis)
         for a in parts:
             if not axis_known(a):
-                _fail(path, f"{prefix}{axis}", f"unknown grid axis {a!r}" + _suggest(a, known))
+                _fail(path, f"{prefix}{axis}", f"unknown grid axis {a!r}" + suggest(a, known))
         if len(parts) > 1 and len({is_eval_axis(a) for a in parts}) > 1:
             _fail(path, f"{prefix}{axis}", "a compound axis cannot mix train and eval parameters")
         if not isinstance(values, list) or not values:
@@ -148,57 +121,6 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-@dataclass
-class Claim:
-    """A validated claim resolved for one profile."""
-
-    id: str
-    path: str
-    source: str
-    statement: str
-    kind: str
-    assumption_break: str
-    paper_trend: str
-    profile: str
-    base_run: dict[str, Any]  # RunConfig dict (data/model/train) before grid values
-    grid: dict[str, list]  # axis -> values (train and eval axes)
-    replicates: int
-    metric: dict[str, Any]
-    prediction: dict[str, Any]
-    eval: dict[str, Any]
-    select: dict[str, Any]  # eval-point filter applied before the analysis
-    pair_over: list[str]  # train axes left out of the seed: points differing only in them share seeds
-    figure: str  # optional paper-comparison figure (harness.figures.FIGURES), "" for none
-    expectation: dict[str, Any] | None
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
-
-    @property
-    def axis_names(self) -> list[str]:
-        """Every parameter the grid sets (compound axes split into their parts)."""
-        return [a for axis in self.grid for a in axis_parts(axis)]
-
-    @property
-    def train_axes(self) -> list[str]:
-        return [a for a in self.grid if not is_eval_axis(a)]
-
-    @property
-    def eval_axes(self) -> list[str]:
-        return [a for a in self.grid if is_eval_axis(a)]
-
-    def expected_verdict(self) -> tuple[str, str] | None:
-        """(verdict, reason) recorded for this profile, if any."""
-        e = self.expectation
-        if not e:
-            return None
-        if "profiles" in e and self.profile not in e["profiles"]:
-            return None
-        return e["verdict"], e["reason"]
-
-    def fingerprint(self) -> str:
-        """Everything that defines the claim's measurements, as canonical JSON."""
-        return json.dumps({"base": self.base_run, "grid": self.grid, "replicates": self.replicates, "eval": self.eval}, sort_keys=True)
-
-
 def load_toml(path: Path) -> dict:
     try:
         with open(path, "rb") as f:
@@ -213,14 +135,14 @@ def load_claim(path: str | Path, profile: str = "quick") -> Claim:
     """Read, merge with its base, resolve `profile`, validate; ClaimError on any problem."""
     path = Path(path)
     if profile not in PROFILES:
-        raise ClaimError(f"{path}: profile: unknown profile {profile!r}" + _suggest(profile, PROFILES))
+        raise ClaimError(f"{path}: profile: unknown profile {profile!r}" + suggest(profile, PROFILES))
     raw = load_toml(path)
     _check_keys(path, "", raw, TOP_KEYS)
     for k in REQUIRED:
         if k not in raw:
             _fail(path, k, "missing required key")
     if raw["kind"] not in KINDS:
-        _fail(path, "kind", f"unknown kind {raw['kind']!r}" + _suggest(raw["kind"], KINDS))
+        _fail(path, "kind", f"unknown kind {raw['kind']!r}" + suggest(raw["kind"], KINDS))
     if raw["id"] != path.stem:
         _fail(path, "id", f"must equal the file name {path.stem!r}, got {raw['id']!r}")
     base_name = raw.get("base", "_base.toml")
@@ -243,13 +165,13 @@ def load_claim(path: str | Path, profile: str = "quick") -> Claim:
                 _fail(path, f"expectation.{k}", "missing (a recorded expectation needs a verdict and its reason)")
         v = raw["expectation"]["verdict"]
         if v not in VERDICTS:
-            _fail(path, "expectation.verdict", f"unknown verdict {v!r}" + _suggest(v, VERDICTS))
+            _fail(path, "expectation.verdict", f"unknown verdict {v!r}" + suggest(v, VERDICTS))
         for p in raw["expectation"].get("profiles", []):
             if p not in PROFILES:
-                _fail(path, "expectation.profiles", f"unknown profile {p!r}" + _suggest(p, PROFILES))
+                _fail(path, "expectation.profiles", f"unknown profile {p!r}" + suggest(p, PROFILES))
     for p, table in raw["profiles"].items():
         if p not in PROFILES:
-            _fail(path, f"profiles.{p}", "unknown profile" + _suggest(p, PROFILES))
+            _fail(path, f"profiles.{p}", "unknown profile" + suggest(p, PROFILES))
         _check_keys(path, f"profiles.{p}.", table, PROFILE_KEYS)
         _check_setting(path, f"profiles.{p}.setting.", table.get("setting", {}))
         _check_grid(path, f"profiles.{p}.grid.", table.get("grid", {}))
@@ -284,17 +206,11 @@ def load_claim(path: str | Path, profile: str = "quick") -> Claim:
 
 def _check_semantics(path: Path, c: Claim) -> None:
     """Cross-field checks: metric names, required prediction fields, valid configs."""
-    from .metrics import check_metric  # local import: metrics imports nothing from here at module level
-
-    from .figures import FIGURES
-
-    if c.figure and c.figure not in FIGURES:
-        _fail(path, "figure", f"unknown figure {c.figure!r}" + _suggest(c.figure, FIGURES))
     name = c.metric.get("name")
     if name is None:
         _fail(path, "metric.name", "missing")
     if name not in METRICS:
-        _fail(path, "metric.name", f"unknown metric {name!r}" + _suggest(name, METRICS))
+        _fail(path, "metric.name", f"unknown metric {name!r}" + suggest(name, METRICS))
     problem = check_metric(c)
     if problem:
         _fail(path, problem[0], problem[1])
@@ -316,14 +232,14 @@ def _check_semantics(path: Path, c: Claim) -> None:
     names = c.axis_names
     for key in ("x", "search"):
         if key in c.metric and c.metric[key] not in names:
-            _fail(path, f"metric.{key}", f"axis {c.metric[key]!r} is not in the grid" + _suggest(c.metric[key], names))
+            _fail(path, f"metric.{key}", f"axis {c.metric[key]!r} is not in the grid" + suggest(c.metric[key], names))
     train_names = [a for axis in c.train_axes for a in axis_parts(axis)]
     for k in c.pair_over:
         if k not in train_names:
-            _fail(path, "pair_over", f"{k!r} is not a train axis of the grid" + _suggest(str(k), train_names))
+            _fail(path, "pair_over", f"{k!r} is not a train axis of the grid" + suggest(str(k), train_names))
     for k in c.select:
         if k not in names:
-            _fail(path, f"select.{k}", "not a grid axis" + _suggest(k, names))
+            _fail(path, f"select.{k}", "not a grid axis" + suggest(k, names))
     # every grid point must be a valid run
     for axis, values in c.grid.items():
         for v in values:
@@ -335,36 +251,6 @@ def _check_semantics(path: Path, c: Claim) -> None:
         point_config(c, {}).validate()
     except (ValueError, TypeError) as exc:
         _fail(path, "setting", str(exc))
-
-
-def split_axis(axis: str, value: Any) -> dict[str, Any]:
-    """{parameter: value} for one value of a (possibly compound) axis."""
-    parts = axis_parts(axis)
-    return {parts[0]: value} if len(parts) == 1 else dict(zip(parts, value))
-
-
-def point_config(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
-    """The RunConfig of the base setting with `point`'s data/model/train values applied."""
-    d = {s: dict(v) for s, v in c.base_run.items()}
-    for axis, v in point.items():
-        sec, _, key = axis.partition(".")
-        if sec in d:
-            d[sec][key] = v
-        elif sec == "prune":
-            from .pruning import PRUNE_MODES
-
-            if key == "mode" and v not in PRUNE_MODES:
-                raise ValueError(f"pruning mode must be one of {', '.join(PRUNE_MODES)}, got {v!r}")
-            if key == "fraction" and not (isinstance(v, (int, float)) and 0 <= v <= 1):
-                raise ValueError(f"pruning fraction must be in [0, 1], got {v!r}")
-        elif sec == "baseline":
-            from .baselines import METHODS
-
-            if v not in METHODS:
-                raise ValueError(f"baseline.method must be one of {', '.join(METHODS)}, got {v!r}")
-    d["seed"] = seed
-    run = RunConfig.from_dict(d)
-    return run.validate()
 
 
 def discover(paths: list[str | Path]) -> list[Path]:

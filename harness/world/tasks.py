@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from .config import DataConfig
-from .seeding import derive_seed, generator
+from harness.world.config import DataConfig
+from harness.world.seeding import derive_seed, generator
 
 
 def all_tasks(M: int) -> torch.Tensor:

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from . import stats
-from .claims import Claim
-from .grid import canonical
-from .metrics import metric_rows
+from harness.claims import stats
+from harness.claims.claim import Claim
+from harness.claims.grid import canonical
+from harness.claims.metrics import metric_rows
 
 MAX_FAILED_FRACTION = 0.2  # more diverged/crashed units than this: ERROR
 MAX_CENSORED_FRACTION = 0.5  # more runs at the iteration cap than this: ERROR

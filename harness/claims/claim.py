@@ -1,0 +1,127 @@
+"""A claim resolved for one profile, and the one place that reads grid axes.
+
+A grid axis is "section.key" (data / model / train parameters, `prune.*` and
+`baseline.*` eval parameters) or a compound "a,b" whose values move together.
+`axis_parts`, `split_axis`, `is_eval_axis` and `point_config` are the only
+functions that parse axis names; everything else asks them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+SECTION_FIELDS = {
+    "data": {f.name for f in dataclasses.fields(DataConfig)},
+    "model": {f.name for f in dataclasses.fields(ModelConfig)},
+    "train": {f.name for f in dataclasses.fields(TrainConfig)},
+}
+# parameters that change only what a trained model is evaluated on (same weights)
+EVAL_DATA_KEYS = {"test_on", "l_ts", "alpha_test", "context_sampling", "S1", "ood_coef_mode", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood"}
+PRUNE_KEYS = {"mode", "fraction"}
+BASELINE_KEYS = {"method"}  # eval axis "baseline.method": the Transformer or a classical baseline on the same prompts
+
+
+def axis_known(axis: str) -> bool:
+    sec, _, key = axis.partition(".")
+    return ((sec in SECTION_FIELDS and key in SECTION_FIELDS[sec]) or (sec == "prune" and key in PRUNE_KEYS)
+            or (sec == "baseline" and key in BASELINE_KEYS))
+
+
+def axis_parts(axis: str) -> list[str]:
+    """Component names of a grid axis; "train.batch,train.steps" is a compound axis
+    whose values are lists moving together (e.g. B and T at fixed N = B T)."""
+    return [a.strip() for a in axis.split(",")]
+
+
+def is_eval_axis(axis: str) -> bool:
+    def one(a: str) -> bool:
+        sec, _, key = a.partition(".")
+        return sec in ("prune", "baseline") or (sec == "data" and key in EVAL_DATA_KEYS)
+
+    return all(one(a) for a in axis_parts(axis))
+
+
+@dataclass
+class Claim:
+    """A validated claim resolved for one profile."""
+
+    id: str
+    path: str
+    source: str
+    statement: str
+    kind: str
+    assumption_break: str
+    paper_trend: str
+    profile: str
+    base_run: dict[str, Any]  # RunConfig dict (data/model/train) before grid values
+    grid: dict[str, list]  # axis -> values (train and eval axes)
+    replicates: int
+    metric: dict[str, Any]
+    prediction: dict[str, Any]
+    eval: dict[str, Any]
+    select: dict[str, Any]  # eval-point filter applied before the analysis
+    pair_over: list[str]  # train axes left out of the seed: points differing only in them share seeds
+    figure: str  # optional paper-comparison figure (harness.figures.FIGURES), "" for none
+    expectation: dict[str, Any] | None
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def axis_names(self) -> list[str]:
+        """Every parameter the grid sets (compound axes split into their parts)."""
+        return [a for axis in self.grid for a in axis_parts(axis)]
+
+    @property
+    def train_axes(self) -> list[str]:
+        return [a for a in self.grid if not is_eval_axis(a)]
+
+    @property
+    def eval_axes(self) -> list[str]:
+        return [a for a in self.grid if is_eval_axis(a)]
+
+    def expected_verdict(self) -> tuple[str, str] | None:
+        """(verdict, reason) recorded for this profile, if any."""
+        e = self.expectation
+        if not e:
+            return None
+        if "profiles" in e and self.profile not in e["profiles"]:
+            return None
+        return e["verdict"], e["reason"]
+
+    def fingerprint(self) -> str:
+        """Everything that defines the claim's measurements, as canonical JSON."""
+        return json.dumps({"base": self.base_run, "grid": self.grid, "replicates": self.replicates, "eval": self.eval}, sort_keys=True)
+
+
+def split_axis(axis: str, value: Any) -> dict[str, Any]:
+    """{parameter: value} for one value of a (possibly compound) axis."""
+    parts = axis_parts(axis)
+    return {parts[0]: value} if len(parts) == 1 else dict(zip(parts, value))
+
+
+def point_config(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
+    """The RunConfig of the base setting with `point`'s data/model/train values applied."""
+    d = {s: dict(v) for s, v in c.base_run.items()}
+    for axis, v in point.items():
+        sec, _, key = axis.partition(".")
+        if sec in d:
+            d[sec][key] = v
+        elif sec == "prune":
+            from harness.measure.pruning import PRUNE_MODES
+
+            if key == "mode" and v not in PRUNE_MODES:
+                raise ValueError(f"pruning mode must be one of {', '.join(PRUNE_MODES)}, got {v!r}")
+            if key == "fraction" and not (isinstance(v, (int, float)) and 0 <= v <= 1):
+                raise ValueError(f"pruning fraction must be in [0, 1], got {v!r}")
+        elif sec == "baseline":
+            from harness.measure.baselines import METHODS
+
+            if v not in METHODS:
+                raise ValueError(f"baseline.method must be one of {', '.join(METHODS)}, got {v!r}")
+    d["seed"] = seed
+    run = RunConfig.from_dict(d)
+    return run.validate()

@@ -1,0 +1,34 @@
+"""Load the claims a command will run: every file validated, then the checks that span files or layers.
+
+`harness.claims.schema` validates one file on its own. Here, above every layer,
+the claims of one invocation are also checked against each other (no two files
+share an id) and against what higher layers register (the paper-comparison
+figure a claim names must exist in `harness.report.figures`). The CLI and the
+pytest plugin both load through `load_claims`, so they accept the same files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.claims.claim import Claim
+from harness.claims.schema import ClaimError, discover, load_claim, suggest
+from harness.report.figures import FIGURES
+
+
+def check_references(claim: Claim) -> None:
+    """ClaimError if the claim names a figure no module registered."""
+    if claim.figure and claim.figure not in FIGURES:
+        raise ClaimError(f"{claim.path}: figure: unknown figure {claim.figure!r}" + suggest(claim.figure, FIGURES))
+
+
+def load_claims(paths: list[str | Path], profile: str, k: str | None = None) -> list[Claim]:
+    """Discover, load and validate claim files for one profile; `k` keeps ids containing it."""
+    claims = []
+    for f in discover(paths):
+        c = load_claim(f, profile)
+        check_references(c)
+        claims.append(c)
+    if k:
+        claims = [c for c in claims if k in c.id]
+    return claims

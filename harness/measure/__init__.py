@@ -1,0 +1,1 @@
+"""Measuring a model on prompts: evaluation, attention and neuron probes, pruning masks, classical baselines. Knows nothing of training or claims."""

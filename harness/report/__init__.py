@@ -1,0 +1,1 @@
+"""Reporting: the claim report, figures and plotting, compare and history."""

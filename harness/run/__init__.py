@@ -1,0 +1,1 @@
+"""Running and storing: the results layout, the record store, executors, the runner and provenance."""
