@@ -13,14 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-from tabulate import tabulate
-
 from harness.claims.schema import PROFILES, ClaimError, discover, load_claim
 from harness.fuzz.campaign import add_arguments as add_fuzz_arguments, run_fuzz
 from harness.loading import check_references, load_claims
 from harness.run.execution import EXECUTORS, make_executor
 from harness.run.paths import claims_dir, results_root, robustness_report_dir
-from harness.report.claim_report import claim_figures, compare_runs, history, load_run, run_totals, summary_table, write_report
+from harness.report.claim_report import claim_figures, compare_runs, history, load_run, run_totals, write_report
+from harness.report import terminal
 from harness.run.runner import run_claims
 
 DEFAULT_CLAIMS = claims_dir()
@@ -33,7 +32,7 @@ def _load(paths: list[str], profile: str, k: str | None = None):
 
 def cmd_list(a: argparse.Namespace) -> int:
     claims = _load(a.paths, "quick")
-    print(tabulate([[c.id, c.kind, c.source, c.statement[:90]] for c in claims], headers=["claim", "kind", "source", "statement"], tablefmt="github"))
+    print(terminal.table(((c.id, c.kind, f"{c.source}: {c.statement}") for c in claims), headers=("claim", "kind", "source: statement")))
     return 0
 
 
@@ -75,7 +74,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     meta = {"profile": a.profile, "started": started.isoformat(), "seconds": time.perf_counter() - t0, "executor": a.executor,
             "family": a.family, "claims": [c.id for c in claims], "max_ensemble": a.max_ensemble, **run_totals(runs)}
     report = write_report(out, verdicts, meta, a.device, claim_figures(runs), robustness=robustness_report_dir(Path(a.results)))
-    print(summary_table(verdicts))
+    print(terminal.verdict_table(verdicts))
     counts = {s: sum(v.verdict == s for v in verdicts) for s in ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")}
     print(f"\n{len(verdicts)} claims: " + ", ".join(f"{n} {s}" for s, n in counts.items()) +
           f" | {meta['models_trained']} models trained, {meta['models_reused']} reused from the store | {time.perf_counter() - t0:.0f} s | report: {report}")
@@ -85,9 +84,9 @@ def cmd_run(a: argparse.Namespace) -> int:
 def cmd_report(a: argparse.Namespace) -> int:
     run = load_run(a.run)
     m = run["meta"]
-    rows = [[v["claim_id"], v["prediction"], v["measurement"], v["over"], v["verdict"]] for v in run["verdicts"]]
-    print(f"profile {m.get('profile')} | commit {m.get('git_commit')} | device {m.get('device')}")
-    print(tabulate(rows, headers=["claim", "prediction", "measurement", "over", "verdict"], tablefmt="github"))
+    print(terminal.clip(f"profile {m.get('profile')} | commit {m.get('git_commit')} | device {m.get('device')}", terminal.width()))
+    print(terminal.table((v["claim_id"], terminal.outcome_name(v["verdict"], v.get("expected")),
+                          terminal.short_measurement(v["measurement"], v["prediction"])) for v in run["verdicts"]))
     return 0
 
 

@@ -14,13 +14,16 @@ from typing import Any
 
 from tabulate import tabulate
 
+from harness.report.html import counts_of, write_html
 from harness.report.plotting import finish, new_axes
+from harness.report.terminal import outcome_name
 from harness.run.paths import robustness_report_dir
 from harness.run.provenance import provenance
 from harness.run.store import atomic_write_text
 from harness.claims.verdicts import Verdict
 
 ROBUSTNESS_REPORT = robustness_report_dir()  # written by `tox -e fuzz` (harness.fuzz.campaign)
+VERDICTS_SCHEMA = 2  # verdicts.json layout: 2 adds schema_version, counts and each claim's figures
 DRIFT_FRACTION = 0.5  # an exponent moving by more than this fraction of the margin is flagged
 
 
@@ -29,9 +32,7 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
 
 
 def _outcome(v: Verdict) -> str:
-    if v.expected and v.expected[0] == v.verdict:
-        return f"{v.verdict} (expected)"
-    return v.verdict
+    return outcome_name(v.verdict, v.expected)
 
 
 def record_commits(records: list[dict[str, Any]]) -> dict[str, int]:
@@ -168,6 +169,7 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
         *([f"- records written at commit {', '.join(f'`{c}` ({n})' for c, n in meta['record_commits'].items())}"]
           if meta.get("record_commits") else []),
         f"- family-wise control of refutations: {meta.get('family', 'holm')}",
+        f"- verdicts: {len(verdicts)} claims, " + ", ".join(f"{n} {o}" for o, n in counts_of([verdict_dict(v) for v in verdicts]).items()),
         "",
         summary_table(verdicts),
         "",
@@ -193,7 +195,12 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
     lines += robustness_section(run_dir, robustness)
     report = run_dir / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")
-    atomic_write_text(run_dir / "verdicts.json", json.dumps({"meta": meta, "verdicts": [verdict_dict(v) for v in verdicts]}, indent=1, default=str))
+    figures_of = {v.claim_id: [f for f in (plot_of.get(v.claim_id), extra_of.get(v.claim_id)) if f] for v in verdicts}
+    stored = [dict(verdict_dict(v), figures=figures_of[v.claim_id]) for v in verdicts]
+    atomic_write_text(run_dir / "verdicts.json", json.dumps({"schema_version": VERDICTS_SCHEMA, "meta": meta, "counts": counts_of(stored),
+                                                            "verdicts": stored}, indent=1, default=str))
+    earlier = sorted(d.parent for d in run_dir.parent.glob("*/verdicts.json") if d.parent.name < run_dir.name)
+    write_html(run_dir, earlier)
     return report
 
 

@@ -1,0 +1,198 @@
+"""A self-contained single-page HTML report of one run, and a shields-style badge.
+
+Rendered from what a run folder already holds (verdicts.json and plots/*.png),
+so a report rebuilt from the store, or one copied off a CI machine, renders the
+same. Figures are embedded as base64 PNGs; nothing is fetched from the network.
+Per claim: a verdict badge, the prediction beside the measurement with its
+interval, the notes, the figures, the multiverse table when the run has one,
+and a sparkline of the claim's verdicts over earlier runs. A text box filters
+the claims by id, verdict or source.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.run.store import atomic_write_text
+
+OUTCOMES = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
+COLOURS = {"CONFIRMED": "#2e7d32", "REFUTED": "#c62828", "INCONCLUSIVE": "#9e9e9e", "ERROR": "#6a1b9a",
+           "EXPECTED": "#ef6c00"}
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#fafafa}
+header{background:#263238;color:#fff;padding:16px 24px}header h1{margin:0 0 6px;font-size:20px}
+header p{margin:2px 0;font-size:13px;color:#cfd8dc}main{padding:16px 24px;max-width:1200px}
+.counts span{display:inline-block;margin-right:8px}
+.badge{display:inline-block;padding:2px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
+#filter{width:320px;padding:6px;margin:12px 0;font-size:14px}
+table.summary{border-collapse:collapse;width:100%;font-size:13px;background:#fff}
+table.summary td,table.summary th{border-bottom:1px solid #e0e0e0;padding:6px 8px;text-align:left;vertical-align:top}
+section.claim{background:#fff;border:1px solid #e0e0e0;border-radius:6px;margin:16px 0;padding:12px 16px}
+section.claim h2{font-size:16px;margin:0 0 6px}section.claim dl{font-size:13px;margin:6px 0}
+section.claim dt{font-weight:600;float:left;width:130px}section.claim dd{margin:0 0 4px 140px}
+section.claim img{max-width:560px;width:100%;margin:6px 8px 0 0;border:1px solid #eee}
+table.mv{border-collapse:collapse;font-size:12px;margin-top:6px}table.mv td,table.mv th{border:1px solid #ddd;padding:3px 6px}
+.spark{vertical-align:middle}.muted{color:#777;font-size:12px}
+"""
+
+SCRIPT = """
+window.addEventListener('DOMContentLoaded',function(){
+  var box=document.getElementById('filter');
+  function apply(){var q=box.value.toLowerCase();
+    document.querySelectorAll('[data-claim]').forEach(function(el){
+      el.style.display=(el.getAttribute('data-search').indexOf(q)>=0)?'':'none';});}
+  box.addEventListener('input',apply);
+  document.body.setAttribute('data-rendered',String(document.querySelectorAll('section.claim').length));
+});
+"""
+
+
+@dataclass
+class RunPage:
+    """What one page shows: the run's meta and verdicts (as stored in verdicts.json) and its folder."""
+
+    run_dir: Path
+    meta: dict[str, Any]
+    verdicts: list[dict[str, Any]]
+
+
+def outcome_of(v: dict[str, Any]) -> str:
+    """A verdict's one name: its verdict, or EXPECTED when it matches the claim's recorded expectation."""
+    exp = v.get("expected")
+    return "EXPECTED" if exp and exp[0] == v.get("verdict") else str(v.get("verdict"))
+
+
+def counts_of(verdicts: list[dict[str, Any]]) -> dict[str, int]:
+    """Claims per verdict (recorded expectations counted under their verdict)."""
+    return {o: sum(v.get("verdict") == o for v in verdicts) for o in OUTCOMES}
+
+
+def _badge(v: dict[str, Any]) -> str:
+    o = outcome_of(v)
+    label = f"{v.get('verdict')} (recorded)" if o == "EXPECTED" else o
+    return f'<span class="badge" style="background:{COLOURS.get(o, "#555")}">{html.escape(label)}</span>'
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _figures(run_dir: Path, v: dict[str, Any]) -> list[Path]:
+    """The PNGs the run recorded for a claim (verdicts.json lists them per claim), those that exist."""
+    return [run_dir / f for f in v.get("figures", []) if (run_dir / f).is_file()]
+
+
+def _sparkline(history: list[str]) -> str:
+    """An inline SVG: one square per earlier run, coloured by that run's outcome for the claim."""
+    if not history:
+        return '<span class="muted">no earlier runs</span>'
+    cells = "".join(f'<rect x="{i * 9}" y="0" width="8" height="12" fill="{COLOURS.get(o, "#ccc")}"><title>{o}</title></rect>'
+                    for i, o in enumerate(history))
+    return f'<svg class="spark" width="{9 * len(history)}" height="12" role="img">{cells}</svg>'
+
+
+def _multiverse(v: dict[str, Any]) -> str:
+    rows = v.get("multiverse") or []
+    if not rows:
+        return ""
+    body = "".join(f"<tr><td>{html.escape(str(r.get('alternative')))}</td><td>{html.escape(str(r.get('verdict')))}</td>"
+                   f"<td>{html.escape(str(r.get('measurement')))}</td></tr>" for r in rows)
+    label = html.escape(str(v.get("robustness", "")))
+    return (f"<p><b>Multiverse</b> {label}</p><table class='mv'><tr><th>alternative</th><th>verdict</th>"
+            f"<th>measurement</th></tr>{body}</table>")
+
+
+def _claim_section(page: RunPage, v: dict[str, Any], history: list[str]) -> str:
+    cid = str(v.get("claim_id"))
+    search = html.escape(" ".join(str(v.get(k, "")) for k in ("claim_id", "verdict", "source")).lower() + " " + outcome_of(v).lower())
+    items = [("source", v.get("source")), ("statement", v.get("statement")), ("prediction", v.get("prediction")),
+             ("measurement", v.get("measurement")), ("interval over", v.get("over")),
+             ("points x seeds", f"{v.get('n_points')} x {v.get('n_replicates')}")]
+    if v.get("paper_trend"):
+        items.append(("paper reports", v["paper_trend"]))
+    if v.get("expected"):
+        items.append(("recorded", f"{v['expected'][0]}: {v['expected'][1]}"))
+    items += [("note", n) for n in v.get("notes", [])]
+    dl = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(val))}</dd>" for k, val in items)
+    figs = "".join(_img(p) for p in _figures(page.run_dir, v))
+    return (f'<section class="claim" id="{html.escape(cid)}" data-claim="{html.escape(cid)}" data-search="{search}">'
+            f"<h2>{html.escape(cid)} {_badge(v)} {_sparkline(history)}</h2><dl>{dl}</dl>{_multiverse(v)}"
+            f"<div>{figs}</div></section>")
+
+
+def _summary_rows(verdicts: list[dict[str, Any]]) -> str:
+    rows = []
+    for v in verdicts:
+        cid = html.escape(str(v.get("claim_id")))
+        search = html.escape(f"{v.get('claim_id')} {v.get('verdict')} {v.get('source')} {outcome_of(v)}".lower())
+        rows.append(f'<tr data-claim="{cid}" data-search="{search}"><td><a href="#{cid}">{cid}</a></td><td>{_badge(v)}</td>'
+                    f"<td>{html.escape(str(v.get('prediction')))}</td><td>{html.escape(str(v.get('measurement')))}</td></tr>")
+    return "".join(rows)
+
+
+def render(page: RunPage, history: dict[str, list[str]] | None = None) -> str:
+    """The page's HTML text; `history` maps a claim id to its outcomes in earlier runs, oldest first."""
+    history = history or {}
+    m = page.meta
+    counts = counts_of(page.verdicts)
+    count_html = "".join(f'<span><span class="badge" style="background:{COLOURS[o]}">{n} {o}</span></span>'
+                         for o, n in counts.items())
+    sections = "".join(_claim_section(page, v, history.get(str(v.get("claim_id")), [])) for v in page.verdicts)
+    title = f"Claim report: profile {m.get('profile', '?')}"
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body><header><h1>{html.escape(title)}</h1>"
+            f"<p>commit {html.escape(str(m.get('git_commit', '?')))} | device {html.escape(str(m.get('device', '?')))} | "
+            f"started {html.escape(str(m.get('started', '?')))} | family-wise control {html.escape(str(m.get('family', '?')))}</p>"
+            f"<p class='counts'>{count_html}</p></header><main>"
+            f"<input id='filter' type='search' placeholder='filter claims: id, verdict or source' aria-label='filter claims'>"
+            f"<table class='summary'><thead><tr><th>claim</th><th>verdict</th><th>prediction</th><th>measurement</th></tr>"
+            f"</thead><tbody>{_summary_rows(page.verdicts)}</tbody></table>{sections}</main></body></html>")
+
+
+def read_page(run_dir: Path) -> RunPage:
+    """The run folder's verdicts.json as a page; ValueError naming the file when it is missing or unreadable."""
+    path = Path(run_dir) / "verdicts.json"
+    try:
+        data = json.loads(path.read_text())
+        return RunPage(Path(run_dir), dict(data["meta"]), list(data["verdicts"]))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a readable run (verdicts.json): {exc}") from None
+
+
+def outcome_history(run_dirs: list[Path]) -> dict[str, list[str]]:
+    """Claim id -> outcomes over the given earlier runs (oldest first); unreadable runs are skipped."""
+    out: dict[str, list[str]] = {}
+    for d in run_dirs:
+        try:
+            page = read_page(d)
+        except ValueError:
+            continue
+        for v in page.verdicts:
+            out.setdefault(str(v.get("claim_id")), []).append(outcome_of(v))
+    return out
+
+
+def badge(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    """A shields.io endpoint badge: the counts by verdict, red if any verdict is unexpectedly REFUTED or ERROR."""
+    counts = counts_of(verdicts)
+    bad = any(v.get("verdict") in ("REFUTED", "ERROR") and outcome_of(v) != "EXPECTED" for v in verdicts)
+    message = " | ".join(f"{n} {o.lower()}" for o, n in counts.items() if n)
+    return {"schemaVersion": 1, "label": "claims", "message": message or "none",
+            "color": "red" if bad else ("green" if counts["CONFIRMED"] else "lightgrey")}
+
+
+def write_html(run_dir: str | Path, earlier_runs: list[Path] | None = None) -> Path:
+    """report.html and badge.json beside a run's verdicts.json; returns the page's path."""
+    page = read_page(Path(run_dir))
+    earlier = [d for d in (earlier_runs or []) if Path(d).resolve() != page.run_dir.resolve()]
+    out = page.run_dir / "report.html"
+    atomic_write_text(out, render(page, outcome_history(earlier)))
+    atomic_write_text(page.run_dir / "badge.json", json.dumps(badge(page.verdicts), indent=1) + "\n")
+    return out

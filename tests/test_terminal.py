@@ -1,0 +1,40 @@
+"""Terminal output fits: the compact verdict table, `iclcheck list` and one-line reasons stay within the width."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, strategies as st
+
+from harness.cli import main
+from harness.report.terminal import clip, outcome_name, table, width
+
+
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=200), st.text(max_size=40), st.text(max_size=900)), max_size=8),
+       st.integers(60, 240))
+def test_every_line_fits_the_width(rows, cols):
+    assert all(len(line) <= cols for line in table(rows, cols).splitlines())
+
+
+def test_clip_is_one_line_and_marks_the_cut():
+    assert clip("a\nb  c", 10) == "a b c"
+    assert clip("x" * 50, 10) == "xxxxxxx..." and len(clip("x" * 50, 10)) == 10
+
+
+def test_one_name_per_outcome():
+    assert outcome_name("REFUTED", ("REFUTED", "why")) == "REFUTED (recorded)"
+    assert outcome_name("REFUTED", ("CONFIRMED", "why")) == "REFUTED"
+
+
+def test_width_reads_columns_at_call_time(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    assert width() == 120
+    monkeypatch.setenv("COLUMNS", "20")
+    assert width() == 60
+
+
+@pytest.mark.parametrize("cols", [80, 100])
+def test_list_fits_columns(monkeypatch, capsys, cols):
+    monkeypatch.setenv("COLUMNS", str(cols))
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) > 10 and max(map(len, out)) <= cols
