@@ -13,6 +13,7 @@ from harness.claims.schema import load_claim
 from harness.world.config import ModelConfig, RunConfig, TrainConfig
 from harness.measure.evaluation import evaluate
 from harness.claims.metrics import check_metric, metric_rows
+from harness.measure.architectures import ARCHITECTURES
 from harness.measure.ensemble import measure_ensemble, neuron_rows
 from harness.measure.pruning import prune_mask
 from harness.world.seeding import derive_seed, generator
@@ -210,7 +211,9 @@ def test_config_fields_and_shape_key():
     assert adam.shape_key() != base.shape_key()
     assert base.non_default_dict() == {"seed": 0}  # new defaults leave stored keys unchanged
     assert ModelConfig(arch="deep", width=64).deep_mlp_width == 256
-    for kw, msg in ((dict(arch="gpt"), "arch"), (dict(width=10, heads=3), "width"), (dict(depth=0), "depth"), (dict(init_std=0.0), "init_std")):
+    with pytest.raises(ValueError, match="unknown model architecture 'gpt'"):
+        ARCHITECTURES.get(ModelConfig(arch="gpt").validate().arch)  # names are checked by the registry, not the config
+    for kw, msg in ((dict(arch=""), "arch"), (dict(width=10, heads=3), "width"), (dict(depth=0), "depth"), (dict(init_std=0.0), "init_std")):
         with pytest.raises(ValueError, match=msg):
             ModelConfig(**kw).validate()
     with pytest.raises(ValueError, match="optimizer"):

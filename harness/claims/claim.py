@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.measure.architectures import ARCHITECTURES
 from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
 SECTION_FIELDS = {
@@ -123,5 +124,6 @@ def point_config(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
             if v not in METHODS:
                 raise ValueError(f"baseline.method must be one of {', '.join(METHODS)}, got {v!r}")
     d["seed"] = seed
-    run = RunConfig.from_dict(d)
-    return run.validate()
+    run = RunConfig.from_dict(d).validate()
+    ARCHITECTURES.get(run.model.arch)  # ValueError naming the unknown architecture
+    return run

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.claims.claim import Claim, point_config
+from harness.measure.architectures import ARCHITECTURES
 from harness.training.trainer import History
 
 
@@ -33,8 +34,9 @@ def check_metric(c: "Claim") -> tuple[str, str] | None:
         return "metric.eps", f"missing (metric '{name}' needs the error threshold eps)"
     if name == "attn_mass_layer":
         mc = c.base_run["model"]
-        if mc.get("arch", "paper") != "deep" or "model.arch" in c.axis_names:
-            return "metric.name", "'attn_mass_layer' needs setting.model.arch = 'deep' (and no model.arch grid axis)"
+        arch = mc.get("arch", "paper")
+        if arch not in ARCHITECTURES or not ARCHITECTURES.get(arch).layered or "model.arch" in c.axis_names:
+            return "metric.name", "'attn_mass_layer' needs a layered architecture, e.g. setting.model.arch = 'deep' (and no model.arch grid axis)"
         base_model = point_config(c, {}).model
         depth, heads = base_model.depth, base_model.heads
         if not 0 <= m.get("layer", 0) <= depth:

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from harness.measure.architectures import architecture_of
 from harness.measure.baselines import BaselineCache
 from harness.measure.evaluation import evaluate
 from harness.measure.probes import neuron_probe, two_cluster_split
@@ -35,7 +36,7 @@ def _data_overrides(point: dict[str, Any]) -> dict[str, Any]:
 def neuron_rows(model) -> torch.Tensor:
     """(E, m, fan_in) weight rows of the prunable neurons: W_O for the paper model, the last
     block's MLP input rows (`prune_weights`) for the deep one."""
-    return model.prune_weights if hasattr(model, "prune_weights") else model.W_O
+    return architecture_of(model).neuron_rows(model)
 
 
 @torch.no_grad()
@@ -93,7 +94,7 @@ def measure_ensemble(model, worlds: list[World], eval_points: list[dict[str, Any
                 per_unit[e][-1]["attn_id_layers"] = rid.attn_layers[e].tolist()
                 per_unit[e][-1]["attn_ood_layers"] = rood.attn_layers[e].tolist()
     out = []
-    if not hasattr(model, "W_V"):  # deep model: no W_O W_V rows to align; row-norm split of the pruned neurons
+    if not architecture_of(model).value_rows:  # e.g. the deep model: no W_O W_V rows to align; row-norm split of the pruned neurons
         for e in range(len(worlds)):
             norms = neuron_rows(model)[e].detach().double().norm(dim=1)
             finite = bool(torch.isfinite(norms).all())

@@ -8,6 +8,7 @@ import torch
 
 from models import EnsembleDeepTransformer, EnsembleICLTransformer
 
+from harness.measure.architectures import architecture_of
 from harness.world.prompts import PromptBatch
 
 
@@ -30,12 +31,12 @@ def evaluate(
 ) -> EvalResult:
     """Errors and same-pattern attention mass over a stacked batch (E, n, ...).
 
-    A model with `forward_layers` (the deep model) also gives the mass per block
+    A layered architecture (the deep model) also gives the mass per block
     and head (`attn_layers`), from the query row's attention over the l contexts."""
     n = batch.z.shape[-1]
     errors = torch.zeros(model.size, dtype=torch.long, device=batch.P.device)
     attn = torch.zeros(model.size, dtype=torch.float64, device=batch.P.device)
-    layered = hasattr(model, "forward_layers")
+    layered = architecture_of(model).layered
     attn_layers = None
     for s in range(0, n, chunk):
         part = batch.slice(s, min(n, s + chunk))

@@ -150,7 +150,7 @@ class ModelConfig:
         _check(0 < self.delta <= 0.2, "delta", "in (0, 0.2]", self.delta)
         _check(self.wo_std > 0, "wo_std", "> 0", self.wo_std)
         _check(self.a_scale >= 0, "a_scale", ">= 0 (0: 1/sqrt(m))", self.a_scale)
-        _check(self.arch in ("paper", "deep"), "arch", "'paper' or 'deep'", self.arch)
+        _check(isinstance(self.arch, str) and bool(self.arch), "arch", "a registered architecture name (harness.measure.architectures)", self.arch)
         for name in ("depth", "heads", "width"):
             _positive_int(name, getattr(self, name))
         _check(self.width % self.heads == 0, "width", f"a multiple of heads = {self.heads}", self.width)
