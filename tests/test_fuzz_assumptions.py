@@ -14,6 +14,7 @@ from hypothesis import Phase, assume, given, target
 from hypothesis import strategies as st
 
 from harness.fuzz.assumptions import REGIME_CHECKS, THEORY_CHECKS, TOL, check_assumptions, task_graph_shortcut
+from harness.claims import stats
 from harness.world.config import DataConfig, TrainConfig
 from harness.fuzz.outcomes import DomainResult, Outcome, read_records, run_from_record, write_record
 from harness.fuzz.profiles import ANCHOR, PROFILES, Axis, get_profile
@@ -277,6 +278,15 @@ def test_records_are_written_atomically_and_replay_the_run(tmp_path):
     assert r0["unexplained"]["any"] == []  # the OOD break is explained by the coherence
     write_record(outs[0].record("unit", "quick"), tmp_path)  # same example again: same file, replaced
     assert len(read_records(tmp_path)) == 2
+
+
+@pytest.mark.parametrize("k,n", [(0, 500), (12, 500), (25, 500), (35, 500), (36, 500), (63, 1000), (64, 1000), (125, 2500), (300, 500)])
+def test_fuzz_verdicts_are_the_claims_bound_rule(k, n):
+    """A fuzz outcome's verdict and bounds are those of stats.bound_decision (one rule for claims and fuzzing)."""
+    d = stats.bound_decision([(k, n)], 0.05)
+    r = DomainResult(k, n, 0.05)
+    assert (r.verdict(), r.bounds) == (d.verdict, (d.lower, d.upper))
+    assert r.to_dict()["verdict"] == d.verdict and r.verdict(failed=True) == "ERROR"
 
 
 @CHEAP
