@@ -23,7 +23,9 @@ from harness.fuzz.strategies import (KNOBS, SEEDS, any_data, coherences, distanc
 from harness.cli import main
 from harness.fuzz.campaign import closer, minimize, pick_failures, shrink_candidates
 from harness.world.patterns import gram_matrix
-from harness.fuzz.robustness import SweepPoint, crossing_point, crossing_summary, summarise_axis
+from harness.fuzz.axis_summary import summarise_axis
+from harness.fuzz.crossings import crossing_point, crossing_summary
+from harness.fuzz.sweep import SweepPoint
 from harness.report.claim_report import write_report as claims_report
 from harness.fuzz.report import write_report
 
@@ -356,7 +358,7 @@ def test_report_from_synthetic_sweep(tmp_path):
     assert s.crossing_severity["id"].mean == pytest.approx(0.4)  # severity of orthogonal_idr = the cosine
     assert s.crossing["ood"].n_right == 3 and s.breaks_from["ood"] is None and s.holds_up_to["ood"] == 0.8
     assert s.holds_up_to["id"] == 0.2  # 0.4 pools 150 / 3000 errors: INCONCLUSIVE
-    assert s.pooled["id"][2][4] == "INCONCLUSIVE" and s.breaks_from["id"] == 0.6
+    assert s.pooled["id"][2].verdict == "INCONCLUSIVE" and s.breaks_from["id"] == 0.6
     path = write_report(tmp_path, profile, points, campaign=[], minimal=[])
     text = path.read_text()
     assert "0.4 [0.152, 0.648]" in text and "orthogonal_idr" in text and "## Minimal breaking configurations" in text
