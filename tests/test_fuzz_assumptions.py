@@ -27,7 +27,9 @@ from harness.fuzz.axis_summary import summarise_axis
 from harness.fuzz.crossings import crossing_point, crossing_summary
 from harness.fuzz.sweep import SweepPoint
 from harness.report.claim_report import write_report as claims_report
+from harness.fuzz.render import answer_lines
 from harness.fuzz.report import write_report
+from harness.fuzz.summary import summarise
 
 PROFILE = get_profile()
 TRAIN = PROFILE.train_config()
@@ -366,6 +368,13 @@ def test_report_from_synthetic_sweep(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["axes"]["coherence_rel"]["id"]["crossing"]["mean"] == pytest.approx(0.4)
     assert any("in-domain vs max |cosine| among the IDR patterns" in a for a in summary["answers"])
+    # summary.json and report.md come from the same RobustnessSummary: its answers, rendered once, appear in both
+    data = summarise(profile, points)
+    assert [(h.axis.axis.name, h.domain) for h in data.headlines] == [("coherence_rel", "id"), ("coherence_rel", "ood")]
+    [claim_id, claim_ood] = data.claims
+    assert claim_id.first_at_budget.summary is data.axes[0] and claim_id.first_at_budget.at == 0.6 and claim_ood.first_at_budget is None
+    assert answer_lines(data) == summary["answers"] and all(a in text for a in summary["answers"])
+    assert summary["axes"]["coherence_rel"]["id"]["pooled"][2] == data.axes[0].pooled["id"][2].as_list()
     # the answers join the claim report, linked to the fuzzing report
     claim_report = claims_report(tmp_path / "run", [], {"profile": "quick"}, robustness=tmp_path).read_text()
     assert "## Robustness: where the assumptions break" in claim_report and "(../report.md)" in claim_report

@@ -100,7 +100,8 @@ def _intro(s: RobustnessSummary) -> list[str]:
         "Crossing = where the error first exceeds eps, interpolated linearly per replicate between neighbouring grid points; "
         f"interval = two-sided {LEVEL:.0%} t interval over the {R} replicates (none when a replicate is censored). "
         "Holds up to / breaks from = the SPEC's bound rule on the counts pooled over replicates (one-sided 95% Clopper-Pearson: "
-        "CONFIRMED if the upper bound <= eps, REFUTED if the lower bound > eps).", "",
+        "CONFIRMED if the upper bound <= eps, REFUTED if the lower bound > eps and the exact binomial test rejects error <= eps at 5%: "
+        "the claims' bound rule, harness.claims.stats.bound_decision).", "",
     ]
 
 
@@ -212,8 +213,8 @@ def render_markdown(s: RobustnessSummary, figures: dict[str, Path | None]) -> st
         if p is not None:
             L += [f"![{k}]({p.name})", ""]
     L += ["## How to reproduce", "",
-          f"`python -m harness.fuzz.campaign --profile {s.profile.name}` (the quick profile is `tox -e fuzz`). Every trained configuration "
-          "is a JSON record under `results/fuzz/records/` (its full RunConfig, seed, assumption margins, error counts and verdicts); "
-          "`harness.robustness.run_from_record` rebuilds the run bit for bit. Failing examples of the Hypothesis tests are kept in "
+          f"`iclcheck fuzz --profile {s.profile.name}` (or `python -m harness fuzz`; the quick profile is `tox -e fuzz`). Every trained "
+          "configuration is a JSON record under `results/fuzz/records/` (its full RunConfig, seed, assumption margins, error counts and "
+          "verdicts); `harness.fuzz.outcomes.run_from_record` rebuilds the run bit for bit. Failing examples of the Hypothesis tests are kept in "
           "`results/fuzz/db/`."]
     return "\n".join(L) + "\n"
