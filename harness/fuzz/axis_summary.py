@@ -20,6 +20,8 @@ from harness.fuzz.sweep import SweepPoint
 
 @dataclass
 class AxisSummary:
+    """One swept axis: its grid, the error per value and replicate, pooled verdicts and eps crossings per claim."""
+
     axis: Axis
     values: list[float]
     x: list[float]  # plotting coordinate: measured max coherence for coherence axes, else the value

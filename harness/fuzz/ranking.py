@@ -12,6 +12,8 @@ from harness.fuzz.profiles import BUDGET_FACTOR
 
 @dataclass
 class Ranked:
+    """One axis of one claim: its status text and the sort key that places it in the ranking."""
+
     summary: AxisSummary
     status: str
     key: tuple
