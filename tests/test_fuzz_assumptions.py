@@ -14,6 +14,7 @@ from hypothesis import Phase, assume, given, target
 from hypothesis import strategies as st
 
 from harness.fuzz.assumptions import REGIME_CHECKS, THEORY_CHECKS, TOL, check_assumptions, task_graph_shortcut
+from harness.claims import stats
 from harness.world.config import DataConfig, TrainConfig
 from harness.fuzz.outcomes import DomainResult, Outcome, read_records, run_from_record, write_record
 from harness.fuzz.profiles import ANCHOR, PROFILES, Axis, get_profile
@@ -22,9 +23,13 @@ from harness.fuzz.strategies import (KNOBS, SEEDS, any_data, coherences, distanc
 from harness.cli import main
 from harness.fuzz.campaign import closer, minimize, pick_failures, shrink_candidates
 from harness.world.patterns import gram_matrix
-from harness.fuzz.robustness import SweepPoint, crossing_point, crossing_summary, summarise_axis
+from harness.fuzz.axis_summary import summarise_axis
+from harness.fuzz.crossings import crossing_point, crossing_summary
+from harness.fuzz.sweep import SweepPoint
 from harness.report.claim_report import write_report as claims_report
+from harness.fuzz.render import answer_lines
 from harness.fuzz.report import write_report
+from harness.fuzz.summary import summarise
 
 PROFILE = get_profile()
 TRAIN = PROFILE.train_config()
@@ -279,6 +284,15 @@ def test_records_are_written_atomically_and_replay_the_run(tmp_path):
     assert len(read_records(tmp_path)) == 2
 
 
+@pytest.mark.parametrize("k,n", [(0, 500), (12, 500), (25, 500), (35, 500), (36, 500), (63, 1000), (64, 1000), (125, 2500), (300, 500)])
+def test_fuzz_verdicts_are_the_claims_bound_rule(k, n):
+    """A fuzz outcome's verdict and bounds are those of stats.bound_decision (one rule for claims and fuzzing)."""
+    d = stats.bound_decision([(k, n)], 0.05)
+    r = DomainResult(k, n, 0.05)
+    assert (r.verdict(), r.bounds) == (d.verdict, (d.lower, d.upper))
+    assert r.to_dict()["verdict"] == d.verdict and r.verdict(failed=True) == "ERROR"
+
+
 @CHEAP
 @given(any_data())
 def test_shrink_candidates_are_valid_and_strictly_closer(cfg):
@@ -346,7 +360,7 @@ def test_report_from_synthetic_sweep(tmp_path):
     assert s.crossing_severity["id"].mean == pytest.approx(0.4)  # severity of orthogonal_idr = the cosine
     assert s.crossing["ood"].n_right == 3 and s.breaks_from["ood"] is None and s.holds_up_to["ood"] == 0.8
     assert s.holds_up_to["id"] == 0.2  # 0.4 pools 150 / 3000 errors: INCONCLUSIVE
-    assert s.pooled["id"][2][4] == "INCONCLUSIVE" and s.breaks_from["id"] == 0.6
+    assert s.pooled["id"][2].verdict == "INCONCLUSIVE" and s.breaks_from["id"] == 0.6
     path = write_report(tmp_path, profile, points, campaign=[], minimal=[])
     text = path.read_text()
     assert "0.4 [0.152, 0.648]" in text and "orthogonal_idr" in text and "## Minimal breaking configurations" in text
@@ -354,6 +368,13 @@ def test_report_from_synthetic_sweep(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["axes"]["coherence_rel"]["id"]["crossing"]["mean"] == pytest.approx(0.4)
     assert any("in-domain vs max |cosine| among the IDR patterns" in a for a in summary["answers"])
+    # summary.json and report.md come from the same RobustnessSummary: its answers, rendered once, appear in both
+    data = summarise(profile, points)
+    assert [(h.axis.axis.name, h.domain) for h in data.headlines] == [("coherence_rel", "id"), ("coherence_rel", "ood")]
+    [claim_id, claim_ood] = data.claims
+    assert claim_id.first_at_budget.summary is data.axes[0] and claim_id.first_at_budget.at == 0.6 and claim_ood.first_at_budget is None
+    assert answer_lines(data) == summary["answers"] and all(a in text for a in summary["answers"])
+    assert summary["axes"]["coherence_rel"]["id"]["pooled"][2] == data.axes[0].pooled["id"][2].as_list()
     # the answers join the claim report, linked to the fuzzing report
     claim_report = claims_report(tmp_path / "run", [], {"profile": "quick"}, robustness=tmp_path).read_text()
     assert "## Robustness: where the assumptions break" in claim_report and "(../report.md)" in claim_report

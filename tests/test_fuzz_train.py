@@ -83,7 +83,7 @@ def test_strong_idr_coherence_breaks_the_in_domain_claim(draws):
 
 def test_recorded_examples_replay_bit_for_bit(tmp_path):
     """A record is enough to retrain its example: same errors from the stored RunConfig and seed."""
-    base = dataclasses.replace(PROFILE, steps=60, n_test=700)  # two evaluation chunks (robustness.EVAL_CHUNK = 500)
+    base = dataclasses.replace(PROFILE, steps=60, n_test=700)  # two evaluation chunks (outcomes.EVAL_CHUNK = 500)
     runs = [base.run(dataclasses.replace(ANCHOR, coherence_rel=0.3, noise=0.5), 11),
             base.run(dataclasses.replace(ANCHOR, S1=0.7, K=1.5), 12)]
     first = measure_and_record(runs, base, "test-replay", tmp_path)

@@ -121,6 +121,18 @@ def test_bound_verdicts(tmp_path, ks, expected):
     assert v.verdict == expected, v.line()
 
 
+def test_bound_decision_needs_the_bonferroni_test_to_refute():
+    """63/1000 at eps 0.05: CP lower above eps and p = 0.038 alone; beside a second point Bonferroni doubles p past 0.05."""
+    one = stats.bound_decision([(63, 1000)], 0.05)
+    assert one.verdict == "REFUTED" and one.lower > 0.05 and one.p_refute == pytest.approx(stats.binomial_p_above(63, 1000, 0.05))
+    two = stats.bound_decision([(63, 1000), (10, 1000)], 0.05)
+    assert two.points[0].lower > 0.05 and two.verdict == "INCONCLUSIVE" and two.p_refute == 1.0
+    assert two.worst.errors == 63 and two.upper == two.points[0].upper
+    assert stats.bound_decision([(10, 1000), (12, 1000)], 0.05).verdict == "CONFIRMED"
+    with pytest.raises(ValueError):
+        stats.bound_decision([], 0.05)
+
+
 def test_clopper_pearson_matches_scipy_and_known_values():
     for k, n in [(0, 100), (3, 50), (20, 20), (17, 400)]:
         lo, hi = stats.clopper_pearson(k, n, 0.95)

@@ -3,7 +3,8 @@
 - power-law fits on grid-point means of log y, t intervals with K - 2 dof;
 - local slopes between neighbouring grid points (curvature diagnostic);
 - `C x^b + c` fits where a claim allows an offset;
-- one-sided Clopper-Pearson bounds for error counts;
+- one-sided Clopper-Pearson bounds for error counts, and the bound rule on them
+  (`bound_decision`, shared by claim verdicts and fuzz outcomes);
 - paired t intervals (comparisons by seed), one-sided rank trend tests;
 - Holm and Benjamini-Hochberg adjustment across a run's claims.
 """
@@ -12,9 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 from scipy import optimize, stats
+
+SIGNIFICANCE = 0.05  # a refutation needs p below this (before family-wise adjustment)
+CONFIDENCE = 0.95  # one-sided Clopper-Pearson bounds of the bound rule
 
 
 @dataclass
@@ -125,6 +130,61 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
 def binomial_p_above(k: int, n: int, eps: float) -> float:
     """One-sided exact p-value for H0: rate <= eps against rate > eps."""
     return float(stats.binom.sf(k - 1, n, eps)) if k > 0 else 1.0
+
+
+@dataclass(frozen=True)
+class PointBound:
+    """Error count at one point with its one-sided Clopper-Pearson bounds and the exact p-value for rate > eps."""
+
+    errors: int
+    n: int
+    lower: float
+    upper: float
+    p_above: float
+
+    @property
+    def rate(self) -> float:
+        return self.errors / self.n if self.n else math.nan
+
+
+@dataclass(frozen=True)
+class BoundDecision:
+    """The bound rule's verdict over a set of points, with its numbers."""
+
+    verdict: str  # CONFIRMED | REFUTED | INCONCLUSIVE
+    points: tuple[PointBound, ...]
+    p_refute: float  # Bonferroni over the points of the smallest p_above (1.0 unless REFUTED)
+
+    @property
+    def worst(self) -> PointBound:
+        """The point with the highest upper bound."""
+        return max(self.points, key=lambda t: t.upper)
+
+    @property
+    def upper(self) -> float:
+        return self.worst.upper
+
+    @property
+    def lower(self) -> float:
+        return max(t.lower for t in self.points)
+
+
+def bound_decision(counts: Sequence[tuple[int, int]], eps: float, confidence: float = CONFIDENCE,
+                   alpha: float = SIGNIFICANCE) -> BoundDecision:
+    """SPEC bound rule on (errors, n) per point: CONFIRMED if every one-sided CP upper bound is <= eps;
+    REFUTED if some lower bound is > eps and the exact binomial test (Bonferroni over the points) rejects
+    rate <= eps at `alpha`; INCONCLUSIVE otherwise."""
+    if not counts:
+        raise ValueError("bound_decision needs at least one (errors, n) count")
+    points = tuple(PointBound(k, n, *clopper_pearson(k, n, confidence), binomial_p_above(k, n, eps)) for k, n in counts)
+    p = min(1.0, min(t.p_above for t in points) * len(points))
+    if all(t.upper <= eps for t in points):
+        verdict = "CONFIRMED"
+    elif any(t.lower > eps for t in points) and p < alpha:
+        verdict = "REFUTED"
+    else:
+        verdict = "INCONCLUSIVE"
+    return BoundDecision(verdict, points, p if verdict == "REFUTED" else 1.0)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from harness.claims.metrics import metric_rows
 MAX_FAILED_FRACTION = 0.2  # more diverged/crashed units than this: ERROR
 MAX_CENSORED_FRACTION = 0.5  # more runs at the iteration cap than this: ERROR
 MIN_RATE_POINTS = 3  # valid grid points a rate fit needs
-LEVEL = 0.05  # significance for refutations and trend tests
+LEVEL = stats.SIGNIFICANCE  # significance for refutations and trend tests
 
 
 @dataclass
@@ -201,26 +201,16 @@ def _judge_rate(claim: Claim, rows: list[dict[str, Any]]) -> Verdict:
 
 def _judge_bound(claim: Claim, rows: list[dict[str, Any]]) -> Verdict:
     eps = float(claim.prediction["eps"])
-    groups = _by_point(rows)
-    table, pvals = [], []
-    n_rep = max(len(g) for g in groups.values())
-    for key, g in groups.items():
-        k, n = sum(r["k"] for r in g), sum(r["n"] for r in g)
-        lo, hi = stats.clopper_pearson(k, n, 0.95)
-        table.append({"point": g[0]["point"], "errors": k, "n": n, "rate": k / n, "cp_lower95": lo, "cp_upper95": hi})
-        pvals.append(stats.binomial_p_above(k, n, eps))
+    groups = list(_by_point(rows).values())
+    n_rep = max(len(g) for g in groups)
+    d = stats.bound_decision([(sum(r["k"] for r in g), sum(r["n"] for r in g)) for g in groups], eps)
+    table = [{"point": g[0]["point"], "errors": t.errors, "n": t.n, "rate": t.rate, "cp_lower95": t.lower, "cp_upper95": t.upper}
+             for g, t in zip(groups, d.points)]
     worst = max(table, key=lambda t: t["cp_upper95"])
-    p = min(1.0, min(pvals) * len(pvals))  # Bonferroni over the claim's points
-    if all(t["cp_upper95"] <= eps for t in table):
-        verdict = "CONFIRMED"
-    elif any(t["cp_lower95"] > eps for t in table) and p < LEVEL:
-        verdict = "REFUTED"
-    else:
-        verdict = "INCONCLUSIVE"
     meas = f"worst point {_fmt_point(worst['point'])}: {worst['errors']}/{worst['n']} errors = {worst['rate']:.4f}, one-sided 95% CP upper {worst['cp_upper95']:.4f}"
     over = f"{len(table)} grid points, test prompts pooled over {n_rep} seeds (Clopper-Pearson, one-sided 95%)"
-    notes = [] if verdict != "INCONCLUSIVE" else ["the upper bound exceeds eps but no point is significantly above it: more test prompts or seeds would decide"]
-    return _base(claim, verdict, meas, over, len(table), n_rep, p_refute=p if verdict == "REFUTED" else 1.0, notes=notes, details={"points": table, "eps": eps})
+    notes = [] if d.verdict != "INCONCLUSIVE" else ["the upper bound exceeds eps but no point is significantly above it: more test prompts or seeds would decide"]
+    return _base(claim, d.verdict, meas, over, len(table), n_rep, p_refute=d.p_refute, notes=notes, details={"points": table, "eps": eps})
 
 
 def _judge_comparison(claim: Claim, rows: list[dict[str, Any]]) -> Verdict:

@@ -1,7 +1,7 @@
 """The fuzz campaign and its batched shrinker, and the `iclcheck fuzz` command.
 
 `iclcheck fuzz [--profile quick|nightly] [--out DIR]` runs the
-robustness sweep (harness.fuzz.robustness), a Hypothesis campaign over violating
+robustness sweep (harness.fuzz.sweep) and its probes (harness.fuzz.probes), a Hypothesis campaign over violating
 configurations (harness.fuzz.strategies), shrinks each clearly failing one
 toward the anchor in batches, records every trained configuration under
 results/fuzz/records/ and writes the report (report.md + PNG) to DIR
@@ -25,7 +25,8 @@ from harness.world.config import DataConfig, RunConfig
 from harness.fuzz.outcomes import Outcome, measure, write_record
 from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile
 from harness.fuzz.strategies import batches, distance, moved_knobs, violating_data
-from harness.fuzz.robustness import run_budget_probe, run_sweep, run_task_graph_probe
+from harness.fuzz.probes import run_budget_probe, run_task_graph_probe
+from harness.fuzz.sweep import run_sweep
 from harness.fuzz.report import write_report
 
 # --------------------------------------------------------------------------------------------------------------
@@ -34,7 +35,7 @@ from harness.fuzz.report import write_report
 
 def measure_and_record(runs: Sequence[RunConfig], profile: FuzzProfile, source: str, root: Path | str | None = DEFAULT_ROOT,
                        meta: dict | None = None, progress=None) -> list[Outcome]:
-    """robustness.measure, then one record per configuration under ROOT/records/."""
+    """outcomes.measure, then one record per configuration under ROOT/records/."""
     outs = measure(runs, n_test=profile.n_test, eps=profile.eps, max_members=profile.max_members, progress=progress)
     for o in outs:
         o.meta = dict(meta or {})
@@ -197,7 +198,7 @@ def run_fuzz(a: argparse.Namespace) -> int:
         if failing:
             minimal = minimize(failing, lambda runs: measure_and_record(runs, profile, "minimize", root, progress=log),
                                rounds=profile.minimize_rounds)
-    path = write_report(out, profile, points, campaign, minimal, wall_seconds=time.perf_counter() - t0, root=root, budget=budget,
+    path = write_report(out, profile, points, campaign, minimal, wall_seconds=time.perf_counter() - t0, budget=budget,
                         task_graph=task_graph)
     log(f"report: {path}")
     return 0

@@ -25,7 +25,7 @@ from harness.world.config import RunConfig
 from harness.measure.evaluation import evaluate
 from harness.fuzz.profiles import DEFAULT_ROOT, EPS, LEVEL
 from harness.world.prompts import PromptBatch
-from harness.claims.stats import clopper_pearson
+from harness.claims.stats import BoundDecision, bound_decision
 from harness.run.store import atomic_write_text
 from harness.training.trainer import train_ensemble
 
@@ -34,7 +34,7 @@ EVAL_CHUNK = 500  # test prompts per member generated and evaluated at once
 
 @dataclass
 class DomainResult:
-    """Errors on n fresh test prompts of one domain, judged by the SPEC's bound rule against eps."""
+    """Errors on n fresh test prompts of one domain, judged by the claims' bound rule (stats.bound_decision) against eps."""
 
     errors: int
     n: int
@@ -44,25 +44,23 @@ class DomainResult:
     def rate(self) -> float:
         return self.errors / self.n
 
+    def decision(self) -> BoundDecision:
+        return bound_decision([(self.errors, self.n)], self.eps, LEVEL)
+
     @property
     def bounds(self) -> tuple[float, float]:
-        return clopper_pearson(self.errors, self.n, LEVEL)
+        d = self.decision()
+        return d.lower, d.upper
 
     def verdict(self, failed: bool = False) -> str:
-        """SPEC bound rule: CONFIRMED if the CP upper bound <= eps, REFUTED if the lower bound > eps."""
-        if failed:
-            return "ERROR"
-        lo, hi = self.bounds
-        if hi <= self.eps:
-            return "CONFIRMED"
-        if lo > self.eps:
-            return "REFUTED"
-        return "INCONCLUSIVE"
+        """ERROR if the run failed, else the bound rule: CONFIRMED if the CP upper bound <= eps, REFUTED if the
+        lower bound > eps and the exact binomial test rejects rate <= eps, else INCONCLUSIVE."""
+        return "ERROR" if failed else self.decision().verdict
 
     def to_dict(self, failed: bool = False) -> dict[str, Any]:
-        lo, hi = self.bounds
-        return {"errors": self.errors, "n": self.n, "rate": self.rate, "cp_lower": lo, "cp_upper": hi, "eps": self.eps,
-                "verdict": self.verdict(failed)}
+        d = self.decision()
+        return {"errors": self.errors, "n": self.n, "rate": self.rate, "cp_lower": d.lower, "cp_upper": d.upper, "eps": self.eps,
+                "verdict": "ERROR" if failed else d.verdict}
 
 
 @dataclass
@@ -84,7 +82,7 @@ class Outcome:
         return self.result(domain).verdict(self.failed)
 
     def broke(self, domain: str) -> bool:
-        """The claim clearly fails here: REFUTED (CP lower bound above eps) or the run diverged."""
+        """The claim clearly fails here: REFUTED (CP lower bound above eps, binomial test) or the run diverged."""
         return self.verdict(domain) in ("REFUTED", "ERROR")
 
     def broken_domains(self) -> list[str]:

@@ -13,6 +13,7 @@ DEFAULT_ROOT = fuzz_root()  # records/, db/, report/
 EPS = 0.05
 LEVEL = 0.95
 ANCHOR = DataConfig(S1=2.0)  # the paper's orthogonal world; S1 = 2 so that the OOD claim holds at the anchor
+BUDGET_FACTOR = 3  # the budget probe retrains the breaking grid points with this many times the steps
 
 
 @dataclass(frozen=True)

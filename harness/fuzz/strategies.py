@@ -223,7 +223,7 @@ def nominal_runs(profile: FuzzProfile | None = None, anchor: DataConfig = ANCHOR
 def batches(data: st.SearchStrategy[DataConfig] | None = None, size: int = 8, profile: FuzzProfile | None = None,
             runs: st.SearchStrategy[RunConfig] | None = None) -> st.SearchStrategy[list[RunConfig]]:
     """`size` configurations (from `data` with drawn seeds, or from `runs`) with distinct seeds, trained as one
-    ensemble (noisy ones apart, see robustness.measure)."""
+    ensemble (noisy ones apart, see outcomes.measure)."""
     strategy = runs if runs is not None else run_configs(data, profile)
     return st.lists(strategy, min_size=size, max_size=size, unique_by=lambda r: r.seed)
 
