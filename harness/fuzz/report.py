@@ -12,13 +12,13 @@ import numpy as np
 
 from harness.fuzz.assumptions import ID, OOD, describe
 from harness.world.config import DataConfig
-from harness.fuzz.outcomes import Outcome, json_safe
+from harness.core.jsonio import atomic_write_text, json_safe
+from harness.fuzz.outcomes import Outcome
 from harness.fuzz.profiles import ANCHOR, LEVEL, FuzzProfile
 from harness.report.plotting import new_panels, save_figure
 from harness.run.provenance import git_commit
 from harness.fuzz.robustness import (BUDGET_FACTOR, AxisSummary, Ranked, SweepPoint, TaskGraphRow, fmt, knob_text, pooled_verdict, rank_axes,
                          summarise_axis)
-from harness.run.store import atomic_write_text
 
 
 PANELS = ((ID, "in-domain (unseen tasks)"), (OOD, "out-of-domain (S1 = 2 unless swept)"))

@@ -28,7 +28,8 @@ from scipy import stats as sps
 
 from harness.fuzz.assumptions import ID, OOD, TOL
 from harness.world.config import DataConfig, RunConfig
-from harness.fuzz.outcomes import DomainResult, Outcome, measure, write_record
+from harness.fuzz.outcomes import DomainResult, Outcome, measure
+from harness.fuzz.records import write_record
 from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, EPS, LEVEL, Axis, FuzzProfile
 from harness.world.seeding import derive_seed
 
