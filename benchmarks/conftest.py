@@ -38,9 +38,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     RESULTS.mkdir(parents=True, exist_ok=True)
     from datetime import datetime, timezone
 
+    import dataclasses
+
     from harness.run.provenance import provenance
 
     info = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "threads": torch.get_num_threads(),
-            "cpus": os.cpu_count(), "allocator_keeps_freed_memory": ALLOCATOR.get("kept"), **provenance("cpu"), "rows": ROWS}
+            "cpus": os.cpu_count(), "allocator_keeps_freed_memory": ALLOCATOR.get("kept"), **dataclasses.asdict(provenance("cpu")), "rows": ROWS}
     (RESULTS / "latest.json").write_text(json.dumps(info, indent=1))
     tr.write_line(f"written: {RESULTS / 'latest.json'}")

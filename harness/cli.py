@@ -66,7 +66,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     ex = make_executor(a.executor, a.jobs, a.device, a.address)
     try:
-        runs = run_claims(claims, a.results, ex, a.max_ensemble, progress=not a.no_progress, family=a.family)
+        runs = run_claims(claims, a.results, ex, a.max_ensemble, progress=not a.no_progress, family=a.family,
+                          reuse_stale=a.reuse_stale)
     finally:
         ex.close()
     verdicts = [r.verdict for r in runs]
@@ -78,6 +79,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     counts = {s: sum(v.verdict == s for v in verdicts) for s in ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")}
     print(f"\n{len(verdicts)} claims: " + ", ".join(f"{n} {s}" for s, n in counts.items()) +
           f" | {meta['models_trained']} models trained, {meta['models_reused']} reused from the store | {time.perf_counter() - t0:.0f} s | report: {report}")
+    for cid, v in meta["reused_from_other_code"].items():
+        print(f"warning: {cid}: {v['records']} records reused from other code (fingerprint {', '.join(v['fingerprints'])})", file=sys.stderr)
     return 1 if any(verdict_failed(v, a.strict) for v in verdicts) else 0
 
 
@@ -126,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-k", default=None, help="only claims whose id contains this")
     s.add_argument("--strict", action="store_true", help="INCONCLUSIVE also fails the run")
     s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--reuse-stale", action="store_true",
+                   help="reuse a stored record written by other code (another code fingerprint) instead of retraining it; "
+                        "the report names every claim that did")
     s.set_defaults(fn=cmd_run)
     s = sub.add_parser("report", help="print a run's verdict table")
     s.add_argument("run")

@@ -22,7 +22,7 @@ import pytest
 from harness.claims.schema import PROFILES, ClaimError
 from harness.loading import load_claims
 from harness.run.execution import EXECUTORS, Executor, make_executor
-from harness.run.paths import results_root, robustness_report_dir
+from harness.run.paths import results_root, robustness_report_dir, store_root
 from harness.run.runner import ClaimRun, run_claim
 from harness.run.store import Store
 from harness.claims.verdicts import Verdict, family_control
@@ -103,7 +103,7 @@ class _State:
     def __init__(self, config: pytest.Config):
         self.config = config
         self.results = results_dir(config)
-        self.store = Store(self.results)
+        self.store = Store(store_root(self.results))
         self.verdicts: list[Verdict] = []
         self.runs: list[ClaimRun] = []  # every claim run: the report's figures and totals
         self.n_items = 1

@@ -52,3 +52,23 @@ def write_claim(folder: Path, name: str, text: str) -> Path:
     p = folder / f"{name}.toml"
     p.write_text(text)
     return p
+
+
+def make_record(*, train_point: dict | None = None, replicate: int = 0, failed: bool = False, history=None,
+                measurements: list | None = None, probes=None, config: RunConfig | None = None, key: str | None = None,
+                claim: str = "synthetic"):
+    """A complete stored Record built by hand (synthetic verdict and figure tests): what is not given takes a
+    neutral value (empty history and measurements, zero probes, the default RunConfig)."""
+    from harness.claims.record import Provenance, Record, Timing
+    from harness.core.fingerprint import code_fingerprint
+    from harness.measure.measurement import Probes
+    from harness.training.trainer import History
+
+    key = key or f"{claim}-{replicate}"
+    return Record(
+        key=key, identity=key, fingerprint=code_fingerprint(), device_kind="cpu", claim=claim,
+        train_point=dict(train_point or {}), replicate=replicate, seed=replicate, seeds={}, config=config or RunConfig(),
+        eval_points=[], eval={}, history=history or History(), failed=failed, failed_at=None,
+        measurements=list(measurements or []), probes=probes or Probes(0.0, 0.0, 0.0, 0.0),
+        provenance=Provenance({}, "test", "cpu"), timing=Timing(1.0, 0.0, 1),
+    )

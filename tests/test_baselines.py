@@ -109,13 +109,13 @@ def test_measure_ensemble_pairs_baselines_with_the_transformer_on_the_same_promp
     for f in fitted:
         same = [b for b in id_batches if b.P.shape == f.P.shape]
         assert same and torch.equal(same[0].P, f.P) and torch.equal(same[0].z, f.z)
-    meas = out[0]["measurements"]
-    assert [m["point"]["baseline.method"] for m in meas] == [p["baseline.method"] for p in points]
+    meas = out[0].measurements
+    assert [m.point["baseline.method"] for m in meas] == [p["baseline.method"] for p in points]
     for m in meas:
-        assert 0 <= m["err_id"] <= 12 and m["n"] == 12
+        assert 0 <= m.err_id <= 12 and m.n == 12
     # knn1's errors at l_ts = 4 are those of knn1 fitted on the transformer's prompts
     knn1 = baseline_errors(id_batches[0], torch.stack([w.ind.q for w in te.worlds]), te.worlds[0].cfg.dX, "knn1")
-    assert [out[e]["measurements"][1]["err_id"] for e in range(2)] == knn1.tolist()
+    assert [out[e].measurements[1].err_id for e in range(2)] == knn1.tolist()
 
 
 def test_claim_validation_of_the_baseline_axis(tmp_path):

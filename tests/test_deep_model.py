@@ -21,7 +21,7 @@ from harness.training.trainer import init_ensemble, train_ensemble
 from models import EnsembleDeepTransformer
 from models.deep_transformer import PARAM_NAMES
 
-from conftest import CLAIMS_DIR, write_claim, small_run
+from conftest import CLAIMS_DIR, make_record, small_run, write_claim
 
 DEEP = dict(arch="deep", depth=2, heads=2, width=8, mlp_width=12)
 
@@ -237,21 +237,21 @@ def test_evaluate_and_measure_give_per_layer_mass():
 
     unit = Unit("x", {}, 0, r, [{"prune.mode": "small", "prune.fraction": 0.0}, {"prune.mode": "small", "prune.fraction": 0.5}], {"n_test": 20, "chunk": 2048})
     out = measure_ensemble(te.model, te.worlds, unit.eval_points, unit.eval, "cpu")
-    meas = out[0]["measurements"]
-    assert len(meas[0]["attn_id_layers"]) == 2 and len(meas[0]["attn_id_layers"][0]) == 2
-    probes = out[0]["probes"]
-    assert 0 < probes["large_neuron_fraction"] <= 1  # row-norm split of the last block's MLP neurons
-    record = {"train_point": {}, "measurements": meas, "history": dataclasses.asdict(te.histories[0]), "config": r.to_dict()}
+    meas = out[0].measurements
+    assert len(meas[0].attn_id_layers) == 2 and len(meas[0].attn_id_layers[0]) == 2
+    probes = out[0].probes
+    assert 0 < probes.large_neuron_fraction <= 1  # row-norm split of the last block's MLP neurons
+    record = make_record(measurements=meas, history=te.histories[0], config=r)
 
     class C:
         metric = {"name": "attn_mass_layer", "domain": "id", "layer": 0, "head": 0}
         select: dict = {}
 
     rows = metric_rows(C, record)
-    per_layer = [sum(h) / 2 for h in meas[0]["attn_id_layers"]]
+    per_layer = [sum(h) / 2 for h in meas[0].attn_id_layers]
     assert rows[0]["value"] == pytest.approx(min(per_layer))
     C.metric = {"name": "attn_mass_layer", "domain": "id", "layer": 2, "head": 1}
-    assert metric_rows(C, record)[0]["value"] == pytest.approx(meas[0]["attn_id_layers"][1][0])
+    assert metric_rows(C, record)[0]["value"] == pytest.approx(meas[0].attn_id_layers[1][0])
     C.metric = {"name": "attn_mass_layer", "domain": "id", "layer": 1, "at": "initial"}
     assert metric_rows(C, record)[0]["value"] == pytest.approx(sum(te.histories[0].attn_id_layers[0][0]) / 2)
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from harness.measure.measurement import Measurement
 from harness.report.figures import FIGURES, draw, table
+from harness.training.trainer import History
+from harness.world.config import DataConfig, RunConfig
+
+from conftest import make_record
 
 
-def _record(points: list[tuple[dict, int]], failed: bool = False) -> dict:
-    return {
-        "failed": failed, "config": {"data": {"alpha_test": 0.8}},
-        "history": {"steps": [0, 10, 20], "attn_id": [0.4, 0.7, 0.9], "attn_ood": [0.4, 0.5, 0.6]},
-        "measurements": [{"point": p, "n": 100, "err_id": k} for p, k in points],
-    }
+def _record(points: list[tuple[dict, int]], failed: bool = False):
+    return make_record(failed=failed, config=RunConfig(data=DataConfig(alpha_test=0.8)),
+                       history=History(steps=[0, 10, 20], attn_id=[0.4, 0.7, 0.9], attn_ood=[0.4, 0.5, 0.6]),
+                       measurements=[Measurement(p, 100, k, 0, 0.0, 0.0) for p, k in points])
 
 
 def test_error_by_test_length_one_line_per_alpha(tmp_path):

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from harness.fuzz.assumptions import REGIME_CHECKS, THEORY_CHECKS, TOL, check_assumptions, task_graph_shortcut
 from harness.claims import stats
 from harness.world.config import DataConfig, TrainConfig
-from harness.fuzz.outcomes import DomainResult, Outcome, read_records, run_from_record, write_record
+from harness.fuzz.outcomes import DomainResult, Outcome
+from harness.fuzz.records import read_records, run_from_record, write_record
 from harness.fuzz.profiles import ANCHOR, PROFILES, Axis, get_profile
 from harness.fuzz.strategies import (KNOBS, SEEDS, any_data, coherences, distance, fuzz_settings, moved_knobs, nominal_data,
                                      nominal_runs, violating_data)
@@ -276,10 +277,10 @@ def test_records_are_written_atomically_and_replay_the_run(tmp_path):
     assert not list((tmp_path / "records").glob(".*"))  # no temporary files left behind
     recs = read_records(tmp_path, "unit")
     assert {run_from_record(r) for r in recs} == set(runs)
-    r0 = next(r for r in recs if r["seed"] == 1)
-    assert r0["result"]["ood"]["verdict"] == "REFUTED" and r0["result"]["id"]["verdict"] == "CONFIRMED"
-    assert r0["assumptions"]["violated"]["id"] == ["orthogonal_idr"] and r0["meta"]["note"] == "nan"
-    assert r0["unexplained"]["any"] == []  # the OOD break is explained by the coherence
+    r0 = next(r for r in recs if r.seed == 1)
+    assert r0.result["ood"]["verdict"] == "REFUTED" and r0.result["id"]["verdict"] == "CONFIRMED"
+    assert r0.assumptions["violated"]["id"] == ["orthogonal_idr"] and math.isnan(r0.meta["note"])
+    assert r0.unexplained["any"] == []  # the OOD break is explained by the coherence
     write_record(outs[0].record("unit", "quick"), tmp_path)  # same example again: same file, replaced
     assert len(read_records(tmp_path)) == 2
 

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, target
 from hypothesis import strategies as st
 
-from harness.fuzz.outcomes import DomainResult, read_records, run_from_record
+from harness.fuzz.outcomes import DomainResult
+from harness.fuzz.records import read_records, run_from_record
 from harness.fuzz.profiles import ANCHOR, get_profile
 from harness.fuzz.strategies import SEEDS, batches, fuzz_settings, nominal_data, nominal_runs, violating_data
 from harness.fuzz.campaign import measure_and_record
@@ -93,5 +94,5 @@ def test_recorded_examples_replay_bit_for_bit(tmp_path):
     by_run = {o.run: o for o in first}
     for o in replay:
         assert (o.id.errors, o.ood.errors) == (by_run[o.run].id.errors, by_run[o.run].ood.errors)
-    assert {r["result"]["id"]["errors"] for r in recs} == {o.id.errors for o in first}
+    assert {r.result["id"]["errors"] for r in recs} == {o.id.errors for o in first}
     assert isinstance(first[0].id, DomainResult)

@@ -16,6 +16,7 @@ from harness.claims.schema import load_claim
 from harness.run.execution import execute, make_executor
 from harness.claims.grid import expand
 from harness.run.provenance import _git_commit_in
+from harness.run.paths import store_root
 from harness.run.store import Store
 
 from conftest import write_claim
@@ -64,7 +65,7 @@ def tiny(tmp_path: Path, name: str = "tiny", steps: int = 30, reps: int = 2, exp
 
 
 def strip(rec: dict) -> dict:
-    return {k: v for k, v in rec.items() if k not in ("timing", "provenance")}
+    return {k: v for k, v in rec.items() if k not in ("timing", "provenance", "checksum")}
 
 
 def records(root: Path) -> dict[str, dict]:
@@ -76,9 +77,9 @@ def test_deterministic_and_independent_of_grouping(tmp_path):
     claim = load_claim(tiny(tmp_path), "quick")
     units = expand(claim)
     ex = make_executor("local")
-    execute(units, Store(tmp_path / "a"), ex, max_ensemble=64, progress=False)
-    execute(units, Store(tmp_path / "b"), ex, max_ensemble=64, progress=False)
-    execute(units, Store(tmp_path / "c"), ex, max_ensemble=1, progress=False)
+    execute(units, Store(store_root(tmp_path / "a")), ex, max_ensemble=64, progress=False)
+    execute(units, Store(store_root(tmp_path / "b")), ex, max_ensemble=64, progress=False)
+    execute(units, Store(store_root(tmp_path / "c")), ex, max_ensemble=1, progress=False)
     a, b, c = records(tmp_path / "a"), records(tmp_path / "b"), records(tmp_path / "c")
     assert len(a) == len(units) == 4
     assert a == b
@@ -91,10 +92,10 @@ def test_deterministic_and_independent_of_grouping(tmp_path):
 def test_dask_gives_the_same_records_as_local(tmp_path):
     pytest.importorskip("distributed")
     units = expand(load_claim(tiny(tmp_path), "quick"))
-    execute(units, Store(tmp_path / "local"), make_executor("local"), progress=False)
+    execute(units, Store(store_root(tmp_path / "local")), make_executor("local"), progress=False)
     ex = make_executor("dask", jobs=2)
     try:
-        counts = execute(units, Store(tmp_path / "dask"), ex, max_ensemble=2, progress=False)
+        counts = execute(units, Store(store_root(tmp_path / "dask")), ex, max_ensemble=2, progress=False)
     finally:
         ex.close()
     assert counts["done"] == len(units)

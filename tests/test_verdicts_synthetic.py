@@ -12,8 +12,11 @@ from scipy import stats as sps
 from harness.claims import stats
 from harness.claims.schema import load_claim
 from harness.claims.verdicts import family_control, judge
+from harness.measure.measurement import Measurement
+from harness.training.trainer import History
+from harness.world.config import RunConfig, TrainConfig
 
-from conftest import write_claim
+from conftest import make_record, write_claim
 
 
 
@@ -43,11 +46,10 @@ def _steps_records(xs, b, seeds, noise, rng, cap=100000, fail=0):
         for r in range(seeds):
             step = int(round(300 * x**b * math.exp(noise * rng.standard_normal())))
             censored = step > cap
-            hist = {"steps": [0, step] if not censored else [0, cap], "err_id": [500, 0] if not censored else [500, 400],
-                    "err_ood": [500, 500], "attn_id": [0.4, 0.9], "attn_ood": [0.4, 0.9], "train_loss": [1.0, 0.0], "n_eval": 1000}
-            recs.append({"claim": "synthetic", "key": f"{x}-{r}", "train_point": {"data.alpha": x}, "replicate": r,
-                         "failed": len(recs) < fail, "history": hist, "measurements": [], "probes": {},
-                         "config": {"train": {"steps": cap, "batch": 64}}})
+            hist = History(steps=[0, step] if not censored else [0, cap], err_id=[500, 0] if not censored else [500, 400],
+                           err_ood=[500, 500], attn_id=[0.4, 0.9], attn_ood=[0.4, 0.9], train_loss=[1.0, 0.0], n_eval=1000)
+            recs.append(make_record(key=f"{x}-{r}", train_point={"data.alpha": x}, replicate=r, failed=len(recs) < fail,
+                                    history=hist, config=RunConfig(train=TrainConfig(steps=cap, batch=64))))
     return recs
 
 
@@ -99,9 +101,8 @@ def test_diverged_or_missing_runs_give_error(tmp_path):
 
 
 def _bound_records(k_per_seed, n=1000):
-    return [{"claim": "synthetic", "key": str(r), "train_point": {}, "replicate": r, "failed": False, "history": {},
-             "probes": {}, "config": {}, "measurements": [{"point": {"data.l_ts": 20}, "n": n, "err_id": k, "err_ood": k,
-                                                             "attn_id": 0.9, "attn_ood": 0.9}]} for r, k in enumerate(k_per_seed)]
+    return [make_record(key=str(r), replicate=r, measurements=[Measurement({"data.l_ts": 20}, n, k, k, 0.9, 0.9)])
+            for r, k in enumerate(k_per_seed)]
 
 
 BOUND = '''kind = "bound"

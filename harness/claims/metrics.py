@@ -1,6 +1,6 @@
 """The metrics claims read from stored records, and the checks of a claim's metric parameters.
 
-`metric_rows` derives a claim's metric from one stored record (written by
+`metric_rows` derives a claim's metric from one stored Record (written by
 `harness.run.execution` from `harness.measure.ensemble` and the training
 history), so changing a claim's eps re-judges without retraining.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.claims.claim import Claim, point_config
+from harness.claims.record import Record
 from harness.measure.architectures import ARCHITECTURES
-from harness.training.trainer import History
 
 
 def _layer_mass(layers: list, layer: int, head: int) -> float:
@@ -71,7 +71,7 @@ def _matches(point: dict[str, Any], sel: dict[str, Any]) -> bool:
     return all(point.get(k) == v for k, v in sel.items())
 
 
-def metric_rows(claim: "Claim", record: dict[str, Any]) -> list[dict[str, Any]]:
+def metric_rows(claim: "Claim", record: Record) -> list[dict[str, Any]]:
     """Rows {point, value, censored, k, n} of the claim's metric for one stored unit.
 
     `point` merges the unit's train point and the eval point. Train-level metrics
@@ -80,37 +80,38 @@ def metric_rows(claim: "Claim", record: dict[str, Any]) -> list[dict[str, Any]]:
     m = claim.metric
     name = m["name"]
     domain = m.get("domain", "id")
-    tp = record["train_point"]
+    tp = record.train_point
+    h = record.history
     if name in ("steps_to_eps", "samples_to_eps"):
-        h = History(**record["history"])
         s = h.first_step_at_or_below(m["eps"], "err_ood" if domain == "ood" else "err_id")
-        cap = record["config"]["train"]["steps"]
+        cap = record.config.train.steps
         value = cap if s is None else max(s, 1)
         if name == "samples_to_eps":
-            value *= record["config"]["train"]["batch"]
+            value *= record.config.train.batch
         return [{"point": dict(tp), "value": float(value), "censored": s is None}]
     if name in ("label_alignment", "feature_alignment", "large_neuron_fraction", "norm_ratio"):
-        return [{"point": dict(tp), "value": float(record["probes"][name]), "censored": False}]
+        return [{"point": dict(tp), "value": float(getattr(record.probes, name)), "censored": False}]
     if name == "attn_gain":
-        h = record["history"]
-        key = "attn_ood" if domain == "ood" else "attn_id"
-        return [{"point": dict(tp), "value": h[key][-1] - h[key][0], "censored": False}]
+        series = h.attn_ood if domain == "ood" else h.attn_id
+        return [{"point": dict(tp), "value": series[-1] - series[0], "censored": False}]
     rows = []
-    for meas in record["measurements"]:
-        point = {**tp, **meas["point"]}
+    for meas in record.measurements:
+        point = {**tp, **meas.point}
         if not _matches(point, claim.select):
             continue
         if name == "error_rate":
-            k = meas["err_ood" if domain == "ood" else "err_id"]
-            rows.append({"point": point, "value": k / meas["n"], "k": k, "n": meas["n"], "censored": False})
+            k = meas.err_ood if domain == "ood" else meas.err_id
+            rows.append({"point": point, "value": k / meas.n, "k": k, "n": meas.n, "censored": False})
         elif name == "attn_mass_layer":
-            key = "attn_ood_layers" if domain == "ood" else "attn_id_layers"
-            layers = record["history"][key][0] if m.get("at", "final") == "initial" else meas.get(key, [])
+            if m.get("at", "final") == "initial":
+                layers = (h.attn_ood_layers if domain == "ood" else h.attn_id_layers)[0]
+            else:
+                layers = meas.attn_ood_layers if domain == "ood" else meas.attn_id_layers
             rows.append({"point": point, "value": _layer_mass(layers, m.get("layer", 0), m.get("head", 0)), "censored": False})
         elif name == "attn_mass":
             if m.get("at", "final") == "initial":
-                v = record["history"]["attn_ood" if domain == "ood" else "attn_id"][0]
+                v = (h.attn_ood if domain == "ood" else h.attn_id)[0]
             else:
-                v = meas["attn_ood" if domain == "ood" else "attn_id"]
+                v = meas.attn_ood if domain == "ood" else meas.attn_id
             rows.append({"point": point, "value": float(v), "censored": False})
     return rows

@@ -19,8 +19,9 @@ import numpy as np
 
 from harness.claims import stats
 from harness.claims.claim import Claim
-from harness.claims.grid import canonical
 from harness.claims.metrics import metric_rows
+from harness.claims.record import Record
+from harness.core.jsonio import canonical
 
 MAX_FAILED_FRACTION = 0.2  # more diverged/crashed units than this: ERROR
 MAX_CENSORED_FRACTION = 0.5  # more runs at the iteration cap than this: ERROR
@@ -85,15 +86,15 @@ def _fmt_point(point: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in point.items()) or "(base)"
 
 
-def collect_rows(claim: Claim, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def collect_rows(claim: Claim, records: list[Record]) -> list[dict[str, Any]]:
     """The claim's metric rows for all non-failed records, with the replicate index,
     reduced over the search axis when the metric searches one."""
     rows = []
     for rec in records:
-        if rec.get("failed"):
+        if rec.failed:
             continue
         for r in metric_rows(claim, rec):
-            r["replicate"] = rec["replicate"]
+            r["replicate"] = rec.replicate
             rows.append(r)
     axis = claim.metric.get("search")
     if not axis:
@@ -112,13 +113,13 @@ def collect_rows(claim: Claim, records: list[dict[str, Any]]) -> list[dict[str, 
     return out
 
 
-def judge(claim: Claim, records: list[dict[str, Any]], expected_units: int | None = None) -> Verdict:
+def judge(claim: Claim, records: list[Record], expected_units: int | None = None) -> Verdict:
     """Apply the claim's analysis to its stored records."""
     if expected_units is not None and len(records) < expected_units:
         return _error(claim, f"{expected_units - len(records)} of {expected_units} units have no record (crashed or not run)")
     if not records:
         return _error(claim, "no records")
-    n_failed = sum(bool(r.get("failed")) for r in records)
+    n_failed = sum(r.failed for r in records)
     if n_failed / len(records) > MAX_FAILED_FRACTION:
         return _error(claim, f"{n_failed} of {len(records)} runs diverged (non-finite or exploding loss)")
     rows = collect_rows(claim, records)

@@ -1,1 +1,3 @@
-"""Shared pieces every layer may use: the generic registry. Imports nothing else of the harness."""
+"""Shared utilities below every other layer: the generic registry, JSON I/O (one sanitiser, one canonical
+hash, one atomic writer), the typed-record field checks, and the fingerprint of the code that trains and
+measures. Imports nothing from the rest of the harness."""

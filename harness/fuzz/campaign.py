@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
 from harness.world.config import DataConfig, RunConfig
-from harness.fuzz.outcomes import Outcome, measure, write_record
+from harness.fuzz.outcomes import Outcome, measure
+from harness.fuzz.records import write_record
 from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile
 from harness.fuzz.strategies import batches, distance, moved_knobs, violating_data
 from harness.fuzz.probes import run_budget_probe, run_task_graph_probe

@@ -3,30 +3,26 @@
 `measure(runs)` trains configurations in as few ensembles as their shapes allow
 (members that add noise train apart: they need the dense prompt path), tests
 each member on fresh unseen in-domain and OOD prompts, checks its assumptions
-(harness.fuzz.assumptions) and returns one `Outcome` per run. `write_record` stores
-each outcome as one JSON file under results/fuzz/records/ (atomically), and
-`run_from_record` rebuilds the exact run from it.
+(harness.fuzz.assumptions) and returns one `Outcome` per run. `Outcome.record`
+gives the FuzzRecord that harness.fuzz.records stores under results/fuzz/records/.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from harness.fuzz.assumptions import ID, OOD, AssumptionReport, check_assumptions
 from harness.world.config import RunConfig
 from harness.measure.evaluation import evaluate
-from harness.fuzz.profiles import DEFAULT_ROOT, EPS, LEVEL
+from harness.fuzz.profiles import EPS, LEVEL
+from harness.fuzz.records import FuzzRecord
 from harness.world.prompts import PromptBatch
 from harness.claims.stats import BoundDecision, bound_decision
-from harness.run.store import atomic_write_text
+from harness.core.jsonio import content_hash
 from harness.training.trainer import train_ensemble
 
 EVAL_CHUNK = 500  # test prompts per member generated and evaluated at once
@@ -93,61 +89,17 @@ class Outcome:
         return [d for d in self.broken_domains() if not self.report.violated(d, kind)]
 
     def key(self, source: str) -> str:
-        blob = json.dumps({"source": source, "run": self.run.to_dict(), "n": self.id.n, "eps": self.id.eps}, sort_keys=True)
-        return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+        return content_hash({"source": source, "run": self.run.to_dict(), "n": self.id.n, "eps": self.id.eps}, 16)
 
-    def record(self, source: str, profile: str = "", meta: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {
-            "key": f"{source}-{self.key(source)}",
-            "source": source,
-            "profile": profile,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "seed": self.run.seed,
-            "data": dataclasses.asdict(self.run.data),
-            "run": self.run.to_dict(),
-            "assumptions": self.report.to_dict(),
-            "result": {ID: self.id.to_dict(self.failed), OOD: self.ood.to_dict(self.failed)},
-            "broke": self.broken_domains(),
-            "unexplained": {"any": self.unexplained(), "theory": self.unexplained("theory")},
-            "failed": self.failed,
-            "seconds": self.seconds,
-            "meta": {**self.meta, **(meta or {})},
-        }
-
-
-def json_safe(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
-def write_record(record: dict[str, Any], root: Path | str = DEFAULT_ROOT) -> Path:
-    """One JSON file per example under ROOT/records/, written atomically (temporary file + rename)."""
-    p = Path(root) / "records" / f"{record['key']}.json"
-    atomic_write_text(p, json.dumps(json_safe(record), sort_keys=True, indent=1))
-    return p
-
-
-def read_records(root: Path | str = DEFAULT_ROOT, source: str | None = None) -> list[dict[str, Any]]:
-    """Every stored record (optionally of one source), oldest name first; unreadable files are skipped."""
-    out = []
-    for p in sorted((Path(root) / "records").glob("*.json")):
-        try:
-            r = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if source is None or r.get("source") == source:
-            out.append(r)
-    return out
-
-
-def run_from_record(record: dict[str, Any]) -> RunConfig:
-    """The exact RunConfig of a record (to replay it)."""
-    return RunConfig.from_dict(record["run"])
+    def record(self, source: str, profile: str = "", meta: dict[str, Any] | None = None) -> FuzzRecord:
+        return FuzzRecord(
+            key=f"{source}-{self.key(source)}", source=source, profile=profile,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), seed=self.run.seed,
+            data=dataclasses.asdict(self.run.data), run=self.run, assumptions=self.report.to_dict(),
+            result={ID: self.id.to_dict(self.failed), OOD: self.ood.to_dict(self.failed)}, broke=self.broken_domains(),
+            unexplained={"any": self.unexplained(), "theory": self.unexplained("theory")}, failed=self.failed,
+            seconds=self.seconds, meta={**self.meta, **(meta or {})},
+        )
 
 
 def _groups(runs: Sequence[RunConfig], max_members: int) -> list[list[RunConfig]]:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from harness.fuzz.axis_summary import summarise_axis
-from harness.fuzz.outcomes import Outcome, measure, write_record
+from harness.fuzz.outcomes import Outcome, measure
+from harness.fuzz.records import write_record
 from harness.fuzz.profiles import ANCHOR, BUDGET_FACTOR, DEFAULT_ROOT, FuzzProfile
 from harness.fuzz.sweep import SweepPoint, replicate_seed
 from harness.world.config import DataConfig

@@ -215,6 +215,6 @@ def render_markdown(s: RobustnessSummary, figures: dict[str, Path | None]) -> st
     L += ["## How to reproduce", "",
           f"`iclcheck fuzz --profile {s.profile.name}` (or `python -m harness fuzz`; the quick profile is `tox -e fuzz`). Every trained "
           "configuration is a JSON record under `results/fuzz/records/` (its full RunConfig, seed, assumption margins, error counts and "
-          "verdicts); `harness.fuzz.outcomes.run_from_record` rebuilds the run bit for bit. Failing examples of the Hypothesis tests are kept in "
+          "verdicts); `harness.fuzz.records.run_from_record` rebuilds the run bit for bit. Failing examples of the Hypothesis tests are kept in "
           "`results/fuzz/db/`."]
     return "\n".join(L) + "\n"

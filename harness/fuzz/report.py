@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 from harness.fuzz.figures import write_figures
-from harness.fuzz.outcomes import Outcome, json_safe
+from harness.core.jsonio import atomic_write_text, json_safe
+from harness.fuzz.outcomes import Outcome
 from harness.fuzz.probes import TaskGraphRow
 from harness.fuzz.profiles import ANCHOR, FuzzProfile
 from harness.fuzz.render import answer_lines, render_markdown
 from harness.fuzz.summary import summarise
 from harness.fuzz.sweep import SweepPoint
-from harness.run.store import atomic_write_text
 from harness.world.config import DataConfig
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from harness.fuzz.outcomes import Outcome, measure, write_record
+from harness.fuzz.outcomes import Outcome, measure
+from harness.fuzz.records import write_record
 from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, Axis, FuzzProfile
 from harness.world.config import DataConfig, RunConfig
 from harness.world.seeding import derive_seed

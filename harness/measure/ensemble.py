@@ -18,6 +18,7 @@ import torch
 from harness.measure.architectures import architecture_of
 from harness.measure.baselines import BaselineCache
 from harness.measure.evaluation import evaluate
+from harness.measure.measurement import MemberMeasures, Measurement, Probes
 from harness.measure.probes import neuron_probe, two_cluster_split
 from harness.measure.pruning import prune_mask
 from harness.world.patterns import ood_patterns
@@ -41,13 +42,13 @@ def neuron_rows(model) -> torch.Tensor:
 
 @torch.no_grad()
 def measure_ensemble(model, worlds: list[World], eval_points: list[dict[str, Any]], eval: dict[str, Any],
-                     device: torch.device | str) -> list[dict[str, Any]]:
+                     device: torch.device | str) -> list[MemberMeasures]:
     """Raw measurements for every member of the ensemble at each eval point (the same points for all)."""
     n_test = int(eval["n_test"])
     dtype = neuron_rows(model).dtype
     baselines = BaselineCache()
     q_all = torch.stack([w.ind.q for w in worlds])
-    per_unit: list[list[dict[str, Any]]] = [[] for _ in worlds]
+    per_unit: list[list[Measurement]] = [[] for _ in worlds]
     prompt_cache: dict[tuple, tuple[PromptBatch, PromptBatch]] = {}
     for point in eval_points:
         over = _data_overrides(point)
@@ -68,8 +69,7 @@ def measure_ensemble(model, worlds: list[World], eval_points: list[dict[str, Any
             # a classical baseline on the same in-domain prompts (harness.measure.baselines); OOD not measured
             errs = baselines.errors(key, method, bid, q_all, worlds[0].cfg.dX)
             for e in range(len(worlds)):
-                per_unit[e].append({"point": point, "n": n_test, "err_id": int(errs[e]), "err_ood": -1,
-                                    "attn_id": float("nan"), "attn_ood": float("nan")})
+                per_unit[e].append(Measurement(point, n_test, int(errs[e]), -1, float("nan"), float("nan")))
             continue
         mask = None
         frac = float(point.get("prune.fraction", 0.0))
@@ -85,36 +85,28 @@ def measure_ensemble(model, worlds: list[World], eval_points: list[dict[str, Any
         rid = evaluate(model, bid, mask, chunk=int(eval.get("chunk", 2048)))
         rood = evaluate(model, bood, mask, chunk=int(eval.get("chunk", 2048)))
         for e in range(len(worlds)):
-            per_unit[e].append({
-                "point": point, "n": n_test,
-                "err_id": int(rid.errors[e]), "err_ood": int(rood.errors[e]),
-                "attn_id": float(rid.attn_same[e]), "attn_ood": float(rood.attn_same[e]),
-            })
+            m = Measurement(point, n_test, int(rid.errors[e]), int(rood.errors[e]), float(rid.attn_same[e]), float(rood.attn_same[e]))
             if rid.attn_layers is not None:  # deep model: per block and head
-                per_unit[e][-1]["attn_id_layers"] = rid.attn_layers[e].tolist()
-                per_unit[e][-1]["attn_ood_layers"] = rood.attn_layers[e].tolist()
+                m.attn_id_layers = rid.attn_layers[e].tolist()
+                m.attn_ood_layers = rood.attn_layers[e].tolist()
+            per_unit[e].append(m)
     out = []
     if not architecture_of(model).value_rows:  # e.g. the deep model: no W_O W_V rows to align; row-norm split of the pruned neurons
         for e in range(len(worlds)):
             norms = neuron_rows(model)[e].detach().double().norm(dim=1)
             finite = bool(torch.isfinite(norms).all())
             frac_large, ratio = two_cluster_split(norms) if finite else (float("nan"), float("nan"))
-            out.append({"measurements": per_unit[e], "probes": {
-                "label_alignment": float("nan"), "feature_alignment": float("nan"),
-                "large_neuron_fraction": frac_large, "norm_ratio": ratio}})
+            out.append(MemberMeasures(per_unit[e], Probes(float("nan"), float("nan"), frac_large, ratio)))
         return out
     for e, w in enumerate(worlds):
         probe = neuron_probe(model, e, w.ind.relevant.mean(0), w.ind.q, w.cfg.dX)
         frac_large, ratio = two_cluster_split(probe.row_norms)
         large = probe.row_norms >= torch.quantile(probe.row_norms, 1.0 - frac_large) if frac_large > 0 else torch.ones_like(probe.row_norms, dtype=torch.bool)
         finite = bool(torch.isfinite(probe.row_norms).all())
-        out.append({
-            "measurements": per_unit[e],
-            "probes": {
-                "label_alignment": float(probe.label_cos[large].mean()) if finite else float("nan"),
-                "feature_alignment": float(probe.feature_cos[large].mean()) if finite else float("nan"),
-                "large_neuron_fraction": frac_large if finite else float("nan"),
-                "norm_ratio": ratio if finite else float("nan"),
-            },
-        })
+        out.append(MemberMeasures(per_unit[e], Probes(
+            label_alignment=float(probe.label_cos[large].mean()) if finite else float("nan"),
+            feature_alignment=float(probe.feature_cos[large].mean()) if finite else float("nan"),
+            large_neuron_fraction=frac_large if finite else float("nan"),
+            norm_ratio=ratio if finite else float("nan"),
+        )))
     return out

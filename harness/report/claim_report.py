@@ -18,9 +18,10 @@ from harness.report.html import counts_of, write_html
 from harness.report.plotting import finish, new_axes
 from harness.report.terminal import outcome_name
 from harness.run.paths import robustness_report_dir
-from harness.run.provenance import provenance
-from harness.run.store import atomic_write_text
+from harness.claims.record import Record
 from harness.claims.verdicts import Verdict
+from harness.core.jsonio import atomic_write_text
+from harness.run.provenance import provenance
 
 ROBUSTNESS_REPORT = robustness_report_dir()  # written by `tox -e fuzz` (harness.fuzz.campaign)
 VERDICTS_SCHEMA = 2  # verdicts.json layout: 2 adds schema_version, counts and each claim's figures
@@ -35,24 +36,27 @@ def _outcome(v: Verdict) -> str:
     return outcome_name(v.verdict, v.expected)
 
 
-def record_commits(records: list[dict[str, Any]]) -> dict[str, int]:
+def record_commits(records: list[Record]) -> dict[str, int]:
     """How many of `records` each git commit wrote, most first: a report rebuilt from a store names the code that
     trained it, not only the code that judged it."""
-    return dict(Counter(r.get("provenance", {}).get("git_commit", "unknown") for r in records).most_common())
+    return dict(Counter(r.provenance.git_commit for r in records).most_common())
 
 
-def claim_figures(runs: list[Any]) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+def claim_figures(runs: list[Any]) -> dict[str, tuple[str, list[Record]]]:
     """Claim id -> (figure kind, records) for the claim runs whose file asks for a figure."""
     return {r.claim.id: (r.claim.figure, r.records) for r in runs if r.claim.figure}
 
 
 def run_totals(runs: list[Any]) -> dict[str, Any]:
     """The report header's counts over claim runs (objects with `counts` and `records`, as runner.run_claim returns):
-    models trained and reused, training seconds recorded (each ensemble once), commits that wrote the records."""
+    models trained and reused, training seconds recorded (each ensemble once), commits that wrote the records, and
+    per claim the records reused from other code (--reuse-stale) with their code fingerprints."""
     records = [rec for r in runs for rec in r.records]
+    stale = {r.claim.id: {"records": len(r.stale_records), "fingerprints": sorted({rec.fingerprint for rec in r.stale_records})}
+             for r in runs if r.stale_records}
     return {"models_trained": sum(r.counts["done"] for r in runs), "models_reused": sum(r.counts["skipped"] for r in runs),
-            "train_seconds_in_records": sum(rec["timing"]["train_seconds_ensemble"] / rec["timing"]["ensemble_size"] for rec in records),
-            "record_commits": record_commits(records)}
+            "train_seconds_in_records": sum(rec.timing.train_seconds_per_model for rec in records),
+            "record_commits": record_commits(records), "reused_from_other_code": stale}
 
 
 def summary_table(verdicts: list[Verdict], fmt: str = "github") -> str:
@@ -129,7 +133,7 @@ def robustness_section(run_dir: Path, folder: Path | None) -> list[str]:
 
 
 def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, Any], device: str = "cpu",
-                 figures: dict[str, tuple[str, list[dict[str, Any]]]] | None = None,
+                 figures: dict[str, tuple[str, list[Record]]] | None = None,
                  robustness: Path | None = ROBUSTNESS_REPORT) -> Path:
     """report.md, verdicts.json and plots/ under run_dir; returns the report path.
 
@@ -138,7 +142,7 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
     run_dir = Path(run_dir)
     plots = run_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    meta = {**meta, **provenance(device)}
+    meta = {**meta, **dataclasses.asdict(provenance(device))}
     plot_of: dict[str, str] = {}
     for v in verdicts:
         p = None
@@ -168,6 +172,10 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
         f"training time recorded in the records: {meta.get('train_seconds_in_records', 0):.0f} s (each ensemble once)",
         *([f"- records written at commit {', '.join(f'`{c}` ({n})' for c, n in meta['record_commits'].items())}"]
           if meta.get("record_commits") else []),
+        *([f"- **reused from other code** (--reuse-stale, not retrained): "
+           + "; ".join(f"`{cid}` {v['records']} records (code fingerprint {', '.join(v['fingerprints'])})"
+                       for cid, v in meta['reused_from_other_code'].items())]
+          if meta.get("reused_from_other_code") else []),
         f"- family-wise control of refutations: {meta.get('family', 'holm')}",
         f"- verdicts: {len(verdicts)} claims, " + ", ".join(f"{n} {o}" for o, n in counts_of([verdict_dict(v) for v in verdicts]).items()),
         "",

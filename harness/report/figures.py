@@ -23,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
+from harness.claims.record import Record
 from harness.report.plotting import finish, new_axes
 
 FIGURES = ("attention_curve", "error_by_prune_mode", "attention_by_layer", "baselines_by_context_length", "error_by_test_length")
@@ -37,14 +38,14 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
     return m, sd
 
 
-def attention_curve(records: list[dict[str, Any]], title: str, path: Path) -> Path | None:
-    recs = [r for r in records if not r.get("failed")]
+def attention_curve(records: list[Record], title: str, path: Path) -> Path | None:
+    recs = [r for r in records if not r.failed]
     if not recs:
         return None
     fig, ax = new_axes()
     for key, label, color in (("attn_id", "in-domain (unseen tasks)", "C0"), ("attn_ood", "out-of-domain", "C1")):
-        steps = recs[0]["history"]["steps"]
-        cols = [[r["history"][key][i] for r in recs] for i in range(len(steps))]
+        steps = recs[0].history.steps
+        cols = [[getattr(r.history, key)[i] for r in recs] for i in range(len(steps))]
         ms = [_mean_sd(c) for c in cols]
         if all(math.isnan(m) for m, _ in ms):
             continue
@@ -60,21 +61,21 @@ def attention_curve(records: list[dict[str, Any]], title: str, path: Path) -> Pa
     return finish(fig, ax, title, path)
 
 
-def _error_series(records: list[dict[str, Any]], x_axis: str, line_of: Callable[[dict, dict], Any]) -> dict[Any, dict[float, list[float]]]:
+def _error_series(records: list[Record], x_axis: str, line_of: Callable[[dict, Record], Any]) -> dict[Any, dict[float, list[float]]]:
     """Unseen-task error rates of the non-failed records at every eval point that sets `x_axis`:
     line (line_of(point, record)) -> x -> one rate per seed."""
     series: dict[Any, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
-        if r.get("failed"):
+        if r.failed:
             continue
-        for meas in r["measurements"]:
-            p = meas["point"]
+        for meas in r.measurements:
+            p = meas.point
             if x_axis in p:
-                series[line_of(p, r)][float(p[x_axis])].append(meas["err_id"] / meas["n"])
+                series[line_of(p, r)][float(p[x_axis])].append(meas.err_id / meas.n)
     return series
 
 
-def error_by_prune_mode(records: list[dict[str, Any]], title: str, path: Path) -> Path | None:
+def error_by_prune_mode(records: list[Record], title: str, path: Path) -> Path | None:
     series = _error_series(records, "prune.fraction", lambda p, r: p.get("prune.mode", "small"))
     if not series:
         return None
@@ -91,8 +92,8 @@ def error_by_prune_mode(records: list[dict[str, Any]], title: str, path: Path) -
     return finish(fig, ax, title, path)
 
 
-def error_by_test_length(records: list[dict[str, Any]], title: str, path: Path) -> Path | None:
-    series = _error_series(records, "data.l_ts", lambda p, r: float(p.get("data.alpha_test", r["config"]["data"]["alpha_test"])))
+def error_by_test_length(records: list[Record], title: str, path: Path) -> Path | None:
+    series = _error_series(records, "data.l_ts", lambda p, r: float(p.get("data.alpha_test", r.config.data.alpha_test)))
     if not series:
         return None
     fig, ax = new_axes()
@@ -108,18 +109,19 @@ def error_by_test_length(records: list[dict[str, Any]], title: str, path: Path) 
     return finish(fig, ax, title, path)
 
 
-def _layer_series(records: list[dict[str, Any]], key: str = "attn_id_layers") -> tuple[list[int], list[list[list[float]]]]:
+def _layer_series(records: list[Record], key: str = "attn_id_layers") -> tuple[list[int], list[list[list[float]]]]:
     """Checkpoint steps and, per block, per checkpoint, the head-averaged mass of every seed."""
-    recs = [r for r in records if not r.get("failed") and r["history"].get(key)]
+    recs = [r for r in records if not r.failed and getattr(r.history, key)]
     if not recs:
         return [], []
-    steps = recs[0]["history"]["steps"]
-    L = len(recs[0]["history"][key][0])
-    series = [[[sum(r["history"][key][i][b]) / len(r["history"][key][i][b]) for r in recs] for i in range(len(steps))] for b in range(L)]
+    steps = recs[0].history.steps
+    L = len(getattr(recs[0].history, key)[0])
+    series = [[[sum(getattr(r.history, key)[i][b]) / len(getattr(r.history, key)[i][b]) for r in recs] for i in range(len(steps))]
+              for b in range(L)]
     return steps, series
 
 
-def attention_by_layer(records: list[dict[str, Any]], title: str, path: Path) -> Path | None:
+def attention_by_layer(records: list[Record], title: str, path: Path) -> Path | None:
     steps, series = _layer_series(records)
     if not steps:
         return None
@@ -136,23 +138,23 @@ def attention_by_layer(records: list[dict[str, Any]], title: str, path: Path) ->
     return finish(fig, ax, title, path)
 
 
-def _baseline_table(records: list[dict[str, Any]]) -> dict[float, dict[str, dict[int, list[float]]]]:
+def _baseline_table(records: list[Record]) -> dict[float, dict[str, dict[int, list[float]]]]:
     """alpha' -> method -> l_ts -> per-seed in-domain error rates."""
     out: dict[float, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for r in records:
-        if r.get("failed"):
+        if r.failed:
             continue
-        for meas in r["measurements"]:
-            p = meas["point"]
+        for meas in r.measurements:
+            p = meas.point
             if "baseline.method" not in p:
                 continue
-            alpha = float(p.get("data.alpha_test", r["config"]["data"]["alpha_test"]))
-            lts = int(p.get("data.l_ts", r["config"]["data"]["l_ts"]))
-            out[alpha][p["baseline.method"]][lts].append(meas["err_id"] / meas["n"])
+            alpha = float(p.get("data.alpha_test", r.config.data.alpha_test))
+            lts = int(p.get("data.l_ts", r.config.data.l_ts))
+            out[alpha][p["baseline.method"]][lts].append(meas.err_id / meas.n)
     return out
 
 
-def baselines_by_context_length(records: list[dict[str, Any]], title: str, path: Path) -> Path | None:
+def baselines_by_context_length(records: list[Record], title: str, path: Path) -> Path | None:
     table = _baseline_table(records)
     if not table:
         return None
@@ -183,7 +185,7 @@ def baselines_by_context_length(records: list[dict[str, Any]], title: str, path:
     return path
 
 
-def attention_by_layer_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def attention_by_layer_table(records: list[Record]) -> list[Record]:
     steps, series = _layer_series(records)
     rows = []
     for b, per_step in enumerate(series):
@@ -193,7 +195,7 @@ def attention_by_layer_table(records: list[dict[str, Any]]) -> list[dict[str, An
     return rows
 
 
-def baselines_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def baselines_table(records: list[Record]) -> list[Record]:
     rows = []
     for alpha, by_method in sorted(_baseline_table(records).items()):
         for method, by_l in sorted(by_method.items(), key=lambda kv: (kv[0] != "transformer", kv[0])):
@@ -207,12 +209,12 @@ def baselines_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 TABLES = {"attention_by_layer": attention_by_layer_table, "baselines_by_context_length": baselines_table}
 
 
-def table(kind: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def table(kind: str, records: list[Record]) -> list[Record]:
     """Rows of the numbers behind figure `kind` (empty when it has no table)."""
     return TABLES[kind](records) if kind in TABLES else []
 
 
-def draw(kind: str, records: list[dict[str, Any]], title: str, path: Path) -> Path | None:
+def draw(kind: str, records: list[Record], title: str, path: Path) -> Path | None:
     if kind not in FIGURES:
         raise ValueError(f"figure must be one of {', '.join(FIGURES)}, got {kind!r}")
     return {"attention_curve": attention_curve, "error_by_prune_mode": error_by_prune_mode,

@@ -7,27 +7,30 @@ One executor interface, three engines:
 - "dask": Dask distributed (a LocalCluster on loopback, or a scheduler address).
 Records depend only on each unit's seed and config, never on grouping, worker
 or order. Each finished group's records are written as soon as they arrive, so
-a crash or kill loses at most the groups in flight; a rerun resumes.
+a crash or kill loses at most the groups in flight; a rerun resumes. A unit's
+record is looked up by its key (which names the code fingerprint and device
+kind); with `reuse_stale`, a record of the same identity written by other code
+is reused instead of retrained, and counted as such.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
 import traceback
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import torch
 
-from harness.claims.grid import Unit
+from harness.claims.grid import Unit, device_kind
+from harness.claims.record import Record, Timing
 from harness.measure.ensemble import measure_ensemble
 from harness.run.provenance import provenance
-from harness.world.seeding import derive_seed
 from harness.run.store import Store
+from harness.world.seeding import derive_seed
 from harness.training.trainer import train_ensemble
 
 EXECUTORS = ("local", "process", "dask")
@@ -48,29 +51,36 @@ def plan_groups(units: list[Unit], max_ensemble: int = 64) -> list[list[Unit]]:
     return groups
 
 
-def run_group(units: list[Unit], device: str = "cpu", threads: int | None = None) -> list[dict[str, Any]]:
+def run_group(units: list[Unit], device: str = "cpu", threads: int | None = None) -> list[Record]:
     """Train one ensemble and return one full record per unit (pure function of the units)."""
     if threads:
         torch.set_num_threads(threads)
     trained = train_ensemble([u.run for u in units], device)
     t1 = time.perf_counter()
     meas = measure_ensemble(trained.model, trained.worlds, units[0].eval_points, units[0].eval, device)
-    eval_seconds = time.perf_counter() - t1
+    timing = Timing(trained.seconds, time.perf_counter() - t1, len(units), trained.compiled)
     prov = provenance(device)
-    records = []
-    for e, u in enumerate(units):
-        records.append({
-            "key": u.key, "claim": u.claim_id, "train_point": u.train_point, "replicate": u.replicate,
-            "seed": u.run.seed, "seeds": {p: derive_seed(u.run.seed, p) for p in SEED_PURPOSES},
-            "config": u.run.to_dict(), "eval_points": u.eval_points, "eval": u.eval,
-            "history": dataclasses.asdict(trained.histories[e]),
-            "failed": trained.failed[e], "failed_at": trained.failed_at[e],
-            **meas[e],
-            "provenance": prov,
-            "timing": {"train_seconds_ensemble": trained.seconds, "eval_seconds_ensemble": eval_seconds, "ensemble_size": len(units),
-                       "compiled": trained.compiled},
-        })
-    return records
+    return [Record(
+        key=u.key, identity=u.identity, fingerprint=u.fingerprint, device_kind=u.device_kind, claim=u.claim_id,
+        train_point=u.train_point, replicate=u.replicate, seed=u.run.seed,
+        seeds={p: derive_seed(u.run.seed, p) for p in SEED_PURPOSES}, config=u.run, eval_points=u.eval_points,
+        eval=u.eval, history=trained.histories[e], failed=bool(trained.failed[e]), failed_at=trained.failed_at[e],
+        measurements=meas[e].measurements, probes=meas[e].probes, provenance=prov, timing=timing,
+    ) for e, u in enumerate(units)]
+
+
+def find_record(store: Store, unit: Unit, reuse_stale: bool = False) -> Record | None:
+    """The unit's stored record; with `reuse_stale`, else the newest usable one of the same identity
+    (same unit, device kind and schema) written by other code."""
+    rec = store.read(unit.claim_id, unit.key, Record.from_json)
+    if rec is not None or not reuse_stale:
+        return rec
+    stale = [p for p in store.paths(unit.claim_id, f"{unit.identity}-*") if p.stem != unit.key]
+    for p in sorted(stale, key=lambda p: p.stat().st_mtime, reverse=True):
+        rec = store.read_path(p, Record.from_json)
+        if rec is not None and rec.identity == unit.identity:
+            return rec
+    return None
 
 
 class Executor:
@@ -81,7 +91,7 @@ class Executor:
     def __init__(self, jobs: int = 1, device: str = "cpu", address: str | None = None):
         self.jobs, self.device, self.address = max(1, jobs), device, address
 
-    def map_groups(self, groups: list[list[Unit]]) -> Iterator[tuple[list[Unit], list[dict[str, Any]] | BaseException]]:
+    def map_groups(self, groups: list[list[Unit]]) -> Iterator[tuple[list[Unit], list[Record] | BaseException]]:
         for g in groups:
             try:
                 yield g, run_group(g, self.device)
@@ -153,11 +163,18 @@ def make_executor(name: str, jobs: int = 1, device: str = "cpu", address: str | 
 
 
 def execute(units: list[Unit], store: Store, executor: Executor, max_ensemble: int = 64,
-            progress: bool = True, log: Callable[[str], None] | None = None) -> dict[str, int]:
-    """Run every unit without a stored record; returns counts {done, skipped, failed_groups}."""
+            progress: bool = True, log: Callable[[str], None] | None = None, reuse_stale: bool = False) -> dict[str, int]:
+    """Run every unit without a usable stored record; returns counts {done, skipped, crashed, stale}
+    (stale: records of other code reused under `reuse_stale`, counted in skipped too)."""
     log = log or (lambda s: print(s, file=sys.stderr))
-    pending = [u for u in units if not store.has(u.claim_id, u.key)]
-    counts = {"done": 0, "skipped": len(units) - len(pending), "crashed": 0}
+    kind = device_kind(executor.device)
+    wrong = sorted({u.device_kind for u in units} - {kind})
+    if wrong:
+        raise ValueError(f"units were keyed for device kind {', '.join(wrong)} but the executor runs on {kind}: expand(claim, device)")
+    found = {id(u): find_record(store, u, reuse_stale) for u in units}
+    pending = [u for u in units if found[id(u)] is None]
+    stale = sum(r is not None and r.key != u.key for u, r in ((u, found[id(u)]) for u in units))
+    counts = {"done": 0, "skipped": len(units) - len(pending), "crashed": 0, "stale": stale}
     if not pending:
         return counts
     groups = plan_groups(pending, max_ensemble)
@@ -173,7 +190,7 @@ def execute(units: list[Unit], store: Store, executor: Executor, max_ensemble: i
                 log(f"error: {g[0].claim_id}: a group of {len(g)} runs crashed: {type(result).__name__}: {result}")
             else:
                 for rec in result:
-                    store.write(rec)
+                    store.write(rec.claim, rec)
                 counts["done"] += len(g)
             if bar is not None:
                 bar.update(len(g))

@@ -3,7 +3,7 @@
 Relative to the working directory (`claims/`, `results/`), never to the installed
 package: under tox or `pip install` the package lives in site-packages, and a
 store, report or fuzz database written beside it would be hidden from the user.
-`ICLCHECK_RESULTS` moves the results folder. The fuzzing layout under it
+`ICLCHECK_RESULTS` moves the results folder. The record store (`store/`) and the fuzzing layout under it
 (`fuzz/records`, `fuzz/db`, `fuzz/report`) is named here too, so that claim
 reports find the robustness report wherever the results folder is.
 """
@@ -19,6 +19,11 @@ RESULTS_ENV = "ICLCHECK_RESULTS"
 def results_root(base: Path = Path(".")) -> Path:
     """The results folder: $ICLCHECK_RESULTS, else results/ under `base` (the working directory by default)."""
     return Path(os.environ.get(RESULTS_ENV) or base / "results")
+
+
+def store_root(results: Path | None = None) -> Path:
+    """The claims' record store (one folder per claim id, quarantine/ for unusable records) under a results folder."""
+    return (results_root() if results is None else Path(results)) / "store"
 
 
 def fuzz_root(results: Path | None = None) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from harness import __version__
+from harness.claims.record import Provenance
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -53,5 +54,5 @@ def device_name(device: str | torch.device) -> str:
     return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
 
 
-def provenance(device: str | torch.device) -> dict[str, object]:
-    return {"versions": versions(), "git_commit": git_commit(), "device": device_name(device)}
+def provenance(device: str | torch.device) -> Provenance:
+    return Provenance(versions(), git_commit(), device_name(device))
