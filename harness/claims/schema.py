@@ -155,8 +155,8 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
     checks.check_prediction(path, raw["kind"], raw["metric"], raw["prediction"])
     if "expectation" in raw:
         _check_expectation(path, raw["expectation"])
-    for i, k in enumerate(raw.get("pair_over", [])):
-        check_type(path, f"pair_over[{i}]", k, str)
+    for k in raw.get("pair_over", []):
+        check_type(path, "pair_over", k, str)
     for p, table in raw["profiles"].items():
         if p not in PROFILES:
             fail(path, f"profiles.{p}", "unknown profile" + suggest(p, PROFILES))
