@@ -1,6 +1,6 @@
 """Property: a claim file broken at random (a value, a type, a key, a table changed; NaN, inf, booleans, repeats,
-negative numbers injected) is either rejected with one ClaimError line naming the file, or accepted and then
-expands into units whose every grid point is a valid run and whose prediction formats, without a traceback.
+negative numbers injected) is either rejected with one ClaimError line naming the file, or accepted, sane (finite,
+in range, only the fields its kind reads) and then expands into units whose every grid point is a valid run and whose prediction formats, without a traceback.
 No training."""
 
 from __future__ import annotations
@@ -102,12 +102,32 @@ def broken_files(draw: st.DrawFn) -> tuple[str, dict, dict]:
     return name, claim, base
 
 
+def numbers(obj: Any) -> list[Any]:
+    """Every number (booleans included) inside `obj`."""
+    if isinstance(obj, dict):
+        return [x for v in obj.values() for x in numbers(v)]
+    if isinstance(obj, list):
+        return [x for v in obj for x in numbers(v)]
+    return [obj] if isinstance(obj, (int, float)) else []
+
+
+def sane(c: Any) -> None:
+    """What an accepted claim may not hold: non-finite numbers, empty evals, stray prediction fields."""
+    assert all(math.isfinite(x) for x in numbers([c.base_run, c.grid, c.prediction, c.metric, c.eval, c.select])), c.raw
+    assert all(type(v) is int and v >= 1 for v in c.eval.values()) and type(c.replicates) is int and c.replicates >= 1
+    assert set(c.prediction) <= {"rate": {"exponent", "margin", "offset"}, "bound": {"eps"}, "comparison": {"relation", "margin"},
+                                 "trend": {"direction"}, "threshold": {"relation", "threshold"}}[c.kind]
+    assert not any(isinstance(v, bool) for v in numbers(c.prediction) if v is not c.prediction.get("offset"))
+
+
 def runs_without_traceback(paths: list[Path]) -> None:
-    """Accepted in both profiles: every unit, every eval point a valid run; the prediction formats."""
+    """Accepted in both profiles: sane, every unit and eval point a distinct valid run; the prediction formats."""
     for profile in ("quick", "nightly"):
         for c in load_claims(paths, profile):
+            sane(c)
             units = expand(c)
             assert units and len({u.key for u in units}) == len(units)  # no repeated unit
+            assert len({json.dumps(ep, sort_keys=True) for ep in units[0].eval_points}) == len(units[0].eval_points)
             for u in units:
                 u.group_key()
                 for ep in u.eval_points:
@@ -115,7 +135,7 @@ def runs_without_traceback(paths: list[Path]) -> None:
             assert judge(c, []).verdict == "ERROR"  # formats the prediction text
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(broken_files())
 def test_broken_file_is_rejected_cleanly_or_runs(case):
     name, claim, base = case
