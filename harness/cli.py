@@ -1,8 +1,10 @@
 """Command line: iclcheck {list, validate, run, report, compare, history, fuzz}.
 
-Bad input (a malformed claim file, an unknown option value) prints one line
-"error: FILE: KEY: ..." and exits 2; a run exits 1 when a verdict is ERROR or
-an unexpected REFUTED (and, with --strict, INCONCLUSIVE), 0 otherwise.
+Exit codes (harness.preflight.EXIT_CODES, shown by --help): 0 every verdict as
+expected; 1 an unexpected REFUTED or ERROR (with --strict, INCONCLUSIVE too);
+2 bad input: a claim file, an option or a pre-flight check (one line
+"error: FILE: KEY: ..."), always before any training; 3 an internal error: one
+line naming the log file that holds the traceback.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-from harness.claims.schema import PROFILES, ClaimError, discover, load_claim
+from harness.claims.schema import PROFILES, ClaimError
 from harness.fuzz.campaign import add_arguments as add_fuzz_arguments, run_fuzz
-from harness.loading import check_references, load_claims
+from harness.loading import load_claims
+from harness.preflight import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, InternalError, UsageError,
+                               check_address, check_device, check_writable_dir, one_line, write_error_log)
 from harness.run.execution import EXECUTORS, make_executor
-from harness.run.paths import claims_dir, results_root, robustness_report_dir
+from harness.run.paths import claims_dir, new_run_dir, results_root, robustness_report_dir
 from harness.report.claim_report import claim_figures, compare_runs, history, load_run, run_totals, write_report
 from harness.report import terminal
 from harness.run.runner import run_claims
@@ -37,12 +41,10 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
-    files = discover(a.paths or [DEFAULT_CLAIMS])
-    for f in files:
-        for p in PROFILES:
-            check_references(load_claim(f, p))
-    print(f"ok: {len(files)} claim files valid in profiles {', '.join(PROFILES)}")
-    return 0
+    """Every file in both profiles (load_claim checks both), and the checks across files."""
+    claims = _load(a.paths, "quick")
+    print(f"ok: {len(claims)} claim files valid in profiles {', '.join(PROFILES)}")
+    return EXIT_OK
 
 
 def verdict_failed(v, strict: bool = False) -> bool:
@@ -54,14 +56,36 @@ def verdict_failed(v, strict: bool = False) -> bool:
     return strict and v.verdict == "INCONCLUSIVE"
 
 
-def cmd_run(a: argparse.Namespace) -> int:
-    import torch
+def preflight(a: argparse.Namespace) -> None:
+    """Everything about the options that can fail, checked before any training (UsageError: exit 2)."""
+    check_device(a.device)
+    for opt, v in (("--jobs", a.jobs), ("--max-ensemble", a.max_ensemble)):
+        if v < 1:
+            raise UsageError(f"{opt} {v}: must be >= 1")
+    if a.address and a.executor != "dask":
+        raise UsageError(f"--address {a.address}: only --executor dask uses a scheduler address")
+    if a.address:
+        check_address(a.address)
+    results = Path(a.results)
+    check_writable_dir(results, "--results")
+    check_writable_dir(results / "store", "--results")
+    check_writable_dir(Path(a.out) if a.out else results / "runs", "--out" if a.out else "--results")
 
-    if a.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {a.device}: CUDA is not available on this machine")
+
+def cmd_run(a: argparse.Namespace) -> int:
     claims = _load(a.paths, a.profile, a.k)
     if not claims:
-        raise ValueError("no claim matches")
+        raise UsageError("no claim matches")
+    preflight(a)
+    try:
+        return _run(a, claims)
+    except (InternalError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # after the pre-flight checks nothing is bad input any more
+        raise InternalError(one_line(exc)) from exc
+
+
+def _run(a: argparse.Namespace, claims: list) -> int:
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     ex = make_executor(a.executor, a.jobs, a.device, a.address)
@@ -71,7 +95,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     finally:
         ex.close()
     verdicts = [r.verdict for r in runs]
-    out = Path(a.out) if a.out else Path(a.results) / "runs" / f"{started:%Y%m%dT%H%M%SZ}-{a.profile}"
+    out = Path(a.out) if a.out else new_run_dir(Path(a.results), started, a.profile)
     meta = {"profile": a.profile, "started": started.isoformat(), "seconds": time.perf_counter() - t0, "executor": a.executor,
             "family": a.family, "claims": [c.id for c in claims], "max_ensemble": a.max_ensemble, **run_totals(runs)}
     report = write_report(out, verdicts, meta, a.device, claim_figures(runs), robustness=robustness_report_dir(Path(a.results)))
@@ -81,7 +105,7 @@ def cmd_run(a: argparse.Namespace) -> int:
           f" | {meta['models_trained']} models trained, {meta['models_reused']} reused from the store | {time.perf_counter() - t0:.0f} s | report: {report}")
     for cid, v in meta["reused_from_other_code"].items():
         print(f"warning: {cid}: {v['records']} records reused from other code (fingerprint {', '.join(v['fingerprints'])})", file=sys.stderr)
-    return 1 if any(verdict_failed(v, a.strict) for v in verdicts) else 0
+    return EXIT_FAILED if any(verdict_failed(v, a.strict) for v in verdicts) else EXIT_OK
 
 
 def cmd_report(a: argparse.Namespace) -> int:
@@ -101,13 +125,14 @@ def cmd_compare(a: argparse.Namespace) -> int:
 def cmd_history(a: argparse.Namespace) -> int:
     dirs = a.runs or sorted(str(p.parent) for p in (Path(a.results) / "runs").glob("*/verdicts.json"))
     if not dirs:
-        raise ValueError(f"no runs under {Path(a.results) / 'runs'}")
-    print(history(dirs))
+        raise UsageError(f"no runs under {Path(a.results) / 'runs'}")
+    print(history(dirs, warn=lambda msg: print(f"warning: {msg}", file=sys.stderr)))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="iclcheck", description="Run and judge the claims of Li et al. (ICML 2024) on in-context learning.")
+    p = argparse.ArgumentParser(prog="iclcheck", description="Run and judge the claims of Li et al. (ICML 2024) on in-context learning.",
+                                epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("list", help="list claim files")
     s.add_argument("paths", nargs="*")
@@ -115,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("validate", help="validate claim files (both profiles)")
     s.add_argument("paths", nargs="*")
     s.set_defaults(fn=cmd_validate)
-    s = sub.add_parser("run", help="train, measure and judge claims")
+    s = sub.add_parser("run", help="train, measure and judge claims", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("paths", nargs="*", help="claim files or folders (default: claims/)")
     s.add_argument("--profile", choices=PROFILES, default="quick")
     s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
@@ -151,15 +176,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse, dispatch, and map every outcome to its exit code (see EXIT_CODES)."""
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (ClaimError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except InternalError as exc:
+        return _internal(exc.__cause__ or exc, args)
+    except (ClaimError, ValueError) as exc:  # ClaimError and UsageError are ValueErrors: bad input
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted: finished units are in the store; rerun to resume", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input
+        return _internal(exc, args)
+
+
+def _internal(exc: BaseException, args: argparse.Namespace) -> int:
+    log = write_error_log(exc, Path(getattr(args, "results", None) or DEFAULT_RESULTS))
+    print(f"internal error: {one_line(exc)} (traceback in {log})", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """Load the claims a command will run: every file validated, then the checks that span files or layers.
 
-`harness.claims.schema` validates one file on its own. Here, above every layer,
-the claims of one invocation are also checked against each other (no two files
-share an id) and against what higher layers register (the paper-comparison
-figure a claim names must exist in `harness.report.figures`). The CLI and the
-pytest plugin both load through `load_claims`, so they accept the same files.
+`harness.claims.schema` validates one file on its own (every profile). Here,
+above every layer, the claims of one invocation are also checked against each
+other (no two files share an id: they would share a store folder and the
+second would reuse the first's models) and against what higher layers register
+(the paper-comparison figure a claim names must exist in
+`harness.report.figures`). The CLI and the pytest plugin both load through
+`load_claims`, so they accept the same files.
 """
 
 from __future__ import annotations
@@ -23,11 +25,16 @@ def check_references(claim: Claim) -> None:
 
 
 def load_claims(paths: list[str | Path], profile: str, k: str | None = None) -> list[Claim]:
-    """Discover, load and validate claim files for one profile; `k` keeps ids containing it."""
-    claims = []
+    """Discover, load and validate claim files for one profile; `k` keeps ids containing it.
+    ClaimError if two files of the invocation share an id."""
+    claims: list[Claim] = []
+    first: dict[str, str] = {}
     for f in discover(paths):
         c = load_claim(f, profile)
         check_references(c)
+        if c.id in first:
+            raise ClaimError(f"{c.path}: id: {c.id!r} is also the id of {first[c.id]} (each claim id names one store folder)")
+        first[c.id] = c.path
         claims.append(c)
     if k:
         claims = [c for c in claims if k in c.id]

@@ -6,23 +6,27 @@ file), the grid (train axes that need their own models, eval axes measured on
 each trained model), the metric, the pre-declared prediction, the profiles
 (`quick`, `nightly`) and optionally a recorded expectation with its reason.
 
-Every problem is reported as one line "FILE: KEY: what is wrong (did you mean
-...)" through `ClaimError`.
+`load_claim` checks the structure here and every value (harness.claims.checks)
+of the base file, the claim and *both* profiles, then every grid point of each
+profile as a run configuration, before anything trains. Every problem is one
+line "FILE: KEY: what is wrong (did you mean ...)" through `ClaimError`, blamed
+on the file and key where the bad value is written.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import json
+import re
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.claims import checks
+from harness.claims.claim import BASELINE_KEYS, PRUNE_KEYS, SECTION_FIELDS, Claim, axis_known, axis_parts, is_eval_axis, point_config
+from harness.claims.errors import ClaimError, check_type, fail, suggest
+from harness.claims.grid import cartesian
 from harness.claims.metrics import check_metric
-from harness.claims.claim import (BASELINE_KEYS, PRUNE_KEYS, SECTION_FIELDS, Claim, axis_known, axis_parts,
-                                  is_eval_axis, point_config, split_axis)
+
+__all__ = ["ClaimError", "suggest", "load_claim", "load_toml", "discover", "deep_merge", "KINDS", "PROFILES", "METRICS"]
 
 KINDS = ("rate", "bound", "comparison", "trend", "threshold")
 VERDICTS = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
@@ -38,61 +42,36 @@ TOP_KEYS = {
     "prediction": dict, "profiles": dict, "expectation": dict, "eval": dict, "select": dict, "pair_over": list, "figure": str,
 }
 REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profiles")
+BASE_KEYS = {"setting": dict, "eval": dict, "replicates": int}
 EVAL_KEYS = {"n_test": int, "chunk": int}
-METRIC_KEYS = {
-    "name": str, "eps": float, "domain": str, "x": str, "search": str, "at": str,
-    "a": dict, "b": dict, "log": bool, "factor": float, "layer": int, "head": int,
-}
-PREDICTION_KEYS = {
-    "exponent": float, "margin": float, "offset": bool, "eps": float, "direction": str,
-    "relation": str, "threshold": float, "level": float,
-}
+DEFAULT_EVAL = {"n_test": 1000, "chunk": 2048}
+METRIC_KEYS = {"name": str, "eps": float, "domain": str, "x": str, "search": str, "at": str, "a": dict, "b": dict, "layer": int, "head": int}
+PREDICTION_KEYS = {"exponent": float, "margin": float, "offset": bool, "eps": float, "direction": str, "relation": str, "threshold": float}
 EXPECTATION_KEYS = {"verdict": str, "reason": str, "profiles": list}
 PROFILE_KEYS = {"replicates": int, "setting": dict, "grid": dict, "eval": dict}
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # the id names the store folder: nothing that leaves store/
+MAX_POINTS = 100_000  # grid points (train x eval) checked one by one
+
+Layer = tuple[Path, str, dict]  # (file, key prefix, table holding setting / eval / replicates / grid)
 
 
-class ClaimError(ValueError):
-    """A malformed claim file: the message is one line naming the file and key."""
-
-
-def suggest(name: str, allowed: list[str] | tuple[str, ...] | set[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
-
-
-def _fail(path: Path | str, key: str, msg: str) -> None:
-    raise ClaimError(f"{path}: {key}: {msg}")
-
-
-def _type_name(t: type) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "true/false", dict: "a table", list: "a list"}[t]
-
-
-def _check_type(path: Path, key: str, value: Any, t: type) -> None:
-    ok = isinstance(value, t) and not (t in (int, float) and isinstance(value, bool))
-    if t is float and isinstance(value, int) and not isinstance(value, bool):
-        ok = True
-    if not ok:
-        _fail(path, key, f"must be {_type_name(t)}, got {type(value).__name__} {value!r}")
-
-
-def _check_keys(path: Path, prefix: str, table: dict, allowed: dict[str, type] | set[str]) -> None:
+def _check_keys(path: Path, prefix: str, table: dict, allowed: dict[str, type]) -> None:
     for k, v in table.items():
         if k not in allowed:
-            _fail(path, f"{prefix}{k}", "unknown key" + suggest(k, list(allowed)))
-        if isinstance(allowed, dict):
-            _check_type(path, f"{prefix}{k}", v, allowed[k])
+            fail(path, f"{prefix}{k}", "unknown key" + suggest(k, allowed))
+        check_type(path, f"{prefix}{k}", v, allowed[k])
 
 
 def _check_setting(path: Path, prefix: str, setting: dict) -> None:
     for section, values in setting.items():
         if section not in SECTION_FIELDS:
-            _fail(path, f"{prefix}{section}", "unknown section" + suggest(section, list(SECTION_FIELDS)))
+            fail(path, f"{prefix}{section}", "unknown section" + suggest(section, SECTION_FIELDS))
         if not isinstance(values, dict):
-            _fail(path, f"{prefix}{section}", "must be a table")
+            fail(path, f"{prefix}{section}", f"must be a table, got {type(values).__name__} {values!r}")
         for k in values:
             if k not in SECTION_FIELDS[section]:
-                _fail(path, f"{prefix}{section}.{k}", "unknown parameter" + suggest(k, SECTION_FIELDS[section]))
+                fail(path, f"{prefix}{section}.{k}", "unknown parameter" + suggest(k, SECTION_FIELDS[section]))
+    checks.check_setting_values(path, prefix, setting)
 
 
 def _check_grid(path: Path, prefix: str, grid: dict) -> None:
@@ -102,15 +81,26 @@ def _check_grid(path: Path, prefix: str, grid: dict) -> None:
         parts = axis_parts(axis)
         for a in parts:
             if not axis_known(a):
-                _fail(path, f"{prefix}{axis}", f"unknown grid axis {a!r}" + suggest(a, known))
+                fail(path, f"{prefix}{axis}", f"unknown grid axis {a!r}" + suggest(a, known))
         if len(parts) > 1 and len({is_eval_axis(a) for a in parts}) > 1:
-            _fail(path, f"{prefix}{axis}", "a compound axis cannot mix train and eval parameters")
+            fail(path, f"{prefix}{axis}", "a compound axis cannot mix train and eval parameters")
         if not isinstance(values, list) or not values:
-            _fail(path, f"{prefix}{axis}", f"must be a non-empty list of values, got {values!r}")
+            fail(path, f"{prefix}{axis}", f"must be a non-empty list of values, got {values!r}")
         if len(parts) > 1:
             for v in values:
                 if not isinstance(v, list) or len(v) != len(parts):
-                    _fail(path, f"{prefix}{axis}", f"each value of a compound axis must be a list of {len(parts)} values, got {v!r}")
+                    fail(path, f"{prefix}{axis}", f"each value of a compound axis must be a list of {len(parts)} values, got {v!r}")
+    checks.check_grid_values(path, prefix, grid)
+
+
+def _check_layer(path: Path, prefix: str, table: dict) -> None:
+    """setting, grid, eval and replicates of the base file, the claim or one profile."""
+    _check_setting(path, f"{prefix}setting.", table.get("setting", {}))
+    _check_grid(path, f"{prefix}grid.", table.get("grid", {}))
+    _check_keys(path, f"{prefix}eval.", table.get("eval", {}), EVAL_KEYS)
+    checks.check_eval_values(path, f"{prefix}eval.", table.get("eval", {}))
+    if "replicates" in table:
+        checks.check_replicates(path, f"{prefix}replicates", table["replicates"])
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -122,145 +112,201 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 
 def load_toml(path: Path) -> dict:
+    """The parsed file; ClaimError naming it if it is a folder, unreadable, not UTF-8 text or not TOML."""
+    if path.is_dir():
+        raise ClaimError(f"{path}: is a folder, not a claim file")
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
+    except UnicodeDecodeError as exc:
+        raise ClaimError(f"{path}: not a UTF-8 text file (binary or another encoding; byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ClaimError(f"{path}: not valid TOML: {exc}") from None
+        raise ClaimError(f"{path}: not valid TOML: " + " ".join(str(exc).split())) from None
     except OSError as exc:
         raise ClaimError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def load_claim(path: str | Path, profile: str = "quick") -> Claim:
-    """Read, merge with its base, resolve `profile`, validate; ClaimError on any problem."""
-    path = Path(path)
-    if profile not in PROFILES:
-        raise ClaimError(f"{path}: profile: unknown profile {profile!r}" + suggest(profile, PROFILES))
+def _read(path: Path) -> tuple[dict, Path, dict]:
+    """The claim file and its base file, structure and values checked: (raw, base path, base)."""
+    if not SAFE_ID.fullmatch(path.stem):
+        fail(path, "id", f"the file name {path.stem!r} is not a safe claim id (letters, digits, '-' and '_', "
+             "starting with a letter or digit): the id names the claim's store folder")
     raw = load_toml(path)
     _check_keys(path, "", raw, TOP_KEYS)
     for k in REQUIRED:
         if k not in raw:
-            _fail(path, k, "missing required key")
+            fail(path, k, "missing required key")
     if raw["kind"] not in KINDS:
-        _fail(path, "kind", f"unknown kind {raw['kind']!r}" + suggest(raw["kind"], KINDS))
+        fail(path, "kind", f"unknown kind {raw['kind']!r}" + suggest(raw["kind"], KINDS))
     if raw["id"] != path.stem:
-        _fail(path, "id", f"must equal the file name {path.stem!r}, got {raw['id']!r}")
-    base_name = raw.get("base", "_base.toml")
-    base_path = path.parent / base_name
-    base = load_toml(base_path) if base_path.exists() else {}
-    if base:
-        _check_keys(base_path, "", base, {"setting": dict, "eval": dict, "replicates": int})
-        _check_setting(base_path, "setting.", base.get("setting", {}))
+        fail(path, "id", f"must equal the file name {path.stem!r}, got {raw['id']!r}")
+    base_path = path.parent / raw.get("base", "_base.toml")
+    base: dict = {}
+    if base_path.is_file() or base_path.is_dir():
+        base = load_toml(base_path)
+        _check_keys(base_path, "", base, BASE_KEYS)
+        _check_layer(base_path, "", base)
     elif "base" in raw:
-        _fail(path, "base", f"base file {base_path} does not exist")
-    _check_setting(path, "setting.", raw.get("setting", {}))
-    _check_grid(path, "grid.", raw.get("grid", {}))
+        fail(path, "base", f"base file {base_path} does not exist")
+    _check_layer(path, "", raw)
     _check_keys(path, "metric.", raw["metric"], METRIC_KEYS)
+    checks.check_metric_fields(path, raw["kind"], raw["metric"])
     _check_keys(path, "prediction.", raw["prediction"], PREDICTION_KEYS)
-    _check_keys(path, "eval.", raw.get("eval", {}), EVAL_KEYS)
+    checks.check_prediction(path, raw["kind"], raw["metric"], raw["prediction"])
     if "expectation" in raw:
-        _check_keys(path, "expectation.", raw["expectation"], EXPECTATION_KEYS)
-        for k in ("verdict", "reason"):
-            if k not in raw["expectation"]:
-                _fail(path, f"expectation.{k}", "missing (a recorded expectation needs a verdict and its reason)")
-        v = raw["expectation"]["verdict"]
-        if v not in VERDICTS:
-            _fail(path, "expectation.verdict", f"unknown verdict {v!r}" + suggest(v, VERDICTS))
-        for p in raw["expectation"].get("profiles", []):
-            if p not in PROFILES:
-                _fail(path, "expectation.profiles", f"unknown profile {p!r}" + suggest(p, PROFILES))
+        _check_expectation(path, raw["expectation"])
+    for k in raw.get("pair_over", []):
+        check_type(path, "pair_over", k, str)
     for p, table in raw["profiles"].items():
         if p not in PROFILES:
-            _fail(path, f"profiles.{p}", "unknown profile" + suggest(p, PROFILES))
+            fail(path, f"profiles.{p}", "unknown profile" + suggest(p, PROFILES))
+        if not isinstance(table, dict):
+            fail(path, f"profiles.{p}", f"must be a table, got {type(table).__name__} {table!r}")
         _check_keys(path, f"profiles.{p}.", table, PROFILE_KEYS)
-        _check_setting(path, f"profiles.{p}.setting.", table.get("setting", {}))
-        _check_grid(path, f"profiles.{p}.grid.", table.get("grid", {}))
-        _check_keys(path, f"profiles.{p}.eval.", table.get("eval", {}), EVAL_KEYS)
+        _check_layer(path, f"profiles.{p}.", table)
     for p in PROFILES:
         if p not in raw["profiles"]:
-            _fail(path, f"profiles.{p}", "missing (every claim defines both the quick and the nightly profile)")
+            fail(path, f"profiles.{p}", "missing (every claim defines both the quick and the nightly profile)")
+    return raw, base_path, base
 
+
+def _check_expectation(path: Path, e: dict) -> None:
+    _check_keys(path, "expectation.", e, EXPECTATION_KEYS)
+    for k in ("verdict", "reason"):
+        if k not in e:
+            fail(path, f"expectation.{k}", "missing (a recorded expectation needs a verdict and its reason)")
+    if e["verdict"] not in VERDICTS:
+        fail(path, "expectation.verdict", f"unknown verdict {e['verdict']!r}" + suggest(e["verdict"], VERDICTS))
+    for p in e.get("profiles", []):
+        if not isinstance(p, str) or p not in PROFILES:
+            fail(path, "expectation.profiles", f"unknown profile {p!r}" + suggest(p, PROFILES))
+
+
+def load_claim(path: str | Path, profile: str = "quick") -> Claim:
+    """Read, merge with its base, validate every profile; the claim resolved for `profile`. ClaimError on any problem."""
+    path = Path(path)
+    if profile not in PROFILES:
+        raise ClaimError(f"{path}: profile: unknown profile {profile!r}" + suggest(profile, PROFILES))
+    raw, base_path, base = _read(path)
+    resolved = {p: _resolve(path, raw, base_path, base, p) for p in PROFILES}
+    return resolved[profile]
+
+
+def _resolve(path: Path, raw: dict, base_path: Path, base: dict, profile: str) -> Claim:
     prof = raw["profiles"][profile]
-    setting = deep_merge(deep_merge(base.get("setting", {}), raw.get("setting", {})), prof.get("setting", {}))
+    layers: list[Layer] = [(base_path, "", base), (path, "", raw), (path, f"profiles.{profile}.", prof)]
+    setting: dict = {}
+    ev = dict(DEFAULT_EVAL)
+    for _, _, table in layers:
+        setting = deep_merge(setting, table.get("setting", {}))
+        ev.update(table.get("eval", {}))
     grid = dict(raw.get("grid", {}))
     grid.update(prof.get("grid", {}))
-    ev = {"n_test": 1000, "chunk": 2048}
-    ev.update(base.get("eval", {}))
-    ev.update(raw.get("eval", {}))
-    ev.update(prof.get("eval", {}))
     replicates = prof.get("replicates", raw.get("replicates", base.get("replicates", 3)))
-    if replicates < 1:
-        _fail(path, f"profiles.{profile}.replicates", f"must be >= 1, got {replicates}")
     claim = Claim(
         id=raw["id"], path=str(path), source=raw["source"], statement=raw["statement"], kind=raw["kind"],
         assumption_break=raw.get("assumption_break", ""), paper_trend=raw.get("paper_trend", ""), profile=profile,
         base_run={s: setting.get(s, {}) for s in ("data", "model", "train")}, grid=grid, replicates=replicates,
         metric=dict(raw["metric"]), prediction=dict(raw["prediction"]), eval=ev, select=dict(raw.get("select", {})),
-        pair_over=list(raw.get("pair_over", [])),
-        figure=raw.get("figure", ""),
-        expectation=raw.get("expectation"), raw=raw,
+        pair_over=list(raw.get("pair_over", [])), figure=raw.get("figure", ""), expectation=raw.get("expectation"), raw=raw,
     )
+    _check_points(claim, layers)
     _check_semantics(path, claim)
     return claim
 
 
+def _blame(claim: Claim, layers: list[Layer], message: str) -> tuple[Path, str]:
+    """(file, key) where the parameter a RunConfig error names is written: its grid axis, else the
+    most specific setting that sets it (profile, claim, base), else the claim's setting."""
+    path, prof = layers[1][0], layers[2][2]
+    subject = set(re.findall(r"[A-Za-z_]\w*", message.split(" must ")[0]))
+    mentioned = set(re.findall(r"[A-Za-z_]\w*", message))
+
+    def grid_key(names: set[str]) -> str | None:
+        for axis in claim.grid:
+            if names & {a.partition(".")[2] for a in axis_parts(axis)}:
+                return (f"profiles.{claim.profile}.grid." if axis in prof.get("grid", {}) else "grid.") + axis
+        return None
+
+    def setting_key(names: set[str]) -> tuple[Path, str] | None:
+        for file, prefix, table in reversed(layers):
+            for sec, values in table.get("setting", {}).items():
+                for k in values:
+                    if k in names:
+                        return file, f"{prefix}setting.{sec}.{k}"
+        return None
+
+    key = grid_key(subject)
+    if key:
+        return path, key
+    found = setting_key(subject)
+    if found:
+        return found
+    key = grid_key(mentioned)
+    return (path, key) if key else (setting_key(mentioned) or (path, "setting"))
+
+
+def _check_points(claim: Claim, layers: list[Layer]) -> None:
+    """Every grid point (train x eval values) of the profile is a valid run configuration."""
+    n = 1
+    for values in claim.grid.values():
+        n *= len(values)
+    if n > MAX_POINTS:
+        fail(claim.path, "grid", f"{n} grid points in profile {claim.profile!r} (at most {MAX_POINTS})")
+    for point in cartesian(claim.grid):
+        try:
+            point_config(claim, point)
+        except (ValueError, TypeError) as exc:
+            file, key = _blame(claim, layers, str(exc))
+            where = f"at grid point {point}: " if point and ".grid." in f".{key}" else ""
+            fail(file, key, f"{where}{exc} (profile {claim.profile})")
+
+
 def _check_semantics(path: Path, c: Claim) -> None:
-    """Cross-field checks: metric names, required prediction fields, valid configs."""
+    """Cross-field checks of one resolved profile: metric names and parameters, axes named by metric, select, pair_over."""
     name = c.metric.get("name")
     if name is None:
-        _fail(path, "metric.name", "missing")
+        fail(path, "metric.name", "missing")
     if name not in METRICS:
-        _fail(path, "metric.name", f"unknown metric {name!r}" + suggest(name, METRICS))
-    problem = check_metric(c)
+        fail(path, "metric.name", f"unknown metric {name!r}" + suggest(name, METRICS))
+    try:
+        problem = check_metric(c)
+    except (ValueError, TypeError) as exc:
+        problem = ("setting", str(exc))
     if problem:
-        _fail(path, problem[0], problem[1])
-    need = {
-        "rate": ("exponent", "margin"), "bound": ("eps",), "comparison": ("relation", "margin"),
-        "trend": ("direction",), "threshold": ("relation", "threshold"),
-    }[c.kind]
-    for k in need:
-        if k not in c.prediction:
-            _fail(path, f"prediction.{k}", f"missing (required for kind '{c.kind}')")
-    if "relation" in c.prediction and c.prediction["relation"] not in ("<=", ">="):
-        _fail(path, "prediction.relation", f"must be '<=' or '>=', got {c.prediction['relation']!r}")
-    if "direction" in c.prediction and c.prediction["direction"] not in ("increasing", "decreasing"):
-        _fail(path, "prediction.direction", f"must be 'increasing' or 'decreasing', got {c.prediction['direction']!r}")
-    if c.kind == "rate" and c.prediction["margin"] <= 0:
-        _fail(path, "prediction.margin", f"must be > 0, got {c.prediction['margin']}")
+        fail(path, problem[0], problem[1])
     if c.kind in ("rate", "trend") and "x" not in c.metric:
-        _fail(path, "metric.x", f"missing (kind '{c.kind}' needs the swept axis)")
+        fail(path, "metric.x", f"missing (kind '{c.kind}' needs the swept axis)")
     names = c.axis_names
     for key in ("x", "search"):
         if key in c.metric and c.metric[key] not in names:
-            _fail(path, f"metric.{key}", f"axis {c.metric[key]!r} is not in the grid" + suggest(c.metric[key], names))
+            fail(path, f"metric.{key}", f"axis {c.metric[key]!r} is not in the grid" + suggest(c.metric[key], names))
     train_names = [a for axis in c.train_axes for a in axis_parts(axis)]
     for k in c.pair_over:
         if k not in train_names:
-            _fail(path, "pair_over", f"{k!r} is not a train axis of the grid" + suggest(str(k), train_names))
+            fail(path, "pair_over", f"{k!r} is not a train axis of the grid" + suggest(str(k), train_names))
     for k in c.select:
         if k not in names:
-            _fail(path, f"select.{k}", "not a grid axis" + suggest(k, names))
-    # every grid point must be a valid run
-    for axis, values in c.grid.items():
-        for v in values:
-            try:
-                point_config(c, split_axis(axis, v))
-            except (ValueError, TypeError) as exc:
-                _fail(path, f"grid.{axis}", f"value {v!r}: {exc}")
-    try:
-        point_config(c, {}).validate()
-    except (ValueError, TypeError) as exc:
-        _fail(path, "setting", str(exc))
+            fail(path, f"select.{k}", "not a grid axis" + suggest(k, names))
+    checks.check_selection(path, "select", c.select, c.grid)
+    if c.kind == "comparison":
+        for side in ("a", "b"):
+            checks.check_selection(path, f"metric.{side}", c.metric[side], c.grid)
 
 
 def discover(paths: list[str | Path]) -> list[Path]:
-    """Claim files under the given files/folders (skipping _base.toml and other _-files)."""
+    """Claim files under the given files/folders (skipping _base.toml and other _-files); the same file
+    named twice counts once. ClaimError for a missing path or a folder without claim files."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(x for x in p.glob("*.toml") if not x.name.startswith("_"))
+            found = sorted(x for x in p.glob("*.toml") if not x.name.startswith("_"))
+            if not found:
+                raise ClaimError(f"{p}: no claim files (*.toml not starting with '_') in this folder")
+            out += found
         elif p.exists():
             out.append(p)
         else:
             raise ClaimError(f"{p}: no such claim file or folder")
-    return out
+    seen: set[Path] = set()
+    return [p for p in out if not (p.resolve() in seen or seen.add(p.resolve()))]

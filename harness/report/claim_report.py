@@ -16,6 +16,7 @@ from tabulate import tabulate
 
 from harness.report.html import counts_of, write_html
 from harness.report.plotting import finish, new_axes
+from harness.report.run_folders import load_run, load_runs
 from harness.report.terminal import outcome_name
 from harness.run.paths import robustness_report_dir
 from harness.claims.record import Record
@@ -220,13 +221,6 @@ def _short(v: Any) -> Any:
     return v
 
 
-def load_run(run_dir: str | Path) -> dict[str, Any]:
-    p = Path(run_dir) / "verdicts.json"
-    if not p.exists():
-        raise ValueError(f"{run_dir}: not a run folder (no verdicts.json)")
-    return json.loads(p.read_text())
-
-
 def _exponent(v: dict[str, Any]) -> float | None:
     e = v.get("details", {}).get("exponent")
     return float(e) if isinstance(e, (int, float)) else None
@@ -250,7 +244,7 @@ def compare_runs(a: str | Path, b: str | Path) -> str:
                 flag = (flag + "; " if flag else "") + f"exponent drift {ey - ex:+.3g}"
         rows.append([cid, x["verdict"] if x else "-", y["verdict"] if y else "-",
                      f"{ex:.3g}" if ex is not None else "", f"{ey:.3g}" if ey is not None else "", flag])
-    return tabulate(rows, headers=["claim", f"A ({ra['meta'].get('git_commit', '?')[:8]})", f"B ({rb['meta'].get('git_commit', '?')[:8]})", "exponent A", "exponent B", "flag"], tablefmt="github")
+    return tabulate(rows, headers=["claim", f"A ({str(ra['meta'].get('git_commit', '?'))[:8]})", f"B ({str(rb['meta'].get('git_commit', '?'))[:8]})", "exponent A", "exponent B", "flag"], tablefmt="github")
 
 
 def _margin_of(v: dict[str, Any]) -> float | None:
@@ -260,10 +254,13 @@ def _margin_of(v: dict[str, Any]) -> float | None:
         return None
 
 
-def history(run_dirs: list[str | Path]) -> str:
+def history(run_dirs: list[str | Path], warn: Any = None) -> str:
     """Verdicts (and fitted exponents) of every claim across runs in the given order,
-    with changes against the previous run flagged (`*` verdict changed, `~` exponent drift)."""
-    runs = [load_run(d) for d in run_dirs]
+    with changes against the previous run flagged (`*` verdict changed, `~` exponent drift).
+    An unreadable run folder is left out with `warn(message)`."""
+    loaded = load_runs(run_dirs, warn)
+    run_dirs = [d for d, _ in loaded]
+    runs = [r for _, r in loaded]
     claims = sorted({v["claim_id"] for r in runs for v in r["verdicts"]})
     rows = []
     for cid in claims:

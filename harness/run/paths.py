@@ -11,6 +11,8 @@ reports find the robustness report wherever the results folder is.
 from __future__ import annotations
 
 import os
+import secrets
+from datetime import datetime
 from pathlib import Path
 
 RESULTS_ENV = "ICLCHECK_RESULTS"
@@ -39,3 +41,17 @@ def robustness_report_dir(results: Path | None = None) -> Path:
 def claims_dir() -> Path:
     """The default claim folder: ./claims."""
     return Path("claims")
+
+
+def new_run_dir(results: Path, started: datetime, profile: str) -> Path:
+    """A fresh report folder RESULTS/runs/<UTC time>-<profile>-<6 hex>, created here (exclusively), so two runs
+    that start in the same second never share one; the time first keeps `sorted` in run order."""
+    runs = Path(results) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    while True:
+        d = runs / f"{started:%Y%m%dT%H%M%SZ}-{profile}-{secrets.token_hex(3)}"
+        try:
+            d.mkdir()
+            return d
+        except FileExistsError:
+            continue

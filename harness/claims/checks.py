@@ -1,0 +1,125 @@
+"""Value checks of a claim file: exact types, finite numbers, ranges, no repeated grid values,
+and only the fields the claim's kind reads.
+
+schema.py checks the structure (known keys, tables where tables belong); these
+checks look at every value a run will use, in the base file, the claim and
+every profile, before anything trains. A NaN, a boolean where a number
+belongs, `margin = inf` or `[20, 20]` is one ClaimError line naming the file
+and the key where it is written, never a wrong verdict or a crash after training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from harness.claims.claim import SECTION_FIELDS, axis_parts
+from harness.claims.errors import check_type, fail
+from harness.world.config import DataConfig, ModelConfig, TrainConfig
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+FIELD_TYPES: dict[str, dict[str, type]] = {
+    sec: {k: _TYPES[t] if isinstance(t, str) else t for k, t in get_type_hints(cls).items() if k in SECTION_FIELDS[sec]}
+    for sec, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))
+}
+EVAL_AXIS_TYPES = {"prune.mode": str, "prune.fraction": float, "baseline.method": str}
+# what verdicts.py reads of [prediction] for each kind (everything else would be silently ignored)
+PREDICTION_FIELDS = {
+    "rate": ("exponent", "margin", "offset"), "bound": ("eps",), "comparison": ("relation", "margin"),
+    "trend": ("direction",), "threshold": ("relation", "threshold"),
+}
+# [metric] keys only some kinds read
+METRIC_FIELDS_OF_KINDS = {"x": ("rate", "trend"), "a": ("comparison",), "b": ("comparison",)}
+
+
+def axis_type(axis: str) -> type:
+    """The type a value of one grid-axis part must have."""
+    if axis in EVAL_AXIS_TYPES:
+        return EVAL_AXIS_TYPES[axis]
+    sec, _, key = axis.partition(".")
+    return FIELD_TYPES[sec][key]
+
+
+def check_setting_values(path: Path | str, prefix: str, setting: dict[str, dict[str, Any]]) -> None:
+    """Each setting value has its parameter's exact type and is finite (structure checked before)."""
+    for sec, values in setting.items():
+        for k, v in values.items():
+            check_type(path, f"{prefix}{sec}.{k}", v, FIELD_TYPES[sec][k])
+
+
+def _dup_key(value: Any) -> Any:
+    """Grid values equal as parameters (1 and 1.0) compare equal."""
+    if isinstance(value, list):
+        return tuple(_dup_key(v) for v in value)
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def check_grid_values(path: Path | str, prefix: str, grid: dict[str, list]) -> None:
+    """Each grid value has its axis' exact type, is finite, and appears once (a repeat would count its evidence twice)."""
+    for axis, values in grid.items():
+        parts = axis_parts(axis)
+        seen: set[Any] = set()
+        for v in values:
+            for part, item in zip(parts, [v] if len(parts) == 1 else v):
+                check_type(path, f"{prefix}{axis}", item, axis_type(part))
+            k = _dup_key(v)
+            if k in seen:
+                fail(path, f"{prefix}{axis}", f"value {v!r} is repeated (each grid value counts once; a repeat would count its evidence twice)")
+            seen.add(k)
+
+
+def check_eval_values(path: Path | str, prefix: str, ev: dict[str, Any]) -> None:
+    """n_test (test prompts) and chunk (evaluation batch) are integers >= 1 (types checked before)."""
+    for k, v in ev.items():
+        if v < 1:
+            fail(path, f"{prefix}{k}", f"must be >= 1, got {v}")
+
+
+def check_replicates(path: Path | str, key: str, value: int) -> None:
+    if value < 1:
+        fail(path, key, f"must be >= 1, got {value}")
+
+
+def check_prediction(path: Path | str, kind: str, metric: dict[str, Any], pred: dict[str, Any]) -> None:
+    """Only the fields `kind` reads, each finite and in range (types checked before)."""
+    allowed = PREDICTION_FIELDS[kind]
+    for k in allowed:
+        if k not in pred and k != "offset":
+            fail(path, f"prediction.{k}", f"missing (required for kind '{kind}')")
+    for k in pred:
+        if k not in allowed:
+            fail(path, f"prediction.{k}", f"kind '{kind}' does not read it (it reads: {', '.join(allowed)})")
+    if "relation" in pred and pred["relation"] not in ("<=", ">="):
+        fail(path, "prediction.relation", f"must be '<=' or '>=', got {pred['relation']!r}")
+    if "direction" in pred and pred["direction"] not in ("increasing", "decreasing"):
+        fail(path, "prediction.direction", f"must be 'increasing' or 'decreasing', got {pred['direction']!r}")
+    if kind == "rate" and pred["margin"] <= 0:
+        fail(path, "prediction.margin", f"must be > 0 (the half-width around the exponent), got {pred['margin']}")
+    if kind == "bound":
+        if metric.get("name") != "error_rate":
+            fail(path, "metric.name", f"kind 'bound' judges error counts: the metric must be 'error_rate', got {metric.get('name')!r}")
+        if not 0 < pred["eps"] < 1:
+            fail(path, "prediction.eps", f"must be in (0, 1) (a bound on an error rate), got {pred['eps']}")
+
+
+def check_metric_fields(path: Path | str, kind: str, metric: dict[str, Any]) -> None:
+    """No [metric] key the kind never reads (x for rate/trend, a and b for comparison)."""
+    for k, kinds in METRIC_FIELDS_OF_KINDS.items():
+        if k in metric and kind not in kinds:
+            fail(path, f"metric.{k}", f"kind '{kind}' does not read it (only {' and '.join(kinds)})")
+
+
+def check_selection(path: Path | str, key: str, sel: dict[str, Any], grid: dict[str, list]) -> None:
+    """Every value a selection (metric.a / metric.b / select) asks for is a value of its grid axis, else it matches nothing."""
+    values: dict[str, list[Any]] = {}
+    for axis, vals in grid.items():
+        parts = axis_parts(axis)
+        for i, part in enumerate(parts):
+            values[part] = [v if len(parts) == 1 else v[i] for v in vals]
+    for k, v in sel.items():
+        if k in values and not any(_dup_key(v) == _dup_key(g) for g in values[k]):
+            fail(path, f"{key}.{k}", f"value {v!r} is not a value of grid axis {k} ({', '.join(map(repr, values[k]))}): it would match nothing")

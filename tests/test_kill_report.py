@@ -1,0 +1,51 @@
+"""SIGKILL in the middle of a report write leaves the previous whole report or the new whole report, never half
+of one: report.md and verdicts.json are written to a temporary file and renamed into place (store.atomic_write_text)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+WRITER = """
+import sys
+from harness.claims.verdicts import Verdict
+from harness.report.claim_report import write_report
+
+out, i = sys.argv[1], 0
+notes = ["x" * 1000] * 2000  # ~2 MB per file: most of the loop's time is spent writing
+while True:
+    v = Verdict("c", "s", "st", "bound", "quick", "CONFIRMED", "p", "m", "o", 1, 1, notes=notes + [f"END {i}"])
+    write_report(out, [v], {"profile": "quick"}, robustness=None)
+    print(i, flush=True)
+    i += 1
+"""
+
+
+def _complete(run: Path) -> None:
+    report = (run / "report.md").read_text()
+    assert report.rstrip("\n").splitlines()[-1].startswith("- note: END "), "report.md is cut short"
+    v = json.loads((run / "verdicts.json").read_text())  # raises on a truncated file
+    assert v["verdicts"][0]["notes"][-1].startswith("END ")
+
+
+def test_sigkill_during_report_writes_leaves_whole_reports(tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    p = subprocess.Popen([sys.executable, "-c", WRITER, str(run)], stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        assert p.stdout.readline().strip() == "0"  # one whole report exists
+        time.sleep(0.05)  # now it is somewhere inside a later write (each takes ~0.1 s)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == -signal.SIGKILL
+    _complete(run)
+    # what a kill can leave besides the whole files is a hidden temporary, never a report under the real name
+    assert {f.name for f in run.iterdir() if not f.name.startswith(".")} == {"report.md", "verdicts.json", "plots"}
