@@ -22,6 +22,7 @@ from harness.run.execution import EXECUTORS, make_executor
 from harness.run.paths import claims_dir, results_root, robustness_report_dir
 from harness.report.claim_report import claim_figures, compare_runs, history, load_run, run_totals, summary_table, write_report
 from harness.run.runner import run_claims
+from harness.training.runtime import RuntimeSettings
 
 DEFAULT_CLAIMS = claims_dir()
 DEFAULT_RESULTS = results_root()
@@ -63,6 +64,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     claims = _load(a.paths, a.profile, a.k)
     if not claims:
         raise ValueError("no claim matches")
+    RuntimeSettings.from_env().apply(a.device)
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     ex = make_executor(a.executor, a.jobs, a.device, a.address)

@@ -27,6 +27,7 @@ from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile
 from harness.fuzz.strategies import batches, distance, moved_knobs, violating_data
 from harness.fuzz.robustness import run_budget_probe, run_sweep, run_task_graph_probe
 from harness.fuzz.report import write_report
+from harness.training.runtime import RuntimeSettings
 
 # --------------------------------------------------------------------------------------------------------------
 # campaign and shrinking
@@ -163,9 +164,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 def run_fuzz(a: argparse.Namespace) -> int:
     """`iclcheck fuzz`: the sweep, the probes, the campaign and its shrinking, then the report."""
-    import torch
-
-    torch.set_num_threads(max(1, a.threads))
+    RuntimeSettings.from_env(threads=max(1, a.threads)).apply()
     profile = get_profile(a.profile)
     if a.axes:
         unknown = set(a.axes) - {ax.name for ax in profile.axes}

@@ -11,7 +11,9 @@ Each member has its own seed, world, initialisation, data stream, step size
 and data settings; members never share a random draw, so training member e in
 an ensemble gives the same weights as training it alone. A member whose loss
 turns non-finite (or exceeds `loss_limit`) is marked failed and frozen; the
-others go on.
+others go on. Process-wide settings (deterministic algorithms, allocator,
+threads) are set by the entry points (runtime.RuntimeSettings); the results
+do not depend on them.
 """
 
 from __future__ import annotations
@@ -23,14 +25,13 @@ import torch
 
 from models import EnsembleDeepTransformer, EnsembleICLTransformer
 
-from harness.training.allocator import keep_freed_memory
 from harness.training.failures import FailureTracker
 from harness.training.history import Checkpointer, History
 from harness.training.optimizer import EnsembleOptimizer
 from harness.training.runtime import compile_enabled
 from harness.training.stream import TrainingStream
 from harness.world.config import RunConfig
-from harness.world.seeding import derive_seed, generator, make_deterministic
+from harness.world.seeding import derive_seed, generator
 from harness.world.world import World
 
 
@@ -86,9 +87,6 @@ def train_ensemble(
         r.validate()
     _check_same_shape(runs)
     device = torch.device(device)
-    make_deterministic(device)
-    if device.type == "cpu":
-        keep_freed_memory()
     t0 = time.perf_counter()
     tc = runs[0].train
     worlds = [World.build(r) for r in runs]
