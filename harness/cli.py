@@ -24,12 +24,8 @@ from harness.report.claim_report import claim_figures, compare_runs, history, lo
 from harness.run.runner import run_claims
 from harness.training.runtime import RuntimeSettings
 
-DEFAULT_CLAIMS = claims_dir()
-DEFAULT_RESULTS = results_root()
-
-
 def _load(paths: list[str], profile: str, k: str | None = None):
-    return load_claims(paths or [DEFAULT_CLAIMS], profile, k)
+    return load_claims(paths or [claims_dir()], profile, k)
 
 
 def cmd_list(a: argparse.Namespace) -> int:
@@ -39,7 +35,7 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
-    files = discover(a.paths or [DEFAULT_CLAIMS])
+    files = discover(a.paths or [claims_dir()])
     for f in files:
         for p in PROFILES:
             check_references(load_claim(f, p))
@@ -122,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--executor", choices=EXECUTORS, default="local")
     s.add_argument("--jobs", type=int, default=1, help="workers for the process/dask executors")
     s.add_argument("--address", default=None, help="Dask scheduler address (default: a LocalCluster on 127.0.0.1)")
-    s.add_argument("--results", default=str(DEFAULT_RESULTS), help="results folder (store and runs)")
+    s.add_argument("--results", default=str(results_root()), help="results folder (store and runs)")
     s.add_argument("--out", default=None, help="report folder (default: RESULTS/runs/<time>-<profile>)")
     s.add_argument("--max-ensemble", type=int, default=64)
     s.add_argument("--family", choices=("holm", "bh"), default="holm")
@@ -139,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_compare)
     s = sub.add_parser("history", help="verdicts and exponents across runs (nightly view)")
     s.add_argument("runs", nargs="*")
-    s.add_argument("--results", default=str(DEFAULT_RESULTS))
+    s.add_argument("--results", default=str(results_root()))
     s.set_defaults(fn=cmd_history)
     s = sub.add_parser("fuzz", help="fuzz the theory's assumptions: robustness sweep, Hypothesis campaign, report")
     add_fuzz_arguments(s)

@@ -27,6 +27,7 @@ from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile
 from harness.fuzz.strategies import batches, distance, moved_knobs, violating_data
 from harness.fuzz.robustness import run_budget_probe, run_sweep, run_task_graph_probe
 from harness.fuzz.report import write_report
+from harness.run.paths import fuzz_root
 from harness.training.runtime import RuntimeSettings
 
 # --------------------------------------------------------------------------------------------------------------
@@ -152,7 +153,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The options of `iclcheck fuzz`."""
     ap.add_argument("--profile", choices=("quick", "nightly"), default=os.environ.get("ICLCHECK_FUZZ_PROFILE") or "quick")
     ap.add_argument("--out", default=None, help="report folder (default ROOT/report)")
-    ap.add_argument("--root", default=str(DEFAULT_ROOT), help="fuzz results folder: records/, db/ (default results/fuzz)")
+    ap.add_argument("--root", default=None, help="fuzz results folder: records/, db/ (default results/fuzz)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("ICLCHECK_FUZZ_THREADS", "1")),
                     help="torch CPU threads (default 1: the machine is shared)")
     ap.add_argument("--seed", type=int, default=None, help="Hypothesis seed of the campaign (default: 0 for quick, random for nightly)")
@@ -171,7 +172,7 @@ def run_fuzz(a: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"--axes: unknown axes {sorted(unknown)}; choose from {[ax.name for ax in profile.axes]}")
         profile = dataclasses.replace(profile, axes=tuple(ax for ax in profile.axes if ax.name in a.axes))
-    root = Path(a.root)
+    root = Path(a.root) if a.root else fuzz_root()
     out = Path(a.out) if a.out else root / "report"
     t0 = time.perf_counter()
 

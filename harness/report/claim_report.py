@@ -15,12 +15,10 @@ from typing import Any
 from tabulate import tabulate
 
 from harness.report.plotting import finish, new_axes
-from harness.run.paths import robustness_report_dir
 from harness.run.provenance import provenance
 from harness.run.store import atomic_write_text
 from harness.claims.verdicts import Verdict
 
-ROBUSTNESS_REPORT = robustness_report_dir()  # written by `tox -e fuzz` (harness.fuzz.campaign)
 DRIFT_FRACTION = 0.5  # an exponent moving by more than this fraction of the margin is flagged
 
 
@@ -129,11 +127,11 @@ def robustness_section(run_dir: Path, folder: Path | None) -> list[str]:
 
 def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, Any], device: str = "cpu",
                  figures: dict[str, tuple[str, list[dict[str, Any]]]] | None = None,
-                 robustness: Path | None = ROBUSTNESS_REPORT) -> Path:
+                 robustness: Path | None = None) -> Path:
     """report.md, verdicts.json and plots/ under run_dir; returns the report path.
 
     `figures` maps a claim id to (figure kind, its records) for the paper-comparison figures; `robustness` is the
-    fuzzing report folder whose answers join the report (None: leave them out)."""
+    fuzzing report folder whose answers join the report (run.paths.robustness_report_dir; None: leave them out)."""
     run_dir = Path(run_dir)
     plots = run_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
