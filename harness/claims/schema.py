@@ -198,7 +198,7 @@ def load_claim(path: str | Path, profile: str = "quick") -> Claim:
         metric=dict(raw["metric"]), prediction=dict(raw["prediction"]), eval=ev, select=dict(raw.get("select", {})),
         pair_over=list(raw.get("pair_over", [])),
         figure=raw.get("figure", ""),
-        expectation=raw.get("expectation"), raw=raw,
+        expectation=raw.get("expectation"),
     )
     _check_semantics(path, claim)
     return claim

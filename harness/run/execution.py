@@ -16,7 +16,6 @@ import dataclasses
 import os
 import sys
 import time
-import traceback
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterator
@@ -84,7 +83,6 @@ class Executor:
             try:
                 yield g, run_group(g, self.device)
             except Exception as exc:  # a crashed group is reported, the others go on
-                exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
                 yield g, exc
 
     def close(self) -> None:
