@@ -16,12 +16,13 @@ ALLOCATOR: dict[str, bool] = {}
 
 
 def pytest_configure(config):
-    torch.set_num_threads(int(os.environ.get("ICLCHECK_BENCH_THREADS", os.cpu_count() or 1)))
-    # The ensemble trainer keeps freed memory in the process (harness.training.allocator); set it before anything runs so
-    # that the plain loop runs under the same allocator and the ratios measure the trainer, not malloc.
+    # The benchmarks are an entry point: the runtime settings the CLI applies (harness.training.runtime), set before
+    # anything runs so that the plain loop runs under the same allocator and the ratios measure the trainer, not malloc.
     from harness.training.allocator import keep_freed_memory
+    from harness.training.runtime import RuntimeSettings
 
-    ALLOCATOR["kept"] = keep_freed_memory()
+    RuntimeSettings.from_env(threads=int(os.environ.get("ICLCHECK_BENCH_THREADS", os.cpu_count() or 1))).apply()
+    ALLOCATOR["kept"] = keep_freed_memory()  # cached: whether the tuning took
 
 
 @pytest.fixture

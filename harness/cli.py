@@ -25,13 +25,10 @@ from harness.run.paths import claims_dir, new_run_dir, results_root, robustness_
 from harness.report.claim_report import claim_figures, compare_runs, history, load_run, run_totals, write_report
 from harness.report import terminal
 from harness.run.runner import run_claims
-
-DEFAULT_CLAIMS = claims_dir()
-DEFAULT_RESULTS = results_root()
-
+from harness.training.runtime import RuntimeSettings
 
 def _load(paths: list[str], profile: str, k: str | None = None):
-    return load_claims(paths or [DEFAULT_CLAIMS], profile, k)
+    return load_claims(paths or [claims_dir()], profile, k)
 
 
 def cmd_list(a: argparse.Namespace) -> int:
@@ -77,6 +74,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     if not claims:
         raise UsageError("no claim matches")
     preflight(a)
+    RuntimeSettings.from_env().apply(a.device)
     try:
         return _run(a, claims)
     except (InternalError, KeyboardInterrupt):
@@ -147,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--executor", choices=EXECUTORS, default="local")
     s.add_argument("--jobs", type=int, default=1, help="workers for the process/dask executors")
     s.add_argument("--address", default=None, help="Dask scheduler address (default: a LocalCluster on 127.0.0.1)")
-    s.add_argument("--results", default=str(DEFAULT_RESULTS), help="results folder (store and runs)")
+    s.add_argument("--results", default=str(results_root()), help="results folder (store and runs)")
     s.add_argument("--out", default=None, help="report folder (default: RESULTS/runs/<time>-<profile>)")
     s.add_argument("--max-ensemble", type=int, default=64)
     s.add_argument("--family", choices=("holm", "bh"), default="holm")
@@ -167,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_compare)
     s = sub.add_parser("history", help="verdicts and exponents across runs (nightly view)")
     s.add_argument("runs", nargs="*")
-    s.add_argument("--results", default=str(DEFAULT_RESULTS))
+    s.add_argument("--results", default=str(results_root()))
     s.set_defaults(fn=cmd_history)
     s = sub.add_parser("fuzz", help="fuzz the theory's assumptions: robustness sweep, Hypothesis campaign, report")
     add_fuzz_arguments(s)

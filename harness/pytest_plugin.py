@@ -1,14 +1,17 @@
-"""pytest plugin: every claim file under a `claims/` folder is a test.
+"""pytest plugin: claim files as tests, when asked for.
 
-    pytest claims --iclcheck-profile quick
+    pytest claims --iclcheck [--iclcheck-profile quick]
 
-Outcome follows the verdict: CONFIRMED passes; REFUTED and ERROR fail;
+Collects every claim file under a `claims/` folder only when the run asks for
+it: `--iclcheck`, an explicit `--iclcheck-profile`, or `iclcheck_claims = true`
+in the ini file; otherwise a project that merely has the package installed sees
+nothing. The selected claims (after -k, --lf and deselection) are trained and
+judged together at the first claim test, with the same family-wise control of
+refutations as the CLI (Holm; `--iclcheck-family bh`); each test then reports
+its claim's adjusted verdict: CONFIRMED passes; REFUTED and ERROR fail;
 INCONCLUSIVE is skipped (fails with --iclcheck-strict); a verdict that matches
 the claim's recorded expectation is an expected failure carrying its reason.
-Refutations are judged with Bonferroni over the collected claims (family-wise
-control when claims are judged one at a time). At the end of the session the
-Markdown report is written under RESULTS/runs/. `-k`, `-x` and `--lf` work as
-for any test.
+At the end of the session the Markdown report is written under RESULTS/runs/.
 """
 
 from __future__ import annotations
@@ -20,24 +23,39 @@ from pathlib import Path
 import pytest
 
 from harness.claims.schema import PROFILES, ClaimError
+from harness.claims.verdicts import Verdict
 from harness.loading import load_claims
-from harness.run.execution import EXECUTORS, Executor, make_executor
-from harness.run.paths import results_root, robustness_report_dir, store_root
-from harness.run.runner import ClaimRun, run_claim
-from harness.run.store import Store
-from harness.claims.verdicts import Verdict, family_control
+from harness.run.execution import EXECUTORS, make_executor
+from harness.report import terminal
+from harness.run.paths import new_run_dir, results_root, robustness_report_dir
+from harness.run.runner import ClaimRun, run_claims
+from harness.training.runtime import RuntimeSettings
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("iclcheck", "claim verification (icl-claimcheck)")
-    g.addoption("--iclcheck-profile", choices=PROFILES, default="quick", help="claim profile to run (default quick)")
+    g.addoption("--iclcheck", action="store_true", help="collect claim files under claims/ folders as tests")
+    g.addoption("--iclcheck-profile", choices=PROFILES, default=None, help="claim profile to run (default quick; implies --iclcheck)")
     g.addoption("--iclcheck-results", default=None,
                 help="results folder (store and reports; default $ICLCHECK_RESULTS, else results/ under the rootdir)")
     g.addoption("--iclcheck-device", default="cpu", help="cpu or cuda[:N]")
     g.addoption("--iclcheck-executor", choices=EXECUTORS, default="local")
     g.addoption("--iclcheck-jobs", type=int, default=1)
+    g.addoption("--iclcheck-address", default=None, help="Dask scheduler address (default: a LocalCluster on 127.0.0.1)")
+    g.addoption("--iclcheck-max-ensemble", type=int, default=64)
+    g.addoption("--iclcheck-family", choices=("holm", "bh"), default="holm", help="family-wise control across the selected claims")
     g.addoption("--iclcheck-strict", action="store_true", help="INCONCLUSIVE fails instead of skipping")
     g.addoption("--iclcheck-no-report", action="store_true", help="do not write a run report")
+    parser.addini("iclcheck_claims", type="bool", default=False, help="collect claim files under claims/ folders as tests")
+
+
+def enabled(config: pytest.Config) -> bool:
+    """Whether this run collects claim files: --iclcheck, an explicit --iclcheck-profile, or the ini setting."""
+    return bool(config.getoption("--iclcheck") or config.getoption("--iclcheck-profile") or config.getini("iclcheck_claims"))
+
+
+def profile(config: pytest.Config) -> str:
+    return config.getoption("--iclcheck-profile") or "quick"
 
 
 class ClaimVerdictError(Exception):
@@ -55,9 +73,8 @@ def _describe(v: Verdict) -> str:
 
 class ClaimFile(pytest.File):
     def collect(self):
-        profile = self.config.getoption("--iclcheck-profile")
         try:
-            (claim,) = load_claims([self.path], profile)
+            (claim,) = load_claims([self.path], profile(self.config))
         except ClaimError as exc:
             raise self.CollectError(str(exc)) from None
         yield ClaimItem.from_parent(self, name=claim.id, claim=claim)
@@ -70,19 +87,20 @@ class ClaimItem(pytest.Item):
         self.add_marker(pytest.mark.claim)
 
     def runtest(self) -> None:
-        state = self.config.stash[_STATE]
-        run = run_claim(self.claim, state.store, state.executor(), progress=False)
-        v = family_control([run.verdict], family_size=state.n_items)[0]
-        state.verdicts.append(v)
-        state.runs.append(run)
+        v = self.config.stash[_STATE].verdict(self)
         self.user_properties.append(("verdict", v.verdict))
         if v.expected and v.expected[0] == v.verdict:
-            pytest.xfail(f"{v.verdict} as recorded: {v.expected[1]} | {v.measurement}")
+            pytest.xfail(self._reason(f"{v.verdict} as recorded: {v.expected[1]}"))
         if v.verdict == "CONFIRMED":
             return
         if v.verdict == "INCONCLUSIVE" and not self.config.getoption("--iclcheck-strict"):
-            pytest.skip(f"INCONCLUSIVE: measured {v.measurement} | predicted {v.prediction} | {'; '.join(v.notes)}")
+            pytest.skip(self._reason(f"INCONCLUSIVE: {terminal.short_measurement(v.measurement, v.prediction)}"))
         raise ClaimVerdictError(v)
+
+    def _reason(self, text: str) -> str:
+        """A SKIPPED / XFAIL reason cut so that pytest's summary line ("XFAIL <node id> - reason") fits the
+        terminal; the report holds the whole measurement and reason."""
+        return terminal.clip(text, max(30, terminal.width() - len(self.nodeid) - 12))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, ClaimVerdictError):
@@ -100,57 +118,76 @@ def results_dir(config: pytest.Config) -> Path:
 
 
 class _State:
+    """The session's claim runs: all selected claims judged at once (family-controlled), then read item by item."""
+
     def __init__(self, config: pytest.Config):
         self.config = config
         self.results = results_dir(config)
-        self.store = Store(store_root(self.results))
-        self.verdicts: list[Verdict] = []
-        self.runs: list[ClaimRun] = []  # every claim run: the report's figures and totals
-        self.n_items = 1
-        self._executor: Executor | None = None
+        self.runs: list[ClaimRun] | None = None  # every claim run, in item order: the verdicts, the report's figures and totals
+        self.by_item: dict[str, Verdict] = {}
+        self.error: BaseException | None = None
         self.started = dt.datetime.now(dt.timezone.utc)
         self.t0 = time.perf_counter()
 
-    def executor(self) -> Executor:
-        if self._executor is None:
-            o = self.config.getoption
-            self._executor = make_executor(o("--iclcheck-executor"), o("--iclcheck-jobs"), o("--iclcheck-device"))
-        return self._executor
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return [r.verdict for r in self.runs or []]
+
+    def verdict(self, item: ClaimItem) -> Verdict:
+        """The item's adjusted verdict; the first call trains and judges every selected claim."""
+        if self.runs is None and self.error is None:
+            self._judge_all([i for i in item.session.items if isinstance(i, ClaimItem)])
+        if self.error is not None:
+            raise self.error
+        return self.by_item[item.nodeid]
+
+    def _judge_all(self, items: list[ClaimItem]) -> None:
+        o = self.config.getoption
+        ex = make_executor(o("--iclcheck-executor"), o("--iclcheck-jobs"), o("--iclcheck-device"), o("--iclcheck-address"))
+        try:
+            self.runs = run_claims([i.claim for i in items], self.results, ex, o("--iclcheck-max-ensemble"), progress=False,
+                                   family=o("--iclcheck-family"))
+        except Exception as exc:  # every claim test reports it
+            self.error = exc
+            return
+        finally:
+            ex.close()
+        self.by_item = {i.nodeid: r.verdict for i, r in zip(items, self.runs)}
 
 
 _STATE = pytest.StashKey[_State]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_STATE] = _State(config)
     config.addinivalue_line("markers", "claim: a claim file of the paper, judged by icl-claimcheck")
+    if enabled(config):
+        config.stash[_STATE] = _State(config)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The process-wide runtime settings (deterministic algorithms, allocator, threads, compile), as the CLI sets them."""
+    if enabled(session.config):
+        RuntimeSettings.from_env().apply(session.config.getoption("--iclcheck-device"))
 
 
 def pytest_collect_file(file_path: Path, parent):
-    if file_path.suffix == ".toml" and file_path.parent.name == "claims" and not file_path.name.startswith("_"):
+    if (enabled(parent.config) and file_path.suffix == ".toml" and file_path.parent.name == "claims"
+            and not file_path.name.startswith("_")):
         return ClaimFile.from_parent(parent, path=file_path)
     return None
 
 
-def pytest_collection_modifyitems(session, config, items) -> None:
-    config.stash[_STATE].n_items = max(1, sum(isinstance(i, ClaimItem) for i in items))
-
-
 def pytest_sessionfinish(session, exitstatus) -> None:
     state = session.config.stash.get(_STATE, None)
-    if state is None:
-        return
-    if state._executor is not None:
-        state._executor.close()
-    if not state.verdicts or session.config.getoption("--iclcheck-no-report"):
+    if state is None or not state.verdicts or session.config.getoption("--iclcheck-no-report"):
         return
     from harness.report.claim_report import claim_figures, run_totals, write_report
 
     o = session.config.getoption
-    out = state.results / "runs" / f"{state.started:%Y%m%dT%H%M%SZ}-{o('--iclcheck-profile')}"
-    meta = {"profile": o("--iclcheck-profile"), "started": state.started.isoformat(), "seconds": time.perf_counter() - state.t0,
-            "executor": o("--iclcheck-executor"), "family": f"bonferroni over {state.n_items} claims",
-            "claims": [v.claim_id for v in state.verdicts], **run_totals(state.runs)}
+    out = new_run_dir(state.results, state.started, profile(session.config))
+    meta = {"profile": profile(session.config), "started": state.started.isoformat(), "seconds": time.perf_counter() - state.t0,
+            "executor": o("--iclcheck-executor"), "family": o("--iclcheck-family"), "claims": [v.claim_id for v in state.verdicts],
+            "max_ensemble": o("--iclcheck-max-ensemble"), **run_totals(state.runs)}
     state.report = write_report(out, state.verdicts, meta, o("--iclcheck-device"), claim_figures(state.runs),
                                 robustness=robustness_report_dir(state.results))
 
@@ -159,10 +196,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     state = config.stash.get(_STATE, None)
     if state is None or not state.verdicts:
         return
-    from harness.report.claim_report import summary_table
-
     tr = terminalreporter
     tr.section("claim verdicts")
-    tr.write_line(summary_table(state.verdicts, fmt="simple"))
+    tr.write_line(terminal.verdict_table(state.verdicts))
     if getattr(state, "report", None):
         tr.write_line(f"report: {state.report}")

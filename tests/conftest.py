@@ -35,7 +35,7 @@ def small_run(seed: int = 0, *, data: dict | None = None, model: dict | None = N
 
 @pytest.fixture(autouse=True)
 def _restore_torch_determinism():
-    """train_ensemble turns deterministic algorithms on globally; restore the flag after each test."""
+    """RuntimeSettings.apply (CLI runs, the runtime tests) turns deterministic algorithms on globally; restore the flag after each test."""
     before = torch.are_deterministic_algorithms_enabled()
     before_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     yield

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from harness.world.prompts import N_UNIFORMS, factor_prompts
-from harness.training.trainer import COMPILE_ENV, TrainingStream, _compiled, compile_enabled, init_ensemble, train_ensemble
+from harness.training.runtime import COMPILE_ENV, compile_enabled
+from harness.training.stream import TrainingStream, torch_compiled
+from harness.training.trainer import init_ensemble, train_ensemble
 from harness.world.world import World
 from models.icl_transformer import factored_hinge_loss_and_grads
 
@@ -37,7 +39,7 @@ def test_compiled_prompts_and_gradients_equal_eager():
     E, n, l = len(runs), 24, runs[0].data.l_tr
     U = torch.rand(E, n, l + 1, N_UNIFORMS, generator=torch.Generator().manual_seed(0))
     args = (U, stream.rel.shape[1], stream.irr.shape[1], stream.tasks, stream.n_tasks, stream.alpha, stream.K)
-    eager, comp = factor_prompts(*args), _compiled(factor_prompts)(*args)
+    eager, comp = factor_prompts(*args), torch_compiled(factor_prompts)(*args)
     for f in ("pat", "k", "y", "z"):
         assert torch.equal(getattr(eager, f), getattr(comp, f)), f
     torch.testing.assert_close(eager.kappa, comp.kappa)
@@ -46,7 +48,7 @@ def test_compiled_prompts_and_gradients_equal_eager():
               eager.pat, eager.k, eager.kappa, eager.y, eager.z)
     with torch.no_grad():
         loss_e, grads_e = factored_hinge_loss_and_grads(*inputs)
-        loss_c, grads_c = _compiled(factored_hinge_loss_and_grads)(*inputs)
+        loss_c, grads_c = torch_compiled(factored_hinge_loss_and_grads)(*inputs)
     torch.testing.assert_close(loss_c, loss_e)
     assert set(grads_c) == set(grads_e)
     for k in grads_e:

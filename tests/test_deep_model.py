@@ -128,7 +128,7 @@ def _first_step(optimizer: str):
     te = train_ensemble([r])
     w1 = te.model.member(0)
     # recompute the first batch's gradient from the same data stream
-    from harness.training.trainer import TrainingStream
+    from harness.training.stream import TrainingStream
     from harness.world.world import World
 
     model = init_ensemble([r], "cpu")

@@ -1,6 +1,6 @@
 """Expensive fuzz properties: each Hypothesis example trains a batch of configurations as one ensemble.
 
-Settings come from `harness.fuzzing.fuzz_settings("train")` (ICLCHECK_FUZZ_PROFILE: quick for CI, nightly
+Settings come from `harness.fuzz.strategies.fuzz_settings("train")` (ICLCHECK_FUZZ_PROFILE: quick for CI, nightly
 for more examples): no deadline, no shrinking (every shrink step would retrain), failing examples kept in
 results/fuzz/db/. Every trained configuration is recorded under results/fuzz/records/ whatever its outcome.
 """

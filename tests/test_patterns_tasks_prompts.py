@@ -398,7 +398,7 @@ def test_exact_sampling_counts(alpha, l):
 def test_prompt_stream_is_pinned():
     """The prompts built from a member's uniforms define every stored record: a change to how they are built
     (even a faster way to compute the same thing) must reproduce this digest bit for bit, or bump
-    harness.grid.ENGINE_VERSION and change the digest deliberately. Covers iid / exact sampling, balanced /
+    harness.claims.grid.ENGINE_VERSION and change the digest deliberately. Covers iid / exact sampling, balanced /
     random query labels, uneven task lists, alpha = 1 and K > 1/2."""
     h = hashlib.sha256()
     g = torch.Generator().manual_seed(2024)

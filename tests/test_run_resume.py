@@ -139,7 +139,7 @@ def test_pytest_plugin_outcomes_follow_verdicts(tmp_path):
 
     def run(*args: str) -> str:
         r = subprocess.run([sys.executable, "-m", "pytest", str(tmp_path / "claims"), "-q", "-rA", "-p", "no:cacheprovider",
-                            "--iclcheck-results", str(tmp_path / "res"), *args], capture_output=True, text=True, cwd=tmp_path)
+                            "--iclcheck", "--iclcheck-results", str(tmp_path / "res"), *args], capture_output=True, text=True, cwd=tmp_path)
         return r.stdout + r.stderr
 
     out = run("-k", "tiny-b")
@@ -159,7 +159,7 @@ def test_default_results_follow_the_working_directory_not_the_package(tmp_path):
     tiny(tmp_path, steps=20, reps=1)
     env = {k: v for k, v in os.environ.items() if k != "ICLCHECK_RESULTS"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    r = subprocess.run([sys.executable, "-m", "pytest", "claims", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path)],
+    r = subprocess.run([sys.executable, "-m", "pytest", "claims", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), "--iclcheck"],
                        capture_output=True, text=True, cwd=tmp_path, env=env)
     assert list((tmp_path / "results" / "runs").glob("*/report.md")), r.stdout + r.stderr
     assert list((tmp_path / "results" / "store" / "tiny").glob("*.json"))
@@ -186,3 +186,54 @@ def test_results_do_not_make_the_checkout_dirty(tmp_path):
     assert _git_commit_in(tmp_path / "results") == head  # from a subfolder too
     (tmp_path / "code.py").write_text("x = 2\n")
     assert _git_commit_in(tmp_path) == head + "+dirty"
+
+
+def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "pytest", "claims", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), *args],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
+
+
+def test_pytest_plugin_collects_claims_only_when_asked(tmp_path):
+    """A project with the package installed and a claims/ folder collects nothing unless the run asks for claims."""
+    tiny(tmp_path)
+    r = _pytest(tmp_path, "--collect-only", "-q")
+    assert r.returncode == 5 and "tiny" not in r.stdout, r.stdout + r.stderr  # 5: no tests collected
+    r = _pytest(tmp_path, "--collect-only", "-q", "--iclcheck-profile", "quick")  # --iclcheck: the other plugin tests
+    assert r.returncode == 0 and "tiny.toml::tiny" in r.stdout, r.stdout + r.stderr
+    (tmp_path / "pytest.ini").write_text("[pytest]\niclcheck_claims = true\n")
+    r = _pytest(tmp_path, "--collect-only", "-q")
+    assert r.returncode == 0 and "tiny.toml::tiny" in r.stdout, r.stdout + r.stderr
+
+
+FAKE_JUDGE = '''
+import harness.run.runner as runner
+from harness.claims.verdicts import Verdict
+
+P_REFUTE = {"c1": 0.03, "c2": 0.04}  # each significant alone at 5%; under Holm over both neither survives (0.06, 0.06); under BH both do
+
+
+def judge(claim, records, expected_units=0):
+    return Verdict(claim.id, "test", "s", claim.kind, claim.profile, "REFUTED", "p", "m", "o", 3, 2, p_refute=P_REFUTE[claim.id])
+
+
+runner.judge = judge
+runner.execute = lambda units, store, executor, **kw: {"done": 0, "skipped": len(units), "crashed": 0}
+'''
+
+
+def test_pytest_plugin_applies_the_cli_family_control_across_the_selected_claims(tmp_path):
+    """Claims are judged together, then Holm (or BH) across those selected, as the CLI does; each test reports
+    its adjusted verdict. Training and judging are replaced by fixed refutation p-values (conftest)."""
+    for name in ("c1", "c2"):
+        tiny(tmp_path, name)
+    (tmp_path / "conftest.py").write_text(FAKE_JUDGE)
+    res = ["--iclcheck", "--iclcheck-results", str(tmp_path / "res"), "-rA"]
+    r = _pytest(tmp_path, *res)
+    assert "2 skipped" in r.stdout and r.stdout.count("does not survive holm adjustment") == 2, r.stdout + r.stderr
+    (report,) = (tmp_path / "res" / "runs").glob("*/report.md")
+    assert "family-wise control of refutations: holm" in report.read_text()
+    r = _pytest(tmp_path, *res, "--iclcheck-family", "bh", "--iclcheck-no-report")
+    assert "2 failed" in r.stdout, r.stdout + r.stderr
+    r = _pytest(tmp_path, *res, "-k", "c2", "--iclcheck-no-report")  # a family of one: 0.04 stands
+    assert "1 failed, 1 deselected" in r.stdout, r.stdout + r.stderr

@@ -10,7 +10,9 @@ import torch
 
 from harness.world.prompts import PromptBatch
 from harness.world.seeding import derive_seed, generator
-from harness.training.trainer import History, TrainingStream, init_ensemble, train_ensemble
+from harness.training.history import History
+from harness.training.stream import TrainingStream
+from harness.training.trainer import init_ensemble, train_ensemble
 from harness.world.world import World
 
 from conftest import small_run

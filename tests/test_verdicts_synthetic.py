@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -153,9 +154,13 @@ def test_family_control_turns_a_weak_refutation_inconclusive(tmp_path):
     weak = judge(c, _bound_records([62, 60, 61, 63]))  # rate ~0.0615 vs eps 0.05: significant alone
     strong = judge(c, _bound_records([200, 210, 190, 205]))
     assert weak.verdict == "REFUTED" and strong.verdict == "REFUTED"
-    family_control([weak, strong], family_size=200)
-    assert weak.verdict == "INCONCLUSIVE" and any("does not survive" in n for n in weak.notes)
-    assert strong.verdict == "REFUTED"
+    nulls = [dataclasses.replace(weak, verdict="CONFIRMED", p_refute=1.0, notes=[], details={}) for _ in range(100)]
+    family_control([weak, strong, *nulls], "holm")  # weak: p ~ 7e-4, second smallest of 102: Holm multiplies by 101
+    assert weak.verdict == "INCONCLUSIVE" and any("does not survive holm" in n for n in weak.notes)
+    assert strong.verdict == "REFUTED" and all(v.verdict == "CONFIRMED" for v in nulls)
+    weak = judge(c, _bound_records([62, 60, 61, 63]))
+    family_control([weak, strong, *nulls], "bh")  # BH multiplies by 102 / 2: it survives
+    assert weak.verdict == "REFUTED"
 
 
 def test_trend_and_threshold_directions():

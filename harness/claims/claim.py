@@ -9,8 +9,7 @@ functions that parse axis names; everything else asks them.
 from __future__ import annotations
 
 import dataclasses
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harness.measure.architectures import ARCHITECTURES
@@ -67,9 +66,8 @@ class Claim:
     eval: dict[str, Any]
     select: dict[str, Any]  # eval-point filter applied before the analysis
     pair_over: list[str]  # train axes left out of the seed: points differing only in them share seeds
-    figure: str  # optional paper-comparison figure (harness.figures.FIGURES), "" for none
+    figure: str  # optional paper-comparison figure (harness.report.figures.FIGURES), "" for none
     expectation: dict[str, Any] | None
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
     def axis_names(self) -> list[str]:
@@ -92,10 +90,6 @@ class Claim:
         if "profiles" in e and self.profile not in e["profiles"]:
             return None
         return e["verdict"], e["reason"]
-
-    def fingerprint(self) -> str:
-        """Everything that defines the claim's measurements, as canonical JSON."""
-        return json.dumps({"base": self.base_run, "grid": self.grid, "replicates": self.replicates, "eval": self.eval}, sort_keys=True)
 
 
 def split_axis(axis: str, value: Any) -> dict[str, Any]:

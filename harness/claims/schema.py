@@ -208,7 +208,7 @@ def _resolve(path: Path, raw: dict, base_path: Path, base: dict, profile: str) -
         assumption_break=raw.get("assumption_break", ""), paper_trend=raw.get("paper_trend", ""), profile=profile,
         base_run={s: setting.get(s, {}) for s in ("data", "model", "train")}, grid=grid, replicates=replicates,
         metric=dict(raw["metric"]), prediction=dict(raw["prediction"]), eval=ev, select=dict(raw.get("select", {})),
-        pair_over=list(raw.get("pair_over", [])), figure=raw.get("figure", ""), expectation=raw.get("expectation"), raw=raw,
+        pair_over=list(raw.get("pair_over", [])), figure=raw.get("figure", ""), expectation=raw.get("expectation"),
     )
     _check_points(claim, layers)
     _check_semantics(path, claim)

@@ -285,18 +285,14 @@ def _judge_threshold(claim: Claim, rows: list[dict[str, Any]]) -> Verdict:
                  details={"points": per})
 
 
-def family_control(verdicts: list[Verdict], method: str = "holm", family_size: int | None = None) -> list[Verdict]:
-    """Adjust refutation p-values across the run; a REFUTED verdict whose adjusted
-    p is not below LEVEL becomes INCONCLUSIVE (with the reason in its notes).
-    `family_size` larger than the list (pytest judging claim by claim) applies
-    Bonferroni over that many claims."""
+def family_control(verdicts: list[Verdict], method: str = "holm") -> list[Verdict]:
+    """Adjust refutation p-values across the run (Holm or BH; the CLI and the pytest plugin
+    both judge all their claims first); a REFUTED verdict whose adjusted p is not below LEVEL
+    becomes INCONCLUSIVE (with the reason in its notes)."""
     if not verdicts:
         return verdicts
     ps = [v.p_refute for v in verdicts]
-    if family_size and family_size > len(verdicts):
-        adj = [min(1.0, p * family_size) for p in ps]
-        method = f"bonferroni over {family_size} claims"
-    elif method == "holm":
+    if method == "holm":
         adj = stats.holm(ps)
     elif method == "bh":
         adj = stats.benjamini_hochberg(ps)

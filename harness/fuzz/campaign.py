@@ -29,6 +29,8 @@ from harness.fuzz.strategies import batches, distance, moved_knobs, violating_da
 from harness.fuzz.probes import run_budget_probe, run_task_graph_probe
 from harness.fuzz.sweep import run_sweep
 from harness.fuzz.report import write_report
+from harness.run.paths import fuzz_root
+from harness.training.runtime import RuntimeSettings
 
 # --------------------------------------------------------------------------------------------------------------
 # campaign and shrinking
@@ -153,7 +155,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The options of `iclcheck fuzz`."""
     ap.add_argument("--profile", choices=("quick", "nightly"), default=os.environ.get("ICLCHECK_FUZZ_PROFILE") or "quick")
     ap.add_argument("--out", default=None, help="report folder (default ROOT/report)")
-    ap.add_argument("--root", default=str(DEFAULT_ROOT), help="fuzz results folder: records/, db/ (default results/fuzz)")
+    ap.add_argument("--root", default=None, help="fuzz results folder: records/, db/ (default results/fuzz)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("ICLCHECK_FUZZ_THREADS", "1")),
                     help="torch CPU threads (default 1: the machine is shared)")
     ap.add_argument("--seed", type=int, default=None, help="Hypothesis seed of the campaign (default: 0 for quick, random for nightly)")
@@ -165,16 +167,14 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 def run_fuzz(a: argparse.Namespace) -> int:
     """`iclcheck fuzz`: the sweep, the probes, the campaign and its shrinking, then the report."""
-    import torch
-
-    torch.set_num_threads(max(1, a.threads))
+    RuntimeSettings.from_env(threads=max(1, a.threads)).apply()
     profile = get_profile(a.profile)
     if a.axes:
         unknown = set(a.axes) - {ax.name for ax in profile.axes}
         if unknown:
             raise ValueError(f"--axes: unknown axes {sorted(unknown)}; choose from {[ax.name for ax in profile.axes]}")
         profile = dataclasses.replace(profile, axes=tuple(ax for ax in profile.axes if ax.name in a.axes))
-    root = Path(a.root)
+    root = Path(a.root) if a.root else fuzz_root()
     out = Path(a.out) if a.out else root / "report"
     t0 = time.perf_counter()
 

@@ -18,13 +18,11 @@ from harness.report.html import counts_of, write_html
 from harness.report.plotting import finish, new_axes
 from harness.report.run_folders import load_run, load_runs
 from harness.report.terminal import outcome_name
-from harness.run.paths import robustness_report_dir
 from harness.claims.record import Record
 from harness.claims.verdicts import Verdict
 from harness.core.jsonio import atomic_write_text
 from harness.run.provenance import provenance
 
-ROBUSTNESS_REPORT = robustness_report_dir()  # written by `tox -e fuzz` (harness.fuzz.campaign)
 VERDICTS_SCHEMA = 2  # verdicts.json layout: 2 adds schema_version, counts and each claim's figures
 DRIFT_FRACTION = 0.5  # an exponent moving by more than this fraction of the margin is flagged
 
@@ -135,11 +133,11 @@ def robustness_section(run_dir: Path, folder: Path | None) -> list[str]:
 
 def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, Any], device: str = "cpu",
                  figures: dict[str, tuple[str, list[Record]]] | None = None,
-                 robustness: Path | None = ROBUSTNESS_REPORT) -> Path:
+                 robustness: Path | None = None) -> Path:
     """report.md, verdicts.json and plots/ under run_dir; returns the report path.
 
     `figures` maps a claim id to (figure kind, its records) for the paper-comparison figures; `robustness` is the
-    fuzzing report folder whose answers join the report (None: leave them out)."""
+    fuzzing report folder whose answers join the report (run.paths.robustness_report_dir; None: leave them out)."""
     run_dir = Path(run_dir)
     plots = run_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)

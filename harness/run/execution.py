@@ -18,12 +18,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-import traceback
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Iterator
 
-import torch
 
 from harness.claims.grid import Unit, device_kind
 from harness.claims.record import Record, Timing
@@ -31,6 +29,7 @@ from harness.measure.ensemble import measure_ensemble
 from harness.run.provenance import provenance
 from harness.run.store import Store
 from harness.world.seeding import derive_seed
+from harness.training.runtime import RuntimeSettings
 from harness.training.trainer import train_ensemble
 
 EXECUTORS = ("local", "process", "dask")
@@ -51,10 +50,8 @@ def plan_groups(units: list[Unit], max_ensemble: int = 64) -> list[list[Unit]]:
     return groups
 
 
-def run_group(units: list[Unit], device: str = "cpu", threads: int | None = None) -> list[Record]:
+def run_group(units: list[Unit], device: str = "cpu") -> list[Record]:
     """Train one ensemble and return one full record per unit (pure function of the units)."""
-    if threads:
-        torch.set_num_threads(threads)
     trained = train_ensemble([u.run for u in units], device)
     t1 = time.perf_counter()
     meas = measure_ensemble(trained.model, trained.worlds, units[0].eval_points, units[0].eval, device)
@@ -96,7 +93,6 @@ class Executor:
             try:
                 yield g, run_group(g, self.device)
             except Exception as exc:  # a crashed group is reported, the others go on
-                exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
                 yield g, exc
 
     def close(self) -> None:
@@ -111,9 +107,9 @@ class ProcessExecutor(Executor):
     name = "process"
 
     def map_groups(self, groups):
-        threads = _threads_per_worker(self.jobs)
-        with ProcessPoolExecutor(max_workers=self.jobs) as pool:
-            futs = {pool.submit(run_group, g, self.device, threads): g for g in groups}
+        settings = RuntimeSettings.from_env(threads=_threads_per_worker(self.jobs))
+        with ProcessPoolExecutor(max_workers=self.jobs, initializer=settings.apply, initargs=(self.device,)) as pool:
+            futs = {pool.submit(run_group, g, self.device): g for g in groups}
             for f in as_completed(futs):
                 exc = f.exception()
                 yield futs[f], (exc if exc is not None else f.result())
@@ -137,12 +133,15 @@ class DaskExecutor(Executor):
             self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
                                         dashboard_address=None, silence_logs=40)
             self.client = Client(self.cluster)
+        from harness.run.dask_plugin import RuntimePlugin
+
+        settings = RuntimeSettings.from_env()  # on a cluster we started, each worker gets its share of the cores
+        self.client.register_plugin(RuntimePlugin(settings if address else settings.with_threads(_threads_per_worker(self.jobs)), device))
 
     def map_groups(self, groups):
         from distributed import as_completed as das_completed
 
-        threads = _threads_per_worker(self.jobs)
-        futs = {self.client.submit(run_group, g, self.device, threads, pure=False): i for i, g in enumerate(groups)}
+        futs = {self.client.submit(run_group, g, self.device, pure=False): i for i, g in enumerate(groups)}
         for f in das_completed(list(futs)):
             g = groups[futs[f]]
             if f.status == "error":

@@ -26,7 +26,7 @@ def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
 
 
 def make_deterministic(device: torch.device | str = "cpu") -> None:
-    """Deterministic kernels for CPU runs (the harness calls this before training).
+    """Deterministic kernels for CPU runs (applied by the entry points: training.runtime.RuntimeSettings).
 
     On CUDA the scatter-adds of the factored path have no deterministic kernel;
     GPU runs are reproducible to float tolerance, not bit for bit.

@@ -1,0 +1,65 @@
+"""Process-wide runtime settings: read from the environment at call time, applied by the entry points and
+by every executor's workers (process pool initializer, Dask worker plugin), never needed for the results."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from harness.run import execution
+from harness.run.execution import make_executor
+from harness.training.runtime import COMPILE_ENV, THREADS_ENV, RuntimeSettings
+
+
+def test_from_env_reads_the_environment_when_called(monkeypatch):
+    monkeypatch.delenv(COMPILE_ENV, raising=False)
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.delenv("ICLCHECK_MALLOC_TUNE", raising=False)
+    assert RuntimeSettings.from_env() == RuntimeSettings(deterministic=True, tune_malloc=True, threads=None, compile=False)
+    monkeypatch.setenv(COMPILE_ENV, "1")
+    monkeypatch.setenv(THREADS_ENV, "3")
+    monkeypatch.setenv("ICLCHECK_MALLOC_TUNE", "0")
+    assert RuntimeSettings.from_env() == RuntimeSettings(tune_malloc=False, threads=3, compile=True)
+    assert RuntimeSettings.from_env(threads=1).threads == 1
+
+
+def test_apply_sets_the_process_wide_settings(monkeypatch):
+    monkeypatch.setenv(COMPILE_ENV, "0")
+    threads = torch.get_num_threads()
+    torch.use_deterministic_algorithms(False)  # the conftest fixture restores the flag
+    try:
+        RuntimeSettings(threads=threads + 1, compile=True).apply()
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.get_num_threads() == threads + 1
+        assert os.environ[COMPILE_ENV] == "1"
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _worker_settings(units, device="cpu"):
+    """Stands in for run_group in a worker: what the worker's process was set to."""
+    return [{"deterministic": torch.are_deterministic_algorithms_enabled(), "threads": torch.get_num_threads(),
+             "compile": os.environ.get(COMPILE_ENV)}]
+
+
+def test_process_workers_are_initialised_with_the_settings(monkeypatch):
+    monkeypatch.setenv(COMPILE_ENV, "1")
+    monkeypatch.setattr(execution, "run_group", _worker_settings)  # a forked worker looks it up here
+    torch.use_deterministic_algorithms(False)
+    ex = make_executor("process", jobs=1)
+    ((_, (got,)),) = list(ex.map_groups([["unit"]]))
+    assert got == {"deterministic": True, "threads": max(1, os.cpu_count() or 1), "compile": "1"}
+
+
+@pytest.mark.slow
+def test_dask_workers_get_the_settings_from_the_worker_plugin(monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setenv(COMPILE_ENV, "1")
+    ex = make_executor("dask", jobs=1)
+    try:
+        got = ex.client.submit(lambda: _worker_settings(None)[0], pure=False).result()
+    finally:
+        ex.close()
+    assert got == {"deterministic": True, "threads": max(1, os.cpu_count() or 1), "compile": "1"}
