@@ -90,11 +90,12 @@ class ClaimItem(pytest.Item):
         v = self.config.stash[_STATE].verdict(self)
         self.user_properties.append(("verdict", v.verdict))
         if v.expected and v.expected[0] == v.verdict:
-            pytest.xfail(self._reason(f"{v.verdict} as recorded: {v.expected[1]}"))
+            pytest.xfail(self._reason(f"recorded: {v.expected[1]}"))
         if v.verdict == "CONFIRMED":
             return
         if v.verdict == "INCONCLUSIVE" and not self.config.getoption("--iclcheck-strict"):
-            pytest.skip(self._reason(f"INCONCLUSIVE: {terminal.short_measurement(v.measurement, v.prediction)}"))
+            adjusted = [n for n in v.notes if "does not survive" in n]  # a refutation family control took back
+            pytest.skip(self._reason("INCONCLUSIVE: " + (adjusted[0] if adjusted else terminal.short_measurement(v.measurement, v.prediction))))
         raise ClaimVerdictError(v)
 
     def _reason(self, text: str) -> str:

@@ -31,6 +31,8 @@ def _complete(run: Path) -> None:
     assert report.rstrip("\n").splitlines()[-1].startswith("- note: END "), "report.md is cut short"
     v = json.loads((run / "verdicts.json").read_text())  # raises on a truncated file
     assert v["verdicts"][0]["notes"][-1].startswith("END ")
+    assert (run / "report.html").read_text().endswith("</html>"), "report.html is cut short"
+    json.loads((run / "badge.json").read_text())
 
 
 def test_sigkill_during_report_writes_leaves_whole_reports(tmp_path):
@@ -48,4 +50,4 @@ def test_sigkill_during_report_writes_leaves_whole_reports(tmp_path):
     assert p.returncode == -signal.SIGKILL
     _complete(run)
     # what a kill can leave besides the whole files is a hidden temporary, never a report under the real name
-    assert {f.name for f in run.iterdir() if not f.name.startswith(".")} == {"report.md", "verdicts.json", "plots"}
+    assert {f.name for f in run.iterdir() if not f.name.startswith(".")} == {"report.md", "verdicts.json", "report.html", "badge.json", "plots"}

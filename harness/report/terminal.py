@@ -49,7 +49,7 @@ def table(rows: Iterable[tuple[str, str, str]], cols: int | None = None,
     rows = list(rows)
     w = width(cols)
     cid = min(max([5] + [len(r[0]) for r in rows]), 28)
-    out = min(max([7] + [len(r[1]) for r in rows]), 22)
+    out = min(max([7] + [len(r[1]) for r in rows]), 24)
     rest = max(10, w - cid - out - 4)
     lines = [f"{headers[0]:<{cid}}  {headers[1]:<{out}}  {clip(headers[2], rest)}",
              f"{'-' * cid}  {'-' * out}  {'-' * min(rest, 21)}"]
