@@ -10,6 +10,11 @@ compiled once per shape before it is timed. Reported: per-model training steps
 per second of the eager and the compiled ensemble, their ratios to the plain loop,
 the ensemble's executed GFLOP/s as a fraction of the measured matmul peak, and
 the dense-equivalent GFLOP/s (the work the literal formula would execute).
+
+pytest-benchmark's own statistics (and `--benchmark-compare` across saved runs)
+come from STEP_ROUNDS rounds of one steady-state batch of training steps per
+config (step_batch.py), eager and compiled; the ratio table keeps its own method
+(medians of interleaved long and short runs), recorded in each benchmark's extra_info.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from harness.world.seeding import derive_seed, generator
 from harness.training.trainer import init_ensemble, train_ensemble
 from harness.world.world import World
+from step_batch import build_step_batch
 from models import EnsembleICLTransformer, ReferenceICLTransformer, hinge_loss
 
 # name: (dX, l, m, B, E, M1, M2)
@@ -34,6 +40,7 @@ CONFIGS = {
 }
 STEPS = {"small": (20, 120), "medium": (10, 60), "large": (5, 45)}  # (short, long) runs
 PLAIN_MODELS = 2
+STEP_ROUNDS = 10  # timed rounds of one step batch per config, after one warm-up round (which also compiles)
 DY = 10
 PEAK: dict[str, float] = {}
 
@@ -105,8 +112,18 @@ def matmul_peak(n: int = 1024, reps: int = 10) -> float:
     return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
 
 
+def step_batch_benchmark(benchmark, name: str, compile: bool) -> None:
+    """pytest-benchmark's rounds of one chunk of training steps of config `name`'s full ensemble."""
+    sb = build_step_batch([_run(name, s, STEPS[name][1]) for s in range(CONFIGS[name][4])], compile=compile)
+    try:
+        benchmark.pedantic(sb, rounds=STEP_ROUNDS, warmup_rounds=1, iterations=1)
+    finally:
+        sb.close()
+    benchmark.extra_info["model_steps_per_round"] = CONFIGS[name][4] * sb.chunk
+
+
 def test_matmul_peak(benchmark):
-    benchmark.pedantic(matmul_peak, rounds=3, iterations=1)
+    benchmark.pedantic(matmul_peak, rounds=5, warmup_rounds=1, iterations=1)
     PEAK["gflops"] = max(matmul_peak() for _ in range(3))
     benchmark.extra_info["gflops"] = PEAK["gflops"]
 
@@ -118,7 +135,7 @@ def test_ensemble_vs_plain_loop(benchmark, table, name):
     ens = marginal_rate(ensemble, name, E)
     compiled_ensemble(name, STEPS[name][0])  # compile this shape once, outside the timed runs
     comp = marginal_rate(compiled_ensemble, name, E)
-    benchmark.pedantic(ensemble, args=(name, STEPS[name][1]), rounds=1, iterations=1)
+    step_batch_benchmark(benchmark, name, compile=False)
     d = dX + DY
     best = max(ens, comp)
     executed = EnsembleICLTransformer.flops_per_member_step_factored(B, l, dX, DY, M1, M2, m, d, d) * best / 1e9
@@ -130,3 +147,8 @@ def test_ensemble_vs_plain_loop(benchmark, table, name):
            "executed / peak": executed / peak}
     benchmark.extra_info.update(row)
     table.append(row)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_compiled_step_batch(benchmark, name):
+    step_batch_benchmark(benchmark, name, compile=True)

@@ -1,17 +1,20 @@
 """The fuzz campaign and its batched shrinker, and the `iclcheck fuzz` command.
 
-`iclcheck fuzz [--profile quick|nightly] [--out DIR]` runs the
+`iclcheck fuzz [--profile quick|nightly] [--out DIR | --refresh-reference]` runs the
 robustness sweep (harness.fuzz.sweep) and its probes (harness.fuzz.probes), a Hypothesis campaign over violating
 configurations (harness.fuzz.strategies), shrinks each clearly failing one
 toward the anchor in batches, records every trained configuration under
 results/fuzz/records/ and writes the report (report.md + PNG) to DIR
-(default results/fuzz/report/).
+(default results/fuzz/latest/, untracked). `--refresh-reference` rewrites the
+committed report in results/reference/fuzz/ instead, with machine.json naming
+the machine it ran on.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -29,7 +32,9 @@ from harness.fuzz.strategies import batches, distance, moved_knobs, violating_da
 from harness.fuzz.probes import run_budget_probe, run_task_graph_probe
 from harness.fuzz.sweep import run_sweep
 from harness.fuzz.report import write_report
-from harness.run.paths import fuzz_root
+from harness.run.paths import fuzz_reference_dir, fuzz_root
+from harness.run.provenance import machine
+from harness.core.jsonio import atomic_write_text
 from harness.training.runtime import RuntimeSettings
 
 # --------------------------------------------------------------------------------------------------------------
@@ -154,7 +159,10 @@ def minimize(failing: Sequence[tuple[Outcome, str]], evaluate: Callable[[list[Ru
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The options of `iclcheck fuzz`."""
     ap.add_argument("--profile", choices=("quick", "nightly"), default=os.environ.get("ICLCHECK_FUZZ_PROFILE") or "quick")
-    ap.add_argument("--out", default=None, help="report folder (default ROOT/report)")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--out", default=None, help="report folder (default ROOT/latest, untracked)")
+    where.add_argument("--refresh-reference", action="store_true",
+                       help=f"rewrite the committed report ({fuzz_reference_dir()}) and record the machine it ran on")
     ap.add_argument("--root", default=None, help="fuzz results folder: records/, db/ (default results/fuzz)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("ICLCHECK_FUZZ_THREADS", "1")),
                     help="torch CPU threads (default 1: the machine is shared)")
@@ -163,6 +171,18 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--no-budget-probe", action="store_true", help="skip retraining the breaking grid points with more steps")
     ap.add_argument("--no-task-graph", action="store_true", help="skip the probe of uniformly covering T_tr shapes")
     ap.add_argument("--axes", nargs="*", default=None, help="only these sweep axes")
+
+
+def report_dir(a: argparse.Namespace, root: Path) -> Path:
+    """Where this run's report goes: --out, the committed reference with --refresh-reference (a full run only, so
+    that the reference never loses a part), else ROOT/latest, which git ignores."""
+    if not a.refresh_reference:
+        return Path(a.out) if a.out else root / "latest"
+    partial = [flag for flag, on in (("--axes", a.axes), ("--no-campaign", a.no_campaign), ("--no-budget-probe", a.no_budget_probe),
+                                     ("--no-task-graph", a.no_task_graph)) if on]
+    if partial:
+        raise ValueError(f"--refresh-reference: the committed report is a full run; drop {', '.join(partial)}")
+    return fuzz_reference_dir()
 
 
 def run_fuzz(a: argparse.Namespace) -> int:
@@ -175,7 +195,7 @@ def run_fuzz(a: argparse.Namespace) -> int:
             raise ValueError(f"--axes: unknown axes {sorted(unknown)}; choose from {[ax.name for ax in profile.axes]}")
         profile = dataclasses.replace(profile, axes=tuple(ax for ax in profile.axes if ax.name in a.axes))
     root = Path(a.root) if a.root else fuzz_root()
-    out = Path(a.out) if a.out else root / "report"
+    out = report_dir(a, root)
     t0 = time.perf_counter()
 
     def log(msg: str) -> None:
@@ -201,6 +221,8 @@ def run_fuzz(a: argparse.Namespace) -> int:
                                rounds=profile.minimize_rounds)
     path = write_report(out, profile, points, campaign, minimal, wall_seconds=time.perf_counter() - t0, budget=budget,
                         task_graph=task_graph)
+    if a.refresh_reference:
+        atomic_write_text(out / "machine.json", json.dumps(machine(), indent=1, sort_keys=True))
     log(f"report: {path}")
     return 0
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from harness.run.paths import fuzz_root
 
-DEFAULT_ROOT = fuzz_root()  # records/, db/, report/
+DEFAULT_ROOT = fuzz_root()  # records/, db/, latest/ (the committed report is results/reference/fuzz/)
 EPS = 0.05
 LEVEL = 0.95
 ANCHOR = DataConfig(S1=2.0)  # the paper's orthogonal world; S1 = 2 so that the OOD claim holds at the anchor

@@ -126,9 +126,15 @@ def robustness_section(run_dir: Path, folder: Path | None) -> list[str]:
     except (OSError, json.JSONDecodeError) as e:
         return ["", "## Robustness: where the assumptions break", "", f"(unreadable {folder / 'summary.json'}: {e})"]
     link = os.path.relpath(folder / "report.md", run_dir)
+    try:  # machine.json: written with a committed reference (`iclcheck fuzz --refresh-reference`)
+        m = json.loads((folder / "machine.json").read_text())
+        ran_on = f", on {m.get('cpu', '?')} with {m.get('threads', '?')} threads, torch {m.get('torch', '?')}"
+    except (OSError, json.JSONDecodeError, AttributeError):
+        ran_on = ""
     return ["", "## Robustness: where the assumptions break", "",
             f"From the fuzzing report [{link}]({link}): profile `{s.get('profile', '?')}`, commit `{s.get('git_commit', '?')}`, "
-            f"written {s.get('created', '?')} (`tox -e fuzz` refreshes it).", "", *s.get("answers", [])]
+            f"written {s.get('created', '?')}{ran_on} (`tox -e fuzz` writes a local one to results/fuzz/latest/, "
+            f"`iclcheck fuzz --refresh-reference` the committed one).", "", *s.get("answers", [])]
 
 
 def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, Any], device: str = "cpu",

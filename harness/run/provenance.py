@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import subprocess
 import sys
@@ -56,3 +57,20 @@ def device_name(device: str | torch.device) -> str:
 
 def provenance(device: str | torch.device) -> Provenance:
     return Provenance(versions(), git_commit(), device_name(device))
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else platform's guess: platform.processor() is often empty."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, object]:
+    """The machine a committed reference ran on: its timings and crossings move with the CPU and thread count."""
+    return {"cpu": cpu_model(), "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": sys.version.split()[0], "platform": platform.platform(), "git_commit": git_commit()}
