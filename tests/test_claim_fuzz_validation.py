@@ -18,13 +18,14 @@ from hypothesis import strategies as st
 
 from harness.claims.claim import point_config
 from harness.claims.grid import expand
-from harness.claims.schema import METRIC_KEYS, PREDICTION_KEYS, TOP_KEYS, ClaimError
+from harness.claims.checks import metric_types, prediction_types
+from harness.claims.schema import METRIC_KEYS, TOP_KEYS, ClaimError
 from harness.claims.verdicts import judge
 from harness.loading import load_claims
 
 CLAIMS = Path(__file__).resolve().parent.parent / "claims"
 SEEDS = ["ood-s1-trend", "batch-eps", "prune-small", "lts-alpha", "attn-concentration", "indomain-unseen", "task-coverage"]
-KEY_POOL = sorted({*TOP_KEYS, *METRIC_KEYS, *PREDICTION_KEYS, "quick", "nightly", "n_test", "chunk", "S1", "alpha", "steps",
+KEY_POOL = sorted({*TOP_KEYS, *metric_types(METRIC_KEYS), *prediction_types(), "quick", "nightly", "n_test", "chunk", "S1", "alpha", "steps",
                    "data", "train", "model", "level", "log", "data.S1", "data.alpha", "train.batch", "prune.fraction"})
 ODD = st.sampled_from([math.nan, math.inf, -math.inf, True, False, 0, -1, -0.5, 0.0, 1.5, 10**30, 1e300, "x", "", [], {},
                        [1, 1], [0.5, 0.5], {"a": 1}, [[1, 2]], ["quick"], 7]).map(copy.deepcopy)

@@ -249,11 +249,11 @@ def test_evaluate_and_measure_give_per_layer_mass():
 
     rows = metric_rows(C, record)
     per_layer = [sum(h) / 2 for h in meas[0].attn_id_layers]
-    assert rows[0]["value"] == pytest.approx(min(per_layer))
+    assert rows[0].value == pytest.approx(min(per_layer))
     C.metric = {"name": "attn_mass_layer", "domain": "id", "layer": 2, "head": 1}
-    assert metric_rows(C, record)[0]["value"] == pytest.approx(meas[0].attn_id_layers[1][0])
+    assert metric_rows(C, record)[0].value == pytest.approx(meas[0].attn_id_layers[1][0])
     C.metric = {"name": "attn_mass_layer", "domain": "id", "layer": 1, "at": "initial"}
-    assert metric_rows(C, record)[0]["value"] == pytest.approx(sum(te.histories[0].attn_id_layers[0][0]) / 2)
+    assert metric_rows(C, record)[0].value == pytest.approx(sum(te.histories[0].attn_id_layers[0][0]) / 2)
 
 
 def test_attn_mass_layer_needs_the_deep_model(tmp_path):

@@ -15,6 +15,8 @@ from typing import Any, get_type_hints
 
 from harness.claims.claim import SECTION_FIELDS, axis_parts
 from harness.claims.errors import check_type, fail
+from harness.claims.kinds import KINDS
+from harness.claims.metrics import METRICS
 from harness.world.config import DataConfig, ModelConfig, TrainConfig
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
@@ -23,13 +25,6 @@ FIELD_TYPES: dict[str, dict[str, type]] = {
     for sec, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))
 }
 EVAL_AXIS_TYPES = {"prune.mode": str, "prune.fraction": float, "baseline.method": str}
-# what verdicts.py reads of [prediction] for each kind (everything else would be silently ignored)
-PREDICTION_FIELDS = {
-    "rate": ("exponent", "margin", "offset"), "bound": ("eps",), "comparison": ("relation", "margin"),
-    "trend": ("direction",), "threshold": ("relation", "threshold"),
-}
-# [metric] keys only some kinds read
-METRIC_FIELDS_OF_KINDS = {"x": ("rate", "trend"), "a": ("comparison",), "b": ("comparison",)}
 
 
 def axis_type(axis: str) -> type:
@@ -85,10 +80,11 @@ def check_replicates(path: Path | str, key: str, value: int) -> None:
 
 
 def check_prediction(path: Path | str, kind: str, metric: dict[str, Any], pred: dict[str, Any]) -> None:
-    """Only the fields `kind` reads, each finite and in range (types checked before)."""
-    allowed = PREDICTION_FIELDS[kind]
-    for k in allowed:
-        if k not in pred and k != "offset":
+    """Only the fields the kind reads (a field nothing reads would be silently ignored), each finite and in range."""
+    k_ = KINDS.get(kind)
+    allowed = tuple(k_.prediction_fields)
+    for k in k_.required:
+        if k not in pred:
             fail(path, f"prediction.{k}", f"missing (required for kind '{kind}')")
     for k in pred:
         if k not in allowed:
@@ -97,20 +93,34 @@ def check_prediction(path: Path | str, kind: str, metric: dict[str, Any], pred: 
         fail(path, "prediction.relation", f"must be '<=' or '>=', got {pred['relation']!r}")
     if "direction" in pred and pred["direction"] not in ("increasing", "decreasing"):
         fail(path, "prediction.direction", f"must be 'increasing' or 'decreasing', got {pred['direction']!r}")
-    if kind == "rate" and pred["margin"] <= 0:
-        fail(path, "prediction.margin", f"must be > 0 (the half-width around the exponent), got {pred['margin']}")
-    if kind == "bound":
-        if metric.get("name") != "error_rate":
-            fail(path, "metric.name", f"kind 'bound' judges error counts: the metric must be 'error_rate', got {metric.get('name')!r}")
-        if not 0 < pred["eps"] < 1:
-            fail(path, "prediction.eps", f"must be in (0, 1) (a bound on an error rate), got {pred['eps']}")
+    problem = k_.check(metric, pred)
+    if problem:
+        fail(path, problem[0], problem[1])
 
 
 def check_metric_fields(path: Path | str, kind: str, metric: dict[str, Any]) -> None:
-    """No [metric] key the kind never reads (x for rate/trend, a and b for comparison)."""
-    for k, kinds in METRIC_FIELDS_OF_KINDS.items():
-        if k in metric and kind not in kinds:
-            fail(path, f"metric.{k}", f"kind '{kind}' does not read it (only {' and '.join(kinds)})")
+    """No [metric] key that only other kinds read (x for rate/trend, a and b for comparison)."""
+    own = KINDS.get(kind).metric_fields
+    for other in KINDS:
+        for k in KINDS.get(other).metric_fields:
+            if k in metric and k not in own:
+                readers = [n for n in KINDS if k in KINDS.get(n).metric_fields]
+                fail(path, f"metric.{k}", f"kind '{kind}' does not read it (only {' and '.join(readers)})")
+
+
+def prediction_types() -> dict[str, type]:
+    """Every [prediction] field some registered kind reads, with its type."""
+    return {k: t for n in KINDS for k, t in KINDS.get(n).prediction_fields.items()}
+
+
+def metric_types(base: dict[str, type]) -> dict[str, type]:
+    """The [metric] keys: the generic ones, those of the registered kinds and those of the registered metrics."""
+    out = dict(base)
+    for n in KINDS:
+        out.update(KINDS.get(n).metric_fields)
+    for n in METRICS:
+        out.update(METRICS.get(n).reads)
+    return out
 
 
 def check_selection(path: Path | str, key: str, sel: dict[str, Any], grid: dict[str, list]) -> None:

@@ -1,17 +1,59 @@
-"""The metrics claims read from stored records, and the checks of a claim's metric parameters.
+"""Metrics, one registered object each: how a claim's number is read from a stored record, and its checks.
 
-`metric_rows` derives a claim's metric from one stored Record (written by
-`harness.run.execution` from `harness.measure.ensemble` and the training
-history), so changing a claim's eps re-judges without retraining.
+A `Metric` turns one stored `Record` into `Row`s (one per eval point, or one per
+unit for train-level metrics such as steps-to-eps or the neuron probes). The
+records hold raw measurements (`harness.measure.ensemble`, the training
+history), so changing a claim's eps re-judges without retraining. Registering a
+new metric is one `METRICS.register(name, Metric(...))`, from the package or
+from a test or plugin.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from harness.claims.claim import Claim, point_config
-from harness.claims.record import Record
+from harness.claims.record import Measurement, Record
+from harness.core.registry import Registry
 from harness.measure.architectures import ARCHITECTURES
+
+Problem = tuple[str, str] | None  # (key, what is wrong) or None
+
+
+@dataclass
+class Row:
+    """One value of a claim's metric: at a grid point (train point merged with the eval point) of one replicate.
+    `k` / `n` are error counts where the metric is a rate of errors; `censored` marks a value cut at a cap."""
+
+    point: dict[str, Any]
+    value: float
+    censored: bool = False
+    replicate: int = 0
+    k: int | None = None
+    n: int | None = None
+
+
+def _ok(c: Claim) -> Problem:
+    return None
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    text: str  # one line: what is measured
+    rows: Callable[[Claim, Record], list[Row]]  # a record's rows (select applied by metric_rows for per-point metrics)
+    per_point: bool = True  # one row per eval point (else one per unit, eval axes left out)
+    reads: dict[str, type] = field(default_factory=dict)  # [metric] keys that only this metric reads (layer, head)
+    check: Callable[[Claim], Problem] = _ok  # the metric's own parameter checks
+    needs_eps: bool = False
+
+
+METRICS: Registry[Metric] = Registry("metric")
+
+
+def _domain(c: Claim) -> str:
+    return c.metric.get("domain", "id")
 
 
 def _layer_mass(layers: list, layer: int, head: int) -> float:
@@ -23,32 +65,124 @@ def _layer_mass(layers: list, layer: int, head: int) -> float:
     return float(min(per_layer)) if layer == 0 else float(per_layer[layer - 1])
 
 
+def _points(c: Claim, rec: Record) -> list[tuple[dict[str, Any], Measurement]]:
+    """(grid point, measurement) of every eval point of the record."""
+    return [({**rec.train_point, **meas.point}, meas) for meas in rec.measurements]
 
+
+def _steps_to_eps(samples: bool) -> Callable[[Claim, Record], list[Row]]:
+    def rows(c: Claim, rec: Record) -> list[Row]:
+        s = rec.history.first_step_at_or_below(c.metric["eps"], "err_ood" if _domain(c) == "ood" else "err_id")
+        value = rec.config.train.steps if s is None else max(s, 1)
+        if samples:
+            value *= rec.config.train.batch
+        return [Row(dict(rec.train_point), float(value), s is None)]
+    return rows
+
+
+def _probe(name: str) -> Callable[[Claim, Record], list[Row]]:
+    return lambda c, rec: [Row(dict(rec.train_point), float(getattr(rec.probes, name)))]
+
+
+def _attn_gain(c: Claim, rec: Record) -> list[Row]:
+    series = rec.history.attn_ood if _domain(c) == "ood" else rec.history.attn_id
+    return [Row(dict(rec.train_point), series[-1] - series[0])]
+
+
+def _error_rate(c: Claim, rec: Record) -> list[Row]:
+    out = []
+    for point, meas in _points(c, rec):
+        k = meas.err_ood if _domain(c) == "ood" else meas.err_id
+        out.append(Row(point, k / meas.n, k=k, n=meas.n))
+    return out
+
+
+def _attn_mass(c: Claim, rec: Record) -> list[Row]:
+    ood = _domain(c) == "ood"
+    initial = c.metric.get("at", "final") == "initial"
+    first = (rec.history.attn_ood if ood else rec.history.attn_id)[0]
+    return [Row(point, float(first if initial else (meas.attn_ood if ood else meas.attn_id))) for point, meas in _points(c, rec)]
+
+
+def _attn_mass_layer(c: Claim, rec: Record) -> list[Row]:
+    ood = _domain(c) == "ood"
+    m = c.metric
+    out = []
+    for point, meas in _points(c, rec):
+        if m.get("at", "final") == "initial":
+            layers = (rec.history.attn_ood_layers if ood else rec.history.attn_id_layers)[0]
+        else:
+            layers = meas.attn_ood_layers if ood else meas.attn_id_layers
+        out.append(Row(point, _layer_mass(layers, m.get("layer", 0), m.get("head", 0))))
+    return out
+
+
+def _check_layered(c: Claim) -> Problem:
+    m = c.metric
+    arch = c.base_run["model"].get("arch", "paper")
+    if arch not in ARCHITECTURES or not ARCHITECTURES.get(arch).layered or "model.arch" in c.axis_names:
+        return "metric.name", "'attn_mass_layer' needs a layered architecture, e.g. setting.model.arch = 'deep' (and no model.arch grid axis)"
+    base_model = point_config(c, {}).model
+    depth, heads = base_model.depth, base_model.heads
+    if not 0 <= m.get("layer", 0) <= depth:
+        return "metric.layer", f"must be in [0, depth = {depth}] (0: the weakest block), got {m['layer']}"
+    if not 0 <= m.get("head", 0) <= heads:
+        return "metric.head", f"must be in [0, heads = {heads}] (0: mean over heads), got {m['head']}"
+    return None
+
+
+def _check_checkpointed(c: Claim) -> Problem:
+    if _domain(c) == "ood" and not c.base_run["train"].get("checkpoint_ood", True):
+        return "metric.domain", f"'ood' with metric '{c.metric['name']}' needs setting.train.checkpoint_ood = true (it is read off the checkpoints)"
+    return None
+
+
+for _name, _metric in (
+    ("steps_to_eps", Metric("steps_to_eps", "training steps until the error is <= eps (censored at the cap)", _steps_to_eps(False),
+                            per_point=False, check=_check_checkpointed, needs_eps=True)),
+    ("samples_to_eps", Metric("samples_to_eps", "training prompts N = B T until the error is <= eps (censored at the cap)",
+                              _steps_to_eps(True), per_point=False, check=_check_checkpointed, needs_eps=True)),
+    ("error_rate", Metric("error_rate", "classification error on fresh test prompts (k errors of n)", _error_rate)),
+    ("attn_mass", Metric("attn_mass", "attention mass of the query on same-pattern contexts", _attn_mass)),
+    ("attn_gain", Metric("attn_gain", "same-pattern attention mass, final minus initial checkpoint", _attn_gain, per_point=False,
+                         check=_check_checkpointed)),
+    ("label_alignment", Metric("label_alignment", "cosine of large W_O W_V rows' label part with +-q", _probe("label_alignment"), per_point=False)),
+    ("feature_alignment", Metric("feature_alignment", "cosine of large rows' feature part with the mean IDR pattern",
+                                 _probe("feature_alignment"), per_point=False)),
+    ("large_neuron_fraction", Metric("large_neuron_fraction", "fraction of W_O rows in the large-norm cluster",
+                                     _probe("large_neuron_fraction"), per_point=False)),
+    ("norm_ratio", Metric("norm_ratio", "mean row norm of the large cluster over the small one", _probe("norm_ratio"), per_point=False)),
+    ("attn_mass_layer", Metric("attn_mass_layer", "same-pattern mass of one block (metric.layer, 1-based; 0 = the weakest block)",
+                               _attn_mass_layer, reads={"layer": int, "head": int}, check=_check_layered)),
+):
+    METRICS.register(_name, _metric)
+
+
+def metric_label(c: Claim) -> str:
+    """What the analysed number is: the metric, or the smallest searched value that passes."""
+    m = c.metric
+    if "search" in m:
+        return f"min {m['search']} with {m['name']} ({m.get('domain', 'id')}) <= {m['eps']:g}"
+    if "eps" in m:
+        return f"{m['name']} (error <= {m['eps']:g}, {m.get('domain', 'id')})"
+    return m["name"]
 
 
 def check_metric(c: "Claim") -> tuple[str, str] | None:
     """A (key, problem) pair if the claim's metric parameters do not fit its metric."""
     m = c.metric
     name = m["name"]
-    if name in ("steps_to_eps", "samples_to_eps") and "eps" not in m:
+    metric = METRICS.get(name)
+    if metric.needs_eps and "eps" not in m:
         return "metric.eps", f"missing (metric '{name}' needs the error threshold eps)"
-    if name == "attn_mass_layer":
-        mc = c.base_run["model"]
-        arch = mc.get("arch", "paper")
-        if arch not in ARCHITECTURES or not ARCHITECTURES.get(arch).layered or "model.arch" in c.axis_names:
-            return "metric.name", "'attn_mass_layer' needs a layered architecture, e.g. setting.model.arch = 'deep' (and no model.arch grid axis)"
-        base_model = point_config(c, {}).model
-        depth, heads = base_model.depth, base_model.heads
-        if not 0 <= m.get("layer", 0) <= depth:
-            return "metric.layer", f"must be in [0, depth = {depth}] (0: the weakest block), got {m['layer']}"
-        if not 0 <= m.get("head", 0) <= heads:
-            return "metric.head", f"must be in [0, heads = {heads}] (0: mean over heads), got {m['head']}"
-    elif "layer" in m or "head" in m:
-        return "metric.layer" if "layer" in m else "metric.head", f"only metric 'attn_mass_layer' reads it, not '{name}'"
+    for key in {k for n in METRICS for k in METRICS.get(n).reads}:
+        if key in m and key not in metric.reads:
+            return f"metric.{key}", f"only metrics that read it ({', '.join(n for n in METRICS if key in METRICS.get(n).reads)}) take it, not '{name}'"
+    problem = metric.check(c)
+    if problem:
+        return problem
     if any(a.startswith("baseline.") for a in c.axis_names) and m.get("domain", "id") != "id":
         return "metric.domain", "classical baselines (grid axis baseline.method) are measured in-domain only: use domain = 'id'"
-    if name in ("steps_to_eps", "samples_to_eps", "attn_gain") and m.get("domain") == "ood" and not c.base_run["train"].get("checkpoint_ood", True):
-        return "metric.domain", f"'ood' with metric '{name}' needs setting.train.checkpoint_ood = true (it is read off the checkpoints)"
     if "eps" in m and not 0 < m["eps"] < 1:
         return "metric.eps", f"must be in (0, 1), got {m['eps']}"
     if "domain" in m and m["domain"] not in ("id", "ood"):
@@ -71,47 +205,10 @@ def _matches(point: dict[str, Any], sel: dict[str, Any]) -> bool:
     return all(point.get(k) == v for k, v in sel.items())
 
 
-def metric_rows(claim: "Claim", record: Record) -> list[dict[str, Any]]:
-    """Rows {point, value, censored, k, n} of the claim's metric for one stored unit.
-
-    `point` merges the unit's train point and the eval point. Train-level metrics
-    (steps, probes) give one row per unit with the eval axes left out.
-    """
-    m = claim.metric
-    name = m["name"]
-    domain = m.get("domain", "id")
-    tp = record.train_point
-    h = record.history
-    if name in ("steps_to_eps", "samples_to_eps"):
-        s = h.first_step_at_or_below(m["eps"], "err_ood" if domain == "ood" else "err_id")
-        cap = record.config.train.steps
-        value = cap if s is None else max(s, 1)
-        if name == "samples_to_eps":
-            value *= record.config.train.batch
-        return [{"point": dict(tp), "value": float(value), "censored": s is None}]
-    if name in ("label_alignment", "feature_alignment", "large_neuron_fraction", "norm_ratio"):
-        return [{"point": dict(tp), "value": float(getattr(record.probes, name)), "censored": False}]
-    if name == "attn_gain":
-        series = h.attn_ood if domain == "ood" else h.attn_id
-        return [{"point": dict(tp), "value": series[-1] - series[0], "censored": False}]
-    rows = []
-    for meas in record.measurements:
-        point = {**tp, **meas.point}
-        if not _matches(point, claim.select):
-            continue
-        if name == "error_rate":
-            k = meas.err_ood if domain == "ood" else meas.err_id
-            rows.append({"point": point, "value": k / meas.n, "k": k, "n": meas.n, "censored": False})
-        elif name == "attn_mass_layer":
-            if m.get("at", "final") == "initial":
-                layers = (h.attn_ood_layers if domain == "ood" else h.attn_id_layers)[0]
-            else:
-                layers = meas.attn_ood_layers if domain == "ood" else meas.attn_id_layers
-            rows.append({"point": point, "value": _layer_mass(layers, m.get("layer", 0), m.get("head", 0)), "censored": False})
-        elif name == "attn_mass":
-            if m.get("at", "final") == "initial":
-                v = (h.attn_ood if domain == "ood" else h.attn_id)[0]
-            else:
-                v = meas.attn_ood if domain == "ood" else meas.attn_id
-            rows.append({"point": point, "value": float(v), "censored": False})
-    return rows
+def metric_rows(claim: Claim, record: Record) -> list[Row]:
+    """The claim's metric for one stored unit: per-point metrics filtered by the claim's `select`."""
+    metric = METRICS.get(claim.metric["name"])
+    rows = metric.rows(claim, record)
+    for r in rows:
+        r.replicate = record.replicate
+    return [r for r in rows if _matches(r.point, claim.select)] if metric.per_point else rows

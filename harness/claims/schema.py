@@ -24,18 +24,13 @@ from harness.claims import checks
 from harness.claims.claim import BASELINE_KEYS, PRUNE_KEYS, SECTION_FIELDS, Claim, axis_known, axis_parts, is_eval_axis, point_config
 from harness.claims.errors import ClaimError, check_type, fail, suggest
 from harness.claims.grid import cartesian
-from harness.claims.metrics import check_metric
+from harness.claims.kinds import KINDS
+from harness.claims.metrics import METRICS, check_metric
+from harness.claims.verdict import VERDICTS
 
 __all__ = ["ClaimError", "suggest", "load_claim", "load_toml", "discover", "deep_merge", "KINDS", "PROFILES", "METRICS"]
 
-KINDS = ("rate", "bound", "comparison", "trend", "threshold")
-VERDICTS = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
 PROFILES = ("quick", "nightly")
-METRICS = (
-    "steps_to_eps", "samples_to_eps", "error_rate", "attn_mass", "attn_gain",
-    "label_alignment", "feature_alignment", "large_neuron_fraction", "norm_ratio",
-    "attn_mass_layer",  # deep model: same-pattern mass of one block (metric.layer, 1-based; 0 = the weakest block)
-)
 TOP_KEYS = {
     "id": str, "source": str, "statement": str, "kind": str, "base": str, "assumption_break": str,
     "paper_trend": str, "setting": dict, "grid": dict, "replicates": int, "metric": dict,
@@ -45,8 +40,7 @@ REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profil
 BASE_KEYS = {"setting": dict, "eval": dict, "replicates": int}
 EVAL_KEYS = {"n_test": int, "chunk": int}
 DEFAULT_EVAL = {"n_test": 1000, "chunk": 2048}
-METRIC_KEYS = {"name": str, "eps": float, "domain": str, "x": str, "search": str, "at": str, "a": dict, "b": dict, "layer": int, "head": int}
-PREDICTION_KEYS = {"exponent": float, "margin": float, "offset": bool, "eps": float, "direction": str, "relation": str, "threshold": float}
+METRIC_KEYS = {"name": str, "eps": float, "domain": str, "search": str, "at": str}  # + those of the registered kinds and metrics
 EXPECTATION_KEYS = {"verdict": str, "reason": str, "profiles": list}
 PROFILE_KEYS = {"replicates": int, "setting": dict, "grid": dict, "eval": dict}
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # the id names the store folder: nothing that leaves store/
@@ -137,7 +131,7 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
         if k not in raw:
             fail(path, k, "missing required key")
     if raw["kind"] not in KINDS:
-        fail(path, "kind", f"unknown kind {raw['kind']!r}" + suggest(raw["kind"], KINDS))
+        fail(path, "kind", f"unknown kind {raw['kind']!r}" + suggest(raw["kind"], KINDS.names()))
     if raw["id"] != path.stem:
         fail(path, "id", f"must equal the file name {path.stem!r}, got {raw['id']!r}")
     base_path = path.parent / raw.get("base", "_base.toml")
@@ -149,9 +143,9 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
     elif "base" in raw:
         fail(path, "base", f"base file {base_path} does not exist")
     _check_layer(path, "", raw)
-    _check_keys(path, "metric.", raw["metric"], METRIC_KEYS)
+    _check_keys(path, "metric.", raw["metric"], checks.metric_types(METRIC_KEYS))
     checks.check_metric_fields(path, raw["kind"], raw["metric"])
-    _check_keys(path, "prediction.", raw["prediction"], PREDICTION_KEYS)
+    _check_keys(path, "prediction.", raw["prediction"], checks.prediction_types())
     checks.check_prediction(path, raw["kind"], raw["metric"], raw["prediction"])
     if "expectation" in raw:
         _check_expectation(path, raw["expectation"])
@@ -268,15 +262,16 @@ def _check_semantics(path: Path, c: Claim) -> None:
     if name is None:
         fail(path, "metric.name", "missing")
     if name not in METRICS:
-        fail(path, "metric.name", f"unknown metric {name!r}" + suggest(name, METRICS))
+        fail(path, "metric.name", f"unknown metric {name!r}" + suggest(name, METRICS.names()))
     try:
         problem = check_metric(c)
     except (ValueError, TypeError) as exc:
         problem = ("setting", str(exc))
     if problem:
         fail(path, problem[0], problem[1])
-    if c.kind in ("rate", "trend") and "x" not in c.metric:
-        fail(path, "metric.x", f"missing (kind '{c.kind}' needs the swept axis)")
+    for key in KINDS.get(c.kind).metric_fields:
+        if key not in c.metric:
+            fail(path, f"metric.{key}", f"missing (kind '{c.kind}' reads it" + (": the swept axis)" if key == "x" else ")"))
     names = c.axis_names
     for key in ("x", "search"):
         if key in c.metric and c.metric[key] not in names:

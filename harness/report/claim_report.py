@@ -81,7 +81,7 @@ def _plot_rate(v: Verdict, path: Path) -> Path | None:
         ax.plot(x[~valid], np.exp(m[~valid]), "x", color="C3", label="point with capped runs (not fitted)")
     xs = np.geomspace(x.min(), x.max(), 50)
     ax.plot(xs, np.exp(d["intercept"]) * xs ** d["exponent"], "-", color="C0", label=f"fit b = {d['exponent']:.3g}")
-    b0 = _predicted_exponent(v)
+    b0 = v.predicted.get("exponent")
     if b0 is not None:
         anchor = np.exp(np.mean(m[valid]) - b0 * np.mean(np.log(x[valid])))
         ax.plot(xs, anchor * xs**b0, "--", color="C2", label=f"predicted b = {b0:.3g}")
@@ -90,13 +90,6 @@ def _plot_rate(v: Verdict, path: Path) -> Path | None:
     ax.set_xlabel(d.get("x_axis", "x"))
     ax.set_ylabel(v.prediction.split(" ~ ")[0], fontsize=8)
     return finish(fig, ax, f"{v.claim_id}: {v.verdict}", path)
-
-
-def _predicted_exponent(v: Verdict) -> float | None:
-    try:
-        return float(v.prediction.split("b = ")[1].split(" ")[0])
-    except (IndexError, ValueError):
-        return None
 
 
 def _plot_trend(v: Verdict, path: Path) -> Path | None:
@@ -252,10 +245,9 @@ def compare_runs(a: str | Path, b: str | Path) -> str:
 
 
 def _margin_of(v: dict[str, Any]) -> float | None:
-    try:
-        return float(v["prediction"].split("+- ")[1].split()[0])
-    except (IndexError, ValueError, KeyError):
-        return None
+    """The claim file's declared margin, as stored with the verdict (None for runs stored before verdicts carried it)."""
+    m = (v.get("predicted") or {}).get("margin")
+    return float(m) if isinstance(m, (int, float)) else None
 
 
 def history(run_dirs: list[str | Path], warn: Any = None) -> str:

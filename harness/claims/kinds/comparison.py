@@ -1,0 +1,67 @@
+"""Kind "comparison": metric[a] - metric[b] <= margin (or >= margin), paired by seed.
+
+The two sides are eval points of the same trained model measured on the same
+test prompts (or train points sharing seeds through `pair_over`); one-sided
+t bounds on the mean paired difference decide.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from harness.claims import stats
+from harness.claims.claim import Claim
+from harness.claims.kinds.base import KINDS, ClaimKind, error_verdict, make_verdict
+from harness.claims.metrics import Row
+from harness.claims.verdict import Estimate, Verdict
+from harness.core.jsonio import canonical
+
+LEVEL = stats.SIGNIFICANCE
+
+
+def describe(c: Claim) -> str:
+    p, m = c.prediction, c.metric
+    return f"{m['name']}[{canonical(m['a'])}] - {m['name']}[{canonical(m['b'])}] {p['relation']} {p['margin']:.3g}"
+
+
+def judge(claim: Claim, rows: list[Row]) -> Verdict:
+    a_sel, b_sel = claim.metric["a"], claim.metric["b"]
+    rel, margin = claim.prediction["relation"], float(claim.prediction["margin"])
+    sides: dict[str, dict[str, float]] = {"a": {}, "b": {}}
+    for r in rows:
+        for side, sel in (("a", a_sel), ("b", b_sel)):
+            if all(r.point.get(k) == v for k, v in sel.items()):
+                rest = {k: v for k, v in r.point.items() if k not in sel}
+                sides[side][canonical([rest, r.replicate])] = r.value
+    keys = sorted(set(sides["a"]) & set(sides["b"]))
+    n_points = len({json.dumps(json.loads(k)[0], sort_keys=True) for k in keys})
+    if len(keys) < 2:
+        return error_verdict(claim, f"only {len(keys)} paired measurements (need 2)")
+    d = np.array([sides["a"][k] - sides["b"][k] for k in keys])
+    mi = stats.mean_interval(d, 0.95)
+    if rel == "<=":
+        ok, bad = mi.upper <= margin, mi.lower > margin
+        p = stats.mean_p_value(d, margin, "greater")
+    else:
+        ok, bad = mi.lower >= margin, mi.upper < margin
+        p = stats.mean_p_value(d, margin, "less")
+    verdict = "CONFIRMED" if ok else ("REFUTED" if bad and p < LEVEL else "INCONCLUSIVE")
+    meas = f"mean paired difference {mi.mean:.4g}, one-sided 95% bounds [{mi.lower:.4g}, {mi.upper:.4g}]"
+    over = f"{len(keys)} pairs (same trained model and test prompts, paired by seed; t, {len(keys) - 1} dof)"
+    notes = []
+    if float(np.std(d)) == 0.0:
+        notes.append(f"all {len(keys)} paired differences equal {d[0]:.4g}: the t bounds collapse onto it")
+    a_mean = float(np.mean([sides['a'][k] for k in keys]))
+    b_mean = float(np.mean([sides['b'][k] for k in keys]))
+    est = Estimate("mean paired difference a - b", mi.mean, mi.lower, mi.upper, 0.95, mi.sd / math.sqrt(mi.n), mi.n)
+    return make_verdict(claim, verdict, meas, over, n_points, len(keys) // max(n_points, 1), est,
+                        p_refute=p if verdict == "REFUTED" else 1.0, notes=notes + [f"mean a = {a_mean:.4g}, mean b = {b_mean:.4g}"],
+                        details={"differences": d.tolist(), "a_mean": a_mean, "b_mean": b_mean})
+
+
+KINDS.register("comparison", ClaimKind(
+    "comparison", "a paired difference metric[a] - metric[b] against a margin (one-sided t bounds)",
+    {"relation": str, "margin": float}, ("relation", "margin"), describe, judge, metric_fields={"a": dict, "b": dict}))
