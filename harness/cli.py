@@ -10,13 +10,15 @@ line naming the log file that holds the traceback.
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import datetime as dt
 import sys
 import time
 from pathlib import Path
 
 from harness.claims.schema import PROFILES, ClaimError
-from harness.fuzz.campaign import add_arguments as add_fuzz_arguments, run_fuzz
+from harness.fuzz.campaign import add_arguments as add_fuzz_arguments, plan_fuzz, run_fuzz
 from harness.loading import load_claims
 from harness.preflight import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, InternalError, UsageError,
                                check_address, check_device, check_writable_dir, one_line, write_error_log)
@@ -67,6 +69,17 @@ def preflight(a: argparse.Namespace) -> None:
     check_writable_dir(results, "--results")
     check_writable_dir(results / "store", "--results")
     check_writable_dir(Path(a.out) if a.out else results / "runs", "--out" if a.out else "--results")
+
+
+def cmd_fuzz(a: argparse.Namespace) -> int:
+    """`iclcheck fuzz`: options checked first (exit 2), then a failure while fuzzing is an internal error (exit 3)."""
+    plan = plan_fuzz(a)
+    try:
+        return run_fuzz(plan)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        raise InternalError(one_line(exc)) from exc
 
 
 def cmd_run(a: argparse.Namespace) -> int:
@@ -169,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_history)
     s = sub.add_parser("fuzz", help="fuzz the theory's assumptions: robustness sweep, Hypothesis campaign, report")
     add_fuzz_arguments(s)
-    s.set_defaults(fn=run_fuzz)
+    s.set_defaults(fn=cmd_fuzz)
     return p
 
 
@@ -178,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
+    except BrokenPipeError:  # the reader went away (`iclcheck list | head`): nothing more to say
+        try:  # and nothing to flush into the closed pipe at exit either
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        return EXIT_OK
     except InternalError as exc:
         return _internal(exc.__cause__ or exc, args)
     except (ClaimError, ValueError) as exc:  # ClaimError and UsageError are ValueErrors: bad input
@@ -191,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _internal(exc: BaseException, args: argparse.Namespace) -> int:
-    log = write_error_log(exc, Path(getattr(args, "results", None) or DEFAULT_RESULTS))
+    log = write_error_log(exc, Path(getattr(args, "results", None) or results_root()))
     print(f"internal error: {one_line(exc)} (traceback in {log})", file=sys.stderr)
     return EXIT_INTERNAL
 

@@ -205,3 +205,25 @@ def test_history_skips_broken_runs(tmp_path, capsys):
     assert "1-good" in out and "CONFIRMED" in out and "2-bad" not in out
     assert err.count("warning: skipped") == 7 and "Traceback" not in err
     assert cli.main(["history", str(runs / "2-bad0")]) == 2
+
+
+def test_fuzz_bad_option_is_2_and_a_failure_while_fuzzing_is_3(tmp_path, monkeypatch, capsys):
+    from harness.fuzz import campaign
+
+    assert cli.main(["fuzz", "--axes", "no_such_axis", "--root", str(tmp_path)]) == 2
+
+    def boom(*a, **k):
+        raise ValueError("a training step blew up")  # a ValueError from inside the work is a bug, not bad input
+
+    monkeypatch.setattr(campaign, "run_sweep", boom)
+    assert cli.main(["fuzz", "--no-campaign", "--root", str(tmp_path / "f"), "--out", str(tmp_path / "o")]) == 3
+    err = capsys.readouterr().err
+    assert "internal error: ValueError: a training step blew up" in err or "internal error" in err
+
+
+def test_a_closed_pipe_is_not_an_error(monkeypatch, capsys):  # capsys: sys-level capture, no fd to redirect
+    def closed(a):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "cmd_list", closed)
+    assert cli.main(["list"]) == 0

@@ -133,8 +133,8 @@ def test_refresh_writes_the_reference_and_its_machine(tmp_path, monkeypatch):
         return _report(Path(out), "2026-01-01T00:00:00+00:00") / "report.md"
 
     monkeypatch.setattr(campaign, "write_report", fake_report)
-    assert campaign.run_fuzz(_fuzz_args(tmp_path / "fuzz", "--refresh-reference", "--threads", str(torch.get_num_threads()))) == 0
+    assert campaign.run_fuzz(campaign.plan_fuzz(_fuzz_args(tmp_path / "fuzz", "--refresh-reference", "--threads", str(torch.get_num_threads())))) == 0
     assert written == [tmp_path / "reference" / "fuzz"]
     assert json.loads((written[0] / "machine.json").read_text())["threads"] == torch.get_num_threads()
-    assert campaign.run_fuzz(_fuzz_args(tmp_path / "fuzz", "--threads", str(torch.get_num_threads()))) == 0
+    assert campaign.run_fuzz(campaign.plan_fuzz(_fuzz_args(tmp_path / "fuzz", "--threads", str(torch.get_num_threads())))) == 0
     assert written[1] == tmp_path / "fuzz" / "latest" and not (written[1] / "machine.json").exists()

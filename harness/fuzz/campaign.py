@@ -185,9 +185,18 @@ def report_dir(a: argparse.Namespace, root: Path) -> Path:
     return fuzz_reference_dir()
 
 
-def run_fuzz(a: argparse.Namespace) -> int:
-    """`iclcheck fuzz`: the sweep, the probes, the campaign and its shrinking, then the report."""
-    RuntimeSettings.from_env(threads=max(1, a.threads)).apply()
+@dataclasses.dataclass
+class FuzzPlan:
+    """What `iclcheck fuzz` will do, checked before anything trains (bad options are ValueErrors here, not later)."""
+
+    args: argparse.Namespace
+    profile: FuzzProfile
+    root: Path
+    out: Path
+
+
+def plan_fuzz(a: argparse.Namespace) -> FuzzPlan:
+    """The options checked and resolved: the profile (restricted to --axes), the fuzz folder and the report folder."""
     profile = get_profile(a.profile)
     if a.axes:
         unknown = set(a.axes) - {ax.name for ax in profile.axes}
@@ -195,7 +204,13 @@ def run_fuzz(a: argparse.Namespace) -> int:
             raise ValueError(f"--axes: unknown axes {sorted(unknown)}; choose from {[ax.name for ax in profile.axes]}")
         profile = dataclasses.replace(profile, axes=tuple(ax for ax in profile.axes if ax.name in a.axes))
     root = Path(a.root) if a.root else fuzz_root()
-    out = report_dir(a, root)
+    return FuzzPlan(a, profile, root, report_dir(a, root))
+
+
+def run_fuzz(plan: FuzzPlan) -> int:
+    """`iclcheck fuzz`: the sweep, the probes, the campaign and its shrinking, then the report."""
+    a, profile, root, out = plan.args, plan.profile, plan.root, plan.out
+    RuntimeSettings.from_env(threads=max(1, a.threads)).apply()
     t0 = time.perf_counter()
 
     def log(msg: str) -> None:
