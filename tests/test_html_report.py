@@ -109,3 +109,11 @@ def test_page_renders_in_headless_chromium(run_dir: Path, tmp_path: Path):
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(keep) / "report-screenshot.png")
+
+
+def test_a_report_rebuilt_from_the_store_says_so(tmp_path: Path):
+    meta = {"profile": "nightly", "seconds": 5.0, "models_trained": 0, "models_reused": 2206, "train_seconds_in_records": 2400.0}
+    text = write_report(tmp_path / "r", [_verdict("a", "CONFIRMED")], meta, robustness=None).read_text()
+    assert "rebuilt from the store (nothing trained): 5 s to judge and report" in text and "wall time 5 s" not in text
+    text = write_report(tmp_path / "s", [_verdict("a", "CONFIRMED")], {**meta, "models_trained": 3}, robustness=None).read_text()
+    assert "wall time 5 s" in text

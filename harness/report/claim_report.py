@@ -58,6 +58,15 @@ def run_totals(runs: list[Any]) -> dict[str, Any]:
             "record_commits": record_commits(records), "reused_from_other_code": stale}
 
 
+def _wall_time(meta: dict[str, Any]) -> str:
+    """The run's wall time, said as what it was: a report rebuilt from the store timed only the judging."""
+    seconds = meta.get("seconds", 0)
+    if meta.get("models_trained") == 0 and meta.get("models_reused"):
+        return (f"rebuilt from the store (nothing trained): {seconds:.0f} s to judge and report; the training time is the "
+                f"{meta.get('train_seconds_in_records', 0):.0f} s recorded in the records")
+    return f"wall time {seconds:.0f} s"
+
+
 def summary_table(verdicts: list[Verdict], fmt: str = "github") -> str:
     rows = [[v.claim_id, v.source, v.prediction, v.measurement, v.over, f"{v.n_points} x {v.n_replicates}", _outcome(v)] for v in verdicts]
     return tabulate(rows, headers=["claim", "source", "prediction", "measurement (interval)", "interval over", "points x seeds", "verdict"], tablefmt=fmt)
@@ -165,7 +174,7 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
         f"# Claim report: profile `{meta.get('profile')}`",
         "",
         f"- commit `{meta['git_commit']}`, device `{meta['device']}`, torch {meta['versions']['torch']}, harness {meta['versions']['harness']}",
-        f"- started {meta.get('started', '?')}, wall time {meta.get('seconds', 0):.0f} s, executor `{meta.get('executor', '?')}`",
+        f"- started {meta.get('started', '?')}, {_wall_time(meta)}, executor `{meta.get('executor', '?')}`",
         f"- {meta.get('models_trained', '?')} models trained in this run, {meta.get('models_reused', '?')} reused from the store; "
         f"training time recorded in the records: {meta.get('train_seconds_in_records', 0):.0f} s (each ensemble once)",
         *([f"- records written at commit {', '.join(f'`{c}` ({n})' for c, n in meta['record_commits'].items())}"]
