@@ -51,3 +51,47 @@ def test_sigkill_during_report_writes_leaves_whole_reports(tmp_path):
     _complete(run)
     # what a kill can leave besides the whole files is a hidden temporary, never a report under the real name
     assert {f.name for f in run.iterdir() if not f.name.startswith(".")} == {"report.md", "verdicts.json", "report.html", "badge.json", "plots"}
+
+
+RECORD_WRITER = """
+import sys
+from conftest import make_record
+from harness.measure.measurement import Measurement
+from harness.run.store import Store
+
+store, i = Store(sys.argv[1]), 0
+meas = [Measurement({"data.l_ts": j}, 1000, j, j, 0.5, 0.5) for j in range(4000)]  # ~0.5 MB per record
+while True:
+    store.write("c", make_record(key=f"k{i % 3}", replicate=i, measurements=meas))
+    print(i, flush=True)
+    i += 1
+"""
+
+
+def test_sigkill_during_record_writes_loses_nothing_written_and_leaves_no_half_record(tmp_path):
+    """A record is written to a temporary file and renamed: a kill mid-write leaves every record whole, and the
+    store reads each back without quarantining anything."""
+    from harness.claims.record import Record
+    from harness.run.store import QUARANTINE, Store
+
+    root = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": f"{root.parent}{os.pathsep}{root}"}
+    p = subprocess.Popen([sys.executable, "-c", RECORD_WRITER, str(tmp_path)], stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        for _ in range(3):  # three whole records exist
+            assert p.stdout.readline().strip().isdigit()
+        time.sleep(0.05)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == -signal.SIGKILL
+    warnings: list[str] = []
+    store = Store(tmp_path, warnings.append)
+    names = sorted(f.name for f in (tmp_path / "c").iterdir() if not f.name.startswith("."))
+    assert names == ["k0.json", "k1.json", "k2.json"]
+    for k in ("k0", "k1", "k2"):
+        rec = store.read("c", k, Record.from_json)
+        assert rec is not None and len(rec.measurements) == 4000
+    assert not warnings and not (tmp_path / QUARANTINE).exists()
