@@ -44,6 +44,21 @@ def _restore_torch_determinism():
 
 CLAIMS_DIR = Path(__file__).resolve().parent.parent / "claims"
 
+# the [setting] of the tiny claim files the run tests write: M1 = 4, dX = 8, m = 8, {steps} steps (about a second)
+TINY_SETTING = '''[setting.data]
+M1 = 4
+M2 = 4
+dX = 8
+dY = 4
+l_tr = 8
+l_ts = 8
+n_train_tasks = 4
+[setting.model]
+m = 8
+[setting.train]
+steps = {steps}
+'''
+
 
 def write_claim(folder: Path, name: str, text: str) -> Path:
     """Write claim `name` into `folder` beside a copy of the shared base file; returns its path."""

@@ -15,7 +15,7 @@ from harness.claims.metrics import METRICS, Metric, Row
 from harness.claims.verdict import Estimate
 from harness.cli import main
 
-from conftest import write_claim
+from conftest import TINY_SETTING, write_claim
 
 ROOT = Path(__file__).resolve().parent.parent
 # bottom to top; models/ sits below all of them, the top-level modules (cli, pytest_plugin, loading, preflight) above
@@ -98,19 +98,7 @@ TOY = '''id = "toy-claim"
 source = "test"
 statement = "a toy metric judged by a toy kind"
 kind = "exactly"
-[setting.data]
-M1 = 4
-M2 = 4
-dX = 8
-dY = 4
-l_tr = 8
-l_ts = 8
-n_train_tasks = 4
-[setting.model]
-m = 8
-[setting.train]
-steps = 20
-batch = 8
+''' + TINY_SETTING.format(steps=20) + '''batch = 8
 eval_every = 10
 n_eval = 32
 chunk = 10

@@ -35,19 +35,27 @@ def _complete(run: Path) -> None:
     json.loads((run / "badge.json").read_text())
 
 
-def test_sigkill_during_report_writes_leaves_whole_reports(tmp_path):
-    run = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    p = subprocess.Popen([sys.executable, "-c", WRITER, str(run)], stdout=subprocess.PIPE, env=env, text=True)
+def kill_mid_write(script: str, folder: Path, whole: int) -> None:
+    """Run a writer loop in a subprocess, wait until it reports `whole` finished writes, then SIGKILL it inside a
+    later one (each write takes tens of milliseconds)."""
+    tests = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": f"{tests.parent}{os.pathsep}{tests}"}
+    p = subprocess.Popen([sys.executable, "-c", script, str(folder)], stdout=subprocess.PIPE, env=env, text=True)
     try:
-        assert p.stdout.readline().strip() == "0"  # one whole report exists
-        time.sleep(0.05)  # now it is somewhere inside a later write (each takes ~0.1 s)
+        for _ in range(whole):
+            assert p.stdout.readline().strip().isdigit()
+        time.sleep(0.05)
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=30)
     finally:
         if p.poll() is None:
             p.kill()
     assert p.returncode == -signal.SIGKILL
+
+
+def test_sigkill_during_report_writes_leaves_whole_reports(tmp_path):
+    run = tmp_path / "run"
+    kill_mid_write(WRITER, run, whole=1)
     _complete(run)
     # what a kill can leave besides the whole files is a hidden temporary, never a report under the real name
     assert {f.name for f in run.iterdir() if not f.name.startswith(".")} == {"report.md", "verdicts.json", "report.html", "badge.json", "plots"}
@@ -74,19 +82,7 @@ def test_sigkill_during_record_writes_loses_nothing_written_and_leaves_no_half_r
     from harness.claims.record import Record
     from harness.run.store import QUARANTINE, Store
 
-    root = Path(__file__).resolve().parent
-    env = {**os.environ, "PYTHONPATH": f"{root.parent}{os.pathsep}{root}"}
-    p = subprocess.Popen([sys.executable, "-c", RECORD_WRITER, str(tmp_path)], stdout=subprocess.PIPE, env=env, text=True)
-    try:
-        for _ in range(3):  # three whole records exist
-            assert p.stdout.readline().strip().isdigit()
-        time.sleep(0.05)
-        p.send_signal(signal.SIGKILL)
-        p.wait(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    assert p.returncode == -signal.SIGKILL
+    kill_mid_write(RECORD_WRITER, tmp_path, whole=3)  # three whole records exist, then a kill inside a rewrite
     warnings: list[str] = []
     store = Store(tmp_path, warnings.append)
     names = sorted(f.name for f in (tmp_path / "c").iterdir() if not f.name.startswith("."))

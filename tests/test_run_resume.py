@@ -19,26 +19,14 @@ from harness.run.provenance import _git_commit_in
 from harness.run.paths import store_root
 from harness.run.store import Store
 
-from conftest import write_claim
+from conftest import TINY_SETTING, write_claim
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = '''id = "{id}"
 source = "test"
 statement = "tiny"
 kind = "trend"
-[setting.data]
-M1 = 4
-M2 = 4
-dX = 8
-dY = 4
-l_tr = 8
-l_ts = 8
-n_train_tasks = 4
-[setting.model]
-m = 8
-[setting.train]
-steps = {steps}
-batch = 16
+''' + TINY_SETTING + '''batch = 16
 eval_every = 10
 n_eval = 64
 chunk = 10
