@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from harness.run.paths import claims_dir, new_run_dir, results_root, robustness_
 from harness.core.jsonio import atomic_write_text
 from harness.nightly import resolve_baseline, publish
 from harness.report.claim_report import claim_figures, run_totals, write_report
-from harness.report.compare import DRIFT_Z, FAIL_ON, Comparison, compare, history, terminal_rows
+from harness.report.compare import DRIFT_Z, FAIL_ON, Comparison, compare, comparison_json, history, terminal_rows
 from harness.report.run_folders import load_run
 from harness.report import terminal
 from harness.run.runner import run_claims
@@ -162,7 +161,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
     cmp = compare(a.a, a.b, a.drift_z, a.allow_mismatch)
     _show(cmp)
     if a.json:
-        atomic_write_text(Path(a.json), json.dumps(cmp.to_json(), indent=1, default=str) + "\n")
+        atomic_write_text(Path(a.json), comparison_json(cmp))
     return EXIT_FAILED if cmp.failed(a.fail_on) else EXIT_OK
 
 
@@ -187,11 +186,8 @@ def cmd_nightly(a: argparse.Namespace) -> int:
     warn = lambda msg: print(f"warning: {msg}", file=sys.stderr)  # noqa: E731
     baseline = resolve_baseline(a.baseline, Path(a.results), a.profile, a.out, a.allow_mismatch, warn)
     outcome = run_and_report(a, claims)
-    cmp = compare(baseline, outcome.out, a.drift_z, allow_mismatch=True) if baseline else None
-    if cmp:  # the profiles were checked before training; what is left to say is in cmp.warnings
-        cmp.warnings = [w for w in cmp.warnings if not w.startswith("profile mismatch")] + \
-            ([f"profile mismatch: baseline '{cmp.baseline['profile']}', new run '{cmp.new['profile']}' (--allow-mismatch)"]
-             if cmp.baseline["profile"] != cmp.new["profile"] else [])
+    cmp = compare(baseline, outcome.out, a.drift_z, a.allow_mismatch) if baseline else None  # profiles checked above
+    if cmp:
         print(f"\nagainst baseline {baseline}:")
         _show(cmp)
     publish(cmp, outcome.out, a.profile, Path(a.results))

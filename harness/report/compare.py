@@ -242,9 +242,14 @@ def write_comparison(cmp: Comparison, folder: str | Path, links: dict[str, str] 
     """compare.json and summary.md in `folder`; returns both paths."""
     folder = Path(folder)
     j, s = folder / "compare.json", folder / "summary.md"
-    atomic_write_text(j, json.dumps(_finite(cmp.to_json()), indent=1, allow_nan=False) + "\n")
+    atomic_write_text(j, comparison_json(cmp))
     atomic_write_text(s, cmp.to_markdown(links))
     return j, s
+
+
+def comparison_json(cmp: Comparison) -> str:
+    """compare.json's text: strict JSON (a non-finite number is null)."""
+    return json.dumps(_finite(cmp.to_json()), indent=1, allow_nan=False) + "\n"
 
 
 def _finite(x: Any) -> Any:
