@@ -165,6 +165,10 @@ def cmd_compare(a: argparse.Namespace) -> int:
     return EXIT_FAILED if cmp.failed(a.fail_on) else EXIT_OK
 
 
+def _warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
+
+
 def _check_drift_z(z: float) -> None:
     if not z > 0:
         raise UsageError(f"--drift-z {z}: must be > 0")
@@ -172,7 +176,7 @@ def _check_drift_z(z: float) -> None:
 
 def _show(cmp: Comparison) -> None:
     for w in cmp.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        _warn(w)
     print(terminal.table(terminal_rows(cmp), headers=("claim", "verdict", "change since the baseline")))
     k = cmp.counts()
     print(f"\n{k['claims']} claims: {k['flips']} flips ({k['unexpected_flips']} unexpected), {k['drifts']} drifts "
@@ -183,8 +187,7 @@ def cmd_nightly(a: argparse.Namespace) -> int:
     """`run`, then compare with the baseline (checked before training), compare.json and summary.md in the run folder."""
     _check_drift_z(a.drift_z)
     claims = _prepare(a)
-    warn = lambda msg: print(f"warning: {msg}", file=sys.stderr)  # noqa: E731
-    baseline = resolve_baseline(a.baseline, Path(a.results), a.profile, a.out, a.allow_mismatch, warn)
+    baseline = resolve_baseline(a.baseline, Path(a.results), a.profile, a.out, a.allow_mismatch, _warn)
     outcome = run_and_report(a, claims)
     cmp = compare(baseline, outcome.out, a.drift_z, a.allow_mismatch) if baseline else None  # profiles checked above
     if cmp:
@@ -200,7 +203,7 @@ def cmd_history(a: argparse.Namespace) -> int:
     dirs = a.runs or sorted(str(p.parent) for p in (Path(a.results) / "runs").glob("*/verdicts.json"))
     if not dirs:
         raise UsageError(f"no runs under {Path(a.results) / 'runs'}")
-    print(history(dirs, warn=lambda msg: print(f"warning: {msg}", file=sys.stderr), threshold=a.drift_z))
+    print(history(dirs, warn=_warn, threshold=a.drift_z))
     return 0
 
 
