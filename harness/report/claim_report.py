@@ -1,6 +1,6 @@
-"""Reports: a Markdown table per run (tabulate), a log-log plot per rate claim,
-per-claim plots of the measured trend beside the paper's, and a history view
-across runs that flags verdict changes and exponent drifts."""
+"""Reports: a Markdown table per run (tabulate), a log-log plot per rate claim and
+per-claim plots of the measured trend beside the paper's (compare and history
+across runs: harness.report.compare)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from tabulate import tabulate
 
 from harness.report.html import counts_of, write_html
 from harness.report.plotting import finish, new_axes
-from harness.report.run_folders import load_run, load_runs
 from harness.report.terminal import outcome_name
 from harness.claims.record import Record
 from harness.claims.verdicts import Verdict
@@ -24,7 +23,6 @@ from harness.core.jsonio import atomic_write_text
 from harness.run.provenance import provenance
 
 VERDICTS_SCHEMA = 2  # verdicts.json layout: 2 adds schema_version, counts and each claim's figures
-DRIFT_FRACTION = 0.5  # an exponent moving by more than this fraction of the margin is flagged
 
 
 def verdict_dict(v: Verdict) -> dict[str, Any]:
@@ -225,68 +223,3 @@ def _short(v: Any) -> Any:
     if isinstance(v, dict):
         return ", ".join(f"{k}={val}" for k, val in v.items())
     return v
-
-
-def _exponent(v: dict[str, Any]) -> float | None:
-    e = v.get("details", {}).get("exponent")
-    return float(e) if isinstance(e, (int, float)) else None
-
-
-def compare_runs(a: str | Path, b: str | Path) -> str:
-    """Table of claims in two runs, flagging verdict changes and exponent drifts."""
-    ra, rb = load_run(a), load_run(b)
-    va = {v["claim_id"]: v for v in ra["verdicts"]}
-    vb = {v["claim_id"]: v for v in rb["verdicts"]}
-    rows = []
-    for cid in sorted(set(va) | set(vb)):
-        x, y = va.get(cid), vb.get(cid)
-        flag = ""
-        if x and y and x["verdict"] != y["verdict"]:
-            flag = "VERDICT CHANGED"
-        ex, ey = (x and _exponent(x)), (y and _exponent(y))
-        if ex is not None and ey is not None:
-            margin = _margin_of(y)
-            if margin and abs(ex - ey) > DRIFT_FRACTION * margin:
-                flag = (flag + "; " if flag else "") + f"exponent drift {ey - ex:+.3g}"
-        rows.append([cid, x["verdict"] if x else "-", y["verdict"] if y else "-",
-                     f"{ex:.3g}" if ex is not None else "", f"{ey:.3g}" if ey is not None else "", flag])
-    return tabulate(rows, headers=["claim", f"A ({str(ra['meta'].get('git_commit', '?'))[:8]})", f"B ({str(rb['meta'].get('git_commit', '?'))[:8]})", "exponent A", "exponent B", "flag"], tablefmt="github")
-
-
-def _margin_of(v: dict[str, Any]) -> float | None:
-    """The claim file's declared margin, as stored with the verdict (None for runs stored before verdicts carried it)."""
-    m = (v.get("predicted") or {}).get("margin")
-    return float(m) if isinstance(m, (int, float)) else None
-
-
-def history(run_dirs: list[str | Path], warn: Any = None) -> str:
-    """Verdicts (and fitted exponents) of every claim across runs in the given order,
-    with changes against the previous run flagged (`*` verdict changed, `~` exponent drift).
-    An unreadable run folder is left out with `warn(message)`."""
-    loaded = load_runs(run_dirs, warn)
-    run_dirs = [d for d, _ in loaded]
-    runs = [r for _, r in loaded]
-    claims = sorted({v["claim_id"] for r in runs for v in r["verdicts"]})
-    rows = []
-    for cid in claims:
-        row, prev = [cid], None
-        for r in runs:
-            v = next((x for x in r["verdicts"] if x["claim_id"] == cid), None)
-            if v is None:
-                row.append("-")
-                continue
-            cell = v["verdict"]
-            e = _exponent(v)
-            if e is not None:
-                cell += f" b={e:.3g}"
-            if prev is not None:
-                if prev["verdict"] != v["verdict"]:
-                    cell = "*" + cell
-                pe, m = _exponent(prev), _margin_of(v)
-                if e is not None and pe is not None and m and abs(e - pe) > DRIFT_FRACTION * m:
-                    cell = "~" + cell
-            prev = v
-            row.append(cell)
-        rows.append(row)
-    headers = ["claim"] + [f"{Path(d).name}" for d in run_dirs]
-    return tabulate(rows, headers=headers, tablefmt="github")

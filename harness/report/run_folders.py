@@ -70,3 +70,23 @@ def load_runs(run_dirs: list[str | Path], warn: Any = None) -> list[tuple[str | 
     if not out:
         raise RunFolderError(f"no readable run among {len(run_dirs)} folder(s)" + (f", e.g. {run_dirs[0]}" if run_dirs else ""))
     return out
+
+
+def latest_run(runs_dir: str | Path, profile: str, exclude: str | Path | None = None, warn: Any = None) -> Path | None:
+    """The newest readable run folder of `profile` under `runs_dir` (by its recorded start time, then by name), other
+    than `exclude`; None if there is none. Unreadable folders are skipped with `warn(message)`."""
+    root = Path(runs_dir)
+    skip = Path(exclude).resolve() if exclude else None
+    found: list[tuple[str, str, Path]] = []
+    for d in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+        if skip is not None and d.resolve() == skip:
+            continue
+        try:
+            run = load_run(d)
+        except RunFolderError as exc:
+            if warn:
+                warn(f"skipped {exc}")
+            continue
+        if run["meta"].get("profile") == profile:
+            found.append((str(run["meta"].get("started") or ""), d.name, d))
+    return max(found)[2] if found else None
