@@ -22,7 +22,7 @@ from harness.claims.schema import PROFILES, ClaimError
 from harness.fuzz.campaign import add_arguments as add_fuzz_arguments, plan_fuzz, run_fuzz
 from harness.loading import load_claims
 from harness.preflight import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, InternalError, UsageError,
-                               check_address, check_device, check_writable_dir, one_line, write_error_log)
+                               check_run_options, one_line, write_error_log)
 from harness.run.execution import EXECUTORS, make_executor
 from harness.run.paths import claims_dir, new_run_dir, results_root, robustness_report_dir
 from harness.core.jsonio import atomic_write_text
@@ -75,22 +75,6 @@ def verdict_failed(v, strict: bool = False) -> bool:
     return strict and v.verdict == "INCONCLUSIVE"
 
 
-def preflight(a: argparse.Namespace) -> None:
-    """Everything about the options that can fail, checked before any training (UsageError: exit 2)."""
-    check_device(a.device)
-    for opt, v in (("--jobs", a.jobs), ("--max-ensemble", a.max_ensemble)):
-        if v < 1:
-            raise UsageError(f"{opt} {v}: must be >= 1")
-    if a.address and a.executor != "dask":
-        raise UsageError(f"--address {a.address}: only --executor dask uses a scheduler address")
-    if a.address:
-        check_address(a.address)
-    results = Path(a.results)
-    check_writable_dir(results, "--results")
-    check_writable_dir(results / "store", "--results")
-    check_writable_dir(Path(a.out) if a.out else results / "runs", "--out" if a.out else "--results")
-
-
 def cmd_fuzz(a: argparse.Namespace) -> int:
     """`iclcheck fuzz`: options checked first (exit 2), then a failure while fuzzing is an internal error (exit 3)."""
     plan = plan_fuzz(a)
@@ -107,7 +91,7 @@ def _prepare(a: argparse.Namespace) -> list:
     claims = _load(a.paths, a.profile, a.k)
     if not claims:
         raise UsageError("no claim matches")
-    preflight(a)
+    check_run_options(a)
     return claims
 
 

@@ -9,6 +9,8 @@ traceback in a log file, exit 3, so CI can tell a crash from a refutation.
 
 from __future__ import annotations
 
+import argparse
+
 import datetime as dt
 import os
 import re
@@ -103,3 +105,19 @@ def one_line(exc: BaseException) -> str:
     """The exception as one line: its type and its message with newlines folded."""
     msg = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+
+
+def check_run_options(a: argparse.Namespace) -> None:
+    """Everything about the options that can fail, checked before any training (UsageError: exit 2)."""
+    check_device(a.device)
+    for opt, v in (("--jobs", a.jobs), ("--max-ensemble", a.max_ensemble)):
+        if v < 1:
+            raise UsageError(f"{opt} {v}: must be >= 1")
+    if a.address and a.executor != "dask":
+        raise UsageError(f"--address {a.address}: only --executor dask uses a scheduler address")
+    if a.address:
+        check_address(a.address)
+    results = Path(a.results)
+    check_writable_dir(results, "--results")
+    check_writable_dir(results / "store", "--results")
+    check_writable_dir(Path(a.out) if a.out else results / "runs", "--out" if a.out else "--results")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
 
 from harness.claims import checks
 from harness.claims.claim import BASELINE_KEYS, PRUNE_KEYS, SECTION_FIELDS, Claim, axis_known, axis_parts, is_eval_axis, point_config

@@ -177,7 +177,7 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
         f"training time recorded in the records: {meta.get('train_seconds_in_records', 0):.0f} s (each ensemble once)",
         *([f"- records written at commit {', '.join(f'`{c}` ({n})' for c, n in meta['record_commits'].items())}"]
           if meta.get("record_commits") else []),
-        *([f"- **reused from other code** (--reuse-stale, not retrained): "
+        *(["- **reused from other code** (--reuse-stale, not retrained): "
            + "; ".join(f"`{cid}` {v['records']} records (code fingerprint {', '.join(v['fingerprints'])})"
                        for cid, v in meta['reused_from_other_code'].items())]
           if meta.get("reused_from_other_code") else []),
