@@ -101,7 +101,7 @@ class ClaimItem(pytest.Item):
     def _reason(self, text: str) -> str:
         """A SKIPPED / XFAIL reason cut so that pytest's summary line ("XFAIL <node id> - reason") fits the
         terminal; the report holds the whole measurement and reason."""
-        return terminal.clip(text, max(30, terminal.width() - len(self.nodeid) - 12))
+        return terminal.clip(text, max(10, terminal.width() - len(self.nodeid) - 10))  # 'XFAIL ', ' - '
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, ClaimVerdictError):
@@ -201,4 +201,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     tr.section("claim verdicts")
     tr.write_line(terminal.verdict_table(state.verdicts))
     if getattr(state, "report", None):
-        tr.write_line(f"report: {state.report}")
+        tr.write_line(f"report: {terminal.short_path(state.report)}")

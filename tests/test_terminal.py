@@ -38,3 +38,28 @@ def test_list_fits_columns(monkeypatch, capsys, cols):
     assert main(["list"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) > 10 and max(map(len, out)) <= cols
+
+
+@pytest.mark.slow
+def test_the_claims_suite_summary_fits_100_columns(tmp_path):
+    """`tox -e claims` as run by CI (pytest claims -v -rA --iclcheck): with long claim ids, a recorded expectation and an
+    INCONCLUSIVE verdict, every line of the claim-verdict section and of the SKIPPED / XFAIL / PASSED summary fits."""
+    import os
+    import subprocess
+    import sys
+
+    from test_run_resume import tiny
+
+    expect = '[expectation]\nverdict = "INCONCLUSIVE"\nreason = "' + "a long recorded reason " * 20 + '"\n'
+    for name, extra in (("a-rather-long-claim-identifier-for-width", ""), ("another-long-claim-identifier-b", expect)):
+        p = tiny(tmp_path, name, steps=20, reps=2, expectation=extra)
+        p.write_text(p.read_text().replace('"data.S1" = [0.5, 1.0]', '"data.S1" = [1.0]'))
+    env = {**os.environ, "COLUMNS": "100"}
+    r = subprocess.run([sys.executable, "-m", "pytest", "claims", "-v", "-rA", "-p", "no:cacheprovider", "--iclcheck",
+                        "--iclcheck-results", str(tmp_path / "res")], capture_output=True, text=True, cwd=tmp_path, env=env)
+    lines = r.stdout.splitlines()
+    start = next(i for i, ln in enumerate(lines) if "claim verdicts" in ln)
+    checked = [ln for ln in lines[start:] if ln.strip()]
+    assert any(ln.startswith("XFAIL") for ln in checked) and any(ln.startswith("SKIPPED") for ln in checked), r.stdout
+    wide = [ln for ln in checked if len(ln) > 100]
+    assert not wide, wide

@@ -33,6 +33,13 @@ def clip(text: Any, n: int) -> str:
     return s if len(s) <= n else s[: n - 3].rstrip() + "..."
 
 
+def short_path(path: Any) -> str:
+    """A path as short as it reads: relative to the working directory when it lies below it."""
+    p = os.path.abspath(str(path))
+    rel = os.path.relpath(p)
+    return rel if not rel.startswith("..") else p
+
+
 def outcome_name(verdict: str, expected: tuple[str, str] | list | None) -> str:
     """The one name of an outcome: the verdict, with "(recorded)" when it matches the recorded expectation."""
     return f"{verdict} (recorded)" if expected and expected[0] == verdict else verdict
