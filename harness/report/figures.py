@@ -29,7 +29,7 @@ from harness.claims.record import Record
 from harness.core.registry import Registry
 from harness.report.figures_baselines import baselines_by_context_length, baselines_table
 from harness.report.paper_values import PAPER_COLOR
-from harness.report.plotting import finish, new_axes, seed_interval, yerr
+from harness.report.plotting import finish, new_axes, plain_log_ticks, seed_interval, yerr
 
 FigureDrawer = Callable[[list[Record], str, Path], "Path | None"]
 FIGURE_DRAWERS: Registry[FigureDrawer] = Registry("figure")
@@ -197,6 +197,7 @@ def row_norm_histogram(records: list[Record], title: str, path: Path) -> Path | 
         if 0 < k < len(norms):
             ax.axvline(norms[len(norms) - k], color=f"C{i % 10}", ls=":", lw=1)
     ax.set_xscale("log")
+    plain_log_ticks(ax.xaxis)
     ax.set_xlabel("norm of a W_O row (log); dotted: each seed's small / large split")
     ax.set_ylabel("rows (neurons)")
     ax.text(0.02, 0.97, "paper: a constant fraction of rows large,\nthe rest near their initial size", transform=ax.transAxes,

@@ -20,7 +20,7 @@ from harness.claims.metrics import METRICS
 from harness.claims.verdict import Verdict
 from harness.core.registry import Registry
 from harness.report.paper_values import draw_paper, paper_values
-from harness.report.plotting import finish, new_axes, set_grid_xscale, t_interval, yerr
+from harness.report.plotting import finish, new_axes, plain_log_ticks, set_grid_xscale, t_interval, yerr
 
 Drawer = Callable[[Verdict, Path], "Path | None"]
 KIND_FIGURES: Registry[Drawer] = Registry("kind figure")
@@ -34,7 +34,7 @@ def proportion_clip(v: Verdict) -> tuple[float, float] | None:
 
 def _title(v: Verdict, subtitle: str = "") -> str:
     head = f"{v.claim_id}: {v.verdict}"
-    return head + ("\n" + textwrap.shorten(subtitle, 90) if subtitle else "")
+    return head + ("\n" + textwrap.fill(subtitle, 72, break_long_words=False) if subtitle else "")
 
 
 def _finite(x: object) -> bool:
@@ -70,8 +70,9 @@ def draw_rate(v: Verdict, path: Path) -> Path | None:
         if _finite(margin):
             ax.fill_between(xs, np.minimum(line(b0 - margin), line(b0 + margin)), np.maximum(line(b0 - margin), line(b0 + margin)),
                             color=CLAIM_COLOR, alpha=0.12, lw=0, label=f"margin: slopes {b0 - margin:.3g} to {b0 + margin:.3g}")
-    ax.set_xscale("log")
+    set_grid_xscale(ax, list(x), force_log=True)
     ax.set_yscale("log")
+    plain_log_ticks(ax.yaxis)
     ax.set_xlabel(d.get("x_axis", "x") + " (log)")
     ax.set_ylabel(f"{v.metric or 'y'} (log)")
     draw_paper(ax, paper_values(v.claim_id))
@@ -139,7 +140,7 @@ def draw_comparison(v: Verdict, path: Path) -> Path | None:
     ax.set_ylabel(f"{v.metric or 'metric'}[a] - {v.metric or 'metric'}[b]")
     a, b = v.details.get("a_mean"), v.details.get("b_mean")
     if _finite(a) and _finite(b):
-        ax.text(0.02, 0.02, f"mean a = {a:.4g}, mean b = {b:.4g}", transform=ax.transAxes, fontsize=7, va="bottom")
+        ax.set_xlabel(f"mean a = {a:.4g}, mean b = {b:.4g}", fontsize=8)
     return finish(fig, ax, _title(v, v.prediction), path, outside=True)
 
 
@@ -155,19 +156,16 @@ def draw_trend(v: Verdict, path: Path) -> Path | None:
     fig, ax = new_axes()
     ax.errorbar(x, mean, yerr=yerr(mean, ivs), fmt="o-", color=MEASURED_COLOR, capsize=3, zorder=3,
                 label=f"mean over seeds, 95% t interval{' (clipped to [0, 1])' if clip else ''}")
-    set_grid_xscale(ax, x)
+    log = set_grid_xscale(ax, x)
     draw_paper(ax, paper_values(v.claim_id), x_max=max(x))
     direction = v.predicted.get("direction", "")
-    if direction in ("increasing", "decreasing"):
-        up = direction == "increasing"
-        ax.annotate("", xy=(0.97, 0.9 if up else 0.72), xytext=(0.84, 0.72 if up else 0.9), xycoords="axes fraction",
-                    arrowprops=dict(arrowstyle="->", color=CLAIM_COLOR, lw=1.6))
+    if direction in ("increasing", "decreasing"):  # a legend entry, so the arrow never sits on the data
         rho = v.details.get("rho")
-        ax.text(0.82, 0.81, f"predicted: {direction}" + (f"\nSpearman rho = {rho:.2f}" if _finite(rho) else ""),
-                transform=ax.transAxes, fontsize=7, ha="right", va="center", color=CLAIM_COLOR)
+        ax.plot([], [], ls="none", marker=r"$\nearrow$" if direction == "increasing" else r"$\searrow$", ms=14, color=CLAIM_COLOR,
+                label=f"predicted: {direction}" + (f" (measured Spearman rho = {rho:.2f})" if _finite(rho) else ""))
     if clip:
         ax.set_ylim(-0.02, min(1.02, max(hi for _, hi in ivs) * 1.35 + 0.02))
-    ax.set_xlabel(v.details.get("x_axis", "x"))
+    ax.set_xlabel(v.details.get("x_axis", "x") + (" (log)" if log else ""))
     ax.set_ylabel(v.metric or "metric")
     return finish(fig, ax, _title(v, v.prediction), path, outside=True)
 

@@ -15,20 +15,22 @@ PAPER_COLOR = "C4"
 
 @dataclass(frozen=True)
 class PaperValue:
-    """One reported value: a horizontal line at `y`, a band `band` = (low, high) or a vertical line at `x`;
-    `x_from` limits a horizontal line to x >= x_from (the paper's value holds only there)."""
+    """One reported value: a horizontal line at `y`, a band `band` = (low, high), a vertical line at `x`, or a
+    shaded range of x `x_span` = (low, high); `x_from` limits a horizontal line to x >= x_from (the paper's value
+    holds only there)."""
 
     label: str
     y: float | None = None
     band: tuple[float, float] | None = None
     x: float | None = None
+    x_span: tuple[float, float] | None = None
     x_from: float | None = None
 
 
 _ATTN = PaperValue("paper: ~0.4 -> ~1.0 over training", y=1.0)
 _PRUNE_FLAT = PaperValue("paper: error flat up to ~15% (difference ~0)", y=0.0)
 _OOD_LOW = PaperValue("paper: OOD error near 0 for S1 >= 1", y=0.0, x_from=1.0)
-_OOD_PLATEAU = PaperValue("paper: plateaus grow as S1 falls below 1 (at 0.9, 0.7, 0.5)", x=1.0)
+_OOD_PLATEAU = PaperValue("paper: S1 < 1, error plateaus grow as S1 falls (0.9, 0.7, 0.5)", x_span=(0.0, 1.0))
 
 PAPER: dict[str, tuple[PaperValue, ...]] = {
     "attn-concentration": (_ATTN,),
@@ -64,3 +66,7 @@ def draw_paper(ax, values: tuple[PaperValue, ...], x_max: float | None = None) -
             ax.axhline(pv.y, **style)
         elif pv.x is not None:
             ax.axvline(pv.x, **style)
+        elif pv.x_span is not None:  # shaded within the data's x range only
+            lim = ax.get_xlim()
+            ax.axvspan(max(pv.x_span[0], lim[0]), min(pv.x_span[1], lim[1]), color=PAPER_COLOR, alpha=0.1, lw=0, label=pv.label)
+            ax.set_xlim(lim)

@@ -27,12 +27,13 @@ def new_panels(ncols: int, size: tuple[float, float]):
 
 
 def save_figure(fig, path: Path) -> Path:
-    """Tight layout, save as PNG (creating the folder), close; returns the path."""
+    """Tight layout, save as PNG (creating the folder; the bounding box grown to a legend placed outside the axes),
+    close; returns the path."""
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -42,7 +43,7 @@ def finish(fig, ax, title: str, path: Path, outside: bool = False) -> Path:
     (for figures whose data fill the plot, so the legend hides nothing)."""
     ax.set_title(title, fontsize=9)
     if outside:
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1, frameon=False)
     else:
         ax.legend(fontsize=7, loc="best", framealpha=0.85)
     return save_figure(fig, path)
@@ -62,13 +63,25 @@ def is_geometric(values: list[float]) -> bool:
     return min(ratios) > GEOMETRIC_MIN_RATIO and max(ratios) / min(ratios) <= GEOMETRIC_SPREAD
 
 
-def set_grid_xscale(ax, values: list[float]) -> None:
-    """A log x axis (ticks at the grid values) where the grid is geometric; linear otherwise."""
-    if is_geometric(values):
-        xs = sorted({float(v) for v in values})
-        ax.set_xscale("log")
-        ax.set_xticks(xs, [f"{x:g}" for x in xs])
-        ax.minorticks_off()
+def set_grid_xscale(ax, values: list[float], force_log: bool = False) -> bool:
+    """A log x axis with ticks at the grid values where the grid is geometric (or `force_log`); linear otherwise.
+    Returns whether the axis is logarithmic."""
+    if not (force_log or is_geometric(values)):
+        return False
+    xs = sorted({float(v) for v in values})
+    ax.set_xscale("log")
+    ax.set_xticks(xs, [f"{x:g}" for x in xs])
+    ax.minorticks_off()
+    return True
+
+
+def plain_log_ticks(axis) -> None:
+    """Ticks of a log axis (ax.xaxis or ax.yaxis) at 1, 2, 5 x 10^k, written as plain numbers (0.2, not 2 x 10^-1)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
 
 def t_interval(mean: float, sd: float, n: int, level: float = 0.95,
