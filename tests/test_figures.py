@@ -170,3 +170,12 @@ def test_attention_curve_names_the_s1_it_is_judged_at(tmp_path):
     finally:
         figures.finish = original
     assert "judged at S1 = 1.5" in titles[0] and "training S1 = 1" in titles[0]
+
+
+def test_rate_figure_without_a_fit_still_draws_the_points(tmp_path):
+    claim = next(c for c in load_claims(CLAIMS, "quick") if c.id == "iters-alpha")
+    v = KINDS.get("rate").judge(claim, synthetic_rows(claim))
+    v.details.update(exponent=math.nan, intercept=math.nan)
+    assert draw_kind_figure(v, tmp_path / "r.png") is not None
+    v.details["points"] = []
+    assert draw_kind_figure(v, tmp_path / "none.png") is None

@@ -57,7 +57,7 @@ def attention_curve(records: list[Record], title: str, path: Path) -> Path | Non
     """Same-pattern attention over training checkpoints (mean, 95% t interval over seeds), in-domain and OOD at the
     training config's S1, the final OOD mass at any other S1 the claim is judged at, and the paper's ~0.4 -> ~1.0."""
     recs = [r for r in records if not r.failed]
-    if not recs:
+    if not recs or not recs[0].history.steps:
         return None
     fig, ax = new_axes((5.6, 4.4))
     s1_train, s1_evals = _s1_label(recs)

@@ -46,7 +46,7 @@ def draw_rate(v: Verdict, path: Path) -> Path | None:
     the points' centre and the margin as the band of slopes b0 +- margin around it."""
     d = v.details
     pts = [p for p in d.get("points", []) if _finite(p.get("mean_log_y"))]
-    if not pts or not _finite(d.get("exponent")):
+    if not pts:
         return None
     x = np.array([p["x"] for p in pts], dtype=float)
     m = np.array([p["mean_log_y"] for p in pts])
@@ -59,9 +59,10 @@ def draw_rate(v: Verdict, path: Path) -> Path | None:
         if sel.any():
             ax.errorbar(x[sel], gm[sel], yerr=[gm[sel] - lo[sel], hi[sel] - gm[sel]], fmt=fmt, color=color, capsize=3, zorder=3, label=label)
     xs = np.geomspace(x.min(), x.max(), 60)
-    b, ci = d["exponent"], d.get("ci90") or (math.nan, math.nan)
-    fit = d["intercept"] * xs**b + d["offset"] if _finite(d.get("offset")) else np.exp(d["intercept"]) * xs**b
-    ax.plot(xs, fit, "-", color=MEASURED_COLOR, zorder=2, label=f"fit b = {b:.3g}, 90% CI [{ci[0]:.3g}, {ci[1]:.3g}]")
+    b, ci = d.get("exponent"), d.get("ci90") or (math.nan, math.nan)
+    if _finite(b) and _finite(d.get("intercept")):  # a failed fit (nan) leaves the points alone
+        fit = d["intercept"] * xs**b + d["offset"] if _finite(d.get("offset")) else np.exp(d["intercept"]) * xs**b
+        ax.plot(xs, fit, "-", color=MEASURED_COLOR, zorder=2, label=f"fit b = {b:.3g}, 90% CI [{ci[0]:.3g}, {ci[1]:.3g}]")
     b0, margin = v.predicted.get("exponent"), v.predicted.get("margin")
     if _finite(b0) and valid.any():
         cx, cy = np.mean(np.log(x[valid])), np.mean(m[valid])
