@@ -29,7 +29,7 @@ from harness.claims.record import Record
 from harness.core.registry import Registry
 from harness.report.figures_baselines import baselines_by_context_length, baselines_table
 from harness.report.paper_values import PAPER_COLOR
-from harness.report.plotting import finish, new_axes, plain_log_ticks, seed_interval, yerr
+from harness.report.plotting import finish, new_axes, plain_log_ticks, seed_interval, set_grid_xscale, yerr
 
 FigureDrawer = Callable[[list[Record], str, Path], "Path | None"]
 FIGURE_DRAWERS: Registry[FigureDrawer] = Registry("figure")
@@ -130,7 +130,7 @@ def error_by_test_length(records: list[Record], title: str, path: Path) -> Path 
         stats = [seed_interval(series[alpha][x], clip=UNIT) for x in xs]
         ax.plot(xs, [m for m, _, _ in stats], "o-", ms=3, color=f"C{i}", label=f"alpha' = {alpha:g}")
         ax.fill_between(xs, [lo for _, lo, _ in stats], [hi for _, _, hi in stats], color=f"C{i}", alpha=0.15, lw=0)
-    ax.set_xscale("log")
+    set_grid_xscale(ax, [x for by_x in series.values() for x in by_x], force_log=True)
     ax.set_xlabel("test context length l_ts (log)")
     ax.set_ylabel("unseen-task error")
     ax.text(0.98, 0.97, "paper: larger alpha' reaches low error\nwith shorter test prompts", transform=ax.transAxes,

@@ -51,6 +51,7 @@ def finish(fig, ax, title: str, path: Path, outside: bool = False) -> Path:
 
 GEOMETRIC_MIN_RATIO = 1.5  # successive grid values growing by more than this factor...
 GEOMETRIC_SPREAD = 2.5  # ...with the largest and smallest such ratio within this factor of each other: a log axis
+MAX_GRID_TICKS = 8  # more grid values than this get 1-2-5 ticks instead of one per value
 
 
 def is_geometric(values: list[float]) -> bool:
@@ -64,12 +65,16 @@ def is_geometric(values: list[float]) -> bool:
 
 
 def set_grid_xscale(ax, values: list[float], force_log: bool = False) -> bool:
-    """A log x axis with ticks at the grid values where the grid is geometric (or `force_log`); linear otherwise.
+    """A log x axis with ticks at the grid values (1-2-5 ticks on a dense grid) where the grid is geometric (or
+    `force_log`); linear otherwise.
     Returns whether the axis is logarithmic."""
     if not (force_log or is_geometric(values)):
         return False
     xs = sorted({float(v) for v in values})
     ax.set_xscale("log")
+    if len(xs) > MAX_GRID_TICKS:  # a dense grid (e.g. l_ts = 1..48): 1-2-5 ticks, or the labels run together
+        plain_log_ticks(ax.xaxis)
+        return True
     ax.set_xticks(xs, [f"{x:g}" for x in xs])
     ax.minorticks_off()
     return True
