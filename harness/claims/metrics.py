@@ -47,6 +47,7 @@ class Metric:
     reads: dict[str, type] = field(default_factory=dict)  # [metric] keys that only this metric reads (layer, head)
     check: Callable[[Claim], Problem] = _ok  # the metric's own parameter checks
     needs_eps: bool = False
+    proportion: bool = False  # values lie in [0, 1] (a rate or a mass): intervals drawn for it are clipped there
 
 
 METRICS: Registry[Metric] = Registry("metric")
@@ -142,18 +143,19 @@ for _name, _metric in (
                             per_point=False, check=_check_checkpointed, needs_eps=True)),
     ("samples_to_eps", Metric("samples_to_eps", "training prompts N = B T until the error is <= eps (censored at the cap)",
                               _steps_to_eps(True), per_point=False, check=_check_checkpointed, needs_eps=True)),
-    ("error_rate", Metric("error_rate", "classification error on fresh test prompts (k errors of n)", _error_rate)),
-    ("attn_mass", Metric("attn_mass", "attention mass of the query on same-pattern contexts", _attn_mass)),
+    ("error_rate", Metric("error_rate", "classification error on fresh test prompts (k errors of n)", _error_rate,
+                          proportion=True)),
+    ("attn_mass", Metric("attn_mass", "attention mass of the query on same-pattern contexts", _attn_mass, proportion=True)),
     ("attn_gain", Metric("attn_gain", "same-pattern attention mass, final minus initial checkpoint", _attn_gain, per_point=False,
                          check=_check_checkpointed)),
     ("label_alignment", Metric("label_alignment", "cosine of large W_O W_V rows' label part with +-q", _probe("label_alignment"), per_point=False)),
     ("feature_alignment", Metric("feature_alignment", "cosine of large rows' feature part with the mean IDR pattern",
                                  _probe("feature_alignment"), per_point=False)),
     ("large_neuron_fraction", Metric("large_neuron_fraction", "fraction of W_O rows in the large-norm cluster",
-                                     _probe("large_neuron_fraction"), per_point=False)),
+                                     _probe("large_neuron_fraction"), per_point=False, proportion=True)),
     ("norm_ratio", Metric("norm_ratio", "mean row norm of the large cluster over the small one", _probe("norm_ratio"), per_point=False)),
     ("attn_mass_layer", Metric("attn_mass_layer", "same-pattern mass of one block (metric.layer, 1-based; 0 = the weakest block)",
-                               _attn_mass_layer, reads={"layer": int, "head": int}, check=_check_layered)),
+                               _attn_mass_layer, reads={"layer": int, "head": int}, check=_check_layered, proportion=True)),
 ):
     METRICS.register(_name, _metric)
 

@@ -56,6 +56,7 @@ class Verdict:
     paper_trend: str = ""
     estimate: Estimate | None = None  # None for ERROR
     predicted: dict[str, Any] = field(default_factory=dict)  # the claim file's [prediction] numbers
+    metric: str = ""  # the claim's metric name (figures read its scale from the metric registry)
 
     def line(self) -> str:
         """One line: claim, verdict, prediction beside measurement."""

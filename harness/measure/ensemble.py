@@ -96,7 +96,7 @@ def measure_ensemble(model, worlds: list[World], eval_points: list[dict[str, Any
             norms = neuron_rows(model)[e].detach().double().norm(dim=1)
             finite = bool(torch.isfinite(norms).all())
             frac_large, ratio = two_cluster_split(norms) if finite else (float("nan"), float("nan"))
-            out.append(MemberMeasures(per_unit[e], Probes(float("nan"), float("nan"), frac_large, ratio)))
+            out.append(MemberMeasures(per_unit[e], Probes(float("nan"), float("nan"), frac_large, ratio, norms.tolist())))
         return out
     for e, w in enumerate(worlds):
         probe = neuron_probe(model, e, w.ind.relevant.mean(0), w.ind.q, w.cfg.dX)
@@ -108,5 +108,6 @@ def measure_ensemble(model, worlds: list[World], eval_points: list[dict[str, Any
             feature_alignment=float(probe.feature_cos[large].mean()) if finite else float("nan"),
             large_neuron_fraction=frac_large if finite else float("nan"),
             norm_ratio=ratio if finite else float("nan"),
+            row_norms=probe.row_norms.tolist(),
         )))
     return out

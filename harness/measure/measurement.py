@@ -48,6 +48,7 @@ class Probes:
     feature_alignment: float
     large_neuron_fraction: float
     norm_ratio: float
+    row_norms: list[float] = field(default_factory=list)  # norms of the W_O rows (neurons), for the norm histogram
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -56,7 +57,10 @@ class Probes:
     def from_json(cls, data: Any) -> "Probes":
         p = from_fields(cls, data)
         for f in dataclasses.fields(cls):
-            expect(getattr(p, f.name), (int, float), f"Probes.{f.name}")
+            if f.name != "row_norms":
+                expect(getattr(p, f.name), (int, float), f"Probes.{f.name}")
+        for x in expect(p.row_norms, list, "Probes.row_norms"):
+            expect(x, (int, float), "Probes.row_norms[]")
         return p
 
 

@@ -1,12 +1,14 @@
-"""Reports: a Markdown table per run (tabulate), a log-log plot per rate claim and
-per-claim plots of the measured trend beside the paper's (compare and history
-across runs: harness.report.compare)."""
+"""The claim report of one run: report.md (header, verdict table, each claim in detail with its figures),
+verdicts.json, and the HTML page and badge beside them.
+
+Figures: one per claim from its verdict (harness.report.kind_figures), plus the
+paper-comparison figure a claim file asks for (harness.report.figures).
+Compare and history across runs: harness.report.compare."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from collections import Counter
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 from tabulate import tabulate
 
 from harness.report.html import counts_of, write_html
-from harness.report.plotting import finish, new_axes
+from harness.report.kind_figures import draw_kind_figure
 from harness.report.terminal import outcome_name
 from harness.claims.record import Record
 from harness.claims.verdicts import Verdict
@@ -70,52 +72,6 @@ def summary_table(verdicts: list[Verdict], fmt: str = "github") -> str:
     return tabulate(rows, headers=["claim", "source", "prediction", "measurement (interval)", "interval over", "points x seeds", "verdict"], tablefmt=fmt)
 
 
-def _plot_rate(v: Verdict, path: Path) -> Path | None:
-    d = v.details
-    pts = [p for p in d.get("points", []) if isinstance(p.get("mean_log_y"), float) and math.isfinite(p["mean_log_y"])]
-    if not pts or "exponent" not in d:
-        return None
-    import numpy as np
-
-    x = np.array([p["x"] for p in pts])
-    m = np.array([p["mean_log_y"] for p in pts])
-    sd = np.array([p["sd_log_y"] if math.isfinite(p["sd_log_y"]) else 0.0 for p in pts])
-    valid = np.array([p["valid"] for p in pts])
-    fig, ax = new_axes()
-    ax.errorbar(x[valid], np.exp(m[valid]), yerr=[np.exp(m[valid]) - np.exp(m[valid] - sd[valid]), np.exp(m[valid] + sd[valid]) - np.exp(m[valid])],
-                fmt="o", color="C0", capsize=3, label="per-point geometric mean (+-1 sd over seeds)")
-    if (~valid).any():
-        ax.plot(x[~valid], np.exp(m[~valid]), "x", color="C3", label="point with capped runs (not fitted)")
-    xs = np.geomspace(x.min(), x.max(), 50)
-    ax.plot(xs, np.exp(d["intercept"]) * xs ** d["exponent"], "-", color="C0", label=f"fit b = {d['exponent']:.3g}")
-    b0 = v.predicted.get("exponent")
-    if b0 is not None:
-        anchor = np.exp(np.mean(m[valid]) - b0 * np.mean(np.log(x[valid])))
-        ax.plot(xs, anchor * xs**b0, "--", color="C2", label=f"predicted b = {b0:.3g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(d.get("x_axis", "x"))
-    ax.set_ylabel(v.prediction.split(" ~ ")[0], fontsize=8)
-    return finish(fig, ax, f"{v.claim_id}: {v.verdict}", path)
-
-
-def _plot_trend(v: Verdict, path: Path) -> Path | None:
-    pts = v.details.get("points", [])
-    if not pts or "x" not in pts[0]:
-        return None
-    fig, ax = new_axes()
-    x = [p["x"] for p in pts]
-    y = [p["mean"] for p in pts]
-    e = [p["sd"] if math.isfinite(p.get("sd", math.nan)) else 0.0 for p in pts]
-    ax.errorbar(x, y, yerr=e, fmt="o-", capsize=3, label="measured mean (+-1 sd over seeds)")
-    ax.set_xlabel(v.details.get("x_axis", "x"))
-    ax.set_ylabel(v.prediction.split(" ")[0])
-    title = f"{v.claim_id}: {v.verdict}"
-    if v.paper_trend:
-        ax.text(0.02, 0.02, "paper: " + v.paper_trend, transform=ax.transAxes, fontsize=7, va="bottom", wrap=True)
-    return finish(fig, ax, title, path)
-
-
 def robustness_section(run_dir: Path, folder: Path | None) -> list[str]:
     """The headline answers of the robustness (fuzzing) report in `folder`, linked, for the claim report; [] if none."""
     if folder is None or not (Path(folder) / "summary.json").is_file():
@@ -150,11 +106,7 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
     meta = {**meta, **dataclasses.asdict(provenance(device))}
     plot_of: dict[str, str] = {}
     for v in verdicts:
-        p = None
-        if v.kind == "rate":
-            p = _plot_rate(v, plots / f"{v.claim_id}.png")
-        elif v.kind == "trend":
-            p = _plot_trend(v, plots / f"{v.claim_id}.png")
+        p = draw_kind_figure(v, plots / f"{v.claim_id}.png")
         if p:
             plot_of[v.claim_id] = f"plots/{p.name}"
     extra_of: dict[str, str] = {}

@@ -12,8 +12,10 @@ A claim file asks for one with `figure = "..."`:
   examples l_ts, one line per method (the trained Transformer and the classical
   baselines fitted on the same prompts' contexts), one panel per alpha';
 - "error_by_test_length": in-domain error against the test context length l_ts,
-  one line per alpha', as in the paper's figure (larger alpha' needs shorter prompts).
-Figures with a `TABLES` entry also give the report a table of the same numbers.
+  one line per alpha', as in the paper's figure (larger alpha' needs shorter prompts);
+- "row_norm_histogram": the W_O row norms of every seed (Probes.row_norms), bimodal in the paper's account.
+Intervals are 95% t intervals over seeds, clipped to [0, 1] for rates and masses; the paper's values are drawn in
+its colour and labelled "paper". Figures with a `TABLES` entry also give the report a table of the same numbers.
 """
 
 from __future__ import annotations
@@ -24,9 +26,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.claims.record import Record
-from harness.report.plotting import finish, new_axes
+from harness.core.registry import Registry
+from harness.report.figures_baselines import baselines_by_context_length, baselines_table
+from harness.report.paper_values import PAPER_COLOR
+from harness.report.plotting import finish, new_axes, plain_log_ticks, seed_interval, set_grid_xscale, yerr
 
-FIGURES = ("attention_curve", "error_by_prune_mode", "attention_by_layer", "baselines_by_context_length", "error_by_test_length")
+FigureDrawer = Callable[[list[Record], str, Path], "Path | None"]
+FIGURE_DRAWERS: Registry[FigureDrawer] = Registry("figure")
+UNIT = (0.0, 1.0)  # error rates and attention masses: their intervals are clipped here
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -38,27 +45,41 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
     return m, sd
 
 
+def _s1_label(records: list[Record]) -> tuple[str, list[float]]:
+    """The S1 the OOD checkpoints were measured at (the training config's) and the other S1 values the eval
+    points measure the final model at (a claim such as attn-concentration-ood is judged there)."""
+    train = sorted({float(r.config.data.S1) for r in records})
+    evals = sorted({float(m.point["data.S1"]) for r in records for m in r.measurements if "data.S1" in m.point} - set(train))
+    return ", ".join(f"{s:g}" for s in train), evals
+
+
 def attention_curve(records: list[Record], title: str, path: Path) -> Path | None:
+    """Same-pattern attention over training checkpoints (mean, 95% t interval over seeds), in-domain and OOD at the
+    training config's S1, the final OOD mass at any other S1 the claim is judged at, and the paper's ~0.4 -> ~1.0."""
     recs = [r for r in records if not r.failed]
-    if not recs:
+    if not recs or not recs[0].history.steps:
         return None
-    fig, ax = new_axes()
-    for key, label, color in (("attn_id", "in-domain (unseen tasks)", "C0"), ("attn_ood", "out-of-domain", "C1")):
-        steps = recs[0].history.steps
-        cols = [[getattr(r.history, key)[i] for r in recs] for i in range(len(steps))]
-        ms = [_mean_sd(c) for c in cols]
-        if all(math.isnan(m) for m, _ in ms):
+    fig, ax = new_axes((5.6, 4.4))
+    s1_train, s1_evals = _s1_label(recs)
+    steps = recs[0].history.steps
+    for key, label, color in (("attn_id", "in-domain (unseen tasks)", "C0"), ("attn_ood", f"out-of-domain at S1 = {s1_train} (checkpoints)", "C1")):
+        stats = [seed_interval([getattr(r.history, key)[i] for r in recs], clip=UNIT) for i in range(len(steps))]
+        if all(math.isnan(m) for m, _, _ in stats):
             continue
-        m = [x for x, _ in ms]
-        sd = [y for _, y in ms]
-        ax.plot(steps, m, color=color, label=f"{label}, mean over {len(recs)} seeds")
-        ax.fill_between(steps, [a - b for a, b in zip(m, sd)], [a + b for a, b in zip(m, sd)], color=color, alpha=0.2)
-    ax.axhline(1.0, color="grey", ls="--", lw=0.8, label="paper: rises from ~0.4 to ~1.0")
-    ax.axhline(0.4, color="grey", ls=":", lw=0.8)
+        ax.plot(steps, [m for m, _, _ in stats], color=color, zorder=3, label=f"{label}, mean of {len(recs)} seeds")
+        ax.fill_between(steps, [lo for _, lo, _ in stats], [hi for _, _, hi in stats], color=color, alpha=0.2, lw=0)
+    for i, s1 in enumerate(s1_evals):
+        m, lo, hi = seed_interval([meas.attn_ood for r in recs for meas in r.measurements if meas.point.get("data.S1") == s1], clip=UNIT)
+        ax.errorbar([steps[-1]], [m], yerr=yerr([m], [(lo, hi)]), fmt="s", color=f"C{3 + i}", capsize=4, zorder=4,
+                    label=f"out-of-domain at S1 = {s1:g}, final model (where the claim is judged)")
+    ax.axhline(1.0, color=PAPER_COLOR, ls="-.", lw=1.2, label="paper: rises from ~0.4 to ~1.0")
+    ax.axhline(0.4, color=PAPER_COLOR, ls=":", lw=1.2)
     ax.set_xlabel("training step")
     ax.set_ylabel("attention mass on same-pattern contexts")
     ax.set_ylim(0, 1.05)
-    return finish(fig, ax, title, path)
+    if s1_evals:
+        title += f"\n(OOD curve at the training S1 = {s1_train}; judged at S1 = {', '.join(f'{s:g}' for s in s1_evals)})"
+    return finish(fig, ax, title + "\n(95% t intervals over seeds)", path, outside=True)
 
 
 def _error_series(records: list[Record], x_axis: str, line_of: Callable[[dict, Record], Any]) -> dict[Any, dict[float, list[float]]]:
@@ -76,37 +97,45 @@ def _error_series(records: list[Record], x_axis: str, line_of: Callable[[dict, R
 
 
 def error_by_prune_mode(records: list[Record], title: str, path: Path) -> Path | None:
+    """Unseen-task error against the pruning rate R per mode (mean, 95% t interval over seeds, clipped to [0, 1]),
+    with the paper's "flat up to ~15%" for small-magnitude pruning."""
     series = _error_series(records, "prune.fraction", lambda p, r: p.get("prune.mode", "small"))
     if not series:
         return None
-    fig, ax = new_axes()
+    fig, ax = new_axes((5.6, 4.4))
     for mode, color in (("small", "C2"), ("random", "C7"), ("large", "C3")):
         if mode not in series:
             continue
         xs = sorted(series[mode])
-        ms = [_mean_sd(series[mode][x]) for x in xs]
-        ax.errorbar(xs, [m for m, _ in ms], yerr=[s for _, s in ms], fmt="o-", color=color, capsize=3, label=f"{mode}-magnitude" if mode != "random" else "random")
-    ax.set_xlabel("pruning rate R (fraction of MLP neurons removed: W_O rows; deep model: last block)")
+        stats = [seed_interval(series[mode][x], clip=UNIT) for x in xs]
+        means = [m for m, _, _ in stats]
+        ax.errorbar(xs, means, yerr=yerr(means, [(lo, hi) for _, lo, hi in stats]), fmt="o-", color=color, capsize=3, zorder=3,
+                    label=f"{mode}-magnitude" if mode != "random" else "random")
+    ax.axvspan(0.0, 0.15, color=PAPER_COLOR, alpha=0.12, lw=0, label="paper: small-magnitude flat up to ~15%")
+    ax.set_ylim(bottom=-0.01)
+    ax.set_xlabel("pruning rate R (fraction of W_O rows removed; deep model: last block)")
     ax.set_ylabel("unseen-task error")
-    ax.text(0.02, 0.95, "paper: small flat to ~15%, random between, large rises", transform=ax.transAxes, fontsize=7, va="top")
-    return finish(fig, ax, title, path)
+    ax.text(0.02, 0.97, "paper: random between, large rises", transform=ax.transAxes, fontsize=7, va="top", color=PAPER_COLOR)
+    return finish(fig, ax, title + "\n(95% t intervals over seeds)", path, outside=True)
 
 
 def error_by_test_length(records: list[Record], title: str, path: Path) -> Path | None:
+    """Unseen-task error against the test context length, one line per alpha' (mean over seeds, 95% t band)."""
     series = _error_series(records, "data.l_ts", lambda p, r: float(p.get("data.alpha_test", r.config.data.alpha_test)))
     if not series:
         return None
-    fig, ax = new_axes()
+    fig, ax = new_axes((5.6, 4.4))
     for i, alpha in enumerate(sorted(series)):
         xs = sorted(series[alpha])
-        ms = [_mean_sd(series[alpha][x])[0] for x in xs]
-        ax.plot(xs, ms, "o-", ms=3, color=f"C{i}", label=f"alpha' = {alpha:g}")
-    ax.set_xscale("log")
-    ax.set_xlabel("test context length l_ts")
-    ax.set_ylabel("unseen-task error (mean over seeds)")
-    ax.text(0.98, 0.95, "paper: larger alpha' reaches low error\nwith shorter test prompts", transform=ax.transAxes,
-            fontsize=7, va="top", ha="right")
-    return finish(fig, ax, title, path)
+        stats = [seed_interval(series[alpha][x], clip=UNIT) for x in xs]
+        ax.plot(xs, [m for m, _, _ in stats], "o-", ms=3, color=f"C{i}", label=f"alpha' = {alpha:g}")
+        ax.fill_between(xs, [lo for _, lo, _ in stats], [hi for _, _, hi in stats], color=f"C{i}", alpha=0.15, lw=0)
+    set_grid_xscale(ax, [x for by_x in series.values() for x in by_x], force_log=True)
+    ax.set_xlabel("test context length l_ts (log)")
+    ax.set_ylabel("unseen-task error")
+    ax.text(0.98, 0.97, "paper: larger alpha' reaches low error\nwith shorter test prompts", transform=ax.transAxes,
+            fontsize=7, va="top", ha="right", color=PAPER_COLOR)
+    return finish(fig, ax, title + "\n(mean over seeds, 95% t band)", path, outside=True)
 
 
 def _layer_series(records: list[Record], key: str = "attn_id_layers") -> tuple[list[int], list[list[list[float]]]]:
@@ -122,70 +151,24 @@ def _layer_series(records: list[Record], key: str = "attn_id_layers") -> tuple[l
 
 
 def attention_by_layer(records: list[Record], title: str, path: Path) -> Path | None:
+    """Per block, the head-averaged same-pattern mass over training (mean, 95% t band over seeds), and the
+    paper's ~0.8-0.9 in every layer."""
     steps, series = _layer_series(records)
     if not steps:
         return None
-    fig, ax = new_axes()
+    fig, ax = new_axes((5.6, 4.4))
     for b, per_step in enumerate(series):
-        ms = [_mean_sd(c) for c in per_step]
-        m, sd = [x for x, _ in ms], [y for _, y in ms]
-        ax.plot(steps, m, color=f"C{b}", label=f"block {b + 1} (mean over heads, {len(per_step[0])} seeds)")
-        ax.fill_between(steps, [a - c for a, c in zip(m, sd)], [a + c for a, c in zip(m, sd)], color=f"C{b}", alpha=0.15)
-    ax.axhspan(0.8, 0.9, color="grey", alpha=0.15, label="paper: ~0.8-0.9 in every layer")
+        stats = [seed_interval(c, clip=UNIT) for c in per_step]
+        ax.plot(steps, [m for m, _, _ in stats], color=f"C{b}", zorder=3, label=f"block {b + 1} (mean over heads, {len(per_step[0])} seeds)")
+        ax.fill_between(steps, [lo for _, lo, _ in stats], [hi for _, _, hi in stats], color=f"C{b}", alpha=0.15, lw=0)
+    ax.axhspan(0.8, 0.9, color=PAPER_COLOR, alpha=0.15, lw=0, label="paper: ~0.8-0.9 in every layer")
     ax.set_xlabel("training step")
     ax.set_ylabel("query attention on same-pattern contexts")
     ax.set_ylim(0, 1.05)
-    return finish(fig, ax, title, path)
+    return finish(fig, ax, title + "\n(95% t bands over seeds)", path, outside=True)
 
 
-def _baseline_table(records: list[Record]) -> dict[float, dict[str, dict[int, list[float]]]]:
-    """alpha' -> method -> l_ts -> per-seed in-domain error rates."""
-    out: dict[float, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    for r in records:
-        if r.failed:
-            continue
-        for meas in r.measurements:
-            p = meas.point
-            if "baseline.method" not in p:
-                continue
-            alpha = float(p.get("data.alpha_test", r.config.data.alpha_test))
-            lts = int(p.get("data.l_ts", r.config.data.l_ts))
-            out[alpha][p["baseline.method"]][lts].append(meas.err_id / meas.n)
-    return out
-
-
-def baselines_by_context_length(records: list[Record], title: str, path: Path) -> Path | None:
-    table = _baseline_table(records)
-    if not table:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    alphas = sorted(table)  # one panel per alpha' (plotting.new_axes gives one axes only)
-    fig, axes = plt.subplots(1, len(alphas), figsize=(5.2 * len(alphas), 3.8), squeeze=False)
-    for ax, alpha in zip(axes[0], alphas):
-        for i, (method, by_l) in enumerate(sorted(table[alpha].items(), key=lambda kv: (kv[0] != "transformer", kv[0]))):
-            xs = sorted(by_l)
-            ms = [_mean_sd(by_l[x]) for x in xs]
-            style = dict(lw=2.2, color="k") if method == "transformer" else dict(lw=1, color=f"C{i}", ls="--" if method == "best" else "-")
-            ax.errorbar(xs, [m for m, _ in ms], yerr=[s for _, s in ms], fmt="o", capsize=2, label=method, **style)
-        ax.set_xscale("log", base=2)
-        ls = sorted({x for by_l in table[alpha].values() for x in by_l})
-        ax.set_xticks(ls, [str(x) for x in ls])
-        ax.minorticks_off()
-        ax.set_xlabel("context examples l_ts")
-        ax.set_ylabel("in-domain error (unseen tasks)")
-        ax.set_title(f"{title}\nalpha' = {alpha:g}", fontsize=9)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def attention_by_layer_table(records: list[Record]) -> list[Record]:
+def attention_by_layer_table(records: list[Record]) -> list[dict[str, Any]]:
     steps, series = _layer_series(records)
     rows = []
     for b, per_step in enumerate(series):
@@ -195,28 +178,48 @@ def attention_by_layer_table(records: list[Record]) -> list[Record]:
     return rows
 
 
-def baselines_table(records: list[Record]) -> list[Record]:
-    rows = []
-    for alpha, by_method in sorted(_baseline_table(records).items()):
-        for method, by_l in sorted(by_method.items(), key=lambda kv: (kv[0] != "transformer", kv[0])):
-            row: dict[str, Any] = {"alpha'": alpha, "method": method}
-            for lts in sorted(by_l):
-                row[f"l_ts={lts}"] = _mean_sd(by_l[lts])[0]
-            rows.append(row)
-    return rows
+def row_norm_histogram(records: list[Record], title: str, path: Path) -> Path | None:
+    """Histogram of the W_O row norms (log bins; one outline per seed) with each seed's split into the small and
+    the large cluster (the probe's large_neuron_fraction): the bimodality mlp-bimodal-norms judges by its ratio.
+    None when no record holds row norms (records written before they were stored)."""
+    recs = [r for r in records if not r.failed and r.probes.row_norms and all(math.isfinite(x) and x > 0 for x in r.probes.row_norms)]
+    if not recs:
+        return None
+    import numpy as np
+
+    every = [x for r in recs for x in r.probes.row_norms]
+    bins = np.geomspace(min(every) * 0.9, max(every) * 1.1, 40)
+    fig, ax = new_axes((5.6, 4.2))
+    for i, r in enumerate(recs):
+        norms = sorted(r.probes.row_norms)
+        ax.hist(norms, bins=bins, histtype="step", lw=1.2, color=f"C{i % 10}", label=f"seed {r.replicate}: norm ratio {r.probes.norm_ratio:.3g}")
+        k = round(r.probes.large_neuron_fraction * len(norms)) if math.isfinite(r.probes.large_neuron_fraction) else 0
+        if 0 < k < len(norms):
+            ax.axvline(norms[len(norms) - k], color=f"C{i % 10}", ls=":", lw=1)
+    ax.set_xscale("log")
+    plain_log_ticks(ax.xaxis)
+    ax.set_xlabel("norm of a W_O row (log); dotted: each seed's small / large split")
+    ax.set_ylabel("rows (neurons)")
+    ax.text(0.02, 0.97, "paper: a constant fraction of rows large,\nthe rest near their initial size", transform=ax.transAxes,
+            fontsize=7, va="top", color=PAPER_COLOR)
+    return finish(fig, ax, f"{title}\n{len(recs)} seeds, {len(recs[0].probes.row_norms)} rows each", path, outside=True)
 
 
+for _name, _draw in (("attention_curve", attention_curve), ("error_by_prune_mode", error_by_prune_mode),
+                     ("attention_by_layer", attention_by_layer), ("baselines_by_context_length", baselines_by_context_length),
+                     ("error_by_test_length", error_by_test_length), ("row_norm_histogram", row_norm_histogram)):
+    FIGURE_DRAWERS.register(_name, _draw)
+FIGURES = FIGURE_DRAWERS.names()  # the names a claim file's `figure` may take (checked when claims load)
 TABLES = {"attention_by_layer": attention_by_layer_table, "baselines_by_context_length": baselines_table}
 
 
-def table(kind: str, records: list[Record]) -> list[Record]:
+def table(kind: str, records: list[Record]) -> list[dict[str, Any]]:
     """Rows of the numbers behind figure `kind` (empty when it has no table)."""
     return TABLES[kind](records) if kind in TABLES else []
 
 
 def draw(kind: str, records: list[Record], title: str, path: Path) -> Path | None:
-    if kind not in FIGURES:
-        raise ValueError(f"figure must be one of {', '.join(FIGURES)}, got {kind!r}")
-    return {"attention_curve": attention_curve, "error_by_prune_mode": error_by_prune_mode,
-            "attention_by_layer": attention_by_layer, "baselines_by_context_length": baselines_by_context_length,
-            "error_by_test_length": error_by_test_length}[kind](records, title, path)
+    """Figure `kind` from `records` at `path`; None when the records do not hold its numbers."""
+    if kind not in FIGURE_DRAWERS:
+        raise ValueError(f"figure must be one of {', '.join(FIGURE_DRAWERS.names())}, got {kind!r}")
+    return FIGURE_DRAWERS.get(kind)(records, title, path)

@@ -45,7 +45,8 @@ def make_verdict(claim: Claim, verdict: str, measurement: str, over: str, n_poin
                  estimate: Estimate | None, **kw: Any) -> Verdict:
     """A verdict of `claim` with its prediction text and the claim file's prediction numbers."""
     return Verdict(claim.id, claim.source, claim.statement, claim.kind, claim.profile, verdict, describe(claim),
-                   measurement, over, n_points, n_rep, estimate=estimate, predicted=dict(claim.prediction), **kw)
+                   measurement, over, n_points, n_rep, estimate=estimate, predicted=dict(claim.prediction),
+                   metric=str(claim.metric.get("name", "")), **kw)
 
 
 def error_verdict(claim: Claim, why: str, n_points: int = 0) -> Verdict:
