@@ -14,7 +14,7 @@ import harness.cli as cli
 from harness.report.compare import RunMismatchError, compare, history, unexpected_flip
 from harness.report.run_folders import RunFolderError, latest_run
 
-from conftest import write_claim
+from conftest import TINY_SETTING, write_claim
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "results" / "reference" / "nightly-cpu"
@@ -177,19 +177,7 @@ TINY = '''id = "{id}"
 source = "test"
 statement = "tiny threshold claim"
 kind = "threshold"
-[setting.data]
-M1 = 4
-M2 = 4
-dX = 8
-dY = 4
-l_tr = 8
-l_ts = 8
-n_train_tasks = 4
-[setting.model]
-m = 8
-[setting.train]
-steps = 20
-batch = 16
+''' + TINY_SETTING.replace("{steps}", "20") + '''batch = 16
 eval_every = 10
 n_eval = 64
 chunk = 10
