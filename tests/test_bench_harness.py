@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from harness.training.trainer import train_ensemble
-from tests.conftest import small_run
+from conftest import small_run
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCH))
