@@ -71,6 +71,16 @@ def _describe(v: Verdict) -> str:
     return "\n".join(lines)
 
 
+def _skip_here(reason: str) -> None:
+    """Skip, reported at the claim file (`SKIPPED [1] claims/x.toml:1: reason`) rather than at this plugin's line in
+    site-packages, whose path alone can be wider than the terminal; plain pytest.skip where pytest lacks the option."""
+    try:
+        exc = pytest.skip.Exception(reason, _use_item_location=True)
+    except TypeError:
+        pytest.skip(reason)
+    raise exc
+
+
 class ClaimFile(pytest.File):
     def collect(self):
         try:
@@ -95,7 +105,7 @@ class ClaimItem(pytest.Item):
             return
         if v.verdict == "INCONCLUSIVE" and not self.config.getoption("--iclcheck-strict"):
             adjusted = [n for n in v.notes if "does not survive" in n]  # a refutation family control took back
-            pytest.skip(self._reason("INCONCLUSIVE: " + (adjusted[0] if adjusted else terminal.short_measurement(v.measurement, v.prediction))))
+            _skip_here(self._reason("INCONCLUSIVE: " + (adjusted[0] if adjusted else terminal.short_measurement(v.measurement, v.prediction))))
         raise ClaimVerdictError(v)
 
     def _reason(self, text: str) -> str:
