@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.run.store import atomic_write_text
+from harness.core.jsonio import atomic_write_text
+from harness.report.run_folders import load_run
 
 OUTCOMES = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
 COLOURS = {"CONFIRMED": "#2e7d32", "REFUTED": "#c62828", "INCONCLUSIVE": "#9e9e9e", "ERROR": "#6a1b9a",
@@ -157,13 +158,9 @@ def render(page: RunPage, history: dict[str, list[str]] | None = None) -> str:
 
 
 def read_page(run_dir: Path) -> RunPage:
-    """The run folder's verdicts.json as a page; ValueError naming the file when it is missing or unreadable."""
-    path = Path(run_dir) / "verdicts.json"
-    try:
-        data = json.loads(path.read_text())
-        return RunPage(Path(run_dir), dict(data["meta"]), list(data["verdicts"]))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: not a readable run (verdicts.json): {exc}") from None
+    """The run folder as a page (read and checked by run_folders.load_run; RunFolderError, a ValueError, names it)."""
+    run = load_run(run_dir)
+    return RunPage(Path(run_dir), dict(run["meta"]), list(run["verdicts"]))
 
 
 def outcome_history(run_dirs: list[Path]) -> dict[str, list[str]]:
