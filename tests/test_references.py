@@ -138,3 +138,13 @@ def test_refresh_writes_the_reference_and_its_machine(tmp_path, monkeypatch):
     assert json.loads((written[0] / "machine.json").read_text())["threads"] == torch.get_num_threads()
     assert campaign.run_fuzz(campaign.plan_fuzz(_fuzz_args(tmp_path / "fuzz", "--threads", str(torch.get_num_threads())))) == 0
     assert written[1] == tmp_path / "fuzz" / "latest" and not (written[1] / "machine.json").exists()
+
+
+def test_the_default_fuzz_folder_is_resolved_when_used_not_at_import(tmp_path, monkeypatch):
+    from harness.fuzz.profiles import DEFAULT_ROOT, resolve_root
+    from harness.fuzz.strategies import example_database
+
+    monkeypatch.setenv("ICLCHECK_RESULTS", str(tmp_path / "moved"))
+    assert resolve_root(DEFAULT_ROOT) == tmp_path / "moved" / "fuzz"
+    assert example_database().path == tmp_path / "moved" / "fuzz" / "db"
+    assert resolve_root(tmp_path / "x") == tmp_path / "x"

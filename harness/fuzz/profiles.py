@@ -5,11 +5,28 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from harness.run.paths import fuzz_root
 
-DEFAULT_ROOT = fuzz_root()  # records/, db/, latest/ (the committed report is results/reference/fuzz/)
+
+
+class _DefaultRoot:
+    """The default fuzz folder, resolved when used (results/fuzz, or under $ICLCHECK_RESULTS at that moment)."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT_ROOT"
+
+
+DEFAULT_ROOT = _DefaultRoot()  # records/, db/, latest/ (the committed report is results/reference/fuzz/)
+
+
+def resolve_root(root: "Path | str | _DefaultRoot") -> Path:
+    """A fuzz folder argument as a path: DEFAULT_ROOT becomes run.paths.fuzz_root() now, not at import."""
+    return fuzz_root() if isinstance(root, _DefaultRoot) else Path(root)
+
+
 EPS = 0.05
 LEVEL = 0.95
 ANCHOR = DataConfig(S1=2.0)  # the paper's orthogonal world; S1 = 2 so that the OOD claim holds at the anchor

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.core.fields import RecordError, expect, from_fields
-from harness.fuzz.profiles import DEFAULT_ROOT
+from harness.fuzz.profiles import DEFAULT_ROOT, resolve_root
 from harness.run.store import Store
 from harness.world.config import RunConfig
 
@@ -60,7 +60,7 @@ class FuzzRecord:
 
 def fuzz_store(root: Path | str = DEFAULT_ROOT, log: Callable[[str], None] | None = None) -> Store:
     """The store of fuzz records under a fuzz folder (records/, quarantine/)."""
-    return Store(root, log)
+    return Store(resolve_root(root), log)
 
 
 def write_record(record: FuzzRecord, root: Path | str = DEFAULT_ROOT) -> Path:

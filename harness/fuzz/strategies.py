@@ -36,7 +36,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from harness.fuzz.assumptions import ALPHA0, ALPHA_SHIFT, CONTEXT_CONSTANT, ITERS_AT_ALPHA0, S1_REGIME, check_assumptions
 from harness.world.config import DataConfig, RunConfig
-from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile
+from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile, resolve_root
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 
@@ -233,7 +233,7 @@ def batches(data: st.SearchStrategy[DataConfig] | None = None, size: int = 8, pr
 
 
 def example_database(root: Path | str = DEFAULT_ROOT) -> DirectoryBasedExampleDatabase:
-    return DirectoryBasedExampleDatabase(str(Path(root) / "db"))
+    return DirectoryBasedExampleDatabase(str(resolve_root(root) / "db"))
 
 
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target)
@@ -251,9 +251,5 @@ def fuzz_settings(kind: str, profile: str | None = None, root: Path | str = DEFA
         return settings(max_examples=p.train_examples, phases=NO_SHRINK, report_multiple_bugs=False, **common)
     raise ValueError(f"kind must be 'cheap' or 'train', got {kind!r}")
 
-
-for _name in ("quick", "nightly"):
-    for _kind in ("cheap", "train"):
-        settings.register_profile(f"iclcheck-fuzz-{_name}-{_kind}", fuzz_settings(_kind, _name))
 
 
