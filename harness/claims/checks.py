@@ -17,7 +17,7 @@ from harness.claims.claim import SECTION_FIELDS, axis_parts
 from harness.claims.errors import check_type, fail
 from harness.claims.kinds import KINDS
 from harness.claims.metrics import METRICS
-from harness.world.config import DataConfig, ModelConfig, TrainConfig
+from harness.world.config import DataConfig, ModelConfig, TrainConfig, split_name
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 FIELD_TYPES: dict[str, dict[str, type]] = {
@@ -31,7 +31,7 @@ def axis_type(axis: str) -> type:
     """The type a value of one grid-axis part must have."""
     if axis in EVAL_AXIS_TYPES:
         return EVAL_AXIS_TYPES[axis]
-    sec, _, key = axis.partition(".")
+    sec, key = split_name(axis)
     return FIELD_TYPES[sec][key]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.measure.architectures import ARCHITECTURES
-from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig, split_name
 
 SECTION_FIELDS = {
     "data": {f.name for f in dataclasses.fields(DataConfig)},
@@ -27,7 +27,7 @@ BASELINE_KEYS = {"method"}  # eval axis "baseline.method": the Transformer or a 
 
 
 def axis_known(axis: str) -> bool:
-    sec, _, key = axis.partition(".")
+    sec, key = split_name(axis)
     return ((sec in SECTION_FIELDS and key in SECTION_FIELDS[sec]) or (sec == "prune" and key in PRUNE_KEYS)
             or (sec == "baseline" and key in BASELINE_KEYS))
 
@@ -40,7 +40,7 @@ def axis_parts(axis: str) -> list[str]:
 
 def is_eval_axis(axis: str) -> bool:
     def one(a: str) -> bool:
-        sec, _, key = a.partition(".")
+        sec, key = split_name(a)
         return sec in ("prune", "baseline") or (sec == "data" and key in EVAL_DATA_KEYS)
 
     return all(one(a) for a in axis_parts(axis))
@@ -102,7 +102,7 @@ def point_config(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
     """The RunConfig of the base setting with `point`'s data/model/train values applied."""
     d = {s: dict(v) for s, v in c.base_run.items()}
     for axis, v in point.items():
-        sec, _, key = axis.partition(".")
+        sec, key = split_name(axis)
         if sec in d:
             d[sec][key] = v
         elif sec == "prune":

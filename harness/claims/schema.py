@@ -26,6 +26,7 @@ from harness.claims.grid import cartesian
 from harness.claims.kinds import KINDS
 from harness.claims.metrics import METRICS, check_metric
 from harness.claims.verdict import VERDICTS
+from harness.world.config import split_name
 
 __all__ = ["ClaimError", "suggest", "load_claim", "load_toml", "discover", "deep_merge", "KINDS", "PROFILES", "METRICS"]
 
@@ -217,7 +218,7 @@ def _blame(claim: Claim, layers: list[Layer], message: str) -> tuple[Path, str]:
 
     def grid_key(names: set[str]) -> str | None:
         for axis in claim.grid:
-            if names & {a.partition(".")[2] for a in axis_parts(axis)}:
+            if names & {split_name(a)[1] for a in axis_parts(axis)}:
                 return (f"profiles.{claim.profile}.grid." if axis in prof.get("grid", {}) else "grid.") + axis
         return None
 

@@ -24,6 +24,7 @@ from harness.measure.pruning import prune_mask
 from harness.world.patterns import ood_patterns
 from harness.world.prompts import PromptBatch
 from harness.world.seeding import derive_seed, generator
+from harness.world.config import split_name
 from harness.world.world import World
 
 ID_PROMPT_KEYS = ("l_ts", "alpha_test", "context_sampling", "test_on")
@@ -31,7 +32,7 @@ OOD_PROMPT_KEYS = ID_PROMPT_KEYS + ("S1", "ood_coef_mode", "ood_coef_spread", "K
 
 
 def _data_overrides(point: dict[str, Any]) -> dict[str, Any]:
-    return {k.partition(".")[2]: v for k, v in point.items() if k.startswith("data.")}
+    return {key: v for name, v in point.items() for sec, key in [split_name(name)] if sec == "data"}
 
 
 def neuron_rows(model) -> torch.Tensor:

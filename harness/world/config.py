@@ -255,3 +255,10 @@ def gram_matrix(cfg: "DataConfig", norms: torch.Tensor) -> torch.Tensor:
     cos[M1:, :M1] = cfg.coherence_cross
     cos.fill_diagonal_(1.0)
     return norms[:, None] * cos * norms[None, :]
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """A dotted parameter name as (section, key): "data.alpha" -> ("data", "alpha"), "prune.fraction" ->
+    ("prune", "fraction"). The one parser of the names that grid axes, eval points and records use."""
+    section, _, key = name.partition(".")
+    return section, key
