@@ -18,6 +18,7 @@ from models import EnsembleDeepTransformer, EnsembleICLTransformer
 from models.icl_transformer import factored_hinge_loss_and_grads
 
 from harness.world.config import RunConfig
+from harness.measure.architectures import architecture_of
 from harness.world.prompts import N_UNIFORMS, FactoredPrompts, PromptBatch, draw_uniforms, factor_prompts, materialise
 from harness.world.seeding import derive_seed, generator
 from harness.world.world import World
@@ -100,13 +101,14 @@ class TrainingStream:
         return materialise(f, self.rel, self.irr, self.q, self.noise, normals)
 
     def loss_and_grads(self, model: EnsembleICLTransformer | EnsembleDeepTransformer, batch: FactoredPrompts | PromptBatch):
+        factored = architecture_of(model).factored  # hand-written gradients on factored prompts (the paper's model)
         if isinstance(batch, FactoredPrompts):
-            if isinstance(model, EnsembleICLTransformer) and self.compiled:
+            if factored and self.compiled:
                 with torch.no_grad():
                     return torch_compiled(factored_hinge_loss_and_grads)(
                         model.W_Q, model.W_K, model.W_V, model.W_O, model.a, model.train_a,
                         self.rel, self.irr, self.q, batch.pat, batch.k, batch.kappa, batch.y, batch.z)
-            if hasattr(model, "hinge_loss_and_grads_factored"):
+            if factored:
                 return model.hinge_loss_and_grads_factored(self.rel, self.irr, self.q, batch.pat, batch.k, batch.kappa, batch.y, batch.z)
             batch = materialise(batch, self.rel, self.irr, self.q)  # a model without the factored path gets dense prompts (no noise here)
         return model.hinge_loss_and_grads(batch.P, batch.z)

@@ -25,6 +25,7 @@ import torch
 
 from models import EnsembleDeepTransformer, EnsembleICLTransformer
 
+from harness.measure.architectures import ARCHITECTURES
 from harness.training.failures import FailureTracker
 from harness.training.history import Checkpointer, History
 from harness.training.optimizer import EnsembleOptimizer
@@ -57,20 +58,10 @@ def _check_same_shape(runs: list[RunConfig]) -> None:
 def init_ensemble(runs: list[RunConfig], device: torch.device | str,
                   dtype: torch.dtype = torch.float32) -> EnsembleICLTransformer | EnsembleDeepTransformer:
     """Each member initialised from derive_seed(run.seed, "init")."""
-    if runs[0].model.arch == "deep":
-        deep = []
-        for r in runs:
-            mc = r.model
-            g = generator(derive_seed(r.seed, "init"), device)
-            deep.append(EnsembleDeepTransformer.initial_weights(r.data.d, mc.depth, mc.heads, mc.width, mc.deep_mlp_width, mc.init_std, g, dtype))
-        return EnsembleDeepTransformer.from_members(deep, heads=runs[0].model.heads).to(device)
-    members = []
-    for r in runs:
-        d = r.data.d
-        ma, mb = r.model.dims(d)
-        g = generator(derive_seed(r.seed, "init"), device)
-        members.append(EnsembleICLTransformer.initial_weights(d, r.model.m, ma, mb, r.model.delta, r.model.wo_std, r.model.a_scale, g, dtype))
-    return EnsembleICLTransformer.from_members(members, train_a=runs[0].model.train_a).to(device)
+    arch = ARCHITECTURES.get(runs[0].model.arch)
+    gens = [generator(derive_seed(r.seed, "init"), device) for r in runs]
+    return arch.init(runs, gens, dtype).to(device)
+
 
 
 def train_ensemble(
