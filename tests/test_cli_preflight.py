@@ -216,9 +216,11 @@ def test_fuzz_bad_option_is_2_and_a_failure_while_fuzzing_is_3(tmp_path, monkeyp
         raise ValueError("a training step blew up")  # a ValueError from inside the work is a bug, not bad input
 
     monkeypatch.setattr(campaign, "run_sweep", boom)
+    monkeypatch.setenv("ICLCHECK_RESULTS", str(tmp_path / "results"))  # the error log goes there, not into the checkout
     assert cli.main(["fuzz", "--no-campaign", "--root", str(tmp_path / "f"), "--out", str(tmp_path / "o")]) == 3
     err = capsys.readouterr().err
-    assert "internal error: ValueError: a training step blew up" in err or "internal error" in err
+    assert "internal error" in err and "a training step blew up" in err
+    assert list((tmp_path / "results" / "logs").glob("*-error.log"))
 
 
 def test_a_closed_pipe_is_not_an_error(monkeypatch, capsys):  # capsys: sys-level capture, no fd to redirect
