@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from harness.core.fields import RecordError, expect, from_fields
+from harness.core.fields import RecordError, check_version, expect, expect_fields, from_fields
 from harness.measure.measurement import Measurement, Probes
 from harness.training.trainer import History
 from harness.world.config import RunConfig
@@ -91,20 +91,14 @@ class Record:
     @classmethod
     def from_json(cls, data: Any) -> "Record":
         """The record in `data`, checked: schema version, every field, nested types."""
-        if not isinstance(data, dict):
-            raise RecordError(f"Record: expected an object, got {type(data).__name__}")
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise RecordError(f"schema_version {version!r}: this harness reads version {SCHEMA_VERSION} (old records are retrained)")
+        check_version(data, "Record", SCHEMA_VERSION, "old records are retrained")
         rec = from_fields(cls, data, {
             "config": _run_config, "history": _history, "probes": Probes.from_json,
             "measurements": lambda ms: [Measurement.from_json(m) for m in expect(ms, list, "Record.measurements")],
             "provenance": lambda d: from_fields(Provenance, d), "timing": lambda d: from_fields(Timing, d),
         })
-        for name, types in (("key", str), ("identity", str), ("fingerprint", str), ("device_kind", str), ("claim", str),
-                            ("train_point", dict), ("replicate", int), ("seed", int), ("seeds", dict), ("eval_points", list),
-                            ("eval", dict), ("failed", bool)):
-            expect(getattr(rec, name), types, f"Record.{name}")
+        expect_fields(rec, {"key": str, "identity": str, "fingerprint": str, "device_kind": str, "claim": str, "train_point": dict,
+                            "replicate": int, "seed": int, "seeds": dict, "eval_points": list, "eval": dict, "failed": bool}, "Record")
         if rec.failed_at is not None:
             expect(rec.failed_at, int, "Record.failed_at")
         expect(rec.timing.ensemble_size, int, "Timing.ensemble_size")

@@ -50,3 +50,20 @@ def expect(value: Any, types: type | tuple[type, ...], where: str) -> Any:
     if not ok:
         raise RecordError(f"{where}: expected {types}, got {type(value).__name__}")
     return value
+
+
+def check_version(data: Any, what: str, version: int, note: str = "") -> dict:
+    """`data` if it is an object of schema `version`, else RecordError naming the type (and `note`, e.g. what happens
+    to an old record)."""
+    if not isinstance(data, dict):
+        raise RecordError(f"{what}: expected an object, got {type(data).__name__}")
+    found = data.get("schema_version")
+    if found != version:
+        raise RecordError(f"schema_version {found!r}: this harness reads {what} version {version}" + (f" ({note})" if note else ""))
+    return data
+
+
+def expect_fields(obj: Any, types: dict[str, type | tuple[type, ...]], what: str) -> None:
+    """Each named attribute of `obj` has its type (RecordError naming `what.field` otherwise)."""
+    for name, t in types.items():
+        expect(getattr(obj, name), t, f"{what}.{name}")

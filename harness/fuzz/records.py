@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.core.fields import RecordError, expect, from_fields
+from harness.core.fields import check_version, expect, expect_fields, from_fields
 from harness.fuzz.profiles import DEFAULT_ROOT, resolve_root
 from harness.run.store import Store
 from harness.world.config import RunConfig
@@ -48,13 +48,9 @@ class FuzzRecord:
 
     @classmethod
     def from_json(cls, data: Any) -> "FuzzRecord":
-        if not isinstance(data, dict):
-            raise RecordError(f"FuzzRecord: expected an object, got {type(data).__name__}")
-        if data.get("schema_version") != FUZZ_SCHEMA_VERSION:
-            raise RecordError(f"schema_version {data.get('schema_version')!r}: this harness reads fuzz records of version {FUZZ_SCHEMA_VERSION}")
+        check_version(data, "FuzzRecord", FUZZ_SCHEMA_VERSION)
         rec = from_fields(cls, data, {"run": lambda d: RunConfig.from_dict(expect(d, dict, "FuzzRecord.run"))})
-        for name, types in (("key", str), ("source", str), ("seed", int), ("result", dict), ("broke", list), ("failed", bool)):
-            expect(getattr(rec, name), types, f"FuzzRecord.{name}")
+        expect_fields(rec, {"key": str, "source": str, "seed": int, "result": dict, "broke": list, "failed": bool}, "FuzzRecord")
         return rec
 
 
