@@ -16,6 +16,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from harness.report.figures import draw, table
 from harness.report.html import counts_of, write_html
 from harness.report.kind_figures import draw_kind_figure
 from harness.report.terminal import outcome_name
@@ -112,14 +113,15 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
     extra_of: dict[str, str] = {}
     table_of: dict[str, list[dict[str, Any]]] = {}
     for cid, (kind, records) in (figures or {}).items():
-        from harness.report.figures import draw, table
-
         p = draw(kind, records, f"{cid}: measured beside the paper", plots / f"{cid}-{kind}.png")
         if p:
             extra_of[cid] = f"plots/{p.name}"
         rows = table(kind, records)
         if rows:
             table_of[cid] = rows
+    figures_of = {v.claim_id: [f for f in (plot_of.get(v.claim_id), extra_of.get(v.claim_id)) if f] for v in verdicts}
+    stored = [dict(verdict_dict(v), figures=figures_of[v.claim_id]) for v in verdicts]
+    counts = counts_of(stored)
     lines = [
         f"# Claim report: profile `{meta.get('profile')}`",
         "",
@@ -134,7 +136,7 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
                        for cid, v in meta['reused_from_other_code'].items())]
           if meta.get("reused_from_other_code") else []),
         f"- family-wise control of refutations: {meta.get('family', 'holm')}",
-        f"- verdicts: {len(verdicts)} claims, " + ", ".join(f"{n} {o}" for o, n in counts_of([verdict_dict(v) for v in verdicts]).items()),
+        f"- verdicts: {len(verdicts)} claims, " + ", ".join(f"{n} {o}" for o, n in counts.items()),
         "",
         summary_table(verdicts),
         "",
@@ -160,9 +162,7 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
     lines += robustness_section(run_dir, robustness)
     report = run_dir / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")
-    figures_of = {v.claim_id: [f for f in (plot_of.get(v.claim_id), extra_of.get(v.claim_id)) if f] for v in verdicts}
-    stored = [dict(verdict_dict(v), figures=figures_of[v.claim_id]) for v in verdicts]
-    atomic_write_text(run_dir / "verdicts.json", json.dumps({"schema_version": VERDICTS_SCHEMA, "meta": meta, "counts": counts_of(stored),
+    atomic_write_text(run_dir / "verdicts.json", json.dumps({"schema_version": VERDICTS_SCHEMA, "meta": meta, "counts": counts,
                                                             "verdicts": stored}, indent=1, default=str))
     earlier = sorted(d.parent for d in run_dir.parent.glob("*/verdicts.json") if d.parent.name < run_dir.name)
     write_html(run_dir, earlier)
