@@ -6,13 +6,16 @@ other (no two files share an id: they would share a store folder and the
 second would reuse the first's models) and against what higher layers register
 (the paper-comparison figure a claim names must exist in
 `harness.report.figures`). The CLI and the pytest plugin both load through
-`load_claims`, so they accept the same files.
+`load_claims`, so they accept the same files. Last, every file's analysis plan
+is checked against the reference run's (harness.claims.ledger): a plan changed
+after a verdict with no `[[changes]]` entry is refused here, before any run.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from harness.claims import ledger
 from harness.claims.claim import Claim
 from harness.claims.schema import ClaimError, discover, load_claim, suggest
 from harness.report.figures import FIGURES
@@ -24,9 +27,10 @@ def check_references(claim: Claim) -> None:
         raise ClaimError(f"{claim.path}: figure: unknown figure {claim.figure!r}" + suggest(claim.figure, FIGURES))
 
 
-def load_claims(paths: list[str | Path], profile: str, k: str | None = None) -> list[Claim]:
-    """Discover, load and validate claim files for one profile; `k` keeps ids containing it.
-    ClaimError if two files of the invocation share an id."""
+def load_claims(paths: list[str | Path], profile: str, k: str | None = None, reference: str | Path | None = None) -> list[Claim]:
+    """Discover, load and validate claim files for one profile; `k` keeps ids containing it. ClaimError if two files
+    of the invocation share an id, or a plan changed since the reference run (`reference`: see ledger.reference_dir)
+    without a [[changes]] entry."""
     claims: list[Claim] = []
     first: dict[str, str] = {}
     for f in discover(paths):
@@ -36,6 +40,7 @@ def load_claims(paths: list[str | Path], profile: str, k: str | None = None) -> 
             raise ClaimError(f"{c.path}: id: {c.id!r} is also the id of {first[c.id]} (each claim id names one store folder)")
         first[c.id] = c.path
         claims.append(c)
+    ledger.enforce([c.path for c in claims], reference)
     if k:
         claims = [c for c in claims if k in c.id]
     return claims

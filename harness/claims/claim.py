@@ -9,7 +9,7 @@ functions that parse axis names; everything else asks them.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.measure.architectures import ARCHITECTURES
@@ -68,6 +68,8 @@ class Claim:
     pair_over: list[str]  # train axes left out of the seed: points differing only in them share seeds
     figure: str  # optional paper-comparison figure (harness.report.figures.FIGURES), "" for none
     expectation: dict[str, Any] | None
+    plan: dict[str, Any] = field(default_factory=dict)  # the analysis plan of this profile (harness.claims.plan)
+    changes: list[dict[str, str]] = field(default_factory=list)  # the file's [[changes]] log
 
     @property
     def axis_names(self) -> list[str]:

@@ -19,7 +19,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from harness.claims import checks
+from harness.claims import checks, plan
 from harness.claims.claim import BASELINE_KEYS, PRUNE_KEYS, SECTION_FIELDS, Claim, axis_known, axis_parts, is_eval_axis, point_config
 from harness.claims.errors import ClaimError, check_type, fail, suggest
 from harness.claims.grid import cartesian
@@ -35,6 +35,7 @@ TOP_KEYS = {
     "id": str, "source": str, "statement": str, "kind": str, "base": str, "assumption_break": str,
     "paper_trend": str, "setting": dict, "grid": dict, "replicates": int, "metric": dict,
     "prediction": dict, "profiles": dict, "expectation": dict, "eval": dict, "select": dict, "pair_over": list, "figure": str,
+    "changes": list,
 }
 REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profiles")
 BASE_KEYS = {"setting": dict, "eval": dict, "replicates": int}
@@ -149,6 +150,7 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
     checks.check_prediction(path, raw["kind"], raw["metric"], raw["prediction"])
     if "expectation" in raw:
         _check_expectation(path, raw["expectation"])
+    plan.check_changes(path, raw.get("changes", []))
     for k in raw.get("pair_over", []):
         check_type(path, "pair_over", k, str)
     for p, table in raw["profiles"].items():
@@ -204,6 +206,7 @@ def _resolve(path: Path, raw: dict, base_path: Path, base: dict, profile: str) -
         metric=dict(raw["metric"]), prediction=dict(raw["prediction"]), eval=ev, select=dict(raw.get("select", {})),
         pair_over=list(raw.get("pair_over", [])), figure=raw.get("figure", ""), expectation=raw.get("expectation"),
     )
+    claim.plan, claim.changes = plan.resolve_plan(raw, base, profile), plan.changes_of(raw)
     _check_points(claim, layers)
     _check_semantics(path, claim)
     return claim

@@ -57,6 +57,9 @@ class Verdict:
     estimate: Estimate | None = None  # None for ERROR
     predicted: dict[str, Any] = field(default_factory=dict)  # the claim file's [prediction] numbers
     metric: str = ""  # the claim's metric name (figures read its scale from the metric registry)
+    plan_digest: str = ""  # digest of the analysis plan this verdict was judged under (harness.claims.plan)
+    plan: dict[str, Any] = field(default_factory=dict)  # that plan's fields, so a later ledger can name what changed
+    plan_changes: list[dict[str, str]] = field(default_factory=list)  # the claim file's [[changes]] log
 
     def line(self) -> str:
         """One line: claim, verdict, prediction beside measurement."""

@@ -16,6 +16,7 @@ from harness.claims import stats
 from harness.claims.claim import Claim
 from harness.claims.kinds import KINDS
 from harness.claims.kinds.base import error_verdict
+from harness.claims.plan import plan_digest
 from harness.claims.metrics import Row, metric_label, metric_rows
 from harness.claims.record import Record
 from harness.claims.verdict import Estimate, Verdict
@@ -50,7 +51,13 @@ def collect_rows(claim: Claim, records: list[Record]) -> list[Row]:
 
 
 def judge(claim: Claim, records: list[Record], expected_units: int | None = None) -> Verdict:
-    """Apply the claim's analysis to its stored records."""
+    """Apply the claim's analysis to its stored records; the verdict records the plan it was judged under."""
+    v = _judge(claim, records, expected_units)
+    v.plan_digest, v.plan, v.plan_changes = plan_digest(claim.plan), dict(claim.plan), list(claim.changes)
+    return v
+
+
+def _judge(claim: Claim, records: list[Record], expected_units: int | None) -> Verdict:
     if expected_units is not None and len(records) < expected_units:
         return error_verdict(claim, f"{expected_units - len(records)} of {expected_units} units have no record (crashed or not run)")
     if not records:
