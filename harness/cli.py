@@ -1,4 +1,4 @@
-"""Command line: iclcheck {list, validate, run, nightly, report, compare, history, fuzz}.
+"""Command line: iclcheck {list, validate, run, nightly, report, compare, history, fuzz, ledger}.
 
 Exit codes (harness.preflight.EXIT_CODES, shown by --help): 0 every verdict as
 expected; 1 an unexpected REFUTED or ERROR (with --strict, INCONCLUSIVE too);
@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import ledger_cli
 from harness.claims.schema import PROFILES, ClaimError
 from harness.fuzz.campaign import add_arguments as add_fuzz_arguments, plan_fuzz, run_fuzz
 from harness.loading import load_claims
@@ -49,8 +50,8 @@ NIGHTLY_EXIT_CODES = f"""exit codes:
 """
 
 
-def _load(paths: list[str], profile: str, k: str | None = None):
-    return load_claims(paths or [claims_dir()], profile, k)
+def _load(paths: list[str], profile: str, k: str | None = None, reference: str | None = None):
+    return load_claims(paths or [claims_dir()], profile, k, reference)
 
 
 def cmd_list(a: argparse.Namespace) -> int:
@@ -61,7 +62,7 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 def cmd_validate(a: argparse.Namespace) -> int:
     """Every file in both profiles (load_claim checks both), and the checks across files."""
-    claims = _load(a.paths, "quick")
+    claims = _load(a.paths, "quick", reference=a.reference)
     print(f"ok: {len(claims)} claim files valid in profiles {', '.join(PROFILES)}")
     return EXIT_OK
 
@@ -147,8 +148,8 @@ def cmd_report(a: argparse.Namespace) -> int:
     run = load_run(a.run)
     m = run["meta"]
     print(terminal.clip(f"profile {m.get('profile')} | commit {m.get('git_commit')} | device {m.get('device')}", terminal.width()))
-    print(terminal.table((v["claim_id"], terminal.outcome_name(v["verdict"], v.get("expected")),
-                          terminal.short_measurement(v["measurement"], v["prediction"])) for v in run["verdicts"]))
+    print(terminal.table((v["claim_id"], terminal.outcome_name(v["verdict"], v.get("expected")), terminal.detail(v))
+                         for v in run["verdicts"]))
     return 0
 
 
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_list)
     s = sub.add_parser("validate", help="validate claim files (both profiles)")
     s.add_argument("paths", nargs="*")
+    ledger_cli.add_reference_option(s)
     s.set_defaults(fn=cmd_validate)
     s = sub.add_parser("run", help="train, measure and judge claims", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     _run_options(s, "quick")
@@ -271,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("fuzz", help="fuzz the theory's assumptions: robustness sweep, Hypothesis campaign, report")
     add_fuzz_arguments(s)
     s.set_defaults(fn=cmd_fuzz)
+    ledger_cli.add_parser(sub)
     return p
 
 

@@ -58,7 +58,7 @@ class Reference:
 
 
 @functools.lru_cache(maxsize=16)
-def _read_reference(folder: Path, stamp: float) -> Reference | str:
+def _read_reference(folder: Path, stamp: tuple[int, int]) -> Reference | str:
     try:
         data = json.loads((folder / "verdicts.json").read_text())
         meta = data["meta"]
@@ -73,7 +73,8 @@ def read_reference(folder: Path | None) -> Reference | str | None:
     if folder is None or not (Path(folder) / "verdicts.json").is_file():
         return None
     folder = Path(folder).resolve()
-    return _read_reference(folder, (folder / "verdicts.json").stat().st_mtime)
+    st = (folder / "verdicts.json").stat()
+    return _read_reference(folder, (st.st_mtime_ns, st.st_size))
 
 
 class GitUnavailable(Exception):
@@ -145,7 +146,7 @@ class PlanStatus:
 class Audit:
     """Every claim's PlanStatus, and the warnings (each once) about what could not be checked."""
 
-    references: list[Path]  # the reference run folders read
+    references: list[Reference]  # the reference runs read
     statuses: list[PlanStatus]
     warnings: list[str]
 
@@ -197,15 +198,15 @@ def audit(paths: list[str | Path], reference: str | Path | None = None) -> Audit
     """Every claim file's plan against the reference run (see the module doc); never raises for git."""
     warnings: list[str] = []
     out: list[PlanStatus] = []
-    folders: list[Path] = []
+    refs: list[Reference] = []
     for path in map(Path, paths):
         folder = reference_dir(path, reference)
         ref = read_reference(folder)
         if isinstance(ref, str):
             warnings += [ref] if ref not in warnings else []
             ref = None
-        if ref and ref.folder not in folders:
-            folders.append(ref.folder)
+        if ref and ref not in refs:
+            refs.append(ref)
         profile = ref.profile if ref else "nightly"
         raw, plan = _current(path, profile)
         status = PlanStatus(str(raw.get("id", path.stem)), str(path), plan_digest(plan), changes_of(raw))
@@ -228,7 +229,7 @@ def audit(paths: list[str | Path], reference: str | Path | None = None) -> Audit
         if old is not None:
             status.keys = [file_key(raw, profile, f) for f in changed_fields(old, plan)]
         status.note = ("unchanged" if not status.changed else "logged" if status.logged else "UNLOGGED")
-    return Audit(folders, out, warnings)
+    return Audit(refs, out, warnings)
 
 
 _WARNED: set[str] = set()

@@ -16,6 +16,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from harness.report import ledger_section
 from harness.report.figures import draw, table
 from harness.report.html import counts_of, write_html
 from harness.report.kind_figures import draw_kind_figure
@@ -69,7 +70,8 @@ def _wall_time(meta: dict[str, Any]) -> str:
 
 
 def summary_table(verdicts: list[Verdict], fmt: str = "github") -> str:
-    rows = [[v.claim_id, v.source, v.prediction, v.measurement, v.over, f"{v.n_points} x {v.n_replicates}", _outcome(v)] for v in verdicts]
+    rows = [[v.claim_id, v.source, v.prediction, v.measurement, v.over, f"{v.n_points} x {v.n_replicates}",
+             "; ".join(filter(None, (_outcome(v), ledger_section.marker(v))))] for v in verdicts]
     return tabulate(rows, headers=["claim", "source", "prediction", "measurement (interval)", "interval over", "points x seeds", "verdict"], tablefmt=fmt)
 
 
@@ -143,12 +145,13 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
         "## Claims in detail",
     ]
     for v in verdicts:
-        lines += ["", f"### {v.claim_id}: {v.verdict}", "", f"*{v.source}.* {v.statement}", "",
+        lines += ["", f"### {v.claim_id}: {v.verdict}" + (" (re-planned)" if v.plan_changes else ""), "", f"*{v.source}.* {v.statement}", "",
                   f"- prediction: {v.prediction}", f"- measurement: {v.measurement}", f"- interval over: {v.over}"]
         if v.paper_trend:
             lines.append(f"- paper reports: {v.paper_trend}")
         if v.expected:
             lines.append(f"- recorded expectation: {v.expected[0]} ({v.expected[1]})")
+        lines += ledger_section.markdown_lines(v)
         lines += [f"- note: {n}" for n in v.notes]
         pts = v.details.get("points")
         if pts:

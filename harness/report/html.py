@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.jsonio import atomic_write_text
+from harness.report import ledger_section
 from harness.report.run_folders import load_run
 
 OUTCOMES = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
@@ -39,7 +40,7 @@ section.claim h2{font-size:16px;margin:0 0 6px}section.claim dl{font-size:13px;m
 section.claim dt{font-weight:600;float:left;width:130px}section.claim dd{margin:0 0 4px 140px}
 section.claim img{max-width:560px;width:100%;margin:6px 8px 0 0;border:1px solid #eee}
 table.mv{border-collapse:collapse;font-size:12px;margin-top:6px}table.mv td,table.mv th{border:1px solid #ddd;padding:3px 6px}
-.spark{vertical-align:middle}.muted{color:#777;font-size:12px}
+.replanned{color:#b71c1c;font-size:12px;font-weight:600}.spark{vertical-align:middle}.muted{color:#777;font-size:12px}
 """
 
 SCRIPT = """
@@ -110,6 +111,11 @@ def _multiverse(v: dict[str, Any]) -> str:
             f"<th>measurement</th></tr>{body}</table>")
 
 
+def _replanned(v: dict[str, Any]) -> str:
+    mark = ledger_section.marker(v)
+    return f"<br><span class='replanned'>{html.escape(mark)}</span>" if mark else ""
+
+
 def _claim_section(page: RunPage, v: dict[str, Any], history: list[str]) -> str:
     cid = str(v.get("claim_id"))
     search = html.escape(" ".join(str(v.get(k, "")) for k in ("claim_id", "verdict", "source")).lower() + " " + outcome_of(v).lower())
@@ -120,11 +126,12 @@ def _claim_section(page: RunPage, v: dict[str, Any], history: list[str]) -> str:
         items.append(("paper reports", v["paper_trend"]))
     if v.get("expected"):
         items.append(("recorded", f"{v['expected'][0]}: {v['expected'][1]}"))
+    items += ledger_section.html_items(v)
     items += [("note", n) for n in v.get("notes", [])]
     dl = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(val))}</dd>" for k, val in items)
     figs = "".join(_img(p) for p in _figures(page.run_dir, v))
     return (f'<section class="claim" id="{html.escape(cid)}" data-claim="{html.escape(cid)}" data-search="{search}">'
-            f"<h2>{html.escape(cid)} {_badge(v)} {_sparkline(history)}</h2><dl>{dl}</dl>{_multiverse(v)}"
+            f"<h2>{html.escape(cid)} {_badge(v)} {_sparkline(history)}{_replanned(v)}</h2><dl>{dl}</dl>{_multiverse(v)}"
             f"<div>{figs}</div></section>")
 
 
@@ -133,7 +140,7 @@ def _summary_rows(verdicts: list[dict[str, Any]]) -> str:
     for v in verdicts:
         cid = html.escape(str(v.get("claim_id")))
         search = html.escape(f"{v.get('claim_id')} {v.get('verdict')} {v.get('source')} {outcome_of(v)}".lower())
-        rows.append(f'<tr data-claim="{cid}" data-search="{search}"><td><a href="#{cid}">{cid}</a></td><td>{_badge(v)}</td>'
+        rows.append(f'<tr data-claim="{cid}" data-search="{search}"><td><a href="#{cid}">{cid}</a></td><td>{_badge(v)}{_replanned(v)}</td>'
                     f"<td>{html.escape(str(v.get('prediction')))}</td><td>{html.escape(str(v.get('measurement')))}</td></tr>")
     return "".join(rows)
 

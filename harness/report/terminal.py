@@ -11,6 +11,8 @@ import os
 import shutil
 from typing import Any, Iterable
 
+from harness.report import ledger_section
+
 DEFAULT_WIDTH = 100
 MIN_WIDTH = 60
 
@@ -64,7 +66,14 @@ def table(rows: Iterable[tuple[str, str, str]], cols: int | None = None,
     return "\n".join(line[:w] for line in lines)
 
 
+def detail(v: Any) -> str:
+    """The third column for a Verdict or a stored verdict dict: the short measurement, after the re-planning mark
+    ("re-planned after INCONCLUSIVE at commit X | measured ...") when the claim's plan changed after a verdict."""
+    f = ledger_section.field_of
+    mark = ledger_section.marker(v)
+    return (f"{mark} | " if mark else "") + short_measurement(f(v, "measurement", ""), f(v, "prediction", ""))
+
+
 def verdict_table(verdicts: Iterable[Any], cols: int | None = None) -> str:
     """The compact table of Verdict objects (claim, outcome, short measurement against prediction)."""
-    return table(((v.claim_id, outcome_name(v.verdict, v.expected), short_measurement(v.measurement, v.prediction))
-                  for v in verdicts), cols)
+    return table(((v.claim_id, outcome_name(v.verdict, v.expected), detail(v)) for v in verdicts), cols)

@@ -1,0 +1,73 @@
+"""`iclcheck ledger`: every claim's plan changes, logged and unlogged, against the reference run.
+
+Per claim: its plan digest now and in the reference run (in the reference's
+profile), whether it changed, and each `[[changes]]` entry with the old verdict;
+then every unlogged change in the validator's one line. Exit 0 when every
+change is logged, 1 when one is not, 2 for a bad claim file or option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness.claims import ledger
+from harness.claims.schema import discover, load_claim
+from harness.preflight import EXIT_FAILED, EXIT_OK
+from harness.report import ledger_section, terminal
+from harness.run.paths import claims_dir
+
+LEDGER_EXIT_CODES = f"""exit codes:
+  {EXIT_OK}  every plan change since the reference run has a [[changes]] entry
+  {EXIT_FAILED}  a plan changed since the reference run with no [[changes]] entry (one line each: file, key, digests)
+  2  bad input: a claim file or an option
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register `ledger` (and the shared --reference help) on the CLI's subcommands."""
+    s = sub.add_parser("ledger", help="list plan changes per claim: logged [[changes]] and unlogged differences "
+                       "against the reference run", epilog=LEDGER_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("paths", nargs="*", help="claim files or folders (default: claims/)")
+    add_reference_option(s)
+    s.set_defaults(fn=cmd_ledger)
+
+
+def add_reference_option(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--reference", default=None, help=f"reference run folder whose verdicts' plans the claims are checked "
+                   f"against ('none': no check; default ${ledger.REFERENCE_ENV}, else results/reference/nightly-cpu "
+                   "beside the claims folder)")
+
+
+def _status(s: ledger.PlanStatus) -> str:
+    if s.unlogged:
+        return "UNLOGGED change"
+    if s.logged:
+        return "changed, logged"
+    return s.note or "unchanged"
+
+
+def cmd_ledger(a: argparse.Namespace) -> int:
+    paths = discover(a.paths or [claims_dir()])
+    for p in paths:
+        load_claim(p)  # validates the file in every profile (bad input: exit 2)
+    result = ledger.audit(paths, a.reference)
+    for w in result.warnings:
+        print(f"warning: ledger: {w}", file=sys.stderr)
+    refs = ", ".join(f"{terminal.short_path(r.folder)} (profile {r.profile}, commit {r.commit[:12] or '?'})"
+                     for r in result.references) or "none found (every claim counts as new)"
+    print(f"reference: {refs}")
+    rows = [(s.claim_id, _status(s), f"plan {s.digest}" + (f" (reference {s.old_digest})" if s.changed else "")
+             + (f" | {len(s.changes)} logged change(s)" if s.changes else "")) for s in result.statuses]
+    print(terminal.table(rows, headers=("claim", "status", "plan now (reference) | log")))
+    for s in result.statuses:
+        if s.changes:
+            print(f"\n{s.claim_id} ({terminal.short_path(s.path)}):")
+            for c in s.changes:
+                print(f"  - {ledger_section.describe(c)}")
+    for s in result.unlogged:
+        print(f"\nerror: {s.line()}")
+    counts = {k: sum(_status(s) == k for s in result.statuses) for k in ("unchanged", "changed, logged", "UNLOGGED change")}
+    print(f"\n{len(result.statuses)} claims: " + ", ".join(f"{n} {k}" for k, n in counts.items())
+          + f", {sum(len(s.changes) for s in result.statuses)} [[changes]] entries")
+    return EXIT_FAILED if result.unlogged else EXIT_OK
