@@ -175,7 +175,8 @@ def test_verdicts_record_their_plan_and_the_report_marks_a_replanned_claim(moved
     md = (out / "report.md").read_text()
     assert mark in md and "the theorem's O(eps) term" in md and f"`{v.plan_digest}`" in md
     assert mark in (out / "report.html").read_text()
-    assert mark in terminal.verdict_table([v], 200) and mark in terminal.detail(stored)
+    short = "re-planned after INCONCLUSIVE at abc1234 | measured"
+    assert short in terminal.verdict_table([v], 200) and terminal.detail(stored).startswith(short)
     plain = Verdict("x", "s", "st", "bound", "quick", "CONFIRMED", "p", "m", "o", 1, 1)
     assert "re-planned" not in terminal.verdict_table([plain], 200)
 

@@ -22,10 +22,10 @@ def changes(v: Any) -> list[dict[str, str]]:
     return [c for c in (field_of(v, "plan_changes") or []) if isinstance(c, dict)]
 
 
-def headline(change: dict[str, str]) -> str:
-    """'re-planned after INCONCLUSIVE at commit ee948af (2026-11-23)' for one entry."""
-    at = f" at commit {change['commit']}" if change.get("commit") else ""
-    when = f" ({change['date']})" if change.get("date") else ""
+def headline(change: dict[str, str], short: bool = False) -> str:
+    """'re-planned after INCONCLUSIVE at commit ee948af (2026-11-23)' for one entry ('... at ee948af' when short)."""
+    at = f" at {'' if short else 'commit '}{change['commit'][:7]}" if change.get("commit") else ""
+    when = f" ({change['date']})" if change.get("date") and not short else ""
     return f"re-planned after {change.get('old_verdict', 'not recorded')}{at}{when}"
 
 
@@ -34,13 +34,13 @@ def describe(change: dict[str, str]) -> str:
     return f"{headline(change)}: {change.get('what', '')}. Why: {change.get('why', '')} (old plan {change.get('old_plan', '?')})"
 
 
-def marker(v: Any) -> str:
-    """A short mark for tables: the last re-planning's headline ('' when the plan never changed)."""
+def marker(v: Any, short: bool = False) -> str:
+    """A mark for tables: the last re-planning's headline ('' when the plan never changed)."""
     cs = changes(v)
     if not cs:
         return ""
     more = f" (+{len(cs) - 1} earlier)" if len(cs) > 1 else ""
-    return headline(cs[-1]) + more
+    return headline(cs[-1], short) + more
 
 
 def markdown_lines(v: Any) -> list[str]:

@@ -68,9 +68,9 @@ def table(rows: Iterable[tuple[str, str, str]], cols: int | None = None,
 
 def detail(v: Any) -> str:
     """The third column for a Verdict or a stored verdict dict: the short measurement, after the re-planning mark
-    ("re-planned after INCONCLUSIVE at commit X | measured ...") when the claim's plan changed after a verdict."""
+    ("re-planned after INCONCLUSIVE at ee948af | measured ...") when the claim's plan changed after a verdict."""
     f = ledger_section.field_of
-    mark = ledger_section.marker(v)
+    mark = ledger_section.marker(v, short=True)
     return (f"{mark} | " if mark else "") + short_measurement(f(v, "measurement", ""), f(v, "prediction", ""))
 
 
