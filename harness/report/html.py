@@ -4,7 +4,7 @@ Rendered from what a run folder already holds (verdicts.json and plots/*.png),
 so a report rebuilt from the store, or one copied off a CI machine, renders the
 same. Figures are embedded as base64 PNGs; nothing is fetched from the network.
 Per claim: a verdict badge, the prediction beside the measurement with its
-interval, the notes, the figures, the multiverse table when the run has one,
+interval, the notes, the re-planning log ([[changes]], with the old verdict), the figures, the multiverse table when the run has one,
 and a sparkline of the claim's verdicts over earlier runs. A text box filters
 the claims by id, verdict or source.
 """
