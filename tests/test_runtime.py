@@ -63,3 +63,26 @@ def test_dask_workers_get_the_settings_from_the_worker_plugin(monkeypatch):
     finally:
         ex.close()
     assert got == {"deterministic": True, "threads": max(1, os.cpu_count() or 1), "compile": "1"}
+
+
+def test_local_cluster_worker_environments():
+    dp = pytest.importorskip("harness.run.dask_plugin")
+    assert dp.worker_envs("cpu", 2, 16, []) == [{THREADS_ENV: "8"}] * 2
+    assert dp.worker_envs("cpu", 3, 2, [], threads=2) == [{THREADS_ENV: "2"}] * 3
+    assert dp.worker_envs("cuda", 1, 16, ["0", "3"]) == [{"CUDA_VISIBLE_DEVICES": "0", THREADS_ENV: "8"},
+                                                       {"CUDA_VISIBLE_DEVICES": "3", THREADS_ENV: "8"}]
+    assert dp.worker_envs("cuda:1", 2, 4, ["0", "1"]) == [{THREADS_ENV: "2"}] * 2  # an explicit index: not pinned
+    with pytest.raises(ValueError, match="no visible CUDA device"):
+        dp.worker_envs("cuda", 1, 4, [])
+    assert dp.visible_gpus(2, {}) == ["0", "1"]
+    assert dp.visible_gpus(8, {"CUDA_VISIBLE_DEVICES": "2,5"}) == ["2", "5"]
+    assert dp.visible_gpus(8, {"CUDA_VISIBLE_DEVICES": ""}) == []
+
+
+def test_worker_threads_come_from_the_worker_environment_and_cores(monkeypatch):
+    dp = pytest.importorskip("harness.run.dask_plugin")
+    monkeypatch.setattr(dp, "usable_cores", lambda: 8)
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert dp.worker_threads(1) == 8 and dp.worker_threads(3) == 2 and dp.worker_threads(16) == 1
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert dp.worker_threads(1) == 3
