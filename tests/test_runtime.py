@@ -86,3 +86,23 @@ def test_worker_threads_come_from_the_worker_environment_and_cores(monkeypatch):
     assert dp.worker_threads(1) == 8 and dp.worker_threads(3) == 2 and dp.worker_threads(16) == 1
     monkeypatch.setenv(THREADS_ENV, "3")
     assert dp.worker_threads(1) == 3
+
+
+def test_process_pool_is_spawned_on_cuda(monkeypatch):
+    """A fork after CUDA is initialised is broken: the CUDA pool starts its workers with spawn."""
+    seen = []
+
+    class Pool:
+        def __init__(self, max_workers, mp_context=None, **kw):
+            seen.append(mp_context.get_start_method() if mp_context else None)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(execution, "ProcessPoolExecutor", Pool)
+    for device in ("cuda", "cuda:1", "cpu"):
+        assert list(make_executor("process", jobs=2, device=device).map_groups([])) == []
+    assert seen == ["spawn", "spawn", None]
