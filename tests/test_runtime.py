@@ -106,3 +106,13 @@ def test_process_pool_is_spawned_on_cuda(monkeypatch):
     for device in ("cuda", "cuda:1", "cpu"):
         assert list(make_executor("process", jobs=2, device=device).map_groups([])) == []
     assert seen == ["spawn", "spawn", None]
+
+
+def test_a_worker_with_other_code_refuses_the_units():
+    """Keys are made on the client; a Dask worker whose training code differs must not file records under them."""
+    from harness.claims.grid import Unit
+    from harness.world.config import RunConfig
+
+    unit = Unit("c", {}, 0, RunConfig(), [{}], {"n_test": 10}, fingerprint="0123456789abcdef")
+    with pytest.raises(RuntimeError, match="this worker's code .* differs from the client's \\(0123456789abcdef\\)"):
+        execution.run_group_on_worker([unit])

@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 
 from harness.claims.grid import Unit, device_kind
 from harness.claims.record import Record, Timing
+from harness.core.fingerprint import code_fingerprint
 from harness.measure.ensemble import measure_ensemble
 from harness.run.provenance import provenance
 from harness.run.store import Store
@@ -120,7 +121,13 @@ class ProcessExecutor(Executor):
 
 
 def run_group_on_worker(units: list[Unit], device: str = "cpu") -> tuple[list[Record], str]:
-    """run_group on a Dask worker, with the address of the worker that ran it."""
+    """run_group on a Dask worker, with the address of the worker that ran it. The units' keys were made on
+    the client: a worker whose code that trains and measures differs (another fingerprint) refuses them."""
+    mine = code_fingerprint()
+    theirs = sorted({u.fingerprint for u in units} - {mine})
+    if theirs:
+        raise RuntimeError(f"this worker's code (fingerprint {mine}) differs from the client's ({', '.join(theirs)}): "
+                           "install the client's commit on every worker")
     from distributed import get_worker
 
     return run_group(units, device), get_worker().address
