@@ -116,3 +116,25 @@ def test_a_worker_with_other_code_refuses_the_units():
     unit = Unit("c", {}, 0, RunConfig(), [{}], {"n_test": 10}, fingerprint="0123456789abcdef")
     with pytest.raises(RuntimeError, match="this worker's code .* differs from the client's \\(0123456789abcdef\\)"):
         execution.run_group_on_worker([unit])
+
+
+def _worker_view() -> dict:
+    """What a Dask worker process sees: its pinned GPU and its torch threads."""
+    return {"gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "threads": torch.get_num_threads()}
+
+
+@pytest.mark.slow
+def test_a_local_cuda_cluster_pins_one_worker_per_gpu(monkeypatch):
+    """Two (pretended) GPUs: two workers whatever --jobs says, each with CUDA_VISIBLE_DEVICES naming its own
+    GPU and half the cores as torch threads (no CUDA is touched: the plugin's settings only set threads)."""
+    dp = pytest.importorskip("harness.run.dask_plugin")
+    monkeypatch.setattr(execution, "_cuda_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    ex = make_executor("dask", jobs=5, device="cuda")
+    try:
+        views = ex.client.run(_worker_view)
+    finally:
+        ex.close()
+    assert sorted(v["gpu"] for v in views.values()) == ["0", "1"], views
+    assert all(v["threads"] == max(1, dp.usable_cores() // 2) for v in views.values()), views
