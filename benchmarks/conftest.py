@@ -27,6 +27,11 @@ ROWS: list[dict] = []
 ALLOCATOR: dict[str, bool] = {}
 
 
+def bench_device() -> torch.device:
+    """$ICLCHECK_BENCH_DEVICE, default cpu (as step_batch.bench_device; this file is also copied alone by a test)."""
+    return torch.device(os.environ.get("ICLCHECK_BENCH_DEVICE", "").strip() or "cpu")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(REFRESH_OPTION, action="store_true", default=False,
                      help="write the committed results/benchmarks/reference.json (with the machine) instead of the untracked latest.json")
@@ -38,7 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from harness.training.allocator import keep_freed_memory
     from harness.training.runtime import RuntimeSettings
 
-    RuntimeSettings.from_env(threads=int(os.environ.get("ICLCHECK_BENCH_THREADS", os.cpu_count() or 1))).apply()
+    RuntimeSettings.from_env(threads=int(os.environ.get("ICLCHECK_BENCH_THREADS", os.cpu_count() or 1))).apply(bench_device())
     ALLOCATOR["kept"] = keep_freed_memory()  # cached: whether the tuning took
 
 
@@ -51,6 +56,8 @@ def refresh_refusal(config: pytest.Config, exitstatus: int) -> str | None:
     """Why this run may not become the reference (a selection or a failure would leave rows out), or None."""
     if config.getoption("keyword") or config.getoption("markexpr"):
         return "a -k or -m selection ran only part of the benchmarks"
+    if bench_device().type != "cpu":
+        return f"a run on {bench_device()} does not replace the CPU reference"
     if exitstatus != 0:
         return f"the run did not pass (exit status {int(exitstatus)})"
     return None
@@ -77,7 +84,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     path = bench_result_path(refresh and refusal is None, results_root(REPO))
     path.parent.mkdir(parents=True, exist_ok=True)
     info = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "threads": torch.get_num_threads(),
-            "cpus": os.cpu_count(), "allocator_keeps_freed_memory": ALLOCATOR.get("kept"), **dataclasses.asdict(provenance("cpu")),
+            "cpus": os.cpu_count(), "allocator_keeps_freed_memory": ALLOCATOR.get("kept"), **dataclasses.asdict(provenance(bench_device())),
             "machine": machine(), "rows": ROWS}
     path.write_text(json.dumps(info, indent=1))
     tr.write_line(f"written: {path}")

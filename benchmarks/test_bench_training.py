@@ -15,6 +15,8 @@ pytest-benchmark's own statistics (and `--benchmark-compare` across saved runs)
 come from STEP_ROUNDS rounds of one steady-state batch of training steps per
 config (step_batch.py), eager and compiled; the ratio table keeps its own method
 (medians of interleaved long and short runs), recorded in each benchmark's extra_info.
+Everything runs on $ICLCHECK_BENCH_DEVICE (default cpu; step_batch.bench_device),
+synchronised before each timer stops.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from harness.world.seeding import derive_seed, generator
 from harness.training.trainer import init_ensemble, train_ensemble
 from harness.world.world import World
-from step_batch import build_step_batch
+from step_batch import bench_device, build_step_batch, sync
 from models import EnsembleICLTransformer, ReferenceICLTransformer, hinge_loss
 
 # name: (dX, l, m, B, E, M1, M2)
@@ -43,6 +45,7 @@ PLAIN_MODELS = 2
 STEP_ROUNDS = 10  # timed rounds of one step batch per config, after one warm-up round (which also compiles)
 DY = 10
 PEAK: dict[str, float] = {}
+DEVICE = bench_device()
 
 
 def _run(name: str, seed: int, steps: int) -> RunConfig:
@@ -58,24 +61,25 @@ def plain_loop(name: str, n_models: int, steps: int) -> float:
     for s in range(n_models):
         run = _run(name, s, steps)
         world = World.build(run)
-        w = init_ensemble([run], "cpu").member(0)
+        w = init_ensemble([run], DEVICE).member(0)
         model = ReferenceICLTransformer(w["W_Q"], w["W_K"], w["W_V"], w["W_O"], w["a"])
         opt = torch.optim.SGD(model.parameters(), lr=run.train.eta)
-        g = generator(derive_seed(run.seed, "train-data"))
+        g = generator(derive_seed(run.seed, "train-data"), DEVICE)
         for _ in range(steps):
             batch = world.train_prompts(run.train.batch, g)
             loss = hinge_loss(model(batch.P), batch.z)
             opt.zero_grad()
             loss.backward()
             opt.step()
+    sync(DEVICE)
     return time.perf_counter() - t0
 
 
 def ensemble(name: str, steps: int, compile: bool = False) -> float:
     runs = [_run(name, s, steps) for s in range(CONFIGS[name][4])]
     t0 = time.perf_counter()
-    res = train_ensemble(runs, compile=compile)
-    assert not any(res.failed)
+    res = train_ensemble(runs, DEVICE, compile=compile)
+    assert not any(res.failed)  # reading the flags waits for the device
     return time.perf_counter() - t0
 
 
@@ -103,12 +107,14 @@ def marginal_rate(fn, name: str, models: int, repeats: int = 3) -> float:
 
 
 def matmul_peak(n: int = 1024, reps: int = 10) -> float:
-    """Measured float32 GEMM GFLOP/s at the benchmark's thread count."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    """Measured float32 GEMM GFLOP/s on the benchmark's device (at its thread count on a CPU)."""
+    a, b = torch.randn(n, n, device=DEVICE), torch.randn(n, n, device=DEVICE)
     a @ b
+    sync(DEVICE)
     t0 = time.perf_counter()
     for _ in range(reps):
         a @ b
+    sync(DEVICE)
     return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
 
 

@@ -16,6 +16,7 @@ At the end of the session the Markdown report is written under RESULTS/runs/.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest
 from harness.claims.schema import PROFILES, ClaimError
 from harness.claims.verdicts import Verdict
 from harness.loading import load_claims
+from harness.preflight import UsageError, check_run_options
 from harness.run.execution import EXECUTORS, make_executor
 from harness.report import terminal
 from harness.run.paths import new_run_dir, results_root, robustness_report_dir
@@ -40,9 +42,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="results folder (store and reports; default $ICLCHECK_RESULTS, else results/ under the rootdir)")
     g.addoption("--iclcheck-device", default="cpu", help="cpu or cuda[:N]")
     g.addoption("--iclcheck-executor", choices=EXECUTORS, default="local")
-    g.addoption("--iclcheck-jobs", type=int, default=1)
+    g.addoption("--iclcheck-jobs", type=int, default=1, help="workers for the process/dask executors (dask on cuda: one per GPU)")
     g.addoption("--iclcheck-address", default=None, help="Dask scheduler address (default: a LocalCluster on 127.0.0.1)")
-    g.addoption("--iclcheck-max-ensemble", type=int, default=64)
+    g.addoption("--iclcheck-max-ensemble", type=int, default=64, help="most members trained together in one group (one task)")
     g.addoption("--iclcheck-family", choices=("holm", "bh"), default="holm", help="family-wise control across the selected claims")
     g.addoption("--iclcheck-strict", action="store_true", help="INCONCLUSIVE fails instead of skipping")
     g.addoption("--iclcheck-no-report", action="store_true", help="do not write a run report")
@@ -169,9 +171,22 @@ class _State:
 _STATE = pytest.StashKey[_State]()
 
 
+def check_options(config: pytest.Config) -> None:
+    """The CLI's pre-flight checks of the run options (device exists, --iclcheck-address only with the dask
+    executor and answering, jobs and ensemble size >= 1, results writable), as a pytest usage error."""
+    o = config.getoption
+    opts = argparse.Namespace(device=o("--iclcheck-device"), jobs=o("--iclcheck-jobs"), max_ensemble=o("--iclcheck-max-ensemble"),
+                              executor=o("--iclcheck-executor"), address=o("--iclcheck-address"), results=results_dir(config), out=None)
+    try:
+        check_run_options(opts)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc).replace("--", "--iclcheck-", 1)) from None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claim: a claim file of the paper, judged by icl-claimcheck")
     if enabled(config):
+        check_options(config)
         config.stash[_STATE] = _State(config)
 
 

@@ -229,3 +229,41 @@ def test_a_closed_pipe_is_not_an_error(monkeypatch, capsys):  # capsys: sys-leve
 
     monkeypatch.setattr(cli, "cmd_list", closed)
     assert cli.main(["list"]) == 0
+
+
+class _Config:
+    """Stands in for pytest.Config: the plugin's options."""
+
+    def __init__(self, tmp_path: Path, **opts):
+        self.rootpath = tmp_path
+        self.opts = {"device": "cpu", "jobs": 1, "max-ensemble": 64, "executor": "local", "address": None,
+                     "results": str(tmp_path / "res"), **opts}
+
+    def getoption(self, name: str):
+        return self.opts[name.removeprefix("--iclcheck-")]
+
+
+@pytest.mark.parametrize("opts, message", [
+    ({"address": "127.0.0.1:8786"}, "--iclcheck-address 127.0.0.1:8786: only --executor dask"),
+    ({"jobs": 0}, "--iclcheck-jobs 0: must be >= 1"),
+    ({"max-ensemble": 0}, "--iclcheck-max-ensemble 0: must be >= 1"),
+    ({"device": "gpu"}, "--iclcheck-device 'gpu'"),
+    ({"device": "cuda:99"}, "--iclcheck-device cuda:99"),
+])
+def test_pytest_plugin_checks_its_options_before_any_training(tmp_path, opts, message):
+    from harness.pytest_plugin import check_options
+
+    with pytest.raises(pytest.UsageError, match="^" + message.replace(".", r"\.").replace("(", r"\(")):
+        check_options(_Config(tmp_path, **opts))
+    check_options(_Config(tmp_path))
+
+
+def test_pytest_plugin_unreachable_scheduler_is_a_usage_error(tmp_path):
+    import subprocess
+    import sys
+
+    addr = f"127.0.0.1:{_closed_port()}"
+    r = subprocess.run([sys.executable, "-m", "pytest", str(tmp_path), "-q", "-p", "no:cacheprovider", "--iclcheck",
+                        "--iclcheck-results", str(tmp_path / "res"), "--iclcheck-executor", "dask", "--iclcheck-address", addr],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 4 and f"--iclcheck-address {addr}: no Dask scheduler reachable" in r.stderr, r.stdout + r.stderr

@@ -77,16 +77,22 @@ def test_deterministic_and_independent_of_grouping(tmp_path):
 
 
 @pytest.mark.slow
-def test_dask_gives_the_same_records_as_local(tmp_path):
+def test_dask_spreads_groups_over_both_workers_and_gives_the_same_records_as_local(tmp_path):
+    """A local cluster of 2 worker processes x 1 thread: every group runs, both workers train some, and
+    the records equal the local executor's (measurements, histories, configs, keys)."""
     pytest.importorskip("distributed")
     units = expand(load_claim(tiny(tmp_path), "quick"))
     execute(units, Store(store_root(tmp_path / "local")), make_executor("local"), progress=False)
     ex = make_executor("dask", jobs=2)
     try:
-        counts = execute(units, Store(store_root(tmp_path / "dask")), ex, max_ensemble=2, progress=False)
+        workers = set(ex.client.scheduler_info()["workers"])
+        counts = execute(units, Store(store_root(tmp_path / "dask")), ex, max_ensemble=1, progress=False)
     finally:
         ex.close()
-    assert counts["done"] == len(units)
+    assert counts["done"] == len(units) == 4
+    assert len(workers) == 2
+    assert set(ex.ran_on) == {u.key for u in units}
+    assert set(ex.ran_on.values()) == workers, ex.ran_on  # both workers trained groups
     assert records(tmp_path / "local") == records(tmp_path / "dask")
 
 

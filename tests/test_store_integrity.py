@@ -132,6 +132,7 @@ def test_the_key_covers_device_kind_schema_and_code(tmp_path):
     other = dataclasses.replace(cpu[0], fingerprint=OTHER_CODE)
     assert other.identity == cpu[0].identity and other.key != cpu[0].key
     assert [u.key for u in expand(claim, "cpu:0")] == [u.key for u in cpu]  # only the kind counts
+    assert [u.key for u in expand(claim, "cuda")] == [u.key for u in cuda]  # a worker's GPU index never enters the key
     with pytest.raises(ValueError, match="device kind cuda"):
         execute(cuda, Store(tmp_path / "s"), make_executor("local"), progress=False)
 

@@ -15,6 +15,7 @@ is reused instead of retrained, and counted as such.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import time
@@ -25,6 +26,7 @@ from typing import Callable, Iterator
 
 from harness.claims.grid import Unit, device_kind
 from harness.claims.record import Record, Timing
+from harness.core.fingerprint import code_fingerprint
 from harness.measure.ensemble import measure_ensemble
 from harness.run.provenance import provenance
 from harness.run.store import Store
@@ -104,55 +106,86 @@ def _threads_per_worker(jobs: int) -> int:
 
 
 class ProcessExecutor(Executor):
+    """A local process pool; on CUDA its workers are spawned, not forked (a fork after CUDA is initialised is broken)."""
+
     name = "process"
 
     def map_groups(self, groups):
         settings = RuntimeSettings.from_env(threads=_threads_per_worker(self.jobs))
-        with ProcessPoolExecutor(max_workers=self.jobs, initializer=settings.apply, initargs=(self.device,)) as pool:
+        ctx = multiprocessing.get_context("spawn") if device_kind(self.device) == "cuda" else None
+        with ProcessPoolExecutor(max_workers=self.jobs, mp_context=ctx, initializer=settings.apply, initargs=(self.device,)) as pool:
             futs = {pool.submit(run_group, g, self.device): g for g in groups}
             for f in as_completed(futs):
                 exc = f.exception()
                 yield futs[f], (exc if exc is not None else f.result())
 
 
+def run_group_on_worker(units: list[Unit], device: str = "cpu") -> tuple[list[Record], str]:
+    """run_group on a Dask worker, with the address of the worker that ran it. The units' keys were made on
+    the client: a worker whose code that trains and measures differs (another fingerprint) refuses them."""
+    mine = code_fingerprint()
+    theirs = sorted({u.fingerprint for u in units} - {mine})
+    if theirs:
+        raise RuntimeError(f"this worker's code (fingerprint {mine}) differs from the client's ({', '.join(theirs)}): "
+                           "install the client's commit on every worker")
+    from distributed import get_worker
+
+    return run_group(units, device), get_worker().address
+
+
 class DaskExecutor(Executor):
-    """Dask distributed: a LocalCluster on 127.0.0.1 unless a scheduler address is given."""
+    """Dask distributed: a local cluster on 127.0.0.1 unless a scheduler address is given.
+
+    Local: `jobs` single-threaded worker processes sharing the cores; with device "cuda" one worker per
+    visible GPU, each pinned to it (`dask_plugin.worker_envs`). Remote: each worker uses the device its
+    own environment exposes, and its own cores (the worker plugin). `ran_on` maps each finished unit's
+    key to the address of the worker that trained it.
+    """
 
     name = "dask"
 
     def __init__(self, jobs: int = 1, device: str = "cpu", address: str | None = None):
         super().__init__(jobs, device, address)
         try:
-            from distributed import Client, LocalCluster
+            from distributed import Client
         except ImportError:
             raise ValueError("executor 'dask' needs the dask extra: pip install 'icl-claimcheck[dask]'") from None
+        from harness.run.dask_plugin import RuntimePlugin, local_cluster, usable_cores, visible_gpus, worker_envs
+
+        settings = RuntimeSettings.from_env()
+        self.ran_on: dict[str, str] = {}
         if address:
             self.cluster = None
             self.client = Client(address)
         else:
-            self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                        dashboard_address=None, silence_logs=40)
+            gpus = visible_gpus(_cuda_count()) if device == "cuda" else []
+            self.cluster = local_cluster(worker_envs(device, self.jobs, usable_cores(), gpus, settings.threads))
             self.client = Client(self.cluster)
-        from harness.run.dask_plugin import RuntimePlugin
-
-        settings = RuntimeSettings.from_env()  # on a cluster we started, each worker gets its share of the cores
-        self.client.register_plugin(RuntimePlugin(settings if address else settings.with_threads(_threads_per_worker(self.jobs)), device))
+        self.client.register_plugin(RuntimePlugin(settings.with_threads(None), device))
 
     def map_groups(self, groups):
         from distributed import as_completed as das_completed
 
-        futs = {self.client.submit(run_group, g, self.device, pure=False): i for i, g in enumerate(groups)}
+        futs = {self.client.submit(run_group_on_worker, g, self.device, pure=False): i for i, g in enumerate(groups)}
         for f in das_completed(list(futs)):
             g = groups[futs[f]]
             if f.status == "error":
                 yield g, f.exception()
             else:
-                yield g, f.result()
+                records, worker = f.result()
+                self.ran_on.update((u.key, worker) for u in g)
+                yield g, records
 
     def close(self) -> None:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def _cuda_count() -> int:
+    import torch
+
+    return torch.cuda.device_count()
 
 
 def make_executor(name: str, jobs: int = 1, device: str = "cpu", address: str | None = None) -> Executor:
