@@ -5,7 +5,8 @@ above every layer, the claims of one invocation are also checked against each
 other (no two files share an id: they would share a store folder and the
 second would reuse the first's models) and against what higher layers register
 (the paper-comparison figure a claim names must exist in
-`harness.report.figures`). The CLI and the pytest plugin both load through
+`harness.report.figures`), and each claim's `[multiverse]` narrowing against the multiverse file
+(`harness.claims.multiverse`). The CLI and the pytest plugin both load through
 `load_claims`, so they accept the same files.
 """
 
@@ -14,8 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.claims.claim import Claim
+from harness.claims.multiverse import check_narrowings
 from harness.claims.schema import ClaimError, discover, load_claim, suggest
 from harness.report.figures import FIGURES
+from harness.run.paths import claims_dir
 
 
 def check_references(claim: Claim) -> None:
@@ -36,6 +39,7 @@ def load_claims(paths: list[str | Path], profile: str, k: str | None = None) -> 
             raise ClaimError(f"{c.path}: id: {c.id!r} is also the id of {first[c.id]} (each claim id names one store folder)")
         first[c.id] = c.path
         claims.append(c)
+    check_narrowings([c.path for c in claims], claims_dir())  # each [multiverse] skip names a declared alternative
     if k:
         claims = [c for c in claims if k in c.id]
     return claims

@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.claims.multiverse import find_multiverse_file, load_alternatives
 from harness.claims.multiverse_derive import Variant
+from harness.core.registry import suggestion
 from harness.preflight import UsageError
 from harness.run.multiverse_run import plan_variants, run_multiverse
 from harness.run.paths import claims_dir
@@ -29,6 +30,8 @@ def add_options(s: argparse.ArgumentParser) -> None:
                         "(ROBUST / FRAGILE / PARTIAL per claim; alternatives run at the claim's own profile)")
     s.add_argument("--multiverse-file", default=None,
                    help="the multiverse file (default: _multiverse.toml beside the claim files, else in claims/)")
+    s.add_argument("--multiverse-only", default=None, metavar="NAME[,NAME...]",
+                   help="run only these alternatives (the size knob: e.g. beta-3,steps-3x on a small machine)")
 
 
 def prepare(a: argparse.Namespace, claims: list) -> dict[str, list[Variant]] | None:
@@ -38,7 +41,16 @@ def prepare(a: argparse.Namespace, claims: list) -> dict[str, list[Variant]] | N
     path = Path(a.multiverse_file) if a.multiverse_file else find_multiverse_file([c.path for c in claims], claims_dir())
     if path is None or not path.is_file():
         raise UsageError(f"{path or 'claims/_multiverse.toml'}: --multiverse: no multiverse file")
-    return plan_variants(claims, load_alternatives(path))
+    alts = load_alternatives(path)
+    if a.multiverse_only:
+        wanted = [n.strip() for n in a.multiverse_only.split(",") if n.strip()]
+        names = [x.name for x in alts]
+        for n in wanted:
+            if n not in names:
+                raise UsageError(f"--multiverse-only: unknown alternative {n!r}" + suggestion(n, names) + f" (in {path})")
+        narrowed = plan_variants(claims, alts)  # every claim's [multiverse] table checked against the whole file
+        return {cid: [v for v in vs if v.alternative.name in wanted] for cid, vs in narrowed.items()}
+    return plan_variants(claims, alts)
 
 
 def run(a: argparse.Namespace, runs: list, executor: Any, plan: dict[str, list[Variant]]) -> tuple[dict[str, dict], dict[str, Any]]:

@@ -173,3 +173,14 @@ def test_unknown_alternative_in_a_claim_file_exits_2_before_training(tmp_path, c
     _mv(tmp_path)
     assert cli.main(["run", str(claim), "--multiverse", "--results", str(tmp_path / "r")]) == 2
     assert "multiverse.skip.nope: unknown alternative" in capsys.readouterr().err
+
+
+def test_validate_checks_the_narrowing_and_only_selects(tmp_path, capsys, monkeypatch):
+    claim = _tiny(tmp_path, '[multiverse]\nskip = { "beta-2" = "" }\n')
+    _mv(tmp_path)
+    assert cli.main(["validate", str(claim)]) == 2
+    assert "tiny.toml: multiverse.skip.beta-2: needs a reason" in capsys.readouterr().err
+    claim = _tiny(tmp_path)
+    monkeypatch.setattr("harness.cli.run_claims", lambda *a, **k: pytest.fail("trained"))
+    assert cli.main(["run", str(claim), "--multiverse", "--multiverse-only", "beta-3", "--results", str(tmp_path / "r")]) == 2
+    assert "--multiverse-only: unknown alternative 'beta-3' (did you mean 'beta-2'?)" in capsys.readouterr().err

@@ -142,4 +142,13 @@ def find_multiverse_file(claim_paths: list[str], default_dir: Path) -> Path | No
     return None
 
 
-__all__ = ["Alternative", "load_alternatives", "load_narrowing", "find_multiverse_file", "MULTIVERSE_FILE"]
+def check_narrowings(claim_paths: list[str], default_dir: Path) -> None:
+    """Every claim's `[multiverse]` table against the multiverse file found for them (none found: no alternative
+    names, so any skip is unknown); ClaimError on the first problem. Run by every command that loads claims."""
+    mv = find_multiverse_file(claim_paths, default_dir)
+    names = [a.name for a in load_alternatives(mv)] if mv else []
+    for p in claim_paths:
+        load_narrowing(p, names)
+
+
+__all__ = ["Alternative", "load_alternatives", "load_narrowing", "find_multiverse_file", "check_narrowings", "MULTIVERSE_FILE"]
