@@ -184,3 +184,33 @@ def test_validate_checks_the_narrowing_and_only_selects(tmp_path, capsys, monkey
     monkeypatch.setattr("harness.cli.run_claims", lambda *a, **k: pytest.fail("trained"))
     assert cli.main(["run", str(claim), "--multiverse", "--multiverse-only", "beta-3", "--results", str(tmp_path / "r")]) == 2
     assert "--multiverse-only: unknown alternative 'beta-3' (did you mean 'beta-2'?)" in capsys.readouterr().err
+
+
+def _verdict(verdict: str, value: float, p: float = 1.0):
+    from harness.claims.verdict import Estimate, Verdict
+
+    return Verdict("c", "s", "st", "threshold", "quick", verdict, "mean attn_mass >= 0.9", f"mean {value}", "over", 1, 3,
+                   p_refute=p, estimate=Estimate("mean", value, value - 0.02, value + 0.02, 0.95, 0.01, 3),
+                   predicted={"relation": ">=", "threshold": 0.9})
+
+
+def test_block_names_the_flips_and_holm_runs_within_the_claim(tmp_path):
+    from harness.claims.multiverse_derive import Variant
+    from harness.claims.verdicts import family_control
+    from harness.report.multiverse_section import section_lines, specification_curve
+    from harness.run.multiverse_run import multiverse_block
+
+    alts = [Alternative("beta-2", "w", set={"data.beta": 2.0}), Alternative("beta-3", "w", set={"data.beta": 3.0}),
+            Alternative("eta-0.5", "w", set={"train.eta": 0.5}), Alternative("x", "w", steps_scale=2)]
+    judged = {"beta-2": _verdict("REFUTED", 0.88, 0.03), "beta-3": _verdict("CONFIRMED", 0.95), "eta-0.5": _verdict("REFUTED", 0.80, 0.001)}
+    family_control(list(judged.values()), "holm")  # 3 alternatives: 0.03 -> 0.06 does not survive, 0.001 -> 0.003 does
+    assert judged["beta-2"].verdict == "INCONCLUSIVE" and judged["eta-0.5"].verdict == "REFUTED"
+    variants = [Variant(a, object()) for a in alts[:3]] + [Variant(alts[3], None, "the claim varies train.steps in its grid")]
+    block = multiverse_block(_verdict("REFUTED", 0.85, 0.01), variants, judged)
+    assert block["label"] == FRAGILE and block["flips"] == ["beta-3"] and block["undecided"] == ["beta-2"]
+    assert block["alternatives"][3] | {"why": ""} == {"name": "x", "change": "steps x 2", "why": "", "status": "skipped",
+                                                     "skipped": "the claim varies train.steps in its grid", "verdict": None,
+                                                     "measurement": "", "estimate": None}
+    md = "\n".join(section_lines("c", block, "plots/c-multiverse.png"))
+    assert "flips the verdict: `beta-3` (data.beta = 3.0): CONFIRMED, mean 0.95" in md
+    assert specification_curve("c", block, tmp_path / "c.png").is_file()
