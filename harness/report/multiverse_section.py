@@ -68,8 +68,8 @@ def specification_curve(claim_id: str, block: dict[str, Any], path: Path) -> Pat
     seen: set[str] = set()
     for i, d in enumerate(ent):
         colour = VERDICT_COLOURS.get(str(d["verdict"]), "#555")
-        label = d["verdict"] if d["verdict"] not in seen else None
-        seen.add(str(d["verdict"]))
+        label = f"main setting: {d['verdict']}" if d["main"] else (d["verdict"] if d["verdict"] not in seen else None)
+        seen.add(str(d["verdict"]) if not d["main"] else "")
         ax.errorbar([i], [d["value"]], yerr=[[d["value"] - d["lower"]], [d["upper"] - d["value"]]], fmt="*" if d["main"] else "o",
                     ms=14 if d["main"] else 6, color=colour, capsize=3, zorder=3, label=label,
                     mec="black" if d["main"] else colour)
