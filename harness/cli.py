@@ -155,8 +155,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     run = load_run(a.run)
     m = run["meta"]
     print(terminal.clip(f"profile {m.get('profile')} | commit {m.get('git_commit')} | device {m.get('device')}", terminal.width()))
-    print(terminal.table((v["claim_id"], terminal.outcome_name(v["verdict"], v.get("expected")),
-                          terminal.short_measurement(v["measurement"], v["prediction"])) for v in run["verdicts"]))
+    print(terminal.stored_table(run["verdicts"]))
     return 0
 
 

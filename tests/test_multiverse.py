@@ -214,3 +214,17 @@ def test_block_names_the_flips_and_holm_runs_within_the_claim(tmp_path):
     md = "\n".join(section_lines("c", block, "plots/c-multiverse.png"))
     assert "flips the verdict: `beta-3` (data.beta = 3.0): CONFIRMED, mean 0.95" in md
     assert specification_curve("c", block, tmp_path / "c.png").is_file()
+
+
+def test_terminal_tables_show_the_robustness_column():
+    from harness.report.terminal import stored_table, verdict_table
+
+    v = _verdict("REFUTED", 0.85, 0.01)
+    assert "robustness" not in verdict_table([v], cols=100)
+    lines = verdict_table([v], cols=100, robustness={"c": FRAGILE}).splitlines()
+    assert lines[0].split()[:3] == ["claim", "verdict", "robustness"] and "FRAGILE" in lines[2]
+    assert all(len(x) <= 100 for x in lines)
+    stored = [{"claim_id": "c", "verdict": "CONFIRMED", "measurement": "m", "prediction": "p"}]
+    assert "robustness" not in stored_table(stored, cols=80)
+    stored[0].update(multiverse={"label": ROBUST}, robustness=ROBUST)
+    assert "ROBUST" in stored_table(stored + [{"claim_id": "d", "verdict": "ERROR", "measurement": "m", "prediction": "p"}], cols=80)

@@ -79,3 +79,14 @@ def verdict_table(verdicts: Iterable[Any], cols: int | None = None, robustness: 
     return table(((v.claim_id, outcome_name(v.verdict, v.expected), robustness.get(v.claim_id, "—"),
                    short_measurement(v.measurement, v.prediction)) for v in verdicts), cols,
                  headers=("claim", "verdict", "robustness", "measured vs predicted"))
+
+
+def stored_table(verdicts: list[dict[str, Any]], cols: int | None = None) -> str:
+    """The compact table of a run folder's stored verdicts (verdicts.json), with the robustness column when the run
+    had a multiverse (a claim without one shows —)."""
+    rows = [(v["claim_id"], outcome_name(v["verdict"], v.get("expected")), short_measurement(v["measurement"], v["prediction"]))
+            for v in verdicts]
+    if not any(v.get("multiverse") for v in verdicts):
+        return table(rows, cols)
+    return table([(a, b, str(v.get("robustness", "—")), c) for (a, b, c), v in zip(rows, verdicts)], cols,
+                 headers=("claim", "verdict", "robustness", "measured vs predicted"))
