@@ -69,6 +69,14 @@ def _wall_time(meta: dict[str, Any]) -> str:
     return f"wall time {seconds:.0f} s"
 
 
+def _multiverse_totals(t: dict[str, Any] | None) -> str:
+    """' (N alternative runs, M skipped with reasons; K models trained, R reused, S s)' from the run's meta."""
+    if not t:
+        return ""
+    return (f" ({t['alternatives_run']} alternative runs, {t['alternatives_skipped']} skipped with reasons; "
+            f"{t['models_trained']} models trained, {t['models_reused']} reused, {t['seconds']:.0f} s)")
+
+
 def summary_table(verdicts: list[Verdict], fmt: str = "github", multiverse: dict[str, dict[str, Any]] | None = None) -> str:
     """The verdict table; its robustness column is the claim's multiverse label (— when no multiverse ran)."""
     mv = multiverse or {}
@@ -148,7 +156,7 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
         f"- family-wise control of refutations: {meta.get('family', 'holm')}",
         f"- verdicts: {len(verdicts)} claims, " + ", ".join(f"{n} {o}" for o, n in counts.items()),
         *(["- multiverse: " + ", ".join(f"{n} {lab}" for lab, n in Counter(label_of(b) for b in mv.values()).most_common())
-           + f"; {next(iter(mv.values())).get('correction', '')}"] if mv else []),
+           + _multiverse_totals(meta.get("multiverse")) + f"; {next(iter(mv.values())).get('correction', '')}"] if mv else []),
         "",
         summary_table(verdicts, multiverse=mv),
         "",
