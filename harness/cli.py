@@ -22,6 +22,7 @@ from harness import ledger_cli
 from harness.claims.schema import PROFILES, ClaimError
 from harness.fuzz.campaign import add_arguments as add_fuzz_arguments, plan_fuzz, run_fuzz
 from harness.loading import load_claims
+from harness import multiverse_cli
 from harness.preflight import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, InternalError, UsageError,
                                check_run_options, one_line, write_error_log)
 from harness.run.execution import EXECUTORS, make_executor
@@ -93,6 +94,7 @@ def _prepare(a: argparse.Namespace) -> list:
     if not claims:
         raise UsageError("no claim matches")
     check_run_options(a)
+    a.multiverse_plan = multiverse_cli.prepare(a, claims)  # validated before anything trains
     return claims
 
 
@@ -128,14 +130,20 @@ def _run(a: argparse.Namespace, claims: list) -> RunOutcome:
     try:
         runs = run_claims(claims, a.results, ex, a.max_ensemble, progress=not a.no_progress, family=a.family,
                           reuse_stale=a.reuse_stale)
+        plan = getattr(a, "multiverse_plan", None)
+        blocks, mv_totals = multiverse_cli.run(a, runs, ex, plan) if plan is not None else (None, None)
     finally:
         ex.close()
     verdicts = [r.verdict for r in runs]
     out = Path(a.out) if a.out else new_run_dir(Path(a.results), started, a.profile)
     meta = {"profile": a.profile, "started": started.isoformat(), "seconds": time.perf_counter() - t0, "executor": a.executor,
-            "family": a.family, "claims": [c.id for c in claims], "max_ensemble": a.max_ensemble, **run_totals(runs)}
-    report = write_report(out, verdicts, meta, a.device, claim_figures(runs), robustness=robustness_report_dir(Path(a.results)))
-    print(terminal.verdict_table(verdicts))
+            "family": a.family, "claims": [c.id for c in claims], "max_ensemble": a.max_ensemble, **run_totals(runs),
+            **({"multiverse": mv_totals} if mv_totals else {})}
+    report = write_report(out, verdicts, meta, a.device, claim_figures(runs), robustness=robustness_report_dir(Path(a.results)),
+                          multiverse=blocks)
+    print(terminal.verdict_table(verdicts, robustness={c: b["label"] for c, b in blocks.items()} if blocks is not None else None))
+    if mv_totals:
+        print(multiverse_cli.summary_line(mv_totals))
     counts = {s: sum(v.verdict == s for v in verdicts) for s in ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")}
     print(f"\n{len(verdicts)} claims: " + ", ".join(f"{n} {s}" for s, n in counts.items()) +
           f" | {meta['models_trained']} models trained, {meta['models_reused']} reused from the store | {time.perf_counter() - t0:.0f} s | report: {report}")
@@ -148,8 +156,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     run = load_run(a.run)
     m = run["meta"]
     print(terminal.clip(f"profile {m.get('profile')} | commit {m.get('git_commit')} | device {m.get('device')}", terminal.width()))
-    print(terminal.table((v["claim_id"], terminal.outcome_name(v["verdict"], v.get("expected")), terminal.detail(v))
-                         for v in run["verdicts"]))
+    print(terminal.stored_table(run["verdicts"]))
     return 0
 
 
@@ -223,6 +230,7 @@ def _run_options(s: argparse.ArgumentParser, profile: str) -> None:
     s.add_argument("--reuse-stale", action="store_true",
                    help="reuse a stored record written by other code (another code fingerprint) instead of retraining it; "
                         "the report names every claim that did")
+    multiverse_cli.add_options(s)
 
 
 def _compare_options(s: argparse.ArgumentParser, fail_on: bool = True) -> None:

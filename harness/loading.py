@@ -5,8 +5,9 @@ above every layer, the claims of one invocation are also checked against each
 other (no two files share an id: they would share a store folder and the
 second would reuse the first's models) and against what higher layers register
 (the paper-comparison figure a claim names must exist in
-`harness.report.figures`). The CLI and the pytest plugin both load through
-`load_claims`, so they accept the same files. Last, every file's analysis plan
+`harness.report.figures`), and each claim's `[multiverse]` narrowing against the
+multiverse file (`harness.claims.multiverse`). The CLI and the pytest plugin both
+load through `load_claims`, so they accept the same files. Then every file's analysis plan
 is checked against the reference run's (harness.claims.ledger): a plan changed
 after a verdict with no `[[changes]]` entry is refused here, before any run.
 """
@@ -17,8 +18,10 @@ from pathlib import Path
 
 from harness.claims import ledger
 from harness.claims.claim import Claim
+from harness.claims.multiverse import check_narrowings
 from harness.claims.schema import ClaimError, discover, load_claim, suggest
 from harness.report.figures import FIGURES
+from harness.run.paths import claims_dir
 
 
 def check_references(claim: Claim) -> None:
@@ -41,6 +44,7 @@ def load_claims(paths: list[str | Path], profile: str, k: str | None = None, ref
         first[c.id] = c.path
         claims.append(c)
     ledger.enforce([c.path for c in claims], reference)
+    check_narrowings([c.path for c in claims], claims_dir())  # each [multiverse] skip names a declared alternative
     if k:
         claims = [c for c in claims if k in c.id]
     return claims

@@ -36,6 +36,7 @@ TOP_KEYS = {
     "paper_trend": str, "setting": dict, "grid": dict, "replicates": int, "metric": dict,
     "prediction": dict, "profiles": dict, "expectation": dict, "eval": dict, "select": dict, "pair_over": list, "figure": str,
     "changes": list,
+    "multiverse": dict,  # narrowing of the multiverse: harness.claims.multiverse.load_narrowing
 }
 REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profiles")
 BASE_KEYS = {"setting": dict, "eval": dict, "replicates": int}

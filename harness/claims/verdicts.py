@@ -83,7 +83,7 @@ def family_control(verdicts: list[Verdict], method: str = "holm") -> list[Verdic
     """Adjust refutation p-values across the run (Holm or BH; the CLI and the pytest plugin
     both judge all their claims first); a REFUTED verdict whose adjusted p is not below LEVEL
     becomes INCONCLUSIVE (with the reason in its notes)."""
-    if not verdicts:
+    if not verdicts or method == "none":  # "none": the caller controls the family itself (the multiverse does)
         return verdicts
     ps = [v.p_refute for v in verdicts]
     if method == "holm":

@@ -20,6 +20,7 @@ from harness.report import ledger_section
 from harness.report.figures import draw, table
 from harness.report.html import counts_of, write_html
 from harness.report.kind_figures import draw_kind_figure
+from harness.report.multiverse_section import draw_all as draw_multiverse, label_of, section_lines
 from harness.report.terminal import outcome_name
 from harness.claims.record import Record
 from harness.claims.verdicts import Verdict
@@ -69,10 +70,22 @@ def _wall_time(meta: dict[str, Any]) -> str:
     return f"wall time {seconds:.0f} s"
 
 
-def summary_table(verdicts: list[Verdict], fmt: str = "github") -> str:
+def _multiverse_totals(t: dict[str, Any] | None) -> str:
+    """' (N alternative runs, M skipped with reasons; K models trained, R reused, S s)' from the run's meta."""
+    if not t:
+        return ""
+    return (f" ({t['alternatives_run']} alternative runs, {t['alternatives_skipped']} skipped with reasons; "
+            f"{t['models_trained']} models trained, {t['models_reused']} reused, {t['seconds']:.0f} s)")
+
+
+def summary_table(verdicts: list[Verdict], fmt: str = "github", multiverse: dict[str, dict[str, Any]] | None = None) -> str:
+    """The verdict table; its robustness column is the claim's multiverse label (— when no multiverse ran)."""
+    mv = multiverse or {}
     rows = [[v.claim_id, v.source, v.prediction, v.measurement, v.over, f"{v.n_points} x {v.n_replicates}",
-             "; ".join(filter(None, (_outcome(v), ledger_section.marker(v))))] for v in verdicts]
-    return tabulate(rows, headers=["claim", "source", "prediction", "measurement (interval)", "interval over", "points x seeds", "verdict"], tablefmt=fmt)
+             "; ".join(filter(None, (_outcome(v), ledger_section.marker(v)))),
+             label_of(mv.get(v.claim_id))] for v in verdicts]
+    return tabulate(rows, headers=["claim", "source", "prediction", "measurement (interval)", "interval over", "points x seeds", "verdict",
+                                   "robustness"], tablefmt=fmt)
 
 
 def robustness_section(run_dir: Path, folder: Path | None) -> list[str]:
@@ -98,11 +111,12 @@ def robustness_section(run_dir: Path, folder: Path | None) -> list[str]:
 
 def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, Any], device: str = "cpu",
                  figures: dict[str, tuple[str, list[Record]]] | None = None,
-                 robustness: Path | None = None) -> Path:
+                 robustness: Path | None = None, multiverse: dict[str, dict[str, Any]] | None = None) -> Path:
     """report.md, verdicts.json and plots/ under run_dir; returns the report path.
 
     `figures` maps a claim id to (figure kind, its records) for the paper-comparison figures; `robustness` is the
-    fuzzing report folder whose answers join the report (run.paths.robustness_report_dir; None: leave them out)."""
+    fuzzing report folder whose answers join the report (run.paths.robustness_report_dir; None: leave them out);
+    `multiverse` maps a claim id to its multiverse block (harness.run.multiverse_run), stored in verdicts.json."""
     run_dir = Path(run_dir)
     plots = run_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
@@ -121,8 +135,12 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
         rows = table(kind, records)
         if rows:
             table_of[cid] = rows
-    figures_of = {v.claim_id: [f for f in (plot_of.get(v.claim_id), extra_of.get(v.claim_id)) if f] for v in verdicts}
-    stored = [dict(verdict_dict(v), figures=figures_of[v.claim_id]) for v in verdicts]
+    mv = multiverse or {}
+    curve_of = draw_multiverse(mv, plots)
+    figures_of = {v.claim_id: [f for f in (plot_of.get(v.claim_id), extra_of.get(v.claim_id), curve_of.get(v.claim_id)) if f]
+                  for v in verdicts}
+    stored = [dict(verdict_dict(v), figures=figures_of[v.claim_id], robustness=label_of(mv.get(v.claim_id)),
+                   **({"multiverse": mv[v.claim_id]} if v.claim_id in mv else {})) for v in verdicts]
     counts = counts_of(stored)
     lines = [
         f"# Claim report: profile `{meta.get('profile')}`",
@@ -139,8 +157,10 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
           if meta.get("reused_from_other_code") else []),
         f"- family-wise control of refutations: {meta.get('family', 'holm')}",
         f"- verdicts: {len(verdicts)} claims, " + ", ".join(f"{n} {o}" for o, n in counts.items()),
+        *(["- multiverse: " + ", ".join(f"{n} {lab}" for lab, n in Counter(label_of(b) for b in mv.values()).most_common())
+           + _multiverse_totals(meta.get("multiverse")) + f"; {next(iter(mv.values())).get('correction', '')}"] if mv else []),
         "",
-        summary_table(verdicts),
+        summary_table(verdicts, multiverse=mv),
         "",
         "## Claims in detail",
     ]
@@ -162,6 +182,8 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
             lines += ["", tabulate([{k: _short(val) for k, val in r.items()} for r in table_of[v.claim_id]], headers="keys", tablefmt="github")]
         if v.claim_id in extra_of:
             lines += ["", f"![{v.claim_id}: beside the paper]({extra_of[v.claim_id]})"]
+        if v.claim_id in mv:
+            lines += section_lines(v.claim_id, mv[v.claim_id], curve_of.get(v.claim_id))
     lines += robustness_section(run_dir, robustness)
     report = run_dir / "report.md"
     atomic_write_text(report, "\n".join(lines) + "\n")

@@ -101,14 +101,21 @@ def _sparkline(history: list[str]) -> str:
 
 
 def _multiverse(v: dict[str, Any]) -> str:
-    rows = v.get("multiverse") or []
+    """The claim's multiverse table (alternative, verdict, measurement or skip reason, why) when the run has one."""
+    block = v.get("multiverse") or {}
+    rows = block.get("alternatives") or []
     if not rows:
         return ""
-    body = "".join(f"<tr><td>{html.escape(str(r.get('alternative')))}</td><td>{html.escape(str(r.get('verdict')))}</td>"
-                   f"<td>{html.escape(str(r.get('measurement')))}</td></tr>" for r in rows)
+    main = block.get("main", {})
+    body = (f"<tr><td><b>main setting</b></td><td><b>{html.escape(str(main.get('verdict')))}</b></td>"
+            f"<td>{html.escape(str(main.get('measurement', '')))}</td><td></td></tr>")
+    body += "".join(f"<tr><td>{html.escape(str(r.get('name')))}</td>"
+                    f"<td>{html.escape(str(r.get('verdict') if r.get('status') == 'ran' else 'skipped'))}</td>"
+                    f"<td>{html.escape(str(r.get('measurement') if r.get('status') == 'ran' else r.get('skipped', '')))}</td>"
+                    f"<td>{html.escape(str(r.get('why', '')))}</td></tr>" for r in rows)
     label = html.escape(str(v.get("robustness", "")))
-    return (f"<p><b>Multiverse</b> {label}</p><table class='mv'><tr><th>alternative</th><th>verdict</th>"
-            f"<th>measurement</th></tr>{body}</table>")
+    return (f"<p><b>Multiverse</b> {label} <span class='muted'>{html.escape(str(block.get('correction', '')))}</span></p>"
+            f"<table class='mv'><tr><th>alternative</th><th>verdict</th><th>measurement</th><th>why</th></tr>{body}</table>")
 
 
 def _replanned(v: dict[str, Any]) -> str:
@@ -141,7 +148,8 @@ def _summary_rows(verdicts: list[dict[str, Any]]) -> str:
         cid = html.escape(str(v.get("claim_id")))
         search = html.escape(f"{v.get('claim_id')} {v.get('verdict')} {v.get('source')} {outcome_of(v)}".lower())
         rows.append(f'<tr data-claim="{cid}" data-search="{search}"><td><a href="#{cid}">{cid}</a></td><td>{_badge(v)}{_replanned(v)}</td>'
-                    f"<td>{html.escape(str(v.get('prediction')))}</td><td>{html.escape(str(v.get('measurement')))}</td></tr>")
+                    f"<td>{html.escape(str(v.get('prediction')))}</td><td>{html.escape(str(v.get('measurement')))}</td>"
+                    f"<td>{html.escape(str(v.get('robustness', '—')))}</td></tr>")
     return "".join(rows)
 
 
@@ -160,7 +168,7 @@ def render(page: RunPage, history: dict[str, list[str]] | None = None) -> str:
             f"started {html.escape(str(m.get('started', '?')))} | family-wise control {html.escape(str(m.get('family', '?')))}</p>"
             f"<p class='counts'>{count_html}</p></header><main>"
             f"<input id='filter' type='search' placeholder='filter claims: id, verdict or source' aria-label='filter claims'>"
-            f"<table class='summary'><thead><tr><th>claim</th><th>verdict</th><th>prediction</th><th>measurement</th></tr>"
+            f"<table class='summary'><thead><tr><th>claim</th><th>verdict</th><th>prediction</th><th>measurement</th><th>robustness</th></tr>"
             f"</thead><tbody>{_summary_rows(page.verdicts)}</tbody></table>{sections}</main></body></html>")
 
 

@@ -52,18 +52,24 @@ def short_measurement(measurement: str, prediction: str) -> str:
     return f"measured {measurement.split(';')[0]} | predicted {prediction.split(';')[0]}"
 
 
-def table(rows: Iterable[tuple[str, str, str]], cols: int | None = None,
-          headers: tuple[str, str, str] = ("claim", "verdict", "measured vs predicted")) -> str:
-    """Rows of three columns (claim, outcome, detail by default) as a table no line of which is wider than `cols`."""
-    rows = list(rows)
+def table(rows: Iterable[tuple[str, ...]], cols: int | None = None,
+          headers: tuple[str, ...] = ("claim", "verdict", "measured vs predicted")) -> str:
+    """Rows of three columns (claim, outcome, detail by default; a fourth, e.g. robustness, goes before the detail)
+    as a table no line of which is wider than `cols`."""
+    rows = [tuple(r) for r in rows]
     w = width(cols)
-    cid = min(max([5] + [len(r[0]) for r in rows]), 28)
-    out = min(max([7] + [len(r[1]) for r in rows]), 24)
-    rest = max(10, w - cid - out - 4)
-    lines = [f"{headers[0]:<{cid}}  {headers[1]:<{out}}  {clip(headers[2], rest)}",
-             f"{'-' * cid}  {'-' * out}  {'-' * min(rest, 21)}"]
-    lines += [f"{clip(a, cid):<{cid}}  {clip(b, out):<{out}}  {clip(c, rest)}".rstrip() for a, b, c in rows]
-    return "\n".join(line[:w] for line in lines)
+    caps = [(5, 28), (7, 24)] + [(len(h), 12) for h in headers[2:-1]]
+    fixed = [min(max([lo] + [len(r[i]) for r in rows]), cap) for i, (lo, cap) in enumerate(caps)]
+    rest = max(10, w - sum(fixed) - 2 * len(fixed))
+
+    def line(cells: tuple[str, ...]) -> str:
+        head = "  ".join(f"{clip(c, n):<{n}}" for c, n in zip(cells, fixed))
+        return f"{head}  {clip(cells[-1], rest)}".rstrip()
+
+    lines = [line(headers),
+             "  ".join("-" * n for n in fixed) + f"  {'-' * min(rest, 21)}"]
+    lines += [line(r) for r in rows]
+    return "\n".join(x[:w] for x in lines)
 
 
 def detail(v: Any) -> str:
@@ -74,6 +80,23 @@ def detail(v: Any) -> str:
     return (f"{mark} | " if mark else "") + short_measurement(f(v, "measurement", ""), f(v, "prediction", ""))
 
 
-def verdict_table(verdicts: Iterable[Any], cols: int | None = None) -> str:
-    """The compact table of Verdict objects (claim, outcome, short measurement against prediction)."""
-    return table(((v.claim_id, outcome_name(v.verdict, v.expected), detail(v)) for v in verdicts), cols)
+def verdict_table(verdicts: Iterable[Any], cols: int | None = None, robustness: dict[str, str] | None = None) -> str:
+    """The compact table of Verdict objects (claim, outcome, short measurement against prediction); with `robustness`
+    (claim id -> ROBUST / FRAGILE / PARTIAL) a robustness column, — for claims without a multiverse."""
+    if robustness is None:
+        return table(((v.claim_id, outcome_name(v.verdict, v.expected), detail(v))
+                      for v in verdicts), cols)
+    return table(((v.claim_id, outcome_name(v.verdict, v.expected), robustness.get(v.claim_id, "—"),
+                   detail(v)) for v in verdicts), cols,
+                 headers=("claim", "verdict", "robustness", "measured vs predicted"))
+
+
+def stored_table(verdicts: list[dict[str, Any]], cols: int | None = None) -> str:
+    """The compact table of a run folder's stored verdicts (verdicts.json), with the robustness column when the run
+    had a multiverse (a claim without one shows —)."""
+    rows = [(v["claim_id"], outcome_name(v["verdict"], v.get("expected")), detail(v))
+            for v in verdicts]
+    if not any(v.get("multiverse") for v in verdicts):
+        return table(rows, cols)
+    return table([(a, b, str(v.get("robustness", "—")), c) for (a, b, c), v in zip(rows, verdicts)], cols,
+                 headers=("claim", "verdict", "robustness", "measured vs predicted"))
