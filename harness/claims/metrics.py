@@ -10,6 +10,7 @@ from a test or plugin.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -32,6 +33,7 @@ class Row:
     replicate: int = 0
     k: int | None = None
     n: int | None = None
+    sd: float | None = None  # standard deviation over the n prompts where the value is a mean over them (hinge loss)
 
 
 def _ok(c: Claim) -> Problem:
@@ -98,6 +100,21 @@ def _error_rate(c: Claim, rec: Record) -> list[Row]:
     return out
 
 
+def _hinge_loss(c: Claim, rec: Record) -> list[Row]:
+    ood = _domain(c) == "ood"
+    out = []
+    for point, meas in _points(c, rec):
+        h, sd = (meas.hinge_loss_ood, meas.hinge_sd_ood) if ood else (meas.hinge_loss_id, meas.hinge_sd_id)
+        out.append(Row(point, math.nan if h is None else float(h), n=meas.n, sd=math.nan if sd is None else float(sd)))
+    return out
+
+
+def _check_hinge(c: Claim) -> Problem:
+    if any(a.startswith("baseline.") for a in c.axis_names):
+        return "metric.name", "'hinge_loss' needs the Transformer's output F: classical baselines (baseline.method axis) give labels only"
+    return None
+
+
 def _attn_mass(c: Claim, rec: Record) -> list[Row]:
     ood = _domain(c) == "ood"
     initial = c.metric.get("at", "final") == "initial"
@@ -145,6 +162,8 @@ for _name, _metric in (
                               _steps_to_eps(True), per_point=False, check=_check_checkpointed, needs_eps=True)),
     ("error_rate", Metric("error_rate", "classification error on fresh test prompts (k errors of n)", _error_rate,
                           proportion=True)),
+    ("hinge_loss", Metric("hinge_loss", "mean hinge loss max(0, 1 - z F) on fresh test prompts (mean and sd over n prompts)",
+                          _hinge_loss, check=_check_hinge)),
     ("attn_mass", Metric("attn_mass", "attention mass of the query on same-pattern contexts", _attn_mass, proportion=True)),
     ("attn_gain", Metric("attn_gain", "same-pattern attention mass, final minus initial checkpoint", _attn_gain, per_point=False,
                          check=_check_checkpointed)),
@@ -185,8 +204,8 @@ def check_metric(c: "Claim") -> tuple[str, str] | None:
         return problem
     if any(a.startswith("baseline.") for a in c.axis_names) and m.get("domain", "id") != "id":
         return "metric.domain", "classical baselines (grid axis baseline.method) are measured in-domain only: use domain = 'id'"
-    if "eps" in m and not 0 < m["eps"] < 1:
-        return "metric.eps", f"must be in (0, 1), got {m['eps']}"
+    if "eps" in m and not 0 < m["eps"] < (math.inf if name == "hinge_loss" else 1):
+        return "metric.eps", f"must be in (0, 1), got {m['eps']}" if name != "hinge_loss" else f"must be > 0, got {m['eps']}"
     if "domain" in m and m["domain"] not in ("id", "ood"):
         return "metric.domain", f"must be 'id' or 'ood', got {m['domain']!r}"
     if "at" in m and m["at"] not in ("initial", "final"):

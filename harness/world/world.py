@@ -54,7 +54,7 @@ class World:
             ps, tk, K = self.ood, self.ood_tasks if tasks is None else tasks, c.K_ood
         else:
             raise ValueError(f"domain must be 'id' or 'ood', got {domain!r}")
-        return sample_prompts(ps, tk, n, l, alpha, K, g, noise=c.noise, sampling=c.context_sampling,
+        return sample_prompts(ps, tk, n, l, alpha, K, g, noise=c.noise, sampling=c.test_sampling,
                               balanced=True, dtype=dtype)
 
     def eval_generator(self, *parts: object, device: torch.device | str = "cpu") -> torch.Generator:
