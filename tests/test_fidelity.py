@@ -18,8 +18,8 @@ from harness.claims.schema import load_claim
 from harness.claims.verdicts import judge
 from harness.measure.evaluation import evaluate
 from harness.measure.measurement import Measurement
-from harness.world.config import OOD_RENORMALISE, OOD_SPREADS, DataConfig, RunConfig, ood_reading
-from harness.world.patterns import in_domain_patterns, ood_patterns
+from harness.world.config import DataConfig, RunConfig
+from harness.world.patterns import OOD_READINGS, OOD_RENORMALISE, in_domain_patterns, ood_patterns, ood_reading
 from harness.world.prompts import same_pattern_floor
 from harness.world.seeding import generator
 from harness.world.world import World
@@ -130,7 +130,7 @@ def test_same_pattern_floor_is_exact_on_round_products():
 
 # ---- OOD readings ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("spread", sorted(OOD_SPREADS))
+@pytest.mark.parametrize("spread", sorted(OOD_READINGS))
 @pytest.mark.parametrize("renormalise", [False, True])
 def test_ood_readings_sum_to_S1_and_renormalised_norm_is_beta(spread, renormalise):
     S1 = 1.0 if (spread == "one" and renormalise) else 0.7
@@ -143,7 +143,7 @@ def test_ood_readings_sum_to_S1_and_renormalised_norm_is_beta(spread, renormalis
         torch.testing.assert_close(ood.relevant.norm(dim=1), torch.full((cfg.M1_ood,), 2.0, dtype=torch.float64))
     elif spread == "one":
         torch.testing.assert_close(ood.relevant.norm(dim=1), torch.full((cfg.M1_ood,), 2.0 * S1, dtype=torch.float64))
-    assert OOD_SPREADS[spread] in ood_reading(cfg) and OOD_RENORMALISE[renormalise] in ood_reading(cfg)
+    assert OOD_READINGS[spread] in ood_reading(cfg) and OOD_RENORMALISE[renormalise] in ood_reading(cfg)
 
 
 def test_pair_reading_is_the_previous_construction():

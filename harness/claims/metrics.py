@@ -115,6 +115,38 @@ def _check_hinge(c: Claim) -> Problem:
     return None
 
 
+QK_QUANTITIES = ("norm", "fraction", "norm_gain", "fraction_gain")
+
+
+def _qk_projection(c: Claim, rec: Record) -> list[Row]:
+    """W_Q p_query (side 'query') or W_K p_i (side 'key') off the training history: its norm or the fraction along the
+    relevant pattern, at the initial or final checkpoint (metric.at), or its gain: final / initial norm, final - initial
+    fraction."""
+    side, quantity = c.metric.get("side", "query"), c.metric.get("quantity", "norm_gain")
+    col = (0 if side == "query" else 2) + (1 if quantity.startswith("fraction") else 0)
+    series = [float(entry[col]) for entry in rec.history.qk] or [math.nan]
+    first, last = series[0], series[-1]
+    if quantity == "norm_gain":
+        value = last / first if first > 0 else math.nan
+    elif quantity == "fraction_gain":
+        value = last - first
+    else:
+        value = first if c.metric.get("at", "final") == "initial" else last
+    return [Row(dict(rec.train_point), value)]
+
+
+def _check_qk(c: Claim) -> Problem:
+    m = c.metric
+    arch = c.base_run["model"].get("arch", "paper")
+    if arch in ARCHITECTURES and (ARCHITECTURES.get(arch).layered or not ARCHITECTURES.get(arch).value_rows):
+        return "metric.name", "'qk_projection' reads the one-layer model's W_Q and W_K (setting.model.arch = 'paper')"
+    if m.get("side", "query") not in ("query", "key"):
+        return "metric.side", f"must be 'query' or 'key', got {m['side']!r}"
+    if m.get("quantity", "norm_gain") not in QK_QUANTITIES:
+        return "metric.quantity", f"must be one of {', '.join(QK_QUANTITIES)}, got {m['quantity']!r}"
+    return None
+
+
 def _attn_mass(c: Claim, rec: Record) -> list[Row]:
     ood = _domain(c) == "ood"
     initial = c.metric.get("at", "final") == "initial"
@@ -164,6 +196,9 @@ for _name, _metric in (
                           proportion=True)),
     ("hinge_loss", Metric("hinge_loss", "mean hinge loss max(0, 1 - z F) on fresh test prompts (mean and sd over n prompts)",
                           _hinge_loss, check=_check_hinge)),
+    ("qk_projection", Metric("qk_projection", "|W_Q p_query| or |W_K p_i| (metric.side) and its fraction along the relevant pattern "
+                             "(metric.quantity: norm, fraction, norm_gain, fraction_gain) off the checkpoints", _qk_projection,
+                             per_point=False, reads={"side": str, "quantity": str}, check=_check_qk)),
     ("attn_mass", Metric("attn_mass", "attention mass of the query on same-pattern contexts", _attn_mass, proportion=True)),
     ("attn_gain", Metric("attn_gain", "same-pattern attention mass, final minus initial checkpoint", _attn_gain, per_point=False,
                          check=_check_checkpointed)),

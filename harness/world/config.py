@@ -8,6 +8,7 @@ the argument and its allowed range.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,21 +24,9 @@ def _positive_int(name: str, value: Any) -> None:
     _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, name, "a positive integer", value)
 
 
+TRAIN_TASK_RULES = ("", "m1", "sqrt")  # how |T_tr| is set (DataConfig.train_task_rule)
 SAMPLINGS = ("at_least", "iid", "exact")  # test-prompt samplings (harness.world.prompts)
-OOD_SPREADS = {  # ood_spread -> one line for reports (SPEC 1.4: how sum c = S1 spreads over the IDR patterns)
-    "one": "each ODR pattern is S1 times one IDR pattern (|mu'| = |S1| beta)",
-    "pair": "each ODR pattern mixes its own group of g = M1 // M1' IDR patterns (a pair at M1 = 6, M1' = 3), coefficients summing to S1 (|mu'| ~ S1 beta / sqrt g)",
-    "all": "each ODR pattern mixes all M1 IDR patterns, coefficients summing to S1 (|mu'| ~ S1 beta / sqrt M1)",
-}
-OOD_RENORMALISE = {  # ood_renormalise -> one line for reports
-    False: "ODR patterns not renormalised: their length changes with the coefficients (the paper's reading)",
-    True: "ODR patterns renormalised to norm beta, coefficients still summing to S1",
-}
-
-
-def ood_reading(cfg: "DataConfig") -> str:
-    """The OOD reading of a data config in one line (spread; renormalisation)."""
-    return f"ood_spread={cfg.ood_spread}: {OOD_SPREADS[cfg.ood_spread]}; ood_renormalise={cfg.renormalised}: {OOD_RENORMALISE[cfg.renormalised]}"
+OOD_SPREADS = ("one", "pair", "all")  # ood_spread values; their one-line texts: patterns.OOD_READINGS
 
 
 @dataclass(frozen=True)
@@ -64,10 +53,15 @@ class DataConfig:
     # alpha'/2"), "iid" (independent draws; a short prompt may hold none) or "exact" (fixed counts)
     test_sampling: str = "at_least"
     # training-task subset T_tr
-    n_train_tasks: int = 6  # |T_tr|; a multiple of M1 for uniform coverage
+    n_train_tasks: int = 6  # |T_tr|; a multiple of M1 for uniform coverage (unless train_task_rule sets it)
+    # |T_tr| from M1 (SPEC 1.2, the paper's two forms): "" = n_train_tasks; "m1" = M1 (|T_tr| >= M1);
+    # "sqrt" = M1 ceil(sqrt(M1 - 1)), the smallest multiple of M1 with |T_tr| / |T| >= (M1 - 1)^(-1/2)
+    train_task_rule: str = ""
     coverage: str = "uniform"  # "uniform" | "missing_pattern" | "one_label_side"
     coverage_pattern: int = 0  # the pattern left out (or shown on one side only)
-    test_on: str = "unseen"  # in-domain test tasks: "unseen" (T minus T_tr) or "pattern" (unseen tasks using coverage_pattern)
+    # in-domain test tasks: "unseen" (T minus T_tr), "pattern" (unseen tasks using coverage_pattern) or
+    # "other_side" (unseen tasks with coverage_pattern as the -1 side: what coverage = "one_label_side" never shows)
+    test_on: str = "unseen"
     # departures from the theory's assumptions (fuzzing knobs)
     coherence_rel: float = 0.0  # pairwise cosine between IDR patterns
     coherence_irr: float = 0.0  # pairwise cosine between IDI patterns
@@ -98,7 +92,9 @@ class DataConfig:
         _check(0 < self.alpha_test <= 1, "alpha_test", "in (0, 1]", self.alpha_test)
         _check(self.test_sampling in SAMPLINGS, "test_sampling", "'at_least', 'iid' or 'exact'", self.test_sampling)
         n_all = self.M1 * (self.M1 - 1)
-        _check(self.n_train_tasks < n_all, "n_train_tasks", f"< M1 (M1 - 1) = {n_all} (unseen tasks are needed)", self.n_train_tasks)
+        _check(self.train_task_rule in TRAIN_TASK_RULES, "train_task_rule", "'' (n_train_tasks), 'm1' or 'sqrt'", self.train_task_rule)
+        named = f"n_train_tasks (= {self.train_task_count} by train_task_rule={self.train_task_rule!r})" if self.train_task_rule else "n_train_tasks"
+        _check(self.train_task_count < n_all, named, f"< M1 (M1 - 1) = {n_all} (unseen tasks are needed)", self.train_task_count)
         _check(
             self.coverage in ("uniform", "missing_pattern", "one_label_side"),
             "coverage",
@@ -106,8 +102,8 @@ class DataConfig:
             self.coverage,
         )
         if self.coverage == "uniform":
-            _check(self.n_train_tasks % self.M1 == 0, "n_train_tasks", f"a multiple of M1 = {self.M1} for uniform coverage", self.n_train_tasks)
-        _check(self.test_on in ("unseen", "pattern"), "test_on", "'unseen' or 'pattern'", self.test_on)
+            _check(self.train_task_count % self.M1 == 0, "n_train_tasks", f"a multiple of M1 = {self.M1} for uniform coverage", self.train_task_count)
+        _check(self.test_on in ("unseen", "pattern", "other_side"), "test_on", "'unseen', 'pattern' or 'other_side'", self.test_on)
         _check(0 <= self.coverage_pattern < self.M1, "coverage_pattern", f"in [0, M1 = {self.M1})", self.coverage_pattern)
         for name in ("coherence_rel", "coherence_irr", "coherence_cross"):
             _check(-1 < getattr(self, name) < 1, name, "in (-1, 1)", getattr(self, name))
@@ -128,6 +124,15 @@ class DataConfig:
         _check(self.ood_coef_spread >= 0, "ood_coef_spread", ">= 0", self.ood_coef_spread)
         _check(0 <= self.odi_outside <= 1, "odi_outside", "in [0, 1]", self.odi_outside)
         return self
+
+    @property
+    def train_task_count(self) -> int:
+        """|T_tr|: n_train_tasks, or computed from M1 by train_task_rule."""
+        if self.train_task_rule == "m1":
+            return self.M1
+        if self.train_task_rule == "sqrt":
+            return self.M1 * math.ceil((self.M1 - 1) ** 0.5 - 1e-12)
+        return self.n_train_tasks
 
     @property
     def ood_group_size(self) -> int:

@@ -17,6 +17,22 @@ from harness.world.config import DataConfig, gram_matrix
 from harness.world.seeding import derive_seed, generator
 
 
+OOD_READINGS = {  # ood_spread -> one line for reports (SPEC 1.4: how sum c = S1 spreads over the IDR patterns)
+    "one": "each ODR pattern is S1 times one IDR pattern (|mu'| = |S1| beta)",
+    "pair": "each ODR pattern mixes its own group of g = M1 // M1' IDR patterns (a pair at M1 = 6, M1' = 3), coefficients summing to S1 (|mu'| ~ S1 beta / sqrt g)",
+    "all": "each ODR pattern mixes all M1 IDR patterns, coefficients summing to S1 (|mu'| ~ S1 beta / sqrt M1)",
+}
+OOD_RENORMALISE = {  # ood_renormalise -> one line for reports
+    False: "ODR patterns not renormalised: their length changes with the coefficients (the paper's reading)",
+    True: "ODR patterns renormalised to norm beta, coefficients still summing to S1",
+}
+
+
+def ood_reading(cfg: DataConfig) -> str:
+    """The OOD reading of a data config in one line (spread; renormalisation)."""
+    return f"ood_spread={cfg.ood_spread}: {OOD_READINGS[cfg.ood_spread]}; ood_renormalise={cfg.renormalised}: {OOD_RENORMALISE[cfg.renormalised]}"
+
+
 @dataclass
 class PatternSet:
     relevant: torch.Tensor  # (M, dX)
