@@ -216,3 +216,14 @@ def test_readings_are_kept(tmp_path):
     c = _claim(tmp_path, 'form = "sufficient"\n' + RATE.format(b0=-0.6667) + '[readings]\nood_spread = "pair: the paper figure"\n')
     assert c.readings == {"ood_spread": "pair: the paper figure"}
     assert isinstance(RunConfig().data.test_sampling, str)
+
+
+def test_hinge_bound_figure_is_drawn(tmp_path):
+    from harness.report.kind_figures import draw_bound
+
+    c = _claim(tmp_path, HINGE_BOUND)
+    recs = [make_record(key=str(r), replicate=r, measurements=[
+        Measurement({"data.l_ts": lt}, 1000, 0, 0, 0.9, 0.9, hinge_loss_id=0.1 + r / 100, hinge_loss_ood=0.1, hinge_sd_id=0.3, hinge_sd_ood=0.3)
+        for lt in (10, 20)]) for r in range(3)]
+    out = draw_bound(judge(c, recs), tmp_path / "bound.png")
+    assert out is not None and out.stat().st_size > 0
