@@ -182,7 +182,7 @@ def test_sufficient_rate_is_one_sided(tmp_path, true_b, b0, limit, expected):
     assert c.form == "sufficient"
     v = judge(c, _steps_records([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0], true_b, 4, 0.05, np.random.default_rng(7)))
     assert v.verdict == expected, v.line()
-    assert "sufficient" in v.prediction
+    assert "sufficient" in v.prediction and any(n.startswith("form sufficient") for n in v.notes)
 
 
 def test_tight_form_refutes_a_slower_growth(tmp_path):
@@ -227,3 +227,25 @@ def test_hinge_bound_figure_is_drawn(tmp_path):
         for lt in (10, 20)]) for r in range(3)]
     out = draw_bound(judge(c, recs), tmp_path / "bound.png")
     assert out is not None and out.stat().st_size > 0
+
+
+def test_sufficient_bound_at_every_point_as_compound_axis(tmp_path):
+    """'hinge loss <= eps at l_tr = c / alpha for every alpha' (c = 8): the (alpha, l_tr) pairs as one compound axis."""
+    body = '''form = "sufficient"
+kind = "bound"
+[grid]
+"data.alpha,data.l_tr" = [[0.2, 40], [0.4, 20], [0.8, 10]]
+[metric]
+name = "hinge_loss"
+domain = "id"
+[prediction]
+eps = 0.3
+'''
+    c = _claim(tmp_path, body, replicates=3)
+    assert c.axis_names == ["data.alpha", "data.l_tr"] and c.form == "sufficient"
+    pts = [{"data.alpha": a, "data.l_tr": lt} for a, lt in ((0.2, 40), (0.4, 20), (0.8, 10))]
+    recs = [make_record(key=f"{i}-{r}", train_point=p, replicate=r, measurements=[
+        Measurement({}, 1000, 0, 0, 0.9, 0.9, hinge_loss_id=0.1 + (0.5 if i == 2 else 0.0) + r / 100, hinge_loss_ood=0.1,
+                    hinge_sd_id=0.3, hinge_sd_ood=0.3)]) for i, p in enumerate(pts) for r in range(3)]
+    v = judge(c, recs)
+    assert v.verdict == "REFUTED" and "data.alpha=0.8" in v.measurement, v.line()
