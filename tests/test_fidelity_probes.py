@@ -94,3 +94,16 @@ def test_no_match_probability_and_floor():
 
 def test_history_has_qk_field():
     assert History().qk == []
+
+
+def test_steps_to_eps_on_the_hinge_loss(tmp_path):
+    from test_verdicts_synthetic import RATE
+
+    h = History(steps=[0, 100, 200], err_id=[50, 0, 0], err_ood=[50, 50, 50], attn_id=[0.4] * 3, attn_ood=[0.4] * 3,
+                train_loss=[1.0] * 3, n_eval=100, hinge_id=[1.0, 0.4, 0.04], hinge_ood=[1.0] * 3)
+    assert h.first_step_at_or_below(0.05, "err_id") == 100 and h.first_step_at_or_below(0.05, "hinge_id") == 200
+    c = _claim(tmp_path, RATE.format(b0=-0.6667).replace("eps = 0.05", 'eps = 0.05\nthreshold_on = "hinge_loss"'))
+    (row,) = metric_rows(c, make_record(history=h, train_point={"data.alpha": 0.5}))
+    assert row.value == 200 and not row.censored
+    with pytest.raises(ClaimError, match="metric.threshold_on"):
+        _claim(tmp_path, RATE.format(b0=-0.6667).replace("eps = 0.05", 'eps = 0.05\nthreshold_on = "loss"'))

@@ -75,7 +75,8 @@ def _points(c: Claim, rec: Record) -> list[tuple[dict[str, Any], Measurement]]:
 
 def _steps_to_eps(samples: bool) -> Callable[[Claim, Record], list[Row]]:
     def rows(c: Claim, rec: Record) -> list[Row]:
-        s = rec.history.first_step_at_or_below(c.metric["eps"], "err_ood" if _domain(c) == "ood" else "err_id")
+        on = "hinge" if c.metric.get("threshold_on", "error_rate") == "hinge_loss" else "err"
+        s = rec.history.first_step_at_or_below(c.metric["eps"], f"{on}_{_domain(c)}")
         value = rec.config.train.steps if s is None else max(s, 1)
         if samples:
             value *= rec.config.train.batch
@@ -182,6 +183,8 @@ def _check_layered(c: Claim) -> Problem:
 
 
 def _check_checkpointed(c: Claim) -> Problem:
+    if c.metric.get("threshold_on", "error_rate") not in ("error_rate", "hinge_loss"):
+        return "metric.threshold_on", f"must be 'error_rate' or 'hinge_loss' (what must fall to eps), got {c.metric['threshold_on']!r}"
     if _domain(c) == "ood" and not c.base_run["train"].get("checkpoint_ood", True):
         return "metric.domain", f"'ood' with metric '{c.metric['name']}' needs setting.train.checkpoint_ood = true (it is read off the checkpoints)"
     return None
@@ -189,9 +192,10 @@ def _check_checkpointed(c: Claim) -> Problem:
 
 for _name, _metric in (
     ("steps_to_eps", Metric("steps_to_eps", "training steps until the error is <= eps (censored at the cap)", _steps_to_eps(False),
-                            per_point=False, check=_check_checkpointed, needs_eps=True)),
+                            per_point=False, check=_check_checkpointed, needs_eps=True, reads={"threshold_on": str})),
     ("samples_to_eps", Metric("samples_to_eps", "training prompts N = B T until the error is <= eps (censored at the cap)",
-                              _steps_to_eps(True), per_point=False, check=_check_checkpointed, needs_eps=True)),
+                              _steps_to_eps(True), per_point=False, check=_check_checkpointed, needs_eps=True,
+                              reads={"threshold_on": str})),
     ("error_rate", Metric("error_rate", "classification error on fresh test prompts (k errors of n)", _error_rate,
                           proportion=True)),
     ("hinge_loss", Metric("hinge_loss", "mean hinge loss max(0, 1 - z F) on fresh test prompts (mean and sd over n prompts)",
@@ -220,7 +224,8 @@ def metric_label(c: Claim) -> str:
     if "search" in m:
         return f"min {m['search']} with {m['name']} ({m.get('domain', 'id')}) <= {m['eps']:g}"
     if "eps" in m:
-        return f"{m['name']} (error <= {m['eps']:g}, {m.get('domain', 'id')})"
+        what = "hinge loss" if m.get("threshold_on") == "hinge_loss" else "error"
+        return f"{m['name']} ({what} <= {m['eps']:g}, {m.get('domain', 'id')})"
     return m["name"]
 
 

@@ -36,11 +36,14 @@ class History:
     attn_ood_layers: list = field(default_factory=list)
     # per checkpoint [query_norm, query_fraction, key_norm, key_fraction] (probes.QK_FIELDS); empty for layered models
     qk: list = field(default_factory=list)
+    hinge_id: list[float] = field(default_factory=list)  # mean hinge loss on the in-domain checkpoint prompts
+    hinge_ood: list[float] = field(default_factory=list)  # the same on OOD (NaN: not evaluated)
 
     def first_step_at_or_below(self, eps: float, which: str = "err_id") -> int | None:
-        """First checkpoint step whose error rate is <= eps; None if never (censored)."""
+        """First checkpoint step whose error rate (err_*) or mean hinge loss (hinge_*) is <= eps; None if never (censored)."""
+        scale = 1 if which.startswith("hinge") else self.n_eval
         for s, e in zip(self.steps, getattr(self, which)):
-            if e / self.n_eval <= eps:
+            if e / scale <= eps:
                 return s
         return None
 
@@ -83,6 +86,8 @@ class Checkpointer:
             h.err_id.append(int(rid.errors[e]))
             h.err_ood.append(int(rood.errors[e]) if rood is not None else -1)
             h.attn_id.append(float(rid.attn_same[e]))
+            h.hinge_id.append(float(rid.hinge_loss[e]))
+            h.hinge_ood.append(float(rood.hinge_loss[e]) if rood is not None else float("nan"))
             h.attn_ood.append(float(rood.attn_same[e]) if rood is not None else float("nan"))
             if qk is not None:
                 h.qk.append(qk[e].tolist())
