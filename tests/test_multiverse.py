@@ -118,7 +118,7 @@ def test_derivation_applies_overrides_and_skips_with_reasons(tmp_path):
     v = derive(c, alts["K-small"], {"K-small": "fixed here"})
     assert v.claim is None and v.skipped == "skipped by the claim file: fixed here"
     v = derive(c, alts["unit-norm"])  # M1 = 4, M1_ood = 3: groups of one pattern, invalid under unit_norm
-    assert v.claim is None and v.skipped.startswith("the configuration is invalid under it: M1_ood")
+    assert v.claim is None and v.skipped.startswith("the configuration is invalid under it: S1 must be")
     v = derive(c, Alternative("b", "w", applies_to=("rate",), fit_range="lower_half"))
     assert v.claim is None and "applies to rate only" in v.skipped
 

@@ -461,7 +461,7 @@ def test_prompt_batch_stack_and_slice():
 
 def test_world_build_and_test_prompts():
     # every test-prompt knob differs from its training / in-domain counterpart, so mis-wiring shows
-    run = small_run(seed=3, data=dict(context_sampling="exact", K=0.5, K_ood=0.3, alpha=0.8, alpha_test=0.6, l_tr=8, l_ts=6))
+    run = small_run(seed=3, data=dict(test_sampling="exact", K=0.5, K_ood=0.3, alpha=0.8, alpha_test=0.6, l_tr=8, l_ts=6))
     w = World.build(run)
     c = run.data
     seen = {tuple(t) for t in w.train_tasks.tolist()}
@@ -471,10 +471,10 @@ def test_world_build_and_test_prompts():
     # the wiring: id test prompts come from unseen tasks with l_ts, alpha_test, K; ood from ODR tasks with K_ood;
     # training prompts from T_tr with l_tr, alpha
     tid = w.test_prompts(64, generator(5))
-    ref = sample_prompts(w.ind, w.test_tasks, 64, c.l_ts, c.alpha_test, c.K, generator(5), sampling=c.context_sampling)
+    ref = sample_prompts(w.ind, w.test_tasks, 64, c.l_ts, c.alpha_test, c.K, generator(5), sampling=c.test_sampling)
     assert torch.equal(tid.P, ref.P) and torch.equal(tid.ctx_pattern, ref.ctx_pattern)
     tod = w.test_prompts(64, generator(6), domain="ood")
-    ref = sample_prompts(w.ood, w.ood_tasks, 64, c.l_ts, c.alpha_test, c.K_ood, generator(6), sampling=c.context_sampling)
+    ref = sample_prompts(w.ood, w.ood_tasks, 64, c.l_ts, c.alpha_test, c.K_ood, generator(6), sampling=c.test_sampling)
     assert torch.equal(tod.P, ref.P)
     ttr = w.train_prompts(64, generator(7))
     ref = sample_prompts(w.ind, w.train_tasks, 64, c.l_tr, c.alpha, c.K, generator(7))

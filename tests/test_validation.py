@@ -111,7 +111,7 @@ def test_S1_too_large_in_unit_norm_mode():
 
 @pytest.mark.parametrize("kw,name", [
     (dict(coverage="sometimes"), "coverage"),
-    (dict(context_sampling="sorted"), "context_sampling"),
+    (dict(test_sampling="sorted"), "test_sampling"),
     (dict(coverage_pattern=6), "coverage_pattern"),
     (dict(coverage_pattern=-1), "coverage_pattern"),
     (dict(beta=0.0), "beta"),

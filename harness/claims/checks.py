@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from harness.claims.claim import SECTION_FIELDS, axis_parts
-from harness.claims.errors import check_type, fail
+from harness.claims.claim import FORMS, SECTION_FIELDS, axis_parts
+from harness.claims.errors import check_type, fail, suggest
 from harness.claims.kinds import KINDS
 from harness.claims.metrics import METRICS
 from harness.world.config import DataConfig, ModelConfig, TrainConfig, split_name
@@ -77,6 +77,17 @@ def check_eval_values(path: Path | str, prefix: str, ev: dict[str, Any]) -> None
 def check_replicates(path: Path | str, key: str, value: int) -> None:
     if value < 1:
         fail(path, key, f"must be >= 1, got {value}")
+
+
+def check_form(path: Path | str, raw: dict[str, Any]) -> None:
+    """`form` is 'tight' or 'sufficient' (default 'tight'); prediction.limit only with 'sufficient'; readings are strings."""
+    form = raw.get("form", "tight")
+    if form not in FORMS:
+        fail(path, "form", f"must be 'tight' or 'sufficient', got {form!r}" + suggest(str(form), FORMS))
+    if "limit" in raw["prediction"] and form != "sufficient":
+        fail(path, "prediction.limit", "only a claim of form = 'sufficient' has a one-sided limit")
+    for k, v in raw.get("readings", {}).items():
+        check_type(path, f"readings.{k}", v, str)
 
 
 def check_prediction(path: Path | str, kind: str, metric: dict[str, Any], pred: dict[str, Any]) -> None:

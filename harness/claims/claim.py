@@ -21,8 +21,9 @@ SECTION_FIELDS = {
     "train": {f.name for f in dataclasses.fields(TrainConfig)},
 }
 # parameters that change only what a trained model is evaluated on (same weights)
-EVAL_DATA_KEYS = {"test_on", "l_ts", "alpha_test", "context_sampling", "S1", "ood_coef_mode", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood"}
+EVAL_DATA_KEYS = {"test_on", "l_ts", "alpha_test", "test_sampling", "S1", "ood_coef_mode", "ood_spread", "ood_renormalise", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood"}
 PRUNE_KEYS = {"mode", "fraction"}
+FORMS = ("tight", "sufficient")  # a claim's form (SPEC 2): the theorem states the order, or what is enough
 BASELINE_KEYS = {"method"}  # eval axis "baseline.method": the Transformer or a classical baseline on the same prompts
 
 
@@ -70,6 +71,8 @@ class Claim:
     expectation: dict[str, Any] | None
     plan: dict[str, Any] = field(default_factory=dict)  # the analysis plan of this profile (harness.claims.plan)
     changes: list[dict[str, str]] = field(default_factory=list)  # the file's [[changes]] log
+    form: str = "tight"  # "tight" (both directions testable) or "sufficient" (one-sided; SPEC 2)
+    readings: dict[str, str] = field(default_factory=dict)  # unrecovered detail -> the reading this claim uses
 
     @property
     def axis_names(self) -> list[str]:

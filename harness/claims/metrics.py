@@ -10,6 +10,7 @@ from a test or plugin.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -32,6 +33,7 @@ class Row:
     replicate: int = 0
     k: int | None = None
     n: int | None = None
+    sd: float | None = None  # standard deviation over the n prompts where the value is a mean over them (hinge loss)
 
 
 def _ok(c: Claim) -> Problem:
@@ -73,7 +75,8 @@ def _points(c: Claim, rec: Record) -> list[tuple[dict[str, Any], Measurement]]:
 
 def _steps_to_eps(samples: bool) -> Callable[[Claim, Record], list[Row]]:
     def rows(c: Claim, rec: Record) -> list[Row]:
-        s = rec.history.first_step_at_or_below(c.metric["eps"], "err_ood" if _domain(c) == "ood" else "err_id")
+        on = "hinge" if c.metric.get("threshold_on", "error_rate") == "hinge_loss" else "err"
+        s = rec.history.first_step_at_or_below(c.metric["eps"], f"{on}_{_domain(c)}")
         value = rec.config.train.steps if s is None else max(s, 1)
         if samples:
             value *= rec.config.train.batch
@@ -96,6 +99,53 @@ def _error_rate(c: Claim, rec: Record) -> list[Row]:
         k = meas.err_ood if _domain(c) == "ood" else meas.err_id
         out.append(Row(point, k / meas.n, k=k, n=meas.n))
     return out
+
+
+def _hinge_loss(c: Claim, rec: Record) -> list[Row]:
+    ood = _domain(c) == "ood"
+    out = []
+    for point, meas in _points(c, rec):
+        h, sd = (meas.hinge_loss_ood, meas.hinge_sd_ood) if ood else (meas.hinge_loss_id, meas.hinge_sd_id)
+        out.append(Row(point, math.nan if h is None else float(h), n=meas.n, sd=math.nan if sd is None else float(sd)))
+    return out
+
+
+def _check_hinge(c: Claim) -> Problem:
+    if any(a.startswith("baseline.") for a in c.axis_names):
+        return "metric.name", "'hinge_loss' needs the Transformer's output F: classical baselines (baseline.method axis) give labels only"
+    return None
+
+
+QK_QUANTITIES = ("norm", "fraction", "norm_gain", "fraction_gain")
+
+
+def _qk_projection(c: Claim, rec: Record) -> list[Row]:
+    """W_Q p_query (side 'query') or W_K p_i (side 'key') off the training history: its norm or the fraction along the
+    relevant pattern, at the initial or final checkpoint (metric.at), or its gain: final / initial norm, final - initial
+    fraction."""
+    side, quantity = c.metric.get("side", "query"), c.metric.get("quantity", "norm_gain")
+    col = (0 if side == "query" else 2) + (1 if quantity.startswith("fraction") else 0)
+    series = [float(entry[col]) for entry in rec.history.qk] or [math.nan]
+    first, last = series[0], series[-1]
+    if quantity == "norm_gain":
+        value = last / first if first > 0 else math.nan
+    elif quantity == "fraction_gain":
+        value = last - first
+    else:
+        value = first if c.metric.get("at", "final") == "initial" else last
+    return [Row(dict(rec.train_point), value)]
+
+
+def _check_qk(c: Claim) -> Problem:
+    m = c.metric
+    arch = c.base_run["model"].get("arch", "paper")
+    if arch in ARCHITECTURES and (ARCHITECTURES.get(arch).layered or not ARCHITECTURES.get(arch).value_rows):
+        return "metric.name", "'qk_projection' reads the one-layer model's W_Q and W_K (setting.model.arch = 'paper')"
+    if m.get("side", "query") not in ("query", "key"):
+        return "metric.side", f"must be 'query' or 'key', got {m['side']!r}"
+    if m.get("quantity", "norm_gain") not in QK_QUANTITIES:
+        return "metric.quantity", f"must be one of {', '.join(QK_QUANTITIES)}, got {m['quantity']!r}"
+    return None
 
 
 def _attn_mass(c: Claim, rec: Record) -> list[Row]:
@@ -133,6 +183,8 @@ def _check_layered(c: Claim) -> Problem:
 
 
 def _check_checkpointed(c: Claim) -> Problem:
+    if c.metric.get("threshold_on", "error_rate") not in ("error_rate", "hinge_loss"):
+        return "metric.threshold_on", f"must be 'error_rate' or 'hinge_loss' (what must fall to eps), got {c.metric['threshold_on']!r}"
     if _domain(c) == "ood" and not c.base_run["train"].get("checkpoint_ood", True):
         return "metric.domain", f"'ood' with metric '{c.metric['name']}' needs setting.train.checkpoint_ood = true (it is read off the checkpoints)"
     return None
@@ -140,11 +192,17 @@ def _check_checkpointed(c: Claim) -> Problem:
 
 for _name, _metric in (
     ("steps_to_eps", Metric("steps_to_eps", "training steps until the error is <= eps (censored at the cap)", _steps_to_eps(False),
-                            per_point=False, check=_check_checkpointed, needs_eps=True)),
+                            per_point=False, check=_check_checkpointed, needs_eps=True, reads={"threshold_on": str})),
     ("samples_to_eps", Metric("samples_to_eps", "training prompts N = B T until the error is <= eps (censored at the cap)",
-                              _steps_to_eps(True), per_point=False, check=_check_checkpointed, needs_eps=True)),
+                              _steps_to_eps(True), per_point=False, check=_check_checkpointed, needs_eps=True,
+                              reads={"threshold_on": str})),
     ("error_rate", Metric("error_rate", "classification error on fresh test prompts (k errors of n)", _error_rate,
                           proportion=True)),
+    ("hinge_loss", Metric("hinge_loss", "mean hinge loss max(0, 1 - z F) on fresh test prompts (mean and sd over n prompts)",
+                          _hinge_loss, check=_check_hinge)),
+    ("qk_projection", Metric("qk_projection", "|W_Q p_query| or |W_K p_i| (metric.side) and its fraction along the relevant pattern "
+                             "(metric.quantity: norm, fraction, norm_gain, fraction_gain) off the checkpoints", _qk_projection,
+                             per_point=False, reads={"side": str, "quantity": str}, check=_check_qk)),
     ("attn_mass", Metric("attn_mass", "attention mass of the query on same-pattern contexts", _attn_mass, proportion=True)),
     ("attn_gain", Metric("attn_gain", "same-pattern attention mass, final minus initial checkpoint", _attn_gain, per_point=False,
                          check=_check_checkpointed)),
@@ -166,7 +224,8 @@ def metric_label(c: Claim) -> str:
     if "search" in m:
         return f"min {m['search']} with {m['name']} ({m.get('domain', 'id')}) <= {m['eps']:g}"
     if "eps" in m:
-        return f"{m['name']} (error <= {m['eps']:g}, {m.get('domain', 'id')})"
+        what = "hinge loss" if m.get("threshold_on") == "hinge_loss" else "error"
+        return f"{m['name']} ({what} <= {m['eps']:g}, {m.get('domain', 'id')})"
     return m["name"]
 
 
@@ -185,8 +244,8 @@ def check_metric(c: "Claim") -> tuple[str, str] | None:
         return problem
     if any(a.startswith("baseline.") for a in c.axis_names) and m.get("domain", "id") != "id":
         return "metric.domain", "classical baselines (grid axis baseline.method) are measured in-domain only: use domain = 'id'"
-    if "eps" in m and not 0 < m["eps"] < 1:
-        return "metric.eps", f"must be in (0, 1), got {m['eps']}"
+    if "eps" in m and not 0 < m["eps"] < (math.inf if name == "hinge_loss" else 1):
+        return "metric.eps", f"must be in (0, 1), got {m['eps']}" if name != "hinge_loss" else f"must be > 0, got {m['eps']}"
     if "domain" in m and m["domain"] not in ("id", "ood"):
         return "metric.domain", f"must be 'id' or 'ood', got {m['domain']!r}"
     if "at" in m and m["at"] not in ("initial", "final"):

@@ -17,8 +17,9 @@ from harness.measure.measurement import Measurement, Probes
 from harness.training.trainer import History
 from harness.world.config import RunConfig
 
-SCHEMA_VERSION = 4  # 1-2: untyped dicts keyed by ENGINE_VERSION; 3: this dataclass, keys with device and code fingerprint;
-#                    4: Probes.row_norms (the W_O row norms, for the histogram figure)
+SCHEMA_VERSION = 5  # 1-2: untyped dicts keyed by ENGINE_VERSION; 3: this dataclass, keys with device and code fingerprint;
+#                    4: Probes.row_norms (the W_O row norms, for the histogram figure);
+#                    5: Measurement.hinge_* (hinge loss per eval point), History.qk (query/key projection probe)
 
 
 @dataclass

@@ -35,7 +35,7 @@ TOP_KEYS = {
     "id": str, "source": str, "statement": str, "kind": str, "base": str, "assumption_break": str,
     "paper_trend": str, "setting": dict, "grid": dict, "replicates": int, "metric": dict,
     "prediction": dict, "profiles": dict, "expectation": dict, "eval": dict, "select": dict, "pair_over": list, "figure": str,
-    "changes": list,
+    "changes": list, "form": str, "readings": dict,
     "multiverse": dict,  # narrowing of the multiverse: harness.claims.multiverse.load_narrowing
 }
 REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profiles")
@@ -149,6 +149,7 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
     checks.check_metric_fields(path, raw["kind"], raw["metric"])
     _check_keys(path, "prediction.", raw["prediction"], checks.prediction_types())
     checks.check_prediction(path, raw["kind"], raw["metric"], raw["prediction"])
+    checks.check_form(path, raw)
     if "expectation" in raw:
         _check_expectation(path, raw["expectation"])
     plan.check_changes(path, raw.get("changes", []))
@@ -206,6 +207,7 @@ def _resolve(path: Path, raw: dict, base_path: Path, base: dict, profile: str) -
         base_run={s: setting.get(s, {}) for s in ("data", "model", "train")}, grid=grid, replicates=replicates,
         metric=dict(raw["metric"]), prediction=dict(raw["prediction"]), eval=ev, select=dict(raw.get("select", {})),
         pair_over=list(raw.get("pair_over", [])), figure=raw.get("figure", ""), expectation=raw.get("expectation"),
+        form=raw.get("form", "tight"), readings=dict(raw.get("readings", {})),
     )
     claim.plan, claim.changes = plan.resolve_plan(raw, base, profile), plan.changes_of(raw)
     _check_points(claim, layers)

@@ -4,7 +4,8 @@
 - local slopes between neighbouring grid points (curvature diagnostic);
 - `C x^b + c` fits where a claim allows an offset;
 - one-sided Clopper-Pearson bounds for error counts, and the bound rule on them
-  (`bound_decision`, shared by claim verdicts and fuzz outcomes);
+  (`bound_decision`, shared by claim verdicts and fuzz outcomes); the same rule on a
+  continuous mean such as the hinge loss is `harness.claims.mean_bound`;
 - paired t intervals (comparisons by seed), one-sided rank trend tests;
 - Holm and Benjamini-Hochberg adjustment across a run's claims.
 """
@@ -102,6 +103,32 @@ def rate_decision(fit: RateFit, b0: float, margin: float) -> tuple[str, float]:
     return ("REFUTED" if outside else "INCONCLUSIVE"), (min(p, 1.0) if outside else max(p, 0.0))
 
 
+LIMITS = ("lower", "upper")  # which side a sufficient-form rate prediction limits
+
+
+def rate_decision_sufficient(fit: RateFit, b0: float, margin: float, limit: str = "lower") -> tuple[str, float]:
+    """(CONFIRMED | REFUTED | INCONCLUSIVE, p_refute) for a *sufficient* condition y <= C x^b0: one-sided.
+
+    limit "lower" (the theorem's scalings as x -> 0, e.g. iterations ~ alpha^(-2/3), l_ts ~ 1/alpha'): y may
+    grow more slowly than x^b0 as x falls but not faster, i.e. b >= b0 - margin (b0 is negative: a more
+    negative b is steeper growth). CONFIRMED if the 90% interval's lower end is >= b0 - margin, REFUTED if the
+    whole 95% interval is below it (p: one-sided t for b < b0 - margin). limit "upper" (scalings as x grows,
+    e.g. iterations ~ beta^-2 for beta >= 1): b <= b0 + margin, mirrored. A degenerate fit is INCONCLUSIVE."""
+    if limit not in LIMITS:
+        raise ValueError(f"limit must be 'lower' or 'upper', got {limit!r}")
+    if not (math.isfinite(fit.se) and fit.se > 0 and fit.dof > 0):
+        return "INCONCLUSIVE", 1.0
+    if limit == "lower":
+        edge = b0 - margin
+        ok, bad, p = fit.ci90[0] >= edge, fit.ci95[1] < edge, float(stats.t.cdf((fit.exponent - edge) / fit.se, fit.dof))
+    else:
+        edge = b0 + margin
+        ok, bad, p = fit.ci90[1] <= edge, fit.ci95[0] > edge, float(stats.t.sf((fit.exponent - edge) / fit.se, fit.dof))
+    if ok:
+        return "CONFIRMED", 1.0
+    return ("REFUTED", p) if bad else ("INCONCLUSIVE", 1.0)
+
+
 def points_needed(fit: RateFit, margin: float, x: np.ndarray) -> int | None:
     """Rough number of grid points (same spread of log x, same scatter) at which
     the 90% interval's half-width would shrink to the margin; None if never."""
@@ -177,6 +204,12 @@ def bound_decision(counts: Sequence[tuple[int, int]], eps: float, confidence: fl
     if not counts:
         raise ValueError("bound_decision needs at least one (errors, n) count")
     points = tuple(PointBound(k, n, *clopper_pearson(k, n, confidence), binomial_p_above(k, n, eps)) for k, n in counts)
+    return BoundDecision(*bound_rule(points, eps, alpha))
+
+
+def bound_rule(points: tuple, eps: float, alpha: float) -> tuple[str, tuple, float]:
+    """CONFIRMED if every upper bound is <= eps; REFUTED if some lower bound is > eps and the smallest p_above,
+    Bonferroni over the points, is < alpha; else INCONCLUSIVE. (verdict, points, p_refute)."""
     p = min(1.0, min(t.p_above for t in points) * len(points))
     if all(t.upper <= eps for t in points):
         verdict = "CONFIRMED"
@@ -184,7 +217,7 @@ def bound_decision(counts: Sequence[tuple[int, int]], eps: float, confidence: fl
         verdict = "REFUTED"
     else:
         verdict = "INCONCLUSIVE"
-    return BoundDecision(verdict, points, p if verdict == "REFUTED" else 1.0)
+    return verdict, points, p if verdict == "REFUTED" else 1.0
 
 
 @dataclass

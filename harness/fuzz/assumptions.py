@@ -262,8 +262,8 @@ def check_assumptions(cfg: DataConfig, world: World | None = None, *, seed: int 
     add("regime_S1", "regime", OOD_ONLY, f"S1 >= {S1_REGIME:g} (room above 1 that OOD needs at this budget, calibrated)",
         s1_min, S1_REGIME, (S1_REGIME - s1_min) / S1_REGIME, 1.0)
     if coef is not None:
-        g = cfg.M1 // cfg.M1_ood
-        used = torch.cat([coef[j, j * g:(j + 1) * g] for j in range(coef.shape[0])])
+        g = cfg.ood_group_size
+        used = coef.flatten() if cfg.ood_spread == "all" else torch.cat([coef[j, j * g:(j + 1) * g] for j in range(coef.shape[0])])
         sign = 1.0 if cfg.S1 >= 0 else -1.0
         worst = float((sign * used).min())  # the coefficient most against the sign of S1
         mean_abs = abs(cfg.S1) / g

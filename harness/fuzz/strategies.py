@@ -173,7 +173,7 @@ def nominal_data(draw, anchor: DataConfig = ANCHOR, steps: int = 400) -> DataCon
         K_ood=draw(st.floats(0.0, 0.5)),
         alpha=alpha,
         alpha_test=draw(st.floats(max(lo_alpha_test, min(1.0, alpha - ALPHA_SHIFT + 0.01)), 1.0)),
-        context_sampling=draw(st.sampled_from(["iid", "exact"])),
+        test_sampling=draw(st.sampled_from(["iid", "exact"])),
         n_train_tasks=M * draw(st.integers(1, M - 2)),
         coverage="uniform",
         S1=draw(st.floats(S1_REGIME, S1_REGIME + 1.0)),

@@ -22,6 +22,11 @@ baselines (a conservative opponent for a claim that in-context learning wins).
 `baseline_errors` counts errors on exactly the prompts the Transformer is
 evaluated on (`harness.measure.ensemble.measure_ensemble` passes it the same stacked batch), so
 comparisons are paired on the prompts as well as on the seed.
+
+`no_match_probability` is the combinatorial floor beside them: the chance that
+no context of a test prompt shares the query's relevant pattern (then no learner
+reading the contexts does better than a coin on it): 0 under the "at_least" and
+"exact" test samplings by construction, (1 - alpha'/2)^l under "iid".
 """
 
 from __future__ import annotations
@@ -35,6 +40,20 @@ from harness.world.prompts import PromptBatch
 
 BASELINES = ("logreg", "svm_linear", "svm_rbf", "knn1", "knn3")
 METHODS = ("transformer",) + BASELINES + ("best",)  # values of the eval axis "baseline.method"
+
+
+def no_match_probability(sampling: str, alpha_test: float, l: int) -> float:
+    """P(no context of a test prompt shares the query's pattern) under the test sampling (harness.world.prompts)."""
+    if sampling == "iid":
+        return (1.0 - alpha_test / 2.0) ** l
+    if sampling in ("at_least", "exact"):
+        return 0.0  # at least ceil(alpha' l / 2) >= 1 same-pattern contexts
+    raise ValueError(f"sampling must be 'at_least', 'iid' or 'exact', got {sampling!r}")
+
+
+def chance_floor(sampling: str, alpha_test: float, l: int) -> float:
+    """The error a context-reading learner cannot avoid from prompts with no same-pattern context (a coin on them)."""
+    return 0.5 * no_match_probability(sampling, alpha_test, l)
 
 
 def context_examples(P: torch.Tensor, q: torch.Tensor, dX: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -27,8 +27,8 @@ from harness.world.seeding import derive_seed, generator
 from harness.world.config import split_name
 from harness.world.world import World
 
-ID_PROMPT_KEYS = ("l_ts", "alpha_test", "context_sampling", "test_on")
-OOD_PROMPT_KEYS = ID_PROMPT_KEYS + ("S1", "ood_coef_mode", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood")
+ID_PROMPT_KEYS = ("l_ts", "alpha_test", "test_sampling", "test_on")
+OOD_PROMPT_KEYS = ID_PROMPT_KEYS + ("S1", "ood_coef_mode", "ood_spread", "ood_renormalise", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood")
 
 
 def _data_overrides(point: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +86,9 @@ def measure_ensemble(model, worlds: list[World], eval_points: list[dict[str, Any
         rid = evaluate(model, bid, mask, chunk=int(eval.get("chunk", 2048)))
         rood = evaluate(model, bood, mask, chunk=int(eval.get("chunk", 2048)))
         for e in range(len(worlds)):
-            m = Measurement(point, n_test, int(rid.errors[e]), int(rood.errors[e]), float(rid.attn_same[e]), float(rood.attn_same[e]))
+            m = Measurement(point, n_test, int(rid.errors[e]), int(rood.errors[e]), float(rid.attn_same[e]), float(rood.attn_same[e]),
+                            hinge_loss_id=float(rid.hinge_loss[e]), hinge_loss_ood=float(rood.hinge_loss[e]),
+                            hinge_sd_id=float(rid.hinge_sd[e]), hinge_sd_ood=float(rood.hinge_sd[e]))
             if rid.attn_layers is not None:  # deep model: per block and head
                 m.attn_id_layers = rid.attn_layers[e].tolist()
                 m.attn_ood_layers = rood.attn_layers[e].tolist()

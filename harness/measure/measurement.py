@@ -13,9 +13,12 @@ from typing import Any
 from harness.core.fields import expect, from_fields
 
 
+HINGE_FIELDS = ("hinge_loss_id", "hinge_loss_ood", "hinge_sd_id", "hinge_sd_ood")
+
+
 @dataclass
 class Measurement:
-    """Error counts and same-pattern attention mass of one model at one eval point on n test prompts each."""
+    """Error counts, hinge loss and same-pattern attention mass of one model at one eval point on n test prompts each."""
 
     point: dict[str, Any]
     n: int
@@ -25,18 +28,27 @@ class Measurement:
     attn_ood: float
     attn_id_layers: list = field(default_factory=list)  # deep model only: [L][H]
     attn_ood_layers: list = field(default_factory=list)
+    # mean hinge loss max(0, 1 - z F) over the n prompts and its standard deviation over prompts
+    # (None: not measured, e.g. a classical baseline, which has labels but no output F)
+    hinge_loss_id: float | None = None
+    hinge_loss_ood: float | None = None
+    hinge_sd_id: float | None = None
+    hinge_sd_ood: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, data: Any) -> "Measurement":
-        m = from_fields(cls, data, optional=("attn_id_layers", "attn_ood_layers"))
+        m = from_fields(cls, data, optional=("attn_id_layers", "attn_ood_layers") + HINGE_FIELDS)
         expect(m.point, dict, "Measurement.point")
         for name in ("n", "err_id", "err_ood"):
             expect(getattr(m, name), int, f"Measurement.{name}")
         for name in ("attn_id", "attn_ood"):
             expect(getattr(m, name), (int, float), f"Measurement.{name}")
+        for name in HINGE_FIELDS:
+            if getattr(m, name) is not None:
+                expect(getattr(m, name), (int, float), f"Measurement.{name}")
         return m
 
 

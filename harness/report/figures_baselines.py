@@ -1,6 +1,8 @@
 """The "baselines_by_context_length" figure and table: in-domain error against the number of context examples l_ts,
 one line per method (the trained Transformer on top, the classical baselines fitted on the same prompts' contexts
-beneath it), one panel per alpha'; mean over seeds with 95% t intervals clipped to [0, 1]."""
+beneath it), one panel per alpha'; mean over seeds with 95% t intervals clipped to [0, 1]. Grey lines: the
+combinatorial floor (half the chance that no context shares the query's pattern) under the test sampling in use
+and, when that is not "iid", under iid draws for reference."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.claims.record import Record
+from harness.measure.baselines import chance_floor
 from harness.report.plotting import new_panels, save_figure, seed_interval, yerr
 
 RATE = (0.0, 1.0)
@@ -30,6 +33,15 @@ def baseline_table(records: list[Record]) -> dict[float, dict[str, dict[int, lis
     return out
 
 
+def test_sampling(records: list[Record]) -> str:
+    """The test sampling the records' baseline points were measured under (the first one's)."""
+    for r in records:
+        for meas in r.measurements:
+            if "baseline.method" in meas.point:
+                return str(meas.point.get("data.test_sampling", r.config.data.test_sampling))
+    return "at_least"
+
+
 def _methods(by_method: dict[str, Any]) -> list[str]:
     """The methods with the Transformer first (it keeps the first colour and the legend's top row)."""
     return sorted(by_method, key=lambda m: (m != "transformer", m))
@@ -40,6 +52,7 @@ def baselines_by_context_length(records: list[Record], title: str, path: Path) -
     if not table:
         return None
     alphas = sorted(table)
+    sampling = test_sampling(records)
     fig, axes = new_panels(len(alphas), (5.2 * len(alphas) + 1.6, 4.0))
     axes = list(axes) if len(alphas) > 1 else [axes]
     for ax, alpha in zip(axes, alphas):
@@ -53,6 +66,9 @@ def baselines_by_context_length(records: list[Record], title: str, path: Path) -
             ax.errorbar(xs, means, yerr=yerr(means, [(lo, hi) for _, lo, hi in stats]), fmt="o", capsize=2,
                         label=f"{method} (ours)" if top else method, **style)
         ls = sorted({x for by_l in table[alpha].values() for x in by_l})
+        for smp, ls_style in zip([sampling] + (["iid"] if sampling != "iid" else []), ("-", ":")):
+            ax.plot(ls, [chance_floor(smp, alpha, x) for x in ls], color="0.5", ls=ls_style, lw=1, zorder=2,
+                    label=f"floor: no same-pattern context ({smp})")
         ax.set_xscale("log", base=2)
         ax.set_xticks(ls, [str(x) for x in ls])
         ax.minorticks_off()

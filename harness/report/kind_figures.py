@@ -90,16 +90,19 @@ def _positions(points: list[dict]) -> tuple[list[float], list[str] | None, str]:
 
 
 def draw_bound(v: Verdict, path: Path) -> Path | None:
-    """Error rate per grid point (pooled over seeds) with its Clopper-Pearson 95% bounds, and the eps line."""
+    """Error rate per grid point (pooled over seeds) with its Clopper-Pearson 95% bounds (or the hinge loss with its
+    t bounds over seeds), and the eps line."""
     pts = v.details.get("points", [])
     eps = v.details.get("eps", v.predicted.get("eps"))
     if not pts or not _finite(eps):
         return None
     x, ticks, axis = _positions([p["point"] for p in pts])
-    rate = [p["rate"] for p in pts]
+    hinge = "mean" in pts[0]  # a hinge-loss bound: mean over seeds with one-sided t bounds (kinds.bound)
+    rate = [p["mean" if hinge else "rate"] for p in pts]
+    lo, hi = ("lower95", "upper95") if hinge else ("cp_lower95", "cp_upper95")
     fig, ax = new_axes()
-    ax.errorbar(x, rate, yerr=yerr(rate, [(p["cp_lower95"], p["cp_upper95"]) for p in pts]), fmt="o", color=MEASURED_COLOR,
-                capsize=4, zorder=3, label="errors / prompts (pooled over seeds), CP 95% bounds")
+    ax.errorbar(x, rate, yerr=yerr(rate, [(p[lo], p[hi]) for p in pts]), fmt="o", color=MEASURED_COLOR, capsize=4, zorder=3,
+                label="mean hinge loss over seeds, one-sided 95% t bounds" if hinge else "errors / prompts (pooled over seeds), CP 95% bounds")
     ax.axhline(eps, color=CLAIM_COLOR, ls="--", label=f"eps = {eps:g}: the upper bound must stay below")
     if ticks:
         ax.set_xticks(x, ticks, fontsize=7)
@@ -109,9 +112,10 @@ def draw_bound(v: Verdict, path: Path) -> Path | None:
         if len(x) == 1:
             ax.set_xlim(x[0] * 0.5, x[0] * 1.5)
     draw_paper(ax, paper_values(v.claim_id), x_max=max(x))
-    ax.set_ylim(-0.01, min(1.0, max(eps, *(p["cp_upper95"] for p in pts)) * 1.3 + 0.01))
+    top = max(eps, *(p[hi] for p in pts if _finite(p[hi]))) * 1.3 + 0.01
+    ax.set_ylim(-0.01, top if hinge else min(1.0, top))
     ax.set_xlabel(axis)
-    ax.set_ylabel(f"{v.metric or 'error rate'} (rate)")
+    ax.set_ylabel(v.metric if hinge else f"{v.metric or 'error rate'} (rate)")
     return finish(fig, ax, _title(v, v.prediction), path)
 
 

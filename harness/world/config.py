@@ -8,6 +8,7 @@ the argument and its allowed range.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,11 @@ def _check(ok: bool, name: str, allowed: str, value: Any) -> None:
 
 def _positive_int(name: str, value: Any) -> None:
     _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, name, "a positive integer", value)
+
+
+TRAIN_TASK_RULES = ("", "m1", "sqrt")  # how |T_tr| is set (DataConfig.train_task_rule)
+SAMPLINGS = ("at_least", "iid", "exact")  # test-prompt samplings (harness.world.prompts)
+OOD_SPREADS = ("one", "pair", "all")  # ood_spread values; their one-line texts: patterns.OOD_READINGS
 
 
 @dataclass(frozen=True)
@@ -42,12 +48,20 @@ class DataConfig:
     l_tr: int = 20  # training context length
     alpha_test: float = 0.8  # alpha' of test prompts
     l_ts: int = 20  # test context length
-    context_sampling: str = "iid"  # "iid" (each context drawn independently) or "exact" (fixed counts)
+    # test prompts (in-domain and OOD; training prompts are always "iid", SPEC 1.3): "at_least" (iid, then
+    # contexts replaced until ceil(alpha_test l_ts / 2) share the query's pattern: the paper's "at least
+    # alpha'/2"), "iid" (independent draws; a short prompt may hold none) or "exact" (fixed counts)
+    test_sampling: str = "at_least"
     # training-task subset T_tr
-    n_train_tasks: int = 6  # |T_tr|; a multiple of M1 for uniform coverage
+    n_train_tasks: int = 6  # |T_tr|; a multiple of M1 for uniform coverage (unless train_task_rule sets it)
+    # |T_tr| from M1 (SPEC 1.2, the paper's two forms): "" = n_train_tasks; "m1" = M1 (|T_tr| >= M1);
+    # "sqrt" = M1 ceil(sqrt(M1 - 1)), the smallest multiple of M1 with |T_tr| / |T| >= (M1 - 1)^(-1/2)
+    train_task_rule: str = ""
     coverage: str = "uniform"  # "uniform" | "missing_pattern" | "one_label_side"
     coverage_pattern: int = 0  # the pattern left out (or shown on one side only)
-    test_on: str = "unseen"  # in-domain test tasks: "unseen" (T minus T_tr) or "pattern" (unseen tasks using coverage_pattern)
+    # in-domain test tasks: "unseen" (T minus T_tr), "pattern" (unseen tasks using coverage_pattern) or
+    # "other_side" (unseen tasks with coverage_pattern as the -1 side: what coverage = "one_label_side" never shows)
+    test_on: str = "unseen"
     # departures from the theory's assumptions (fuzzing knobs)
     coherence_rel: float = 0.0  # pairwise cosine between IDR patterns
     coherence_irr: float = 0.0  # pairwise cosine between IDI patterns
@@ -57,8 +71,12 @@ class DataConfig:
     # out-of-domain data
     M1_ood: int = 3  # ODR patterns M1'
     S1: float = 1.0  # coefficient sum of each ODR pattern
-    ood_coef_mode: str = "spread"  # "unit_norm": |mu'| = beta; "spread": c = S1 * w (see patterns.ood_coefficients)
-    ood_coef_spread: float = 0.25  # spread of ODR coefficients around S1/group size ("spread" mode)
+    # the OOD readings (SPEC 1.4, [choose]; OOD_READINGS has their one-line texts): over which IDR patterns
+    # each ODR pattern's coefficients (sum S1) spread, and whether the ODR pattern is renormalised to norm beta
+    ood_spread: str = "pair"  # "one" | "pair" (disjoint groups of M1 // M1_ood: pairs in the paper's setting) | "all"
+    ood_renormalise: bool = False  # False: the paper's reading (not renormalised); True: |mu'| = beta, sum c = S1
+    ood_coef_mode: str = "spread"  # legacy alias: "unit_norm" = ood_renormalise true; "spread" defers to ood_renormalise
+    ood_coef_spread: float = 0.25  # spread of ODR coefficients around S1/group size (not renormalised)
     K_ood: float = 0.5  # kappa' range
     odi_outside: float = 0.0  # 0: ODI inside span(IDI); rho in (0,1]: that much norm outside
 
@@ -72,9 +90,11 @@ class DataConfig:
         _check(0 <= self.K_ood, "K_ood", ">= 0", self.K_ood)
         _check(0 < self.alpha <= 1, "alpha", "in (0, 1]", self.alpha)
         _check(0 < self.alpha_test <= 1, "alpha_test", "in (0, 1]", self.alpha_test)
-        _check(self.context_sampling in ("iid", "exact"), "context_sampling", "'iid' or 'exact'", self.context_sampling)
+        _check(self.test_sampling in SAMPLINGS, "test_sampling", "'at_least', 'iid' or 'exact'", self.test_sampling)
         n_all = self.M1 * (self.M1 - 1)
-        _check(self.n_train_tasks < n_all, "n_train_tasks", f"< M1 (M1 - 1) = {n_all} (unseen tasks are needed)", self.n_train_tasks)
+        _check(self.train_task_rule in TRAIN_TASK_RULES, "train_task_rule", "'' (n_train_tasks), 'm1' or 'sqrt'", self.train_task_rule)
+        named = f"n_train_tasks (= {self.train_task_count} by train_task_rule={self.train_task_rule!r})" if self.train_task_rule else "n_train_tasks"
+        _check(self.train_task_count < n_all, named, f"< M1 (M1 - 1) = {n_all} (unseen tasks are needed)", self.train_task_count)
         _check(
             self.coverage in ("uniform", "missing_pattern", "one_label_side"),
             "coverage",
@@ -82,8 +102,8 @@ class DataConfig:
             self.coverage,
         )
         if self.coverage == "uniform":
-            _check(self.n_train_tasks % self.M1 == 0, "n_train_tasks", f"a multiple of M1 = {self.M1} for uniform coverage", self.n_train_tasks)
-        _check(self.test_on in ("unseen", "pattern"), "test_on", "'unseen' or 'pattern'", self.test_on)
+            _check(self.train_task_count % self.M1 == 0, "n_train_tasks", f"a multiple of M1 = {self.M1} for uniform coverage", self.train_task_count)
+        _check(self.test_on in ("unseen", "pattern", "other_side"), "test_on", "'unseen', 'pattern' or 'other_side'", self.test_on)
         _check(0 <= self.coverage_pattern < self.M1, "coverage_pattern", f"in [0, M1 = {self.M1})", self.coverage_pattern)
         for name in ("coherence_rel", "coherence_irr", "coherence_cross"):
             _check(-1 < getattr(self, name) < 1, name, "in (-1, 1)", getattr(self, name))
@@ -94,13 +114,35 @@ class DataConfig:
         _check(self.noise >= 0, "noise", ">= 0", self.noise)
         _check(3 <= self.M1_ood <= self.M1, "M1_ood", f"in [3, M1 = {self.M1}]", self.M1_ood)
         _check(self.ood_coef_mode in ("unit_norm", "spread"), "ood_coef_mode", "'unit_norm' or 'spread'", self.ood_coef_mode)
-        if self.ood_coef_mode == "unit_norm":
-            g = self.M1 // self.M1_ood
-            _check(g >= 2, "M1_ood", f"<= M1 / 2 = {self.M1 // 2} with ood_coef_mode='unit_norm' (groups of >= 2 IDR patterns)", self.M1_ood)
-            _check(abs(self.S1) <= g**0.5 + 1e-12, "S1", f"in [-sqrt(g), sqrt(g)] = +-{g**0.5:.4g} with ood_coef_mode='unit_norm' (g = M1 // M1_ood = {g})", self.S1)
+        _check(self.ood_spread in OOD_SPREADS, "ood_spread", "'one', 'pair' or 'all'", self.ood_spread)
+        _check(isinstance(self.ood_renormalise, bool), "ood_renormalise", "true or false", self.ood_renormalise)
+        g = self.ood_group_size
+        if self.renormalised:
+            allowed = "+-1 (one IDR pattern: |mu'| = |S1| beta)" if g == 1 else f"in [-sqrt({g}), sqrt({g})] = +-{g**0.5:.4g}"
+            ok = abs(abs(self.S1) - 1.0) < 1e-12 if g == 1 else abs(self.S1) <= g**0.5 + 1e-12
+            _check(ok, "S1", f"{allowed} with ood_renormalise=true (or ood_coef_mode='unit_norm') and ood_spread='{self.ood_spread}'", self.S1)
         _check(self.ood_coef_spread >= 0, "ood_coef_spread", ">= 0", self.ood_coef_spread)
         _check(0 <= self.odi_outside <= 1, "odi_outside", "in [0, 1]", self.odi_outside)
         return self
+
+    @property
+    def train_task_count(self) -> int:
+        """|T_tr|: n_train_tasks, or computed from M1 by train_task_rule."""
+        if self.train_task_rule == "m1":
+            return self.M1
+        if self.train_task_rule == "sqrt":
+            return self.M1 * math.ceil((self.M1 - 1) ** 0.5 - 1e-12)
+        return self.n_train_tasks
+
+    @property
+    def ood_group_size(self) -> int:
+        """IDR patterns each ODR pattern is built from under `ood_spread`."""
+        return {"one": 1, "pair": self.M1 // self.M1_ood}.get(self.ood_spread, self.M1)
+
+    @property
+    def renormalised(self) -> bool:
+        """Whether ODR patterns are renormalised to norm beta (ood_renormalise, or the legacy ood_coef_mode='unit_norm')."""
+        return self.ood_renormalise or self.ood_coef_mode == "unit_norm"
 
     def _coherence_pd(self) -> bool:
         """Whether the block-constant cosine matrix of the M1 + M2 patterns is positive definite."""

@@ -17,6 +17,22 @@ from harness.world.config import DataConfig, gram_matrix
 from harness.world.seeding import derive_seed, generator
 
 
+OOD_READINGS = {  # ood_spread -> one line for reports (SPEC 1.4: how sum c = S1 spreads over the IDR patterns)
+    "one": "each ODR pattern is S1 times one IDR pattern (|mu'| = |S1| beta)",
+    "pair": "each ODR pattern mixes its own group of g = M1 // M1' IDR patterns (a pair at M1 = 6, M1' = 3), coefficients summing to S1 (|mu'| ~ S1 beta / sqrt g)",
+    "all": "each ODR pattern mixes all M1 IDR patterns, coefficients summing to S1 (|mu'| ~ S1 beta / sqrt M1)",
+}
+OOD_RENORMALISE = {  # ood_renormalise -> one line for reports
+    False: "ODR patterns not renormalised: their length changes with the coefficients (the paper's reading)",
+    True: "ODR patterns renormalised to norm beta, coefficients still summing to S1",
+}
+
+
+def ood_reading(cfg: DataConfig) -> str:
+    """The OOD reading of a data config in one line (spread; renormalisation)."""
+    return f"ood_spread={cfg.ood_spread}: {OOD_READINGS[cfg.ood_spread]}; ood_renormalise={cfg.renormalised}: {OOD_RENORMALISE[cfg.renormalised]}"
+
+
 @dataclass
 class PatternSet:
     relevant: torch.Tensor  # (M, dX)
@@ -65,33 +81,34 @@ def in_domain_patterns(cfg: DataConfig, seed: int) -> PatternSet:
 
 
 def ood_coefficients(cfg: DataConfig, seed: int) -> torch.Tensor:
-    """(M1', M1) coefficients with row sums exactly S1 [choose].
+    """(M1', M1) coefficients with row sums exactly S1, under the config's OOD reading [choose] (SPEC 1.4).
 
-    The IDR indices are split into M1' disjoint groups of size g = M1 // M1'
-    (leftover indices unused), so ODR patterns built from orthogonal IDR patterns
-    are orthogonal to each other. Two modes:
+    `ood_spread` picks the IDR patterns of row j: "one" (pattern j), "pair" (the disjoint group j g .. j g + g - 1
+    of g = M1 // M1' patterns: the pair 2j, 2j + 1 in the paper's M1 = 6, M1' = 3; leftover indices unused)
+    or "all" (all M1). With disjoint groups, ODR patterns built from orthogonal IDR patterns are orthogonal.
+    With g patterns per row and u ~ U(-1, 1)^g drawn per row:
 
-    - "unit_norm": c = (S1 / g) 1 + r with r orthogonal to 1 inside the
-      group and |c| = 1, so each ODR pattern keeps the IDR norm beta and S1
-      enters only through the coefficient sum (needs |S1| <= sqrt(g));
-      `ood_coef_spread` is unused.
-    - "spread" (the default): w_i = 1/g + s (u_i - mean u), u ~ U(-1, 1), s = ood_coef_spread,
-      c = S1 w; the ODR norm then shrinks with S1 (about S1 beta / sqrt(g)).
+    - not renormalised (the paper's reading, default): c = S1 (1/g + s (u - mean u)), s = ood_coef_spread;
+      the ODR norm then changes with S1 (about |S1| beta / sqrt(g) for orthogonal IDR patterns of norm beta).
+    - renormalised (`ood_renormalise`, or the legacy ood_coef_mode = "unit_norm"): c = S1/g + r with r
+      orthogonal to 1 inside the group and |c| = 1, so the ODR pattern keeps the norm beta and S1 enters only
+      through the coefficient sum (needs |S1| <= sqrt(g); |S1| = 1 for "one"); ood_coef_spread is unused.
     """
     g_ = generator(derive_seed(seed, "ood-coefficients"))
     Mp, M1 = cfg.M1_ood, cfg.M1
-    size = M1 // Mp
+    size = cfg.ood_group_size
     C = torch.zeros(Mp, M1, dtype=torch.float64)
     for j in range(Mp):
         u = 2.0 * torch.rand(size, generator=g_, dtype=torch.float64) - 1.0
-        if cfg.ood_coef_mode == "unit_norm":
+        if cfg.renormalised:
             r = u - u.mean()
             rest = 1.0 - cfg.S1**2 / size
             r = r / r.norm().clamp_min(1e-12) * max(rest, 0.0) ** 0.5
             c = cfg.S1 / size + r
         else:
             c = cfg.S1 * (1.0 / size + cfg.ood_coef_spread * (u - u.mean()))
-        C[j, j * size : (j + 1) * size] = c
+        lo = 0 if cfg.ood_spread == "all" else j * size
+        C[j, lo : lo + size] = c
     return C
 
 

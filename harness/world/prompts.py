@@ -6,6 +6,12 @@ with probability alpha/2 each and each other relevant pattern with probability
 carries mu_a or mu_b. `sampling="exact"` instead fixes the counts:
 ceil(alpha l / 2) contexts share the query's pattern, floor(alpha l / 2) carry the
 other task pattern, the rest are irrelevant-task patterns, in random order.
+`sampling="at_least"` (the default for test prompts, SPEC 1.3: "at least an alpha'/2
+fraction of contexts share the query's pattern") draws iid, then, in each prompt with
+fewer than ceil(alpha l / 2) same-pattern contexts, turns just enough of the other
+contexts into same-pattern ones (label the query's); which ones is decided by one extra
+uniform per context drawn from the same generator after the others (`replace_keys`), so
+the iid and exact streams are unchanged and at_least is deterministic.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from harness.world.config import SAMPLINGS
 from harness.world.patterns import PatternSet
 
 
@@ -49,6 +56,33 @@ class PromptBatch:
             self.ctx_pattern[..., start:stop, :],
             self.query_pattern[..., start:stop],
         )
+
+
+def _check_sampling(sampling: str) -> None:
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {', '.join(map(repr, SAMPLINGS))}, got {sampling!r}")
+
+
+def same_pattern_floor(alpha: float, l: int) -> int:
+    """ceil(alpha l / 2): the fewest same-pattern contexts an "at_least" prompt of length l holds."""
+    return min(l, math.ceil(alpha * l / 2 - 1e-12))
+
+
+def _raise_to_floor(is_a: torch.Tensor, is_ab: torch.Tensor, z: torch.Tensor, alpha: torch.Tensor, keys: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """at_least: in each prompt, turn the non-same contexts with the smallest keys into same-pattern ones until
+    ceil(alpha l / 2) share the query's pattern. is_a, is_ab (E, n, l) float 0/1; z (E, n); keys (E, n, l)."""
+    E, n, l = is_a.shape
+    is_b = is_ab - is_a
+    qa = (z > 0)[..., None].to(is_a.dtype)
+    same = qa * is_a + (1 - qa) * is_b
+    need = torch.tensor([same_pattern_floor(float(a), l) for a in alpha.tolist()], device=is_a.device).view(E, 1)
+    deficit = (need - same.sum(-1).long()).clamp_min(0)  # (E, n)
+    rank = torch.argsort(torch.argsort(torch.where(same > 0, torch.full_like(keys, 2.0), keys), dim=-1), dim=-1)
+    convert = ((rank < deficit[..., None]) & (same == 0)).to(is_a.dtype)
+    is_a = is_a * (1 - convert) + qa * convert
+    is_b = is_b * (1 - convert) + (1 - qa) * convert
+    return is_a, is_a + is_b
 
 
 def _other_patterns(lo: torch.Tensor, hi: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
@@ -108,14 +142,16 @@ def factor_prompts(
     sampling: str = "iid",
     balanced: bool = True,
     dtype: torch.dtype = torch.float32,
+    replace_keys: torch.Tensor | None = None,
 ) -> FactoredPrompts:
     """The factored prompts of E members from their uniforms U (E, n, l + 1, N_UNIFORMS).
 
     tasks (E, T, 2) padded to the longest list with n_tasks (E,) valid rows;
-    alpha and K (E,).
+    alpha and K (E,); replace_keys (E, n, l) uniforms, needed by sampling "at_least".
     """
-    if sampling not in ("iid", "exact"):
-        raise ValueError(f"sampling must be 'iid' or 'exact', got {sampling!r}")
+    _check_sampling(sampling)
+    if sampling == "at_least" and replace_keys is None:
+        raise ValueError("sampling 'at_least' needs replace_keys (one uniform per context)")
     E, n, l1, _ = U.shape
     l = l1 - 1
     dev = U.device
@@ -135,11 +171,13 @@ def factor_prompts(
     # faster on a CPU than torch.where on bool masks): is_a = mu_a (label +1), is_b = mu_b (label -1),
     # neither = another relevant pattern with a fair random label.
     f32 = torch.float32
-    if sampling == "iid":
+    if sampling in ("iid", "at_least"):
         u0 = Uc[..., 0]
         al = alpha.to(dev, f32).view(E, 1, 1)
         is_a = (u0 < al / 2).to(f32)
         is_ab = (u0 < al).to(f32)
+        if sampling == "at_least":
+            is_a, is_ab = _raise_to_floor(is_a, is_ab, z, alpha, replace_keys.to(dev, f32))
     else:
         # fixed counts: n_same contexts share the query's pattern, n_opp carry the other task pattern
         n_same = torch.ceil(alpha.to(dev, torch.float64) * l / 2).long()  # (E,)
@@ -202,6 +240,7 @@ def build_prompts(
     noise: torch.Tensor | None = None,
     normals: torch.Tensor | None = None,
     dtype: torch.dtype = torch.float32,
+    replace_keys: torch.Tensor | None = None,
 ) -> PromptBatch:
     """Dense prompts for E members at once from their uniforms U (E, n, l + 1, N_UNIFORMS).
 
@@ -209,7 +248,7 @@ def build_prompts(
     for the rest; noise (E,) with normals (E, n, l + 1, dX) when any member adds noise.
     """
     f = factor_prompts(U, relevant.shape[1], irrelevant.shape[1], tasks, n_tasks, alpha, K,
-                       sampling=sampling, balanced=balanced, dtype=dtype)
+                       sampling=sampling, balanced=balanced, dtype=dtype, replace_keys=replace_keys)
     return materialise(f, relevant, irrelevant, q, noise, normals)
 
 
@@ -229,17 +268,18 @@ def sample_prompts(
 ) -> PromptBatch:
     """n prompts of context length l for one pattern set, tasks drawn uniformly from `tasks` (rows (a, b)).
 
-    All randomness comes from `g` (uniforms first, then normals when noise > 0);
-    tensors are created on g's device. balanced=True alternates query labels +1, -1.
+    All randomness comes from `g` (uniforms first, then normals when noise > 0, then the
+    replacement keys of sampling "at_least"); tensors are created on g's device.
+    balanced=True alternates query labels +1, -1.
     """
-    if sampling not in ("iid", "exact"):
-        raise ValueError(f"sampling must be 'iid' or 'exact', got {sampling!r}")
+    _check_sampling(sampling)
     dev = g.device
     U = draw_uniforms(n, l, g)[None]
     normals = torch.randn(1, n, l + 1, ps.relevant.shape[1], generator=g, device=dev) if noise > 0 else None
+    keys = torch.rand(1, n, l, generator=g, device=dev) if sampling == "at_least" else None
     b = build_prompts(
         U, ps.relevant[None].to(dev), ps.irrelevant[None].to(dev), ps.q[None].to(dev), tasks[None].to(dev),
         torch.tensor([len(tasks)], device=dev), torch.tensor([alpha], dtype=torch.float64), torch.tensor([K], dtype=torch.float64),
-        sampling=sampling, balanced=balanced, noise=torch.tensor([noise]), normals=normals, dtype=dtype,
+        sampling=sampling, balanced=balanced, noise=torch.tensor([noise]), normals=normals, dtype=dtype, replace_keys=keys,
     )
     return PromptBatch(b.P[0], b.z[0], b.ctx_pattern[0], b.query_pattern[0])

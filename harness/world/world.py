@@ -48,13 +48,14 @@ class World:
         alpha = c.alpha_test if alpha is None else alpha
         if domain == "id":
             if tasks is None:
-                tasks = self.test_tasks if c.test_on == "unseen" else tasks_using(self.test_tasks, c.coverage_pattern)
+                tasks = self.test_tasks if c.test_on == "unseen" else tasks_using(self.test_tasks, c.coverage_pattern,
+                                                                                  side=1 if c.test_on == "other_side" else None)
             ps, tk, K = self.ind, tasks, c.K
         elif domain == "ood":
             ps, tk, K = self.ood, self.ood_tasks if tasks is None else tasks, c.K_ood
         else:
             raise ValueError(f"domain must be 'id' or 'ood', got {domain!r}")
-        return sample_prompts(ps, tk, n, l, alpha, K, g, noise=c.noise, sampling=c.context_sampling,
+        return sample_prompts(ps, tk, n, l, alpha, K, g, noise=c.noise, sampling=c.test_sampling,
                               balanced=True, dtype=dtype)
 
     def eval_generator(self, *parts: object, device: torch.device | str = "cpu") -> torch.Generator:

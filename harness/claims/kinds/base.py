@@ -43,7 +43,12 @@ KINDS: Registry[ClaimKind] = Registry("claim kind")
 
 def make_verdict(claim: Claim, verdict: str, measurement: str, over: str, n_points: int, n_rep: int,
                  estimate: Estimate | None, **kw: Any) -> Verdict:
-    """A verdict of `claim` with its prediction text and the claim file's prediction numbers."""
+    """A verdict of `claim` with its prediction text and the claim file's prediction numbers; a sufficient-form claim
+    and the claim's readings of unrecovered details are named in the notes."""
+    extra = (["form sufficient: tested one-sided (doing as well with less does not contradict it)"] if claim.form == "sufficient" else [])
+    extra += [f"reading {k}: {v}" for k, v in claim.readings.items()]
+    if extra:
+        kw["notes"] = list(kw.get("notes", [])) + extra
     return Verdict(claim.id, claim.source, claim.statement, claim.kind, claim.profile, verdict, describe(claim),
                    measurement, over, n_points, n_rep, estimate=estimate, predicted=dict(claim.prediction),
                    metric=str(claim.metric.get("name", "")), **kw)

@@ -4,6 +4,11 @@ Mean of log y over seeds per grid point, OLS on the K points, t interval with
 K - 2 dof (SPEC 3). CONFIRMED if the 90% interval lies inside the margin,
 REFUTED if the 95% interval lies outside it, else INCONCLUSIVE with what more
 points would buy. Censored points (a run at its cap) are left out of the fit.
+
+A claim of form "sufficient" (the theorem says what is enough, e.g. T >= Omega(alpha^(-2/3)))
+is tested one-sided (`stats.rate_decision_sufficient`): with prediction.limit = "lower"
+(default) the fitted exponent must not be more negative than b0 - margin (y must not grow
+faster than x^b0 as x falls); "upper": not above b0 + margin (for scalings as x grows).
 """
 
 from __future__ import annotations
@@ -27,12 +32,18 @@ MIN_RATE_POINTS = 3  # valid grid points a rate fit needs
 def describe(c: Claim) -> str:
     p, m = c.prediction, c.metric
     off = " (+ offset c)" if p.get("offset") else ""
+    if c.form == "sufficient":
+        lim = p.get("limit", "lower")
+        edge = p["exponent"] - p["margin"] if lim == "lower" else p["exponent"] + p["margin"]
+        return f"{metric_label(c)} ~ {m['x']}^b{off}, sufficient: b {'>=' if lim == 'lower' else '<='} {edge:.4g} (b0 = {p['exponent']:.4g})"
     return f"{metric_label(c)} ~ {m['x']}^b{off}, b = {p['exponent']:.4g} +- {p['margin']:.3g}"
 
 
 def check(metric: dict[str, Any], pred: dict[str, Any]) -> Problem:
     if pred["margin"] <= 0:
         return "prediction.margin", f"must be > 0 (the half-width around the exponent), got {pred['margin']}"
+    if pred.get("limit", "lower") not in stats.LIMITS:
+        return "prediction.limit", f"must be 'lower' or 'upper' (the side a sufficient condition limits), got {pred['limit']!r}"
     return None
 
 
@@ -92,7 +103,10 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     xs_a = np.array(xs)
     offset = claim.prediction.get("offset") and len(xs) >= 4
     fit = stats.fit_power_law_offset(xs_a, np.array(gm)) if offset else stats.fit_power_law(xs_a, np.array(mly))
-    verdict, p = stats.rate_decision(fit, b0, margin)
+    if claim.form == "sufficient":
+        verdict, p = stats.rate_decision_sufficient(fit, b0, margin, claim.prediction.get("limit", "lower"))
+    else:
+        verdict, p = stats.rate_decision(fit, b0, margin)
     details: dict[str, Any] = {"points": table, "x_axis": xaxis, "exponent": fit.exponent, "intercept": fit.intercept, "se": fit.se,
                                "ci90": fit.ci90, "ci95": fit.ci95, "local_slopes": fit.local_slopes, "offset": fit.offset, "dof": fit.dof}
     meas = f"b = {fit.exponent:.3g}, 90% CI [{fit.ci90[0]:.3g}, {fit.ci90[1]:.3g}], 95% CI [{fit.ci95[0]:.3g}, {fit.ci95[1]:.3g}]"
@@ -103,5 +117,5 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
 
 KINDS.register("rate", ClaimKind(
     "rate", "a power law y ~ C x^b: the fitted exponent against b0 +- margin",
-    {"exponent": float, "margin": float, "offset": bool}, ("exponent", "margin"), describe, judge,
+    {"exponent": float, "margin": float, "offset": bool, "limit": str}, ("exponent", "margin"), describe, judge,
     metric_fields={"x": str}, check=check))
