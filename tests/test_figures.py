@@ -64,7 +64,8 @@ def synthetic_rows(claim) -> list[Row]:
         if claim.kind == "rate":
             out += [Row({m["x"]: x}, 50.0 * x ** pred["exponent"] * noise, replicate=rep) for x in (0.2, 0.3, 0.5, 0.8)]
         elif claim.kind == "bound":
-            out += [Row({"data.l_ts": l}, (1 + rep) / 200, replicate=rep, k=1 + rep, n=200) for l in (10, 20, 40)]
+            out += [Row({"data.l_ts": l}, (1 + rep) / 200, replicate=rep, k=1 + rep, n=200,
+                        sd=0.05 if m["name"] == "hinge_loss" else None) for l in (10, 20, 40)]
         elif claim.kind == "comparison":
             out += [Row(dict(m["a"]), 0.05 * noise, replicate=rep), Row(dict(m["b"]), 0.04, replicate=rep)]
         elif claim.kind == "trend":

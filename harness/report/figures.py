@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from harness.claims.record import Record
 from harness.core.registry import Registry
+from harness.measure.baselines import chance_floor
 from harness.report.figures_baselines import baselines_by_context_length, baselines_table
 from harness.report.paper_values import PAPER_COLOR
 from harness.report.plotting import finish, new_axes, plain_log_ticks, seed_interval, set_grid_xscale, yerr
@@ -120,22 +121,38 @@ def error_by_prune_mode(records: list[Record], title: str, path: Path) -> Path |
 
 
 def error_by_test_length(records: list[Record], title: str, path: Path) -> Path | None:
-    """Unseen-task error against the test context length, one line per alpha' (mean over seeds, 95% t band)."""
-    series = _error_series(records, "data.l_ts", lambda p, r: float(p.get("data.alpha_test", r.config.data.alpha_test)))
+    """Unseen-task error against the test context length, one line per alpha' (mean over seeds, 95% t band); where
+    the claim also measured 1-NN on the same prompts (`baseline.method` = "knn1"), its error dashed in the same colour,
+    and, dotted, the combinatorial floor under iid contexts (half the chance that no context shares the query's
+    pattern: what any learner pays; 0 under the paper's at-least-alpha'/2 prompts)."""
+    def line(p: dict, r: Record) -> tuple[str, float]:
+        return str(p.get("baseline.method", "transformer")), float(p.get("data.alpha_test", r.config.data.alpha_test))
+    series = _error_series(records, "data.l_ts", line)
     if not series:
         return None
     fig, ax = new_axes((5.6, 4.4))
-    for i, alpha in enumerate(sorted(series)):
-        xs = sorted(series[alpha])
-        stats = [seed_interval(series[alpha][x], clip=UNIT) for x in xs]
-        ax.plot(xs, [m for m, _, _ in stats], "o-", ms=3, color=f"C{i}", label=f"alpha' = {alpha:g}")
-        ax.fill_between(xs, [lo for _, lo, _ in stats], [hi for _, _, hi in stats], color=f"C{i}", alpha=0.15, lw=0)
+    alphas = sorted({a for _, a in series})
+    for i, alpha in enumerate(alphas):
+        for method, style in (("transformer", "o-"), ("knn1", "s--")):
+            by_x = series.get((method, alpha))
+            if not by_x:
+                continue
+            xs = sorted(by_x)
+            stats = [seed_interval(by_x[x], clip=UNIT) for x in xs]
+            ax.plot(xs, [m for m, _, _ in stats], style, ms=3, color=f"C{i}", lw=1.6 if method == "transformer" else 0.9,
+                    label=f"alpha' = {alpha:g}" if method == "transformer" else f"1-NN, alpha' = {alpha:g}")
+            if method == "transformer":
+                ax.fill_between(xs, [lo for _, lo, _ in stats], [hi for _, _, hi in stats], color=f"C{i}", alpha=0.15, lw=0)
+        if any(m == "knn1" for m, _ in series):
+            ls = sorted({x for (m, a), by_x in series.items() if a == alpha for x in by_x})
+            ax.plot(ls, [chance_floor("iid", alpha, x) for x in ls], ":", color=f"C{i}", lw=0.9,
+                    label="floor under iid contexts" if i == 0 else None)
     set_grid_xscale(ax, [x for by_x in series.values() for x in by_x], force_log=True)
     ax.set_xlabel("test context length l_ts (log)")
     ax.set_ylabel("unseen-task error")
     ax.text(0.98, 0.97, "paper: larger alpha' reaches low error\nwith shorter test prompts", transform=ax.transAxes,
             fontsize=7, va="top", ha="right", color=PAPER_COLOR)
-    return finish(fig, ax, title + "\n(mean over seeds, 95% t band)", path, outside=True)
+    return finish(fig, ax, title + "\n(mean over seeds, 95% t band; dashed: 1-NN on the same prompts)", path, outside=True)
 
 
 def _layer_series(records: list[Record], key: str = "attn_id_layers") -> tuple[list[int], list[list[list[float]]]]:
