@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from harness.claims.claim import Claim, point_config, split_axis
+from harness.claims.claim import Claim, point_config, point_run, split_axis
 from harness.claims.record import SCHEMA_VERSION
 from harness.core.fingerprint import code_fingerprint
 from harness.core.jsonio import canonical, content_hash
@@ -103,7 +103,7 @@ class Unit:
 def unit_seed(claim: Claim, train_point: dict[str, Any], replicate: int) -> int:
     """The seed of a claim's unit: from its run config with the `pair_over` parameters at the claim's base values
     (seed left out) and the replicate; the claim id does not enter."""
-    paired = point_config(claim, {k: v for k, v in train_point.items() if k not in claim.pair_over}).non_default_dict()
+    paired = point_run(claim, {k: v for k, v in train_point.items() if k not in claim.pair_over}).non_default_dict()
     paired.pop("seed", None)
     return derive_seed(canonical(paired), replicate)
 
