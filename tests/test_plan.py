@@ -59,6 +59,13 @@ def test_two_claims_with_an_identical_unit_share_one_record(tmp_path):
     assert same.key == rec.key and same.measurements[1] == rec.measurements[0]  # S1 = 1.0: one measurement, both claims
     assert narrow.verdict.details["shared_models"] == {"models": 1, "shared": 1, "with": ["wide"]}
 
+    from harness.report.claim_report import run_totals, write_report
+
+    meta = {"profile": "quick", "family": "holm", **run_totals(runs)}
+    assert meta["units_requested"] == 3 and meta["models_planned"] == 2 and meta["models_trained"] == 2
+    text = write_report(tmp_path / "out", [r.verdict for r in runs], meta).read_text()
+    assert "- models: shares 1 of its 1 models with: wide" in text and "valid when claims share trained models" in text
+
     again = run_claims([b], tmp_path / "results", make_executor("local"), progress=False)
     assert again[0].counts["done"] == 0 and again[0].counts["skipped"] == 1  # its model is reused, not retrained
 
