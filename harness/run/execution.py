@@ -40,15 +40,18 @@ from harness.training.runtime import RuntimeSettings
 from harness.training.trainer import TrainedEnsemble, train_ensemble
 
 EXECUTORS = ("local", "process", "dask")
+STEP_OVERHEAD_PROMPTS = 64  # a training step's fixed cost (Python, kernel launches), in prompts of work
 NAMESPACE = "units"  # the store folder of claim units (results/store/units/<key>.json)
 SEED_PURPOSES = ("patterns", "label-direction", "train-tasks", "ood-coefficients", "odi", "init", "train-data")
 
 
 def expected_cost(group: list[Unit]) -> float:
-    """A group's expected training cost, to schedule the longest first: steps x members x the size of one step
-    (batch x context x (width + MLP neurons))."""
+    """A group's expected training cost, to schedule the longest first: steps x (members x batch + a fixed per-step
+    overhead worth STEP_OVERHEAD_PROMPTS prompts) x the size of one prompt (context x (width + MLP neurons)); the
+    overhead keeps long runs of tiny batches from looking free."""
     r = group[0].run
-    return float(r.train.steps * len(group) * r.train.batch * (r.data.l_tr + 1) * (r.data.d + r.model.m))
+    prompts = len(group) * r.train.batch + STEP_OVERHEAD_PROMPTS
+    return float(r.train.steps * prompts * (r.data.l_tr + 1) * (r.data.d + r.model.m))
 
 
 def plan_groups(units: list[Unit], max_ensemble: int = 64) -> list[list[Unit]]:
