@@ -146,7 +146,9 @@ def _run(a: argparse.Namespace, claims: list) -> RunOutcome:
         print(multiverse_cli.summary_line(mv_totals))
     counts = {s: sum(v.verdict == s for v in verdicts) for s in ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")}
     print(f"\n{len(verdicts)} claims: " + ", ".join(f"{n} {s}" for s, n in counts.items()) +
-          f" | {meta['models_trained']} models trained, {meta['models_reused']} reused from the store | {time.perf_counter() - t0:.0f} s | report: {report}")
+          f" | {meta['models_trained']} models trained, {meta['models_reused']} reused from the store"
+          f" ({meta.get('models_planned', '?')} distinct models for {meta.get('units_requested', '?')} claim units)"
+          f" | {time.perf_counter() - t0:.0f} s | report: {report}")
     for cid, v in meta["reused_from_other_code"].items():
         print(f"warning: {cid}: {v['records']} records reused from other code (fingerprint {', '.join(v['fingerprints'])})", file=sys.stderr)
     return RunOutcome(out, verdicts, any(verdict_failed(v, a.strict) for v in verdicts))

@@ -94,12 +94,12 @@ def test_cli_run_unknown_profile_or_device_exits_nonzero(tmp_path):
         assert r.stderr.strip().startswith("error: --device cuda:7")
 
 
-def test_seeds_depend_only_on_claim_point_and_replicate(tmp_path):
+def test_seeds_depend_only_on_config_and_replicate(tmp_path):
     text = GOOD.replace('"data.S1" = [0.5, 1.0]', '"data.S1" = [0.5, 1.0]\n"data.alpha" = [0.4, 0.8]')
     a = {(u.train_point["data.alpha"], u.replicate): u for u in expand(load_claim(write(tmp_path, text), "quick"))}
     text2 = text.replace('"data.alpha" = [0.4, 0.8]', '"data.alpha" = [0.8, 0.6, 0.4]').replace('"data.S1" = [0.5, 1.0]', '"data.S1" = [1.0]')
     b = {(u.train_point["data.alpha"], u.replicate): u for u in expand(load_claim(write(tmp_path, text2), "quick"))}
     for k in a:
-        assert a[k].run.seed == b[k].run.seed  # same claim, point, replicate: same seed, whatever the rest of the grid
+        assert a[k].run.seed == b[k].run.seed  # same config and replicate: same seed, whatever the rest of the grid
     assert len({u.run.seed for u in a.values()}) == len(a)
     assert a[(0.4, 0)].key == expand(load_claim(write(tmp_path, text), "quick"))[0].key  # stable content keys

@@ -103,7 +103,7 @@ def test_resume_after_kill_loses_nothing_and_runs_nothing_twice(tmp_path):
     cmd = [sys.executable, "-m", "harness", "run", str(claim_path), "--results", str(results), "--no-progress", "--max-ensemble", "1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
-    store = results / "store" / "tiny"
+    store = results / "store" / "units"  # records are filed per unit, not per claim (harness.run.execution.NAMESPACE)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(store.glob("*.json"))) < 2:
         time.sleep(0.05)
@@ -156,7 +156,7 @@ def test_default_results_follow_the_working_directory_not_the_package(tmp_path):
     r = subprocess.run([sys.executable, "-m", "pytest", "claims", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), "--iclcheck"],
                        capture_output=True, text=True, cwd=tmp_path, env=env)
     assert list((tmp_path / "results" / "runs").glob("*/report.md")), r.stdout + r.stderr
-    assert list((tmp_path / "results" / "store" / "tiny").glob("*.json"))
+    assert list((tmp_path / "results" / "store" / "units").glob("*.json"))
     r = subprocess.run([sys.executable, "-m", "harness", "run", "--no-progress", "--out", "cli-run"],
                        capture_output=True, text=True, cwd=tmp_path, env=env)
     assert r.returncode in (0, 1), r.stderr

@@ -19,7 +19,7 @@ from harness.core.jsonio import canonical, dumps, restore
 from harness.fuzz.records import read_records, write_record
 from harness.measure.measurement import Measurement
 from harness.report.claim_report import run_totals, write_report
-from harness.run.execution import execute, find_record, make_executor
+from harness.run.execution import NAMESPACE, execute, find_record, make_executor
 from harness.run.paths import store_root
 from harness.run.runner import run_claims
 from harness.run.store import QUARANTINE, Store, checksum
@@ -107,8 +107,8 @@ def test_a_quarantined_unit_is_retrained_to_the_same_record(tmp_path, kind):
     store, lines = _store(tmp_path)
     ex = make_executor("local")
     assert execute(units, store, ex, progress=False)["done"] == len(units) == 2
-    p = store.path(units[0].claim_id, units[0].key)
-    before = store.read(units[0].claim_id, units[0].key, Record.from_json)
+    p = store.path(NAMESPACE, units[0].key)
+    before = store.read(NAMESPACE, units[0].key, Record.from_json)
     if kind == "tampered count":  # one stored error count changed by hand
         p.write_text(re.sub(r'"err_ood": (\d+)', lambda m: f'"err_ood": {int(m.group(1)) + 1}', p.read_text(), count=1))
     else:
@@ -116,7 +116,7 @@ def test_a_quarantined_unit_is_retrained_to_the_same_record(tmp_path, kind):
     counts = execute(units, store, ex, progress=False, log=lines.append)
     assert counts["done"] == 1 and counts["skipped"] == 1, counts
     assert len(lines) == 1 and str(p) in lines[0]
-    again = store.read(units[0].claim_id, units[0].key, Record.from_json)
+    again = store.read(NAMESPACE, units[0].key, Record.from_json)
     same = ("measurements", "history", "probes", "config", "key")
     assert canonical({k: again.to_json()[k] for k in same}) == canonical({k: before.to_json()[k] for k in same})  # NaN-safe
 
@@ -168,7 +168,7 @@ def test_a_cuda_record_is_not_found_for_a_cpu_unit(tmp_path):
     cpu, cuda = expand(claim, "cpu")[0], expand(claim, "cuda")[0]
     rec = make_record(key=cuda.key, claim=cuda.claim_id)
     rec.identity, rec.device_kind = cuda.identity, "cuda"
-    store.write(cuda.claim_id, rec)
+    store.write(NAMESPACE, rec)
     assert find_record(store, cuda) == rec
     assert find_record(store, cpu) is None and find_record(store, cpu, reuse_stale=True) is None
 

@@ -103,14 +103,24 @@ def split_axis(axis: str, value: Any) -> dict[str, Any]:
     return {parts[0]: value} if len(parts) == 1 else dict(zip(parts, value))
 
 
-def point_config(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
-    """The RunConfig of the base setting with `point`'s data/model/train values applied."""
-    d = {s: dict(v) for s, v in c.base_run.items()}
+def point_run(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
+    """The RunConfig of the base setting with `point`'s data/model/train values applied, not validated (eval values
+    left out): what a seed is derived from (harness.claims.grid.unit_seed)."""
+    d: dict[str, Any] = {s: dict(v) for s, v in c.base_run.items()}
     for axis, v in point.items():
         sec, key = split_name(axis)
         if sec in d:
             d[sec][key] = v
-        elif sec == "prune":
+    d["seed"] = seed
+    return RunConfig.from_dict(d)
+
+
+def point_config(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
+    """The RunConfig of the base setting with `point`'s data/model/train values applied, validated (and the point's
+    eval values checked)."""
+    for axis, v in point.items():
+        sec, key = split_name(axis)
+        if sec == "prune":
             from harness.measure.pruning import PRUNE_MODES
 
             if key == "mode" and v not in PRUNE_MODES:
@@ -122,7 +132,6 @@ def point_config(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
 
             if v not in METHODS:
                 raise ValueError(f"baseline.method must be one of {', '.join(METHODS)}, got {v!r}")
-    d["seed"] = seed
-    run = RunConfig.from_dict(d).validate()
+    run = point_run(c, point, seed).validate()
     ARCHITECTURES.get(run.model.arch)  # ValueError naming the unknown architecture
     return run

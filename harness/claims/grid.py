@@ -2,14 +2,17 @@
 
 A unit trains one model and measures it at every eval-grid point (eval axes
 change only what the trained model is tested on, so eval points are paired by
-construction). Its seed derives from (claim id, train point, replicate), where the train
-point leaves out the claim's `pair_over` axes (so a comparison across them is
-paired by seed). Its key covers everything that changes its result: the run
-config and seed, the eval plan, the claim id (the seeds derive from it), the
-device kind, the record schema version and the fingerprint of the code that
-trains and measures; a rerun finds finished units in the store, and a record
-from other code or another device has another key, so it is retrained (or,
-with --reuse-stale, found by its identity: the key without the fingerprint).
+construction). Its seed derives from what it trains, never from the claim:
+(the run config with the claim's `pair_over` axes reset to the claim's base
+values, seed left out; replicate). So two claims that train the same config
+get the same seed, hence the same model (harness.run.plan trains it once), and
+a comparison across `pair_over` axes is still paired by seed: every point of
+it has the seed of its base-value point. Its key covers everything that
+changes its result: the run config and seed, the eval plan, the device kind,
+the record schema version and the fingerprint of the code that trains and
+measures (not the claim id); a rerun finds finished units in the store, and a
+record from other code or another device has another key, so it is retrained
+(or, with --reuse-stale, found by its identity: the key without the fingerprint).
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ from typing import Any
 
 import torch
 
-from harness.claims.claim import Claim, point_config, split_axis
+from harness.claims.claim import Claim, point_config, point_run, split_axis
 from harness.claims.record import SCHEMA_VERSION
 from harness.core.fingerprint import code_fingerprint
 from harness.core.jsonio import canonical, content_hash
 from harness.world.config import RunConfig
 from harness.world.seeding import derive_seed
 
-ENGINE_VERSION = 2  # bump when a change alters what a stored record means, a changed default included
+ENGINE_VERSION = 3  # 3: seeds from the config, not the claim id; claim id out of the key; bump when a change alters what a stored record means, a changed default included
 
 
 def device_kind(device: str | torch.device) -> str:
@@ -50,6 +53,9 @@ def cartesian(grid: dict[str, list]) -> list[dict[str, Any]]:
 
 @dataclass
 class Unit:
+    """One model to train and measure. `claim_id`, `train_point` and `replicate` say which claim asked for it and
+    where in its grid; they are not part of its identity (a planned unit serving several claims names the first)."""
+
     claim_id: str
     train_point: dict[str, Any]
     replicate: int
@@ -60,21 +66,46 @@ class Unit:
     fingerprint: str = field(default_factory=code_fingerprint)
 
     @property
-    def identity(self) -> str:
-        """What the unit is, on which device kind, for which record schema: the key without the code fingerprint."""
+    def model_id(self) -> str:
+        """The trained model and how it is measured (eval settings, device kind, record schema), not where: a record
+        of the same model id whose eval points include this unit's serves it too."""
         return content_hash({
-            "engine": ENGINE_VERSION, "schema": SCHEMA_VERSION, "claim": self.claim_id, "run": self.run.non_default_dict(),
-            "eval_points": self.eval_points, "eval": self.eval, "device": self.device_kind,
+            "engine": ENGINE_VERSION, "schema": SCHEMA_VERSION, "run": self.run.non_default_dict(), "eval": self.eval,
+            "device": self.device_kind,
         }, 24)
+
+    @property
+    def identity(self) -> str:
+        """What the unit is, on which device kind, for which record schema: the key without the code fingerprint
+        (the model id, then a hash of the eval points)."""
+        return f"{self.model_id}-{content_hash(self.eval_points, 12)}"
 
     @property
     def key(self) -> str:
         """The store key: identity and code fingerprint."""
         return f"{self.identity}-{self.fingerprint}"
 
+    def model_key(self) -> str:
+        """Units with equal model keys train the same model and measure it with the same settings (their eval points
+        may differ): the planner merges them into one unit measured at the union of their eval points."""
+        return canonical([self.run.non_default_dict(), self.eval, self.device_kind, self.fingerprint])
+
     def group_key(self) -> str:
-        """Units with equal group keys can be trained as one ensemble."""
-        return canonical([list(self.run.shape_key()), self.eval_points, self.eval])
+        """Units with equal group keys can be trained as one ensemble (equal tensor shapes; each member is measured
+        with its own eval plan afterwards)."""
+        return canonical(list(self.run.shape_key()))
+
+    def eval_key(self) -> str:
+        """Units with equal eval keys are measured together."""
+        return canonical([self.eval_points, self.eval])
+
+
+def unit_seed(claim: Claim, train_point: dict[str, Any], replicate: int) -> int:
+    """The seed of a claim's unit: from its run config with the `pair_over` parameters at the claim's base values
+    (seed left out) and the replicate; the claim id does not enter."""
+    paired = point_run(claim, {k: v for k, v in train_point.items() if k not in claim.pair_over}).non_default_dict()
+    paired.pop("seed", None)
+    return derive_seed(canonical(paired), replicate)
 
 
 def expand(claim: Claim, device: str | torch.device = "cpu") -> list[Unit]:
@@ -85,7 +116,5 @@ def expand(claim: Claim, device: str | torch.device = "cpu") -> list[Unit]:
     units = []
     for tp in cartesian(train_grid):
         for r in range(claim.replicates):
-            seed_point = {k: v for k, v in tp.items() if k not in claim.pair_over}
-            seed = derive_seed(claim.id, canonical(seed_point), r)
-            units.append(Unit(claim.id, tp, r, point_config(claim, tp, seed), eval_points, dict(claim.eval), device_kind(device)))
+            units.append(Unit(claim.id, tp, r, point_config(claim, tp, unit_seed(claim, tp, r)), eval_points, dict(claim.eval), device_kind(device)))
     return units

@@ -60,7 +60,8 @@ class Record:
 
     `key` is the unit key the store files it under; `identity` is that key without the code fingerprint
     (what --reuse-stale looks records up by); `fingerprint` and `device_kind` name the code and device
-    that produced it.
+    that produced it. A record may serve several claims (harness.run.plan): as stored, `claim`, `train_point` and
+    `replicate` name the first claim that asked for it; `harness.run.plan.claim_record` gives each claim its own view.
     """
 
     key: str

@@ -30,6 +30,14 @@ from harness.run.provenance import provenance
 VERDICTS_SCHEMA = 2  # verdicts.json layout: 2 adds schema_version, counts and each claim's figures
 
 
+FAMILY_NOTE = {
+    "holm": "Holm's procedure controls the family-wise error rate under arbitrary dependence between the claims' "
+            "p-values, so it stays valid when claims share trained models (and so are dependent).",
+    "bh": "Benjamini-Hochberg controls the false discovery rate under independence or positive dependence of the "
+          "p-values; claims that share trained models are dependent, so Holm is the safe choice.",
+}
+
+
 def verdict_dict(v: Verdict) -> dict[str, Any]:
     return dataclasses.asdict(v)
 
@@ -52,13 +60,16 @@ def claim_figures(runs: list[Any]) -> dict[str, tuple[str, list[Record]]]:
 def run_totals(runs: list[Any]) -> dict[str, Any]:
     """The report header's counts over claim runs (objects with `counts` and `records`, as runner.run_claim returns):
     models trained and reused, training seconds recorded (each ensemble once), commits that wrote the records, and
-    per claim the records reused from other code (--reuse-stale) with their code fingerprints."""
+    per claim the records reused from other code (--reuse-stale) with their code fingerprints; the plan's units
+    requested and models planned, and per claim which other claims share its models."""
     records = [rec for r in runs for rec in r.records]
     stale = {r.claim.id: {"records": len(r.stale_records), "fingerprints": sorted({rec.fingerprint for rec in r.stale_records})}
              for r in runs if r.stale_records}
+    planned = next((r.planned for r in runs if getattr(r, "planned", None)), {})
+    shares = {r.claim.id: r.sharing.text() for r in runs if getattr(r, "sharing", None) and r.sharing.shared}
     return {"models_trained": sum(r.counts["done"] for r in runs), "models_reused": sum(r.counts["skipped"] for r in runs),
             "train_seconds_in_records": sum(rec.timing.train_seconds_per_model for rec in records),
-            "record_commits": record_commits(records), "reused_from_other_code": stale}
+            "record_commits": record_commits(records), "reused_from_other_code": stale, **planned, "shared_models": shares}
 
 
 def _wall_time(meta: dict[str, Any]) -> str:
@@ -155,7 +166,10 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
            + "; ".join(f"`{cid}` {v['records']} records (code fingerprint {', '.join(v['fingerprints'])})"
                        for cid, v in meta['reused_from_other_code'].items())]
           if meta.get("reused_from_other_code") else []),
-        f"- family-wise control of refutations: {meta.get('family', 'holm')}",
+        *([f"- planned together: the claims ask for {meta['units_requested']} models, {meta['models_planned']} distinct "
+           f"(a model that several claims train is trained once and shared; {len(meta.get('shared_models') or {})} claims share models)"]
+          if meta.get("units_requested") else []),
+        f"- family-wise control of refutations: {meta.get('family', 'holm')}. {FAMILY_NOTE.get(meta.get('family', 'holm'), '')}",
         f"- verdicts: {len(verdicts)} claims, " + ", ".join(f"{n} {o}" for o, n in counts.items()),
         *(["- multiverse: " + ", ".join(f"{n} {lab}" for lab, n in Counter(label_of(b) for b in mv.values()).most_common())
            + _multiverse_totals(meta.get("multiverse")) + f"; {next(iter(mv.values())).get('correction', '')}"] if mv else []),
@@ -173,6 +187,9 @@ def write_report(run_dir: str | Path, verdicts: list[Verdict], meta: dict[str, A
             lines.append(f"- recorded expectation: {v.expected[0]} ({v.expected[1]})")
         lines += ledger_section.markdown_lines(v)
         lines += [f"- note: {n}" for n in v.notes]
+        shared = v.details.get("shared_models")
+        if shared and shared.get("shared"):
+            lines.append(f"- models: shares {shared['shared']} of its {shared['models']} models with: {', '.join(shared['with'])}")
         pts = v.details.get("points")
         if pts:
             lines += ["", tabulate([{k: _short(val) for k, val in p.items()} for p in pts], headers="keys", tablefmt="github")]

@@ -10,12 +10,16 @@ or order. Each finished group's records are written as soon as they arrive, so
 a crash or kill loses at most the groups in flight; a rerun resumes. A unit's
 record is looked up by its key (which names the code fingerprint and device
 kind); with `reuse_stale`, a record of the same identity written by other code
-is reused instead of retrained, and counted as such.
+is reused instead of retrained, and counted as such. Records are filed under
+one namespace, `units/`, not per claim: a unit (and its model) may serve
+several claims (harness.run.plan). Groups run longest first (by expected cost),
+so parallel executors finish together.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import copy
 import os
 import sys
 import time
@@ -23,23 +27,38 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Iterator
 
+import torch
 
 from harness.claims.grid import Unit, device_kind
 from harness.claims.record import Record, Timing
 from harness.core.fingerprint import code_fingerprint
+from harness.core.jsonio import canonical
 from harness.measure.ensemble import measure_ensemble
+from harness.measure.measurement import MemberMeasures
 from harness.run.provenance import provenance
 from harness.run.store import Store
 from harness.world.seeding import derive_seed
 from harness.training.runtime import RuntimeSettings
-from harness.training.trainer import train_ensemble
+from harness.training.trainer import TrainedEnsemble, train_ensemble
 
 EXECUTORS = ("local", "process", "dask")
+STEP_OVERHEAD_PROMPTS = 64  # a training step's fixed cost (Python, kernel launches), in prompts of work
+NAMESPACE = "units"  # the store folder of claim units (results/store/units/<key>.json)
 SEED_PURPOSES = ("patterns", "label-direction", "train-tasks", "ood-coefficients", "odi", "init", "train-data")
 
 
+def expected_cost(group: list[Unit]) -> float:
+    """A group's expected training cost, to schedule the longest first: steps x (members x batch + a fixed per-step
+    overhead worth STEP_OVERHEAD_PROMPTS prompts) x the size of one prompt (context x (width + MLP neurons)); the
+    overhead keeps long runs of tiny batches from looking free."""
+    r = group[0].run
+    prompts = len(group) * r.train.batch + STEP_OVERHEAD_PROMPTS
+    return float(r.train.steps * prompts * (r.data.l_tr + 1) * (r.data.d + r.model.m))
+
+
 def plan_groups(units: list[Unit], max_ensemble: int = 64) -> list[list[Unit]]:
-    """Units of equal tensor shape and eval plan, in chunks of at most max_ensemble."""
+    """Units of equal tensor shape (from any claims, with any eval plans), in chunks of at most max_ensemble, the most expensive first
+    (ties in a fixed order)."""
     if max_ensemble < 1:
         raise ValueError(f"max_ensemble must be >= 1, got {max_ensemble}")
     by_key: dict[str, list[Unit]] = defaultdict(list)
@@ -49,14 +68,37 @@ def plan_groups(units: list[Unit], max_ensemble: int = 64) -> list[list[Unit]]:
     for key in sorted(by_key):
         g = by_key[key]
         groups += [g[i : i + max_ensemble] for i in range(0, len(g), max_ensemble)]
-    return groups
+    return sorted(groups, key=expected_cost, reverse=True)  # stable: equal costs keep the key order
+
+
+def select_members(model: torch.nn.Module, idx: list[int]) -> torch.nn.Module:
+    """A copy of an ensemble holding only the members `idx` (every parameter's leading dimension is the member)."""
+    sub = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in sub.parameters():
+            p.data = p.data[idx].clone()
+    return sub
+
+
+def measure_group(units: list[Unit], trained: TrainedEnsemble, device: str) -> list[MemberMeasures]:
+    """Each member measured with its own unit's eval plan (members of one plan measured together)."""
+    plans: dict[str, list[int]] = defaultdict(list)
+    for e, u in enumerate(units):
+        plans[u.eval_key()].append(e)
+    meas: list[MemberMeasures | None] = [None] * len(units)
+    for idx in plans.values():
+        model = trained.model if len(idx) == len(units) else select_members(trained.model, idx)
+        u = units[idx[0]]
+        for e, m in zip(idx, measure_ensemble(model, [trained.worlds[e] for e in idx], u.eval_points, u.eval, device)):
+            meas[e] = m
+    return meas
 
 
 def run_group(units: list[Unit], device: str = "cpu") -> list[Record]:
     """Train one ensemble and return one full record per unit (pure function of the units)."""
     trained = train_ensemble([u.run for u in units], device)
     t1 = time.perf_counter()
-    meas = measure_ensemble(trained.model, trained.worlds, units[0].eval_points, units[0].eval, device)
+    meas = measure_group(units, trained, device)
     timing = Timing(trained.seconds, time.perf_counter() - t1, len(units), trained.compiled)
     prov = provenance(device)
     return [Record(
@@ -69,15 +111,18 @@ def run_group(units: list[Unit], device: str = "cpu") -> list[Record]:
 
 
 def find_record(store: Store, unit: Unit, reuse_stale: bool = False) -> Record | None:
-    """The unit's stored record; with `reuse_stale`, else the newest usable one of the same identity
-    (same unit, device kind and schema) written by other code."""
-    rec = store.read(unit.claim_id, unit.key, Record.from_json)
-    if rec is not None or not reuse_stale:
+    """The unit's stored record, else one of the same model id (same model, eval settings, device kind and schema)
+    measured at a superset of its eval points (a run that planned more claims wrote it): this code's first, then,
+    with `reuse_stale`, the newest usable one written by other code."""
+    rec = store.read(NAMESPACE, unit.key, Record.from_json)
+    if rec is not None:
         return rec
-    stale = [p for p in store.paths(unit.claim_id, f"{unit.identity}-*") if p.stem != unit.key]
-    for p in sorted(stale, key=lambda p: p.stat().st_mtime, reverse=True):
+    mine = f"-{unit.fingerprint}"
+    paths = [p for p in store.paths(NAMESPACE, f"{unit.model_id}-*") if p.stem != unit.key and (reuse_stale or p.stem.endswith(mine))]
+    want = {canonical(p) for p in unit.eval_points}
+    for p in sorted(paths, key=lambda p: (p.stem.endswith(mine), p.stat().st_mtime), reverse=True):
         rec = store.read_path(p, Record.from_json)
-        if rec is not None and rec.identity == unit.identity:
+        if rec is not None and rec.identity.startswith(f"{unit.model_id}-") and want <= {canonical(q) for q in rec.eval_points}:
             return rec
     return None
 
@@ -195,9 +240,11 @@ def make_executor(name: str, jobs: int = 1, device: str = "cpu", address: str | 
 
 
 def execute(units: list[Unit], store: Store, executor: Executor, max_ensemble: int = 64,
-            progress: bool = True, log: Callable[[str], None] | None = None, reuse_stale: bool = False) -> dict[str, int]:
+            progress: bool = True, log: Callable[[str], None] | None = None, reuse_stale: bool = False,
+            outcomes: dict[str, str] | None = None) -> dict[str, int]:
     """Run every unit without a usable stored record; returns counts {done, skipped, crashed, stale}
-    (stale: records of other code reused under `reuse_stale`, counted in skipped too)."""
+    (stale: records of other code reused under `reuse_stale`, counted in skipped too). `outcomes`, if given,
+    receives each unit's key -> "done", "skipped" or "crashed"."""
     log = log or (lambda s: print(s, file=sys.stderr))
     kind = device_kind(executor.device)
     wrong = sorted({u.device_kind for u in units} - {kind})
@@ -205,8 +252,10 @@ def execute(units: list[Unit], store: Store, executor: Executor, max_ensemble: i
         raise ValueError(f"units were keyed for device kind {', '.join(wrong)} but the executor runs on {kind}: expand(claim, device)")
     found = {id(u): find_record(store, u, reuse_stale) for u in units}
     pending = [u for u in units if found[id(u)] is None]
-    stale = sum(r is not None and r.key != u.key for u, r in ((u, found[id(u)]) for u in units))
+    stale = sum(r is not None and r.fingerprint != u.fingerprint for u, r in ((u, found[id(u)]) for u in units))
     counts = {"done": 0, "skipped": len(units) - len(pending), "crashed": 0, "stale": stale}
+    outcomes = {} if outcomes is None else outcomes
+    outcomes.update({u.key: "skipped" for u in units if found[id(u)] is not None})
     if not pending:
         return counts
     groups = plan_groups(pending, max_ensemble)
@@ -219,11 +268,13 @@ def execute(units: list[Unit], store: Store, executor: Executor, max_ensemble: i
         for g, result in executor.map_groups(groups):
             if isinstance(result, BaseException):
                 counts["crashed"] += len(g)
-                log(f"error: {g[0].claim_id}: a group of {len(g)} runs crashed: {type(result).__name__}: {result}")
+                outcomes.update({u.key: "crashed" for u in g})
+                log(f"error: {', '.join(sorted({u.claim_id for u in g}))}: a group of {len(g)} runs crashed: {type(result).__name__}: {result}")
             else:
                 for rec in result:
-                    store.write(rec.claim, rec)
+                    store.write(NAMESPACE, rec)
                 counts["done"] += len(g)
+                outcomes.update({u.key: "done" for u in g})
             if bar is not None:
                 bar.update(len(g))
     finally:

@@ -1,29 +1,35 @@
-"""Run claims end to end: expand, execute (resuming), judge, control the family."""
+"""Run claims end to end: plan every claim's units at once (deduplicated across claims), execute them (resuming),
+judge each claim from its records, control the family."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from harness.claims.claim import Claim
-from harness.claims.grid import expand
 from harness.claims.record import Record
 from harness.claims.verdicts import Verdict, family_control, judge
 from harness.core.fingerprint import code_fingerprint
 from harness.run.execution import Executor, execute, find_record
 from harness.run.paths import store_root
+from harness.run.plan import ClaimPlan, Plan, Sharing, claim_record, plan_run
 from harness.run.store import Store
 
 
 @dataclass
 class ClaimRun:
+    """One claim's verdict and records. `counts` attributes each model to the first claim of the run that uses it,
+    so summing over claims counts every model once; `sharing` says which models other claims use too."""
+
     claim: Claim
     verdict: Verdict
     records: list[Record]
     seconds: float
     counts: dict[str, int]
+    sharing: Sharing | None = None
+    planned: dict[str, int] = field(default_factory=dict)  # the run's plan: units requested, models planned
 
     @property
     def stale_records(self) -> list[Record]:
@@ -31,29 +37,61 @@ class ClaimRun:
         return [r for r in self.records if r.fingerprint != code_fingerprint()]
 
 
-def run_claim(claim: Claim, store: Store, executor: Executor, max_ensemble: int = 64, progress: bool = True,
-              log: Callable[[str], None] | None = None, reuse_stale: bool = False) -> ClaimRun:
-    """Train what is missing for one claim, then judge it from its stored records."""
+def _owned_counts(cp: ClaimPlan, owner: dict[int, str], outcomes: dict[str, str], stale: set[str]) -> dict[str, int]:
+    """Outcomes of the planned units this claim is the first user of."""
+    counts = {"done": 0, "skipped": 0, "crashed": 0, "stale": 0}
+    for p in {id(p): p for p in cp.planned}.values():
+        if owner[id(p)] == cp.claim.id:
+            counts[outcomes.get(p.key, "crashed")] += 1
+            counts["stale"] += p.key in stale
+    return counts
+
+
+def judge_claim(cp: ClaimPlan, records: dict[int, Record | None], counts: dict[str, int]) -> ClaimRun:
+    """Judge one claim from the records of its planned units, seen as its own units."""
     t0 = time.perf_counter()
-    units = expand(claim, executor.device)
-    counts = execute(units, store, executor, max_ensemble=max_ensemble, progress=progress, log=log, reuse_stale=reuse_stale)
-    found = [find_record(store, u, reuse_stale) for u in units]
-    records = [r for r in found if r is not None]
-    verdict = judge(claim, records, expected_units=len(units))
-    run = ClaimRun(claim, verdict, records, time.perf_counter() - t0, counts)
+    recs = [claim_record(records[id(p)], u) for u, p in zip(cp.units, cp.planned) if records[id(p)] is not None]
+    verdict = judge(cp.claim, recs, expected_units=len(cp.units))
+    run = ClaimRun(cp.claim, verdict, recs, time.perf_counter() - t0, counts)
     stale = run.stale_records
     if stale:
         prints = ", ".join(sorted({r.fingerprint for r in stale}))
-        verdict.notes.append(f"{len(stale)} of {len(records)} records reused from other code (--reuse-stale; "
+        verdict.notes.append(f"{len(stale)} of {len(recs)} records reused from other code (--reuse-stale; "
                              f"code fingerprint {prints}, this code {code_fingerprint()})")
     return run
+
+
+def run_plan(plan: Plan, store: Store, executor: Executor, max_ensemble: int = 64, progress: bool = True,
+             log: Callable[[str], None] | None = None, reuse_stale: bool = False) -> list[ClaimRun]:
+    """Train what is missing of the whole plan (ensembles packed across claims), then judge every claim."""
+    outcomes: dict[str, str] = {}
+    execute(plan.units, store, executor, max_ensemble=max_ensemble, progress=progress, log=log, reuse_stale=reuse_stale,
+            outcomes=outcomes)
+    records = {id(p): find_record(store, p, reuse_stale) for p in plan.units}
+    stale = {p.key for p in plan.units if records[id(p)] is not None and records[id(p)].fingerprint != p.fingerprint}
+    owner = {i: users[0] for i, users in plan.users().items()}
+    sharing = plan.sharing()
+    planned = {"units_requested": plan.requested, "models_planned": len(plan.units)}
+    runs = []
+    for cp in plan.claims:
+        run = judge_claim(cp, records, _owned_counts(cp, owner, outcomes, stale))
+        run.sharing, run.planned = sharing[cp.claim.id], planned
+        run.verdict.details["shared_models"] = run.sharing.to_json()
+        runs.append(run)
+    return runs
 
 
 def run_claims(claims: list[Claim], results_dir: str | Path, executor: Executor, max_ensemble: int = 64,
                progress: bool = True, family: str = "holm", log: Callable[[str], None] | None = None,
                reuse_stale: bool = False) -> list[ClaimRun]:
-    """All claims, then family-wise control of refutations across them."""
+    """All claims planned together, then family-wise control of refutations across them."""
     store = Store(store_root(Path(results_dir)), log)
-    runs = [run_claim(c, store, executor, max_ensemble, progress, log, reuse_stale) for c in claims]
+    runs = run_plan(plan_run(claims, executor.device), store, executor, max_ensemble, progress, log, reuse_stale)
     family_control([r.verdict for r in runs], family)
     return runs
+
+
+def run_claim(claim: Claim, store: Store, executor: Executor, max_ensemble: int = 64, progress: bool = True,
+              log: Callable[[str], None] | None = None, reuse_stale: bool = False) -> ClaimRun:
+    """Train what is missing for one claim, then judge it from its stored records."""
+    return run_plan(plan_run([claim], executor.device), store, executor, max_ensemble, progress, log, reuse_stale)[0]

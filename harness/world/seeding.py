@@ -1,6 +1,6 @@
 """Seeds derived from what a random draw is for, never from call order.
 
-`derive_seed("claim-id", point_key, replicate, "patterns")` always returns the
+`derive_seed(config_key, replicate, "patterns")` always returns the
 same 63-bit integer for the same parts, whatever process, worker or ensemble
 grouping asks for it.
 """
