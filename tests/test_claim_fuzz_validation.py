@@ -6,6 +6,7 @@ No training."""
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import math
 import tempfile
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from harness.claims.claim import point_config
 from harness.claims.grid import expand
+from harness.claims.kinds.base import KINDS
 from harness.claims.checks import metric_types, prediction_types
 from harness.claims.schema import METRIC_KEYS, TOP_KEYS, ClaimError
 from harness.claims.verdicts import judge
@@ -41,6 +43,8 @@ def toml_value(v: Any) -> str:
         return repr(v)
     if isinstance(v, str):
         return json.dumps(v)
+    if isinstance(v, datetime.date):  # a [[changes]] entry's date: a TOML local date
+        return v.isoformat()
     if isinstance(v, list):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
     return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(x)}" for k, x in v.items()) + "}"
@@ -116,8 +120,7 @@ def sane(c: Any) -> None:
     """What an accepted claim may not hold: non-finite numbers, empty evals, stray prediction fields."""
     assert all(math.isfinite(x) for x in numbers([c.base_run, c.grid, c.prediction, c.metric, c.eval, c.select])), c.raw
     assert all(type(v) is int and v >= 1 for v in c.eval.values()) and type(c.replicates) is int and c.replicates >= 1
-    assert set(c.prediction) <= {"rate": {"exponent", "margin", "offset"}, "bound": {"eps"}, "comparison": {"relation", "margin"},
-                                 "trend": {"direction"}, "threshold": {"relation", "threshold"}}[c.kind]
+    assert set(c.prediction) <= set(KINDS.get(c.kind).prediction_fields)  # only the fields the kind reads
     assert not any(isinstance(v, bool) for v in numbers(c.prediction) if v is not c.prediction.get("offset"))
 
 

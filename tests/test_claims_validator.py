@@ -103,3 +103,12 @@ def test_seeds_depend_only_on_config_and_replicate(tmp_path):
         assert a[k].run.seed == b[k].run.seed  # same config and replicate: same seed, whatever the rest of the grid
     assert len({u.run.seed for u in a.values()}) == len(a)
     assert a[(0.4, 0)].key == expand(load_claim(write(tmp_path, text), "quick"))[0].key  # stable content keys
+
+
+def test_a_base_value_only_the_eval_grid_replaces_is_still_checked(tmp_path):
+    """A unit trains from its train point alone: a base alpha_test = 0 that every grid point overrides (alpha_test
+    is an eval axis here) would reach training as 0, so the file is refused in one line before any unit is built."""
+    p = write(tmp_path, GOOD.replace('"data.S1" = [0.5, 1.0]', '"data.S1" = [0.5, 1.0]\n"data.alpha_test" = [0.8]'))
+    base = tmp_path / "_base.toml"
+    base.write_text(base.read_text().replace("alpha_test = 0.8", "alpha_test = 0.0"))
+    assert "alpha_test" in error_of(p)

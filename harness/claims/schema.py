@@ -247,13 +247,15 @@ def _blame(claim: Claim, layers: list[Layer], message: str) -> tuple[Path, str]:
 
 
 def _check_points(claim: Claim, layers: list[Layer]) -> None:
-    """Every grid point (train x eval values) of the profile is a valid run configuration."""
+    """Every grid point (train x eval values) of the profile, and every train point alone, is a valid run configuration."""
     n = 1
     for values in claim.grid.values():
         n *= len(values)
     if n > MAX_POINTS:
         fail(claim.path, "grid", f"{n} grid points in profile {claim.profile!r} (at most {MAX_POINTS})")
-    for point in cartesian(claim.grid):
+    train_grid = {a: v for a, v in claim.grid.items() if a in claim.train_axes}
+    # every full point, and every train point alone: a unit trains from the train point (eval axes apply at test)
+    for point in cartesian(claim.grid) + (cartesian(train_grid) if len(train_grid) < len(claim.grid) else []):
         try:
             point_config(claim, point)
         except (ValueError, TypeError) as exc:
