@@ -140,13 +140,13 @@ def error_by_test_length(records: list[Record], title: str, path: Path) -> Path 
             xs = sorted(by_x)
             stats = [seed_interval(by_x[x], clip=UNIT) for x in xs]
             ax.plot(xs, [m for m, _, _ in stats], style, ms=3, color=f"C{i}", lw=1.6 if method == "transformer" else 0.9,
-                    label=f"alpha' = {alpha:g}" if method == "transformer" else f"1-NN, alpha' = {alpha:g}")
+                    label=f"alpha' = {alpha:g}" if method == "transformer" else ("1-NN (dashed, colour of its alpha')" if i == 0 else None))
             if method == "transformer":
                 ax.fill_between(xs, [lo for _, lo, _ in stats], [hi for _, _, hi in stats], color=f"C{i}", alpha=0.15, lw=0)
         if any(m == "knn1" for m, _ in series):
             ls = sorted({x for (m, a), by_x in series.items() if a == alpha for x in by_x})
             ax.plot(ls, [chance_floor("iid", alpha, x) for x in ls], ":", color=f"C{i}", lw=0.9,
-                    label="floor under iid contexts" if i == 0 else None)
+                    label="floor under iid contexts (dotted)" if i == 0 else None)
     set_grid_xscale(ax, [x for by_x in series.values() for x in by_x], force_log=True)
     ax.set_xlabel("test context length l_ts (log)")
     ax.set_ylabel("unseen-task error")

@@ -86,7 +86,11 @@ def _positions(points: list[dict]) -> tuple[list[float], list[str] | None, str]:
     keys = sorted({k for p in points for k in p})
     if len(keys) == 1 and all(_finite(p.get(keys[0])) for p in points):
         return [float(p[keys[0]]) for p in points], None, keys[0]
-    return list(range(len(points))), [fmt_point(p) for p in points], "grid point"
+    varying = [k for k in keys if len({repr(p.get(k)) for p in points}) > 1]
+    if not varying:
+        return list(range(len(points))), [fmt_point(p) for p in points], "grid point"
+    ticks = ["/".join(f"{p[k]:g}" if isinstance(p.get(k), float) else str(p.get(k)) for k in varying) for p in points]
+    return list(range(len(points))), ticks, "grid point: " + " / ".join(k.split(".")[-1] for k in varying)
 
 
 def draw_bound(v: Verdict, path: Path) -> Path | None:
@@ -105,7 +109,7 @@ def draw_bound(v: Verdict, path: Path) -> Path | None:
                 label="mean hinge loss over seeds, one-sided 95% t bounds" if hinge else "errors / prompts (pooled over seeds), CP 95% bounds")
     ax.axhline(eps, color=CLAIM_COLOR, ls="--", label=f"eps = {eps:g}: the upper bound must stay below")
     if ticks:
-        ax.set_xticks(x, ticks, fontsize=7)
+        ax.set_xticks(x, ticks, fontsize=7, rotation=30 if len(x) > 4 else 0)
         ax.set_xlim(-0.6, len(x) - 0.4)
     else:
         set_grid_xscale(ax, x)

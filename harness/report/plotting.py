@@ -43,7 +43,8 @@ def finish(fig, ax, title: str, path: Path, outside: bool = False) -> Path:
     (for figures whose data fill the plot, so the legend hides nothing)."""
     ax.set_title(title, fontsize=9)
     if outside:
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1, frameon=False)
+        n = len(ax.get_legend_handles_labels()[1])
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=1 if n <= 4 else 2, frameon=False)
     else:
         ax.legend(fontsize=7, loc="best", framealpha=0.85)
     return save_figure(fig, path)
