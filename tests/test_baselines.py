@@ -130,3 +130,39 @@ def test_claim_validation_of_the_baseline_axis(tmp_path):
     bad.write_text(text.replace('id = "icl-vs-baselines"', 'id = "y"').replace('domain = "id"', 'domain = "ood"'))
     with pytest.raises(ClaimError, match="in-domain only"):
         load_claim(bad, "quick")
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("l", [1, 2, 5, 20])
+def test_vectorised_knn_equals_sklearn_when_distances_do_not_tie(k, l):
+    """Continuous contexts (no equal distances): the torch k-NN gives exactly the answer of
+    one scikit-learn KNeighborsClassifier fitted per prompt (the one-class rule applied to both)."""
+    import numpy as np
+    from harness.measure.baselines import knn_predict, make_estimator
+
+    rng = np.random.default_rng(7 + l + k)
+    n, dX = 300, 6
+    X, xq = rng.normal(size=(n, l, dX)), rng.normal(size=(n, dX))
+    y = rng.choice([-1, 1], size=(n, l))
+    want = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        if np.all(y[i] == y[i, 0]):
+            want[i] = y[i, 0]
+        else:
+            want[i] = make_estimator(f"knn{k}", l).fit(X[i], y[i]).predict(xq[i : i + 1])[0]
+    assert knn_predict(k, X, y, xq).tolist() == want.tolist()
+
+
+def test_vectorised_knn1_breaks_distance_ties_by_the_lowest_context_index():
+    import numpy as np
+    from harness.measure.baselines import knn_predict
+
+    # orthonormal patterns: every other pattern is at the same distance sqrt(2) from the query
+    X = np.eye(4)[None, 1:, :]  # contexts e1, e2, e3
+    y = np.array([[-1, 1, 1]])
+    xq = np.eye(4)[None, 0]
+    assert knn_predict(1, X, y, xq).tolist() == [-1]
+    assert knn_predict(1, X, -y, xq).tolist() == [1]
+    # an exact match wins over the tie
+    X2 = np.concatenate([X, xq[:, None, :]], axis=1)
+    assert knn_predict(1, X2, np.array([[-1, -1, -1, 1]]), xq).tolist() == [1]
