@@ -12,6 +12,13 @@ its claim's adjusted verdict: CONFIRMED passes; REFUTED and ERROR fail;
 INCONCLUSIVE is skipped (fails with --iclcheck-strict); a verdict that matches
 the claim's recorded expectation is an expected failure carrying its reason.
 At the end of the session the Markdown report is written under RESULTS/runs/.
+
+`--iclcheck-multiverse` (with `--iclcheck-multiverse-only NAME,...` as the size
+knob) also judges every selected claim under each applicable alternative of
+`claims/_multiverse.toml`, as `iclcheck run --multiverse` does: each claim test
+carries its ROBUST / FRAGILE / PARTIAL label (a user property, and the terminal
+summary), the report holds the multiverse tables, and the labels never change a
+test's outcome, as they never change the CLI's exit code.
 """
 
 from __future__ import annotations
@@ -48,6 +55,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--iclcheck-family", choices=("holm", "bh"), default="holm", help="family-wise control across the selected claims")
     g.addoption("--iclcheck-strict", action="store_true", help="INCONCLUSIVE fails instead of skipping")
     g.addoption("--iclcheck-no-report", action="store_true", help="do not write a run report")
+    g.addoption("--iclcheck-multiverse", action="store_true",
+                help="also judge every selected claim under each applicable multiverse alternative (ROBUST / FRAGILE / PARTIAL)")
+    g.addoption("--iclcheck-multiverse-only", default=None, metavar="NAME[,NAME...]",
+                help="with --iclcheck-multiverse: only these alternatives")
+    g.addoption("--iclcheck-multiverse-file", default=None, help="the multiverse file (default: claims/_multiverse.toml)")
     parser.addini("iclcheck_claims", type="bool", default=False, help="collect claim files under claims/ folders as tests")
 
 
@@ -99,8 +111,11 @@ class ClaimItem(pytest.Item):
         self.add_marker(pytest.mark.claim)
 
     def runtest(self) -> None:
-        v = self.config.stash[_STATE].verdict(self)
+        state = self.config.stash[_STATE]
+        v = state.verdict(self)
         self.user_properties.append(("verdict", v.verdict))
+        if state.multiverse and self.claim.id in state.multiverse:
+            self.user_properties.append(("robustness", state.multiverse[self.claim.id]["label"]))
         if v.expected and v.expected[0] == v.verdict:
             pytest.xfail(self._reason(f"recorded: {v.expected[1]}"))
         if v.verdict == "CONFIRMED":
@@ -138,6 +153,8 @@ class _State:
         self.results = results_dir(config)
         self.runs: list[ClaimRun] | None = None  # every claim run, in item order: the verdicts, the report's figures and totals
         self.by_item: dict[str, Verdict] = {}
+        self.multiverse: dict[str, dict] | None = None  # claim id -> multiverse block, with --iclcheck-multiverse
+        self.multiverse_totals: dict | None = None
         self.error: BaseException | None = None
         self.started = dt.datetime.now(dt.timezone.utc)
         self.t0 = time.perf_counter()
@@ -154,12 +171,30 @@ class _State:
             raise self.error
         return self.by_item[item.nodeid]
 
-    def _judge_all(self, items: list[ClaimItem]) -> None:
+    def _multiverse_options(self) -> argparse.Namespace:
+        """The options multiverse_cli reads, from the plugin's."""
         o = self.config.getoption
+        return argparse.Namespace(multiverse=o("--iclcheck-multiverse"), multiverse_file=o("--iclcheck-multiverse-file"),
+                                  multiverse_only=o("--iclcheck-multiverse-only"), results=self.results,
+                                  max_ensemble=o("--iclcheck-max-ensemble"), no_progress=True, reuse_stale=False)
+
+    def _judge_all(self, items: list[ClaimItem]) -> None:
+        from harness import multiverse_cli
+
+        o = self.config.getoption
+        claims = [i.claim for i in items]
+        mv_opts = self._multiverse_options()
+        try:
+            mv_plan = multiverse_cli.prepare(mv_opts, claims)  # validated before anything trains
+        except (ClaimError, UsageError) as exc:
+            self.error = exc
+            return
         ex = make_executor(o("--iclcheck-executor"), o("--iclcheck-jobs"), o("--iclcheck-device"), o("--iclcheck-address"))
         try:
-            self.runs = run_claims([i.claim for i in items], self.results, ex, o("--iclcheck-max-ensemble"), progress=False,
+            self.runs = run_claims(claims, self.results, ex, o("--iclcheck-max-ensemble"), progress=False,
                                    family=o("--iclcheck-family"))
+            if mv_plan is not None:
+                self.multiverse, self.multiverse_totals = multiverse_cli.run(mv_opts, self.runs, ex, mv_plan)
         except Exception as exc:  # every claim test reports it
             self.error = exc
             return
@@ -213,9 +248,10 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     out = new_run_dir(state.results, state.started, profile(session.config))
     meta = {"profile": profile(session.config), "started": state.started.isoformat(), "seconds": time.perf_counter() - state.t0,
             "executor": o("--iclcheck-executor"), "family": o("--iclcheck-family"), "claims": [v.claim_id for v in state.verdicts],
-            "max_ensemble": o("--iclcheck-max-ensemble"), **run_totals(state.runs)}
+            "max_ensemble": o("--iclcheck-max-ensemble"), **run_totals(state.runs),
+            **({"multiverse": state.multiverse_totals} if state.multiverse_totals else {})}
     state.report = write_report(out, state.verdicts, meta, o("--iclcheck-device"), claim_figures(state.runs),
-                                robustness=robustness_report_dir(state.results))
+                                robustness=robustness_report_dir(state.results), multiverse=state.multiverse)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
@@ -225,5 +261,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     tr = terminalreporter
     tr.section("claim verdicts")
     tr.write_line(terminal.verdict_table(state.verdicts))
+    if state.multiverse_totals:
+        from harness import multiverse_cli
+
+        tr.write_line(multiverse_cli.summary_line(state.multiverse_totals))
+        for cid, block in state.multiverse.items():
+            verdict_of = {r["name"]: r["verdict"] for r in block["alternatives"]}
+            flips = ", ".join(f"{n} -> {verdict_of.get(n)}" for n in block["flips"])
+            tr.write_line(f"  {cid}: {block['label']}" + (f" (flipped by {flips})" if flips else ""))
     if getattr(state, "report", None):
         tr.write_line(f"report: {terminal.short_path(state.report)}")

@@ -228,3 +228,25 @@ def test_terminal_tables_show_the_robustness_column():
     assert "robustness" not in stored_table(stored, cols=80)
     stored[0].update(multiverse={"label": ROBUST}, robustness=ROBUST)
     assert "ROBUST" in stored_table(stored + [{"claim_id": "d", "verdict": "ERROR", "measurement": "m", "prediction": "p"}], cols=80)
+
+
+@pytest.mark.slow
+def test_pytest_plugin_runs_the_multiverse_and_labels_each_claim_test(tmp_path):
+    """`pytest claims --iclcheck --iclcheck-multiverse`: the claim test keeps its own outcome, carries its label
+    in the terminal summary, and the run report holds the multiverse table; a bad alternative name fails the
+    claim tests with the one-line message, before anything trains."""
+    from test_run_resume import _pytest
+
+    _tiny(tmp_path, '[multiverse]\nskip = { "K-small" = "K is fixed by the tiny world" }\n')
+    _mv(tmp_path)
+    res = ["--iclcheck", "--iclcheck-results", str(tmp_path / "res"), "-rA", "--iclcheck-multiverse"]
+    r = _pytest(tmp_path, *res, "--iclcheck-multiverse-only", "beta-2,steps-2x")
+    out = r.stdout + r.stderr
+    assert "multiverse:" in out and "2 alternative runs" in out, out
+    assert any(f"tiny: {lab}" in out for lab in (ROBUST, FRAGILE, PARTIAL)), out
+    (report,) = (tmp_path / "res" / "runs").glob("*/report.md")
+    md = report.read_text()
+    assert "#### Multiverse" in md and "| `beta-2` |" in md and "| `alpha-half` |" not in md
+    r = _pytest(tmp_path, *res, "--iclcheck-multiverse-only", "beta-3", "--iclcheck-no-report")
+    out = r.stdout + r.stderr
+    assert "1 failed" in out and "--multiverse-only: unknown alternative 'beta-3'" in out, out
