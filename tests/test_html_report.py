@@ -117,3 +117,13 @@ def test_a_report_rebuilt_from_the_store_says_so(tmp_path: Path):
     assert "rebuilt from the store (nothing trained): 5 s to judge and report" in text and "wall time 5 s" not in text
     text = write_report(tmp_path / "s", [_verdict("a", "CONFIRMED")], {**meta, "models_trained": 3}, robustness=None).read_text()
     assert "wall time 5 s" in text
+
+
+def test_page_names_the_models_a_claim_shares_with_other_claims(tmp_path: Path):
+    v = _verdict("alpha-claim", "CONFIRMED")
+    v.details["shared_models"] = {"shared": 3, "models": 6, "with": ["beta-claim", "gamma-claim"]}
+    out = tmp_path / "run"
+    write_report(out, [v, _verdict("beta-claim", "CONFIRMED")], {"profile": "quick"}, robustness=None)
+    text = (out / "report.html").read_text()
+    assert "shares 3 of its 6 models with: beta-claim, gamma-claim" in text
+    assert text.count("shares ") == 1  # beta-claim shares nothing here

@@ -135,6 +135,9 @@ def _claim_section(page: RunPage, v: dict[str, Any], history: list[str]) -> str:
         items.append(("recorded", f"{v['expected'][0]}: {v['expected'][1]}"))
     items += ledger_section.html_items(v)
     items += [("note", n) for n in v.get("notes", [])]
+    shared = (v.get("details") or {}).get("shared_models") or {}
+    if shared.get("shared"):  # the run planner's sharing across claims (harness.run.plan)
+        items.append(("models", f"shares {shared['shared']} of its {shared['models']} models with: {', '.join(shared['with'])}"))
     dl = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(val))}</dd>" for k, val in items)
     figs = "".join(_img(p) for p in _figures(page.run_dir, v))
     return (f'<section class="claim" id="{html.escape(cid)}" data-claim="{html.escape(cid)}" data-search="{search}">'
