@@ -92,6 +92,16 @@ def test_censored_points_are_left_out_of_the_fit_and_named(tmp_path):
     assert v.verdict == "CONFIRMED", v.line()  # the 4 observed points carry the true exponent
 
 
+def test_a_flat_rate_is_inconclusive_and_says_the_data_carry_no_rate(tmp_path):
+    """Every point reaching eps at the same step (as a minimum searched over a grid does when its smallest value
+    already suffices) is a degenerate fit: INCONCLUSIVE, never CONFIRMED or REFUTED, with the reason named."""
+    for form in ("", 'form = "sufficient"\n'):
+        c = _claim(tmp_path, form + RATE.format(b0=-0.6667), name="flat" + ("-suff" if form else ""))
+        v = judge(c, _steps_records(XS, 0.0, 4, 0.0, np.random.default_rng(5)))
+        assert v.verdict == "INCONCLUSIVE", v.line()
+        assert any("the data carry no rate" in n and "(300)" in n for n in v.notes), v.notes
+
+
 def test_diverged_or_missing_runs_give_error(tmp_path):
     c = _claim(tmp_path, RATE.format(b0=-0.6667))
     recs = _steps_records(XS, -0.6667, 4, 0.05, np.random.default_rng(4), fail=10)

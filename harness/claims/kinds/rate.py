@@ -73,7 +73,12 @@ def _notes(fit: stats.RateFit, verdict: str, table: list[dict[str, Any]], b0: fl
     notes = [f"local slopes (curvature check): {', '.join(f'{s:.3g}' for s in fit.local_slopes)}"]
     if any(t["censored"] for t in table):
         notes.append(f"points with capped runs left out of the fit: {[t['x'] for t in table if t['censored']]}")
-    if not (math.isfinite(fit.se) and fit.se > 0):
+    valid = [t["mean_log_y"] for t in table if t["valid"]]
+    if valid and max(valid) - min(valid) == 0:
+        notes.append(f"degenerate fit: every valid grid point gives the same value ({math.exp(valid[0]):.3g}) in every seed, so "
+                     "the data carry no rate at all (for a minimum searched over a grid, the grid's smallest value already "
+                     "reaches the threshold everywhere); the exponent cannot be tested on this grid")
+    elif not (math.isfinite(fit.se) and fit.se > 0):
         notes.append("degenerate fit: the per-point means lie exactly on a line (zero residual), so the interval has no width and proves nothing; add grid points")
     elif verdict == "INCONCLUSIVE":
         width = fit.ci90[1] - fit.ci90[0]
