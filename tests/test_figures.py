@@ -180,3 +180,17 @@ def test_rate_figure_without_a_fit_still_draws_the_points(tmp_path):
     assert draw_kind_figure(v, tmp_path / "r.png") is not None
     v.details["points"] = []
     assert draw_kind_figure(v, tmp_path / "none.png") is None
+
+
+def test_a_sufficient_rate_accepts_one_side_of_its_edge():
+    """A tight rate accepts b0 +- margin; a sufficient one (tested one-sided) everything on the allowed side of
+    its edge, and the figures draw it so (an edge, not a two-sided band)."""
+    import math
+
+    from harness.report.plotting import accepted_exponents
+
+    assert accepted_exponents({"exponent": -2.0, "margin": 0.4})[:2] == (-2.4, -1.6)
+    lo, hi, text = accepted_exponents({"exponent": -1.0, "margin": 0.25, "limit": "lower"})
+    assert (lo, hi) == (-1.25, math.inf) and text.startswith("sufficient: b >= -1.25")
+    lo, hi, text = accepted_exponents({"exponent": -2.0, "margin": 0.4, "limit": "upper"})
+    assert (lo, hi) == (-math.inf, -1.6) and text.startswith("sufficient: b <= -1.6")

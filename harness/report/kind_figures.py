@@ -20,7 +20,7 @@ from harness.claims.metrics import METRICS
 from harness.claims.verdict import Verdict
 from harness.core.registry import Registry
 from harness.report.paper_values import draw_paper, paper_values
-from harness.report.plotting import finish, new_axes, plain_log_ticks, set_grid_xscale, t_interval, yerr
+from harness.report.plotting import accepted_exponents, finish, new_axes, plain_log_ticks, set_grid_xscale, t_interval, yerr
 
 Drawer = Callable[[Verdict, Path], "Path | None"]
 KIND_FIGURES: Registry[Drawer] = Registry("kind figure")
@@ -69,8 +69,13 @@ def draw_rate(v: Verdict, path: Path) -> Path | None:
         line = lambda slope: np.exp(cy + slope * (np.log(xs) - cx))  # noqa: E731  (through the points' centre)
         ax.plot(xs, line(b0), "--", color=CLAIM_COLOR, zorder=2, label=f"predicted (paper): b = {b0:.3g}")
         if _finite(margin):
-            ax.fill_between(xs, np.minimum(line(b0 - margin), line(b0 + margin)), np.maximum(line(b0 - margin), line(b0 + margin)),
-                            color=CLAIM_COLOR, alpha=0.12, lw=0, label=f"margin: slopes {b0 - margin:.3g} to {b0 + margin:.3g}")
+            lo, hi, text = accepted_exponents(v.predicted)
+            if math.isfinite(lo) and math.isfinite(hi):
+                ax.fill_between(xs, np.minimum(line(lo), line(hi)), np.maximum(line(lo), line(hi)),
+                                color=CLAIM_COLOR, alpha=0.12, lw=0, label=f"margin: slopes {lo:.3g} to {hi:.3g}")
+            else:  # one-sided (sufficient): the edge slope, dotted; any slope on its allowed side is accepted
+                edge = lo if math.isfinite(lo) else hi
+                ax.plot(xs, line(edge), ":", color=CLAIM_COLOR, zorder=2, label=f"edge slope {edge:.3g} ({text.split(' (')[0]})")
     set_grid_xscale(ax, list(x), force_log=True)
     ax.set_yscale("log")
     plain_log_ticks(ax.yaxis)

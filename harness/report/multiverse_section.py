@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.core.registry import Registry
-from harness.report.plotting import new_axes, save_figure
+from harness.report.plotting import accepted_exponents, new_axes, save_figure
 
 NONE = "—"  # no multiverse ran for the claim
 VERDICT_COLOURS = {"CONFIRMED": "#2e7d32", "REFUTED": "#c62828", "INCONCLUSIVE": "#757575", "ERROR": "#6a1b9a"}
@@ -44,18 +44,34 @@ def _entries(block: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda d: d["value"])
 
 
-def _prediction(ax, predicted: dict[str, Any]) -> None:
-    """The claim's prediction as a reference: the exponent's margin band, or the threshold / eps / margin line."""
+def _prediction(ax, predicted: dict[str, Any]) -> tuple[float, float] | None:
+    """The claim's prediction as a reference: the exponent's margin band, or the threshold / eps / margin line.
+    Returns the accepted exponents of a one-sided (sufficient) rate, to shade once the points set the axis."""
     if "exponent" in predicted and "margin" in predicted:
-        b0, m = float(predicted["exponent"]), float(predicted["margin"])
-        ax.axhspan(b0 - m, b0 + m, color="C3", alpha=0.12, lw=0, label=f"predicted b = {b0:.3g} +- {m:.3g}")
-        return
+        lo, hi, text = accepted_exponents(predicted)
+        if math.isfinite(lo) and math.isfinite(hi):
+            ax.axhspan(lo, hi, color="C3", alpha=0.12, lw=0, label=text)
+        else:  # one-sided: the edge, shaded towards the allowed side over the whole axis once the points are drawn
+            ax.axhline(lo if math.isfinite(lo) else hi, color="C3", ls="--", lw=1.2, label=text)
+            return lo, hi
+        return None
     for key in ("threshold", "eps", "margin"):
         if _finite(predicted.get(key)):
             ax.axhline(float(predicted[key]), color="C3", ls="--", lw=1.2, label=f"claim's {key} {predicted[key]:g}")
-            return
+            return None
     if "direction" in predicted:
         ax.axhline(0.0, color="C3", ls="--", lw=1.2, label=f"no trend (predicted: {predicted['direction']})")
+    return None
+
+
+def _shade_one_sided(ax, side: tuple[float, float] | None) -> None:
+    """Shade a one-sided prediction's allowed side up to the axis edge, keeping the limits the points set."""
+    if side is None:
+        return
+    lo, hi = side
+    y0, y1 = ax.get_ylim()
+    ax.axhspan(lo if math.isfinite(lo) else y0, hi if math.isfinite(hi) else y1, color="C3", alpha=0.12, lw=0)
+    ax.set_ylim(y0, y1)
 
 
 def specification_curve(claim_id: str, block: dict[str, Any], path: Path) -> Path | None:
@@ -64,7 +80,7 @@ def specification_curve(claim_id: str, block: dict[str, Any], path: Path) -> Pat
     if len(ent) < 2:
         return None
     fig, ax = new_axes((max(5.6, 0.5 * len(ent) + 2.5), 4.6))
-    _prediction(ax, block.get("main", {}).get("predicted", {}))
+    one_sided = _prediction(ax, block.get("main", {}).get("predicted", {}))
     seen: set[str] = set()
     for i, d in enumerate(ent):
         colour = VERDICT_COLOURS.get(str(d["verdict"]), "#555")
@@ -77,6 +93,7 @@ def specification_curve(claim_id: str, block: dict[str, Any], path: Path) -> Pat
     for t, d in zip(ax.get_xticklabels(), ent):
         if d["main"]:
             t.set_fontweight("bold")
+    _shade_one_sided(ax, one_sided)
     level = next((d["level"] for d in ent if d["main"]), None)
     ax.set_ylabel(f"{ent[0]['estimate']}" + (f" ({level:.0%} interval)" if _finite(level) else ""))
     ax.set_title(f"{claim_id}: {label_of(block)} (specification curve, one alternative at a time)\n"

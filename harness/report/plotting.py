@@ -120,3 +120,15 @@ def seed_interval(values: list[float], clip: tuple[float, float] | None = None) 
     m = sum(v) / len(v)
     sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else math.nan
     return (m, *t_interval(m, sd, len(v), clip=clip))
+
+
+def accepted_exponents(predicted: dict) -> tuple[float, float, str]:
+    """The exponents a rate prediction accepts, as (low, high, legend text): b0 +- margin for a tight law; for a
+    sufficient condition (`limit` lower or upper, tested one-sided) everything on the allowed side of its edge."""
+    b0, m = float(predicted["exponent"]), float(predicted["margin"])
+    limit = predicted.get("limit")
+    if limit == "lower":
+        return b0 - m, math.inf, f"sufficient: b >= {b0 - m:.3g} (b0 = {b0:.3g}, margin {m:.3g})"
+    if limit == "upper":
+        return -math.inf, b0 + m, f"sufficient: b <= {b0 + m:.3g} (b0 = {b0:.3g}, margin {m:.3g})"
+    return b0 - m, b0 + m, f"predicted b = {b0:.3g} +- {m:.3g}"
