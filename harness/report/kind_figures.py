@@ -80,7 +80,7 @@ def draw_rate(v: Verdict, path: Path) -> Path | None:
     ax.set_yscale("log")
     plain_log_ticks(ax.yaxis)
     ax.set_xlabel(d.get("x_axis", "x") + " (log)")
-    ax.set_ylabel(f"{v.metric or 'y'} (log)")
+    ax.set_ylabel("\n".join(textwrap.wrap(f"{d.get('y_label') or v.metric or 'y'} (log)", 40)))  # the fitted quantity
     draw_paper(ax, paper_values(v.claim_id))
     return finish(fig, ax, _title(v, v.prediction), path, outside=True)
 

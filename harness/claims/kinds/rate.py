@@ -112,7 +112,7 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
         verdict, p = stats.rate_decision_sufficient(fit, b0, margin, claim.prediction.get("limit", "lower"))
     else:
         verdict, p = stats.rate_decision(fit, b0, margin)
-    details: dict[str, Any] = {"points": table, "x_axis": xaxis, "exponent": fit.exponent, "intercept": fit.intercept, "se": fit.se,
+    details: dict[str, Any] = {"points": table, "x_axis": xaxis, "y_label": metric_label(claim), "exponent": fit.exponent, "intercept": fit.intercept, "se": fit.se,
                                "ci90": fit.ci90, "ci95": fit.ci95, "local_slopes": fit.local_slopes, "offset": fit.offset, "dof": fit.dof}
     meas = f"b = {fit.exponent:.3g}, 90% CI [{fit.ci90[0]:.3g}, {fit.ci90[1]:.3g}], 95% CI [{fit.ci95[0]:.3g}, {fit.ci95[1]:.3g}]"
     est = Estimate("exponent b", fit.exponent, fit.ci90[0], fit.ci90[1], 0.90, fit.se, len(xs))
