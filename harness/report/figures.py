@@ -104,14 +104,15 @@ def error_by_prune_mode(records: list[Record], title: str, path: Path) -> Path |
     if not series:
         return None
     fig, ax = new_axes((5.6, 4.4))
-    for mode, color in (("small", "C2"), ("random", "C7"), ("large", "C3")):
+    # distinct markers and line styles (random: large hollow squares), so that modes with equal errors stay visible
+    for mode, color, fmt, ms, face in (("small", "C2", "o-", 5, None), ("random", "C7", "s--", 9, "none"), ("large", "C3", "^:", 6, None)):
         if mode not in series:
             continue
         xs = sorted(series[mode])
         stats = [seed_interval(series[mode][x], clip=UNIT) for x in xs]
         means = [m for m, _, _ in stats]
-        ax.errorbar(xs, means, yerr=yerr(means, [(lo, hi) for _, lo, hi in stats]), fmt="o-", color=color, capsize=3, zorder=3,
-                    label=f"{mode}-magnitude" if mode != "random" else "random")
+        ax.errorbar(xs, means, yerr=yerr(means, [(lo, hi) for _, lo, hi in stats]), fmt=fmt, color=color, capsize=3, zorder=3,
+                    ms=ms, mfc=face or color, label=f"{mode}-magnitude" if mode != "random" else "random")
     ax.axvspan(0.0, 0.15, color=PAPER_COLOR, alpha=0.12, lw=0, label="paper: small-magnitude flat up to ~15%")
     ax.set_ylim(bottom=-0.01)
     ax.set_xlabel("pruning rate R (fraction of W_O rows removed; deep model: last block)")
