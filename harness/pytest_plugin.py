@@ -260,14 +260,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         return
     tr = terminalreporter
     tr.section("claim verdicts")
-    tr.write_line(terminal.verdict_table(state.verdicts))
+    mv = state.multiverse
+    tr.write_line(terminal.verdict_table(state.verdicts, robustness={c: b["label"] for c, b in mv.items()} if mv is not None else None))
     if state.multiverse_totals:
         from harness import multiverse_cli
 
         tr.write_line(multiverse_cli.summary_line(state.multiverse_totals))
-        for cid, block in state.multiverse.items():
-            verdict_of = {r["name"]: r["verdict"] for r in block["alternatives"]}
-            flips = ", ".join(f"{n} -> {verdict_of.get(n)}" for n in block["flips"])
-            tr.write_line(f"  {cid}: {block['label']}" + (f" (flipped by {flips})" if flips else ""))
+        for cid, block in mv.items():  # the table gives the label; name what flips it
+            if block["flips"]:
+                verdict_of = {r["name"]: r["verdict"] for r in block["alternatives"]}
+                tr.write_line(f"  {cid} flipped by: " + ", ".join(f"{n} -> {verdict_of.get(n)}" for n in block["flips"]))
     if getattr(state, "report", None):
         tr.write_line(f"report: {terminal.short_path(state.report)}")

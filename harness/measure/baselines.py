@@ -101,11 +101,8 @@ def knn_predict(k: int, X: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndar
     kk = min(k, l)
     d2 = (Xt - qt[:, None, :]).pow(2).sum(-1)  # (n, l)
     idx = torch.sort(d2, dim=1, stable=True).indices[:, :kk]  # (n, kk) nearest contexts
-    votes = yt.gather(1, idx).sum(1)  # (n,) sum of +-1 labels
-    out = torch.where(votes > 0, 1, -1)
-    one_class = (yt == yt[:, :1]).all(1)
-    out = torch.where(one_class, yt[:, 0], out)
-    return out.to(torch.int64).numpy()
+    votes = yt.gather(1, idx).sum(1)  # (n,) sum of +-1 labels; one-class contexts vote for their class
+    return torch.where(votes > 0, 1, -1).to(torch.int64).numpy()
 
 
 def predict(name: str, X: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:

@@ -75,7 +75,7 @@ def draw_rate(v: Verdict, path: Path) -> Path | None:
                                 color=CLAIM_COLOR, alpha=0.12, lw=0, label=f"margin: slopes {lo:.3g} to {hi:.3g}")
             else:  # one-sided (sufficient): the edge slope, dotted; any slope on its allowed side is accepted
                 edge = lo if math.isfinite(lo) else hi
-                ax.plot(xs, line(edge), ":", color=CLAIM_COLOR, zorder=2, label=f"edge slope {edge:.3g} ({text.split(' (')[0]})")
+                ax.plot(xs, line(edge), ":", color=CLAIM_COLOR, zorder=2, label=f"edge slope: {text}")
     set_grid_xscale(ax, list(x), force_log=True)
     ax.set_yscale("log")
     plain_log_ticks(ax.yaxis)
