@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.nn.functional import embedding
 from torch import nn
 
 
@@ -172,7 +173,8 @@ def factored_hinge_loss_and_grads(
     M, M2 = rel.shape[1], irr.shape[1]
     dt = rel.dtype
     pc, kc, kac = pat[..., :l], k[..., :l], kappa[..., :l]  # contexts (E, n, l)
-    x_q = torch.gather(rel, 1, pat[..., l, None].expand(E, n, dX)) + kappa[..., l, None] * torch.gather(irr, 1, k[..., l, None].expand(E, n, dX))
+    e = torch.arange(E, device=rel.device)[:, None]  # the query's pattern rows, looked up in the flattened tables
+    x_q = embedding(pat[..., l] + e * M, rel.reshape(E * M, dX)) + kappa[..., l, None] * embedding(k[..., l] + e * M2, irr.reshape(E * M2, dX))
     pq = torch.cat([x_q, torch.zeros(E, n, q.shape[-1], dtype=dt, device=rel.device)], dim=-1)  # (E, n, d)
     relT, irrT = rel.transpose(1, 2), irr.transpose(1, 2)  # (E, dX, M), (E, dX, M2)
 

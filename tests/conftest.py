@@ -38,8 +38,10 @@ def _restore_torch_determinism():
     """RuntimeSettings.apply (CLI runs, the runtime tests) turns deterministic algorithms on globally; restore the flag after each test."""
     before = torch.are_deterministic_algorithms_enabled()
     before_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    before_fill = torch.utils.deterministic.fill_uninitialized_memory
     yield
     torch.use_deterministic_algorithms(before, warn_only=before_warn)
+    torch.utils.deterministic.fill_uninitialized_memory = before_fill
 
 
 CLAIMS_DIR = Path(__file__).resolve().parent.parent / "claims"
