@@ -416,6 +416,28 @@ def test_prompt_stream_is_pinned():
     assert h.hexdigest() == "43317065892b54da8abc4cae7ef8b4cf85d2d7a20712c269c378e7007f8d235c"
 
 
+def test_at_least_prompt_stream_is_pinned():
+    """As test_prompt_stream_is_pinned, for the paper's test prompts (sampling "at_least", with replacement keys),
+    in float32 and float64: the digest was taken with the float-indicator builder and the bool-mask one keeps it."""
+    h = hashlib.sha256()
+    g = torch.Generator().manual_seed(2025)
+    E, n, l, M, M2 = 3, 16, 9, 6, 5
+    U = torch.rand(E, n, l + 1, N_UNIFORMS, generator=g)
+    keys = torch.rand(E, n, l, generator=g)
+    tasks = torch.tensor([[(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0)]] * E)
+    n_tasks = torch.tensor([6, 4, 1])
+    alpha = torch.tensor([0.8, 0.35, 1.0], dtype=torch.float64)
+    K = torch.tensor([0.5, 0.25, 2.0], dtype=torch.float64)
+    for balanced in (True, False):
+        for dtype in (torch.float32, torch.float64):
+            f = factor_prompts(U, M, M2, tasks, n_tasks, alpha, K, sampling="at_least", balanced=balanced, dtype=dtype,
+                               replace_keys=keys)
+            for t in (f.pat, f.k, f.kappa, f.y, f.z):
+                h.update(str(t.dtype).encode())
+                h.update(t.contiguous().numpy().tobytes())
+    assert h.hexdigest() == "b4bce000e7ac41ee5df92fa89c3c1f9c17d386b5cb69ae27f67cfd193515df7d"
+
+
 def test_unknown_sampling_raises():
     with pytest.raises(ValueError, match="sampling"):
         sample_prompts(_ps(), torch.tensor([[0, 1]]), 4, 4, 0.8, 0.5, generator(0), sampling="nope")

@@ -86,7 +86,7 @@ def _raise_to_floor(is_a: torch.Tensor, is_ab: torch.Tensor, z: torch.Tensor, al
 
 
 def _other_patterns(lo: torch.Tensor, hi: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """Map r in [0, M - 3] onto the indices != a, b (lo < hi broadcast against r); float in, float out."""
+    """Map r in [0, M - 3] onto the indices != a, b (lo < hi broadcast against r); the result has r's dtype."""
     idx = r + (r >= lo)
     return idx + (idx >= hi)
 
@@ -106,9 +106,10 @@ def draw_uniforms(n: int, l: int, g: torch.Generator, out: torch.Tensor | None =
 
 
 def _floor_index(u: torch.Tensor, count: torch.Tensor | int) -> torch.Tensor:
-    """floor(u * count) clamped to [0, count - 1], as a float (exact: indices are small integers)."""
-    idx = torch.floor(u * count)
-    return idx.clamp_(max=count - 1) if isinstance(count, int) else torch.minimum(idx, count - 1)
+    """floor(u * count) clamped to [0, count - 1], as int64 (u >= 0: truncation is the floor, one pass fewer)."""
+    if isinstance(count, int):
+        return (u * count).long().clamp_(max=count - 1)
+    return torch.minimum(torch.floor(u * count), count - 1).long()
 
 
 @dataclass
@@ -158,7 +159,7 @@ def factor_prompts(
     e_idx = torch.arange(E, device=dev)[:, None]
     Uq, Uc = U[:, :, l, :], U[:, :, :l, :]
 
-    t = _floor_index(Uq[..., 1], n_tasks.to(dev)[:, None]).long()  # (E, n) task of each prompt
+    t = _floor_index(Uq[..., 1], n_tasks.to(dev)[:, None])  # (E, n) task of each prompt
     a = tasks[e_idx, t, 0]
     b = tasks[e_idx, t, 1]
     if balanced:
@@ -167,17 +168,18 @@ def factor_prompts(
         z = torch.where(Uq[..., 2] < 0.5, 1, -1)
     q_pat = torch.where(z > 0, a, b)
 
-    # Which pattern each context carries, as float 0/1 indicators (arithmetic on them is several times
-    # faster on a CPU than torch.where on bool masks): is_a = mu_a (label +1), is_b = mu_b (label -1),
-    # neither = another relevant pattern with a fair random label.
+    # Which pattern each context carries, as bool masks: is_a = mu_a (label +1), is_ab = mu_a or mu_b (mu_b has
+    # label -1); neither = another relevant pattern with a fair random label. The chunk is ~1M contexts per
+    # uniform and the build is memory-bound, so it makes as few passes as it can: the masks pick the int64
+    # pattern index, and the label is one pick of bools then 2b - 1.
     f32 = torch.float32
     if sampling in ("iid", "at_least"):
         u0 = Uc[..., 0]
         al = alpha.to(dev, f32).view(E, 1, 1)
-        is_a = (u0 < al / 2).to(f32)
-        is_ab = (u0 < al).to(f32)
+        is_a, is_ab = u0 < al / 2, u0 < al
         if sampling == "at_least":
-            is_a, is_ab = _raise_to_floor(is_a, is_ab, z, alpha, replace_keys.to(dev, f32))
+            fa, fab = _raise_to_floor(is_a.to(f32), is_ab.to(f32), z, alpha, replace_keys.to(dev, f32))
+            is_a, is_ab = fa > 0, fab > 0
     else:
         # fixed counts: n_same contexts share the query's pattern, n_opp carry the other task pattern
         n_same = torch.ceil(alpha.to(dev, torch.float64) * l / 2).long()  # (E,)
@@ -186,20 +188,15 @@ def factor_prompts(
         base = torch.where(pos < n_same[:, None], 0, torch.where(pos < (n_same + n_opp)[:, None], 1, 2))  # (E, l): same, opposite, other
         order = torch.argsort(Uc[..., 0], dim=-1)
         kind = torch.gather(base[:, None, :].expand(E, n, l), -1, order)
-        same_is_a = (z > 0)[..., None]
-        is_a = torch.where(same_is_a, kind == 0, kind == 1).to(f32)
-        is_ab = (kind <= 1).to(f32)
-    is_b = is_ab - is_a
-    fa, fb = a[..., None].to(f32), b[..., None].to(f32)
-    other = _other_patterns(torch.minimum(fa, fb), torch.maximum(fa, fb), _floor_index(Uc[..., 1], max(M - 2, 1)))
-    ctx_pat = other + is_a * (fa - other) + is_b * (fb - other)
-    sign = (Uc[..., 2] < 0.5).to(f32).mul_(2).sub_(1)
-    y = sign + is_ab * ((is_a - is_b) - sign)  # +1 for mu_a, -1 for mu_b, the fair sign otherwise
-
-    pat = torch.cat([ctx_pat, q_pat[..., None].to(f32)], dim=-1).long()  # (E, n, l + 1)
-    k = _floor_index(U[..., 3], M2).long()
+        is_a = torch.where((z > 0)[..., None], kind == 0, kind == 1)
+        is_ab = kind <= 1
+    la, lb = a[..., None].long(), b[..., None].long()
+    other = _other_patterns(torch.minimum(la, lb), torch.maximum(la, lb), _floor_index(Uc[..., 1], max(M - 2, 1)))
+    pat = torch.cat([torch.where(is_ab, torch.where(is_a, la, lb), other), q_pat[..., None]], dim=-1)  # (E, n, l + 1)
+    y = torch.where(is_ab, is_a, Uc[..., 2] < 0.5).to(dtype).mul_(2).sub_(1)  # +1 for mu_a, -1 for mu_b, the fair sign otherwise
+    k = _floor_index(U[..., 3], M2)
     kappa = (2.0 * U[..., 4].to(dtype) - 1.0) * K.to(dev, dtype).view(E, 1, 1)
-    return FactoredPrompts(pat=pat, k=k, kappa=kappa, y=y.to(dtype), z=z.to(dtype))
+    return FactoredPrompts(pat=pat, k=k, kappa=kappa, y=y, z=z.to(dtype))
 
 
 def materialise(
