@@ -202,8 +202,8 @@ def factored_hinge_loss_and_grads(
     margin = 1.0 - z * F
     loss = torch.relu(margin).mean(-1)
 
-    dF = -z * (margin > 0).to(dt) / n
-    dh = dF.unsqueeze(-1) * a[:, None, :] * (h > 0).to(dt)
+    dF = -z * (margin > 0) / n  # a bool factor is cast inside the product, not in a pass of its own
+    dh = (dF.unsqueeze(-1) * a[:, None, :]).mul_(h > 0)
     dW_O = dh.transpose(1, 2) @ v
     dv = dh @ W_O
     dW_V = dv.transpose(1, 2) @ u
