@@ -6,7 +6,7 @@ setup as much as training. Here that is built once, outside the timing, and
 each round times one chunk of steps of the trainer's hot path: one draw of the
 training stream for `chunk` batches, then per batch the loss and gradients and
 the SGD update. The failure bookkeeping and checkpoints of train_ensemble are
-left out; the ratio table (test_bench_training.marginal_rate) times whole runs.
+left out; the ratio table (test_bench_training.interleaved_rates) times whole runs.
 The device is $ICLCHECK_BENCH_DEVICE (default cpu; `cuda` for the GPU check);
 on CUDA each round ends with a synchronisation, so that it times the kernels.
 """

@@ -14,7 +14,8 @@ the dense-equivalent GFLOP/s (the work the literal formula would execute).
 pytest-benchmark's own statistics (and `--benchmark-compare` across saved runs)
 come from STEP_ROUNDS rounds of one steady-state batch of training steps per
 config (step_batch.py), eager and compiled; the ratio table keeps its own method
-(medians of interleaved long and short runs), recorded in each benchmark's extra_info.
+(medians of long and short runs, the plain loop's and the ensembles' interleaved
+round by round), recorded in each benchmark's extra_info.
 Everything runs on $ICLCHECK_BENCH_DEVICE (default cpu; step_batch.bench_device),
 synchronised before each timer stops.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from typing import Callable
 
 import pytest
 import torch
@@ -87,23 +89,31 @@ def compiled_ensemble(name: str, steps: int) -> float:
     return ensemble(name, steps, compile=True)
 
 
-def marginal_rate(fn, name: str, models: int, repeats: int = 3) -> float:
-    """Steady-state model-steps per second: extra steps / extra seconds.
+def interleaved_rates(trainers: dict[str, tuple[Callable[[str, int], float], int]], name: str, repeats: int = 3) -> dict[str, float]:
+    """Steady-state model-steps per second of each trainer: extra steps / extra seconds.
 
-    Short and long runs are interleaved and each is the median of `repeats`, so
-    one stalled or lucky run on a shared machine cannot make the difference of
-    the two collapse (a best-of-2 pair once reported a compiled ratio of 123 on
-    the large config where the other runs gave 17 to 23).
+    trainers: label -> (fn(name, steps) -> seconds, models per run). Every round runs each trainer's short and
+    long run in turn, so that a shared machine which slows down or speeds up over the minutes a config takes
+    moves all of them alike and the ratios stay fair (measured one after the other, the plain loop's rate once
+    differed by 1.6x between two runs of the same code, and the ratio with it). Each rate is the difference of
+    the medians of `repeats` short and long runs, so that one stalled or lucky run cannot make the difference
+    collapse (a best-of-2 pair once reported a compiled ratio of 123 on the large config where the other runs
+    gave 17 to 23).
     """
     short, long = STEPS[name]
-    t_short, t_long = [], []
+    times: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in trainers}
     for _ in range(repeats):
-        t_short.append(fn(name, short))
-        t_long.append(fn(name, long))
-    extra = statistics.median(t_long) - statistics.median(t_short)
-    if extra <= 0:
-        raise RuntimeError(f"{name}: the long run was not slower than the short one ({t_long} vs {t_short}); timings unusable")
-    return models * (long - short) / extra
+        for label, (fn, _) in trainers.items():
+            times[label][0].append(fn(name, short))
+            times[label][1].append(fn(name, long))
+    rates = {}
+    for label, (_, models) in trainers.items():
+        t_short, t_long = times[label]
+        extra = statistics.median(t_long) - statistics.median(t_short)
+        if extra <= 0:
+            raise RuntimeError(f"{name} ({label}): the long run was not slower than the short one ({t_long} vs {t_short}); timings unusable")
+        rates[label] = models * (long - short) / extra
+    return rates
 
 
 def matmul_peak(n: int = 1024, reps: int = 10) -> float:
@@ -137,10 +147,10 @@ def test_matmul_peak(benchmark):
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_ensemble_vs_plain_loop(benchmark, table, name):
     dX, l, m, B, E, M1, M2 = CONFIGS[name]
-    plain = marginal_rate(lambda n, s: plain_loop(n, PLAIN_MODELS, s), name, PLAIN_MODELS)
-    ens = marginal_rate(ensemble, name, E)
     compiled_ensemble(name, STEPS[name][0])  # compile this shape once, outside the timed runs
-    comp = marginal_rate(compiled_ensemble, name, E)
+    rates = interleaved_rates({"plain": (lambda n, s: plain_loop(n, PLAIN_MODELS, s), PLAIN_MODELS),
+                               "eager": (ensemble, E), "compiled": (compiled_ensemble, E)}, name)
+    plain, ens, comp = rates["plain"], rates["eager"], rates["compiled"]
     step_batch_benchmark(benchmark, name, compile=False)
     d = dX + DY
     best = max(ens, comp)
