@@ -34,6 +34,6 @@ def make_deterministic(device: torch.device | str = "cpu") -> None:
     if torch.device(device).type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
         # Deterministic mode also fills every torch.empty with NaN, a guard for code that reads memory it never
-        # wrote. Nothing here does (tests/test_seeding.py checks that training is bit-identical without it), and
-        # the fill was a whole extra pass over each chunk's uniforms and every buffer: ~5% of a training step.
+        # wrote. Nothing here does (tests/test_runtime.py checks that training is bit-identical without it), and
+        # the fill is a whole extra pass over each chunk's uniforms and every new buffer.
         torch.utils.deterministic.fill_uninitialized_memory = False
