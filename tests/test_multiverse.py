@@ -5,6 +5,7 @@ PARTIAL labels, and `iclcheck run --multiverse` end to end on a tiny claim (tabl
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -243,8 +244,6 @@ def test_pytest_plugin_runs_the_multiverse_and_labels_each_claim_test(tmp_path):
     r = _pytest(tmp_path, *res, "--iclcheck-multiverse-only", "beta-2,steps-2x")
     out = r.stdout + r.stderr
     assert "multiverse:" in out and "2 alternative runs" in out, out
-    import re
-
     assert re.search(rf"tiny\s.*\b({ROBUST}|{FRAGILE}|{PARTIAL})\b", out), out  # the verdict table's robustness column
     (report,) = (tmp_path / "res" / "runs").glob("*/report.md")
     md = report.read_text()
