@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,32 +28,45 @@ ALLOCATOR: dict[str, bool] = {}
 
 
 def bench_device() -> torch.device:
-    """$ICLCHECK_BENCH_DEVICE, default cpu (as step_batch.bench_device; this file is also copied alone by a test)."""
+    """$ICLCHECK_BENCH_DEVICE, default cpu (as step_batch.bench_device; this file is also copied
+    alone by a test)."""
     return torch.device(os.environ.get("ICLCHECK_BENCH_DEVICE", "").strip() or "cpu")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(REFRESH_OPTION, action="store_true", default=False,
-                     help="write the committed results/benchmarks/reference.json (with the machine) instead of the untracked latest.json")
+    parser.addoption(
+        REFRESH_OPTION,
+        action="store_true",
+        default=False,
+        help="write the committed results/benchmarks/reference.json (with the machine) instead of the untracked latest.json",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # The benchmarks are an entry point: the runtime settings the CLI applies (harness.training.runtime), set before
-    # anything runs so that the plain loop runs under the same allocator and the ratios measure the trainer, not malloc.
+    # The benchmarks are an entry point: the runtime settings the CLI applies
+    # (harness.training.runtime), set before
+    # anything runs so that the plain loop runs under the same allocator and the ratios measure the
+    # trainer, not malloc.
     from harness.training.allocator import keep_freed_memory
     from harness.training.runtime import RuntimeSettings
 
-    RuntimeSettings.from_env(threads=int(os.environ.get("ICLCHECK_BENCH_THREADS", os.cpu_count() or 1))).apply(bench_device())
+    RuntimeSettings.from_env(
+        threads=int(os.environ.get("ICLCHECK_BENCH_THREADS", os.cpu_count() or 1))
+    ).apply(bench_device())
     ALLOCATOR["kept"] = keep_freed_memory()  # cached: whether the tuning took
 
 
 def refresh_requested(config: pytest.Config) -> bool:
-    """Whether this run is meant to rewrite the committed reference: the option, or the environment variable set to 1."""
-    return bool(config.getoption(REFRESH_OPTION)) or os.environ.get(REFRESH_ENV, "").strip().lower() in ("1", "true", "yes")
+    """Whether this run is meant to rewrite the committed reference: the option, or the environment
+    variable set to 1."""
+    return bool(config.getoption(REFRESH_OPTION)) or os.environ.get(
+        REFRESH_ENV, ""
+    ).strip().lower() in ("1", "true", "yes")
 
 
 def refresh_refusal(config: pytest.Config, exitstatus: int) -> str | None:
-    """Why this run may not become the reference (a selection or a failure would leave rows out), or None."""
+    """Why this run may not become the reference (a selection or a failure would leave rows out), or
+    None."""
     if config.getoption("keyword") or config.getoption("markexpr"):
         return "a -k or -m selection ran only part of the benchmarks"
     if bench_device().type != "cpu":
@@ -80,11 +93,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     refresh = refresh_requested(config)
     refusal = refresh_refusal(config, exitstatus) if refresh else None
     if refusal:
-        tr.write_line(f"NOT refreshing the committed reference: {refusal}; writing the local table only")
+        tr.write_line(
+            f"NOT refreshing the committed reference: {refusal}; writing the local table only"
+        )
     path = bench_result_path(refresh and refusal is None, results_root(REPO))
     path.parent.mkdir(parents=True, exist_ok=True)
-    info = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "threads": torch.get_num_threads(),
-            "cpus": os.cpu_count(), "allocator_keeps_freed_memory": ALLOCATOR.get("kept"), **dataclasses.asdict(provenance(bench_device())),
-            "machine": machine(), "rows": ROWS}
+    info = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "allocator_keeps_freed_memory": ALLOCATOR.get("kept"),
+        **dataclasses.asdict(provenance(bench_device())),
+        "machine": machine(),
+        "rows": ROWS,
+    }
     path.write_text(json.dumps(info, indent=1))
     tr.write_line(f"written: {path}")

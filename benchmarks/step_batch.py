@@ -31,14 +31,16 @@ def bench_device() -> torch.device:
 
 
 def sync(device: torch.device) -> None:
-    """Wait for the device's queued kernels (CUDA runs asynchronously), so that a timer stopped next counts them."""
+    """Wait for the device's queued kernels (CUDA runs asynchronously), so that a timer stopped next
+    counts them."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 @dataclass
 class StepBatch:
-    """A built ensemble and its training stream; calling it runs `chunk` training steps of every member."""
+    """A built ensemble and its training stream; calling it runs `chunk` training steps of every
+    member."""
 
     stream: TrainingStream
     params: dict[str, torch.Tensor]
@@ -50,7 +52,9 @@ class StepBatch:
     def __call__(self) -> None:
         data = self.stream.next(self.chunk * self.batch)
         for j in range(self.chunk):
-            _, grads = self.stream.loss_and_grads(self.model, data.slice(j * self.batch, (j + 1) * self.batch))
+            _, grads = self.stream.loss_and_grads(
+                self.model, data.slice(j * self.batch, (j + 1) * self.batch)
+            )
             with torch.no_grad():
                 for k, g in grads.items():
                     self.params[k].sub_(self.eta.view(-1, *([1] * (g.dim() - 1))) * g)
@@ -60,7 +64,9 @@ class StepBatch:
         self.stream.close()
 
 
-def build_step_batch(runs: list[RunConfig], compile: bool = False, device: torch.device | None = None) -> StepBatch:
+def build_step_batch(
+    runs: list[RunConfig], compile: bool = False, device: torch.device | None = None
+) -> StepBatch:
     """The members of `runs` (one shape) initialised as train_ensemble does, on `device` (default
     bench_device()) in float32."""
     device, dtype = device or bench_device(), torch.float32
@@ -70,4 +76,3 @@ def build_step_batch(runs: list[RunConfig], compile: bool = False, device: torch
     eta = torch.tensor([r.train.eta for r in runs], dtype=dtype, device=device)
     tc = runs[0].train
     return StepBatch(stream, dict(model.named_parameters()), model, eta, tc.batch, tc.chunk)
-

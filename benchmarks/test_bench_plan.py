@@ -1,12 +1,11 @@
-"""End-to-end throughput: a whole quick-profile run, all claims planned together, from an empty store.
+"""End-to-end throughput: a whole quick-profile run, all claims planned together, from an empty
+store.
 
-Reported: model-steps per second of the whole run (planning, training, measuring
-every eval point, storing, judging: wall clock) against the ensemble trainer's
-own rate on the same ensembles in the same run (model-steps over the seconds
-spent inside `train_ensemble`, each ensemble once, as its records hold them);
-their ratio is the share of the run's wall time that is training (target >= 50%).
-Also: models the claims ask for and models trained (shared across claims).
-"""
+Reported: model-steps per second of the whole run (planning, training, measuring every eval point,
+storing, judging: wall clock) against the ensemble trainer's own rate on the same ensembles in the
+same run (model-steps over the seconds spent inside `train_ensemble`, each ensemble once, as its
+records hold them); their ratio is the share of the run's wall time that is training (target >=
+50%). Also: models the claims ask for and models trained (shared across claims)."""
 
 from __future__ import annotations
 
@@ -37,10 +36,16 @@ def whole_run(results: Path) -> dict:
             seen.setdefault(rec.key, rec)
     model_steps = sum(rec.config.train.steps for rec in seen.values())
     train_s = sum(rec.timing.train_seconds_per_model for rec in seen.values())
-    return {"claims": len(claims), "models asked for": runs[0].planned["units_requested"],
-            "models trained": sum(r.counts["done"] for r in runs), "wall s": wall, "train s (in trainer)": train_s,
-            "run model-steps/s": model_steps / wall, "trainer model-steps/s": model_steps / train_s,
-            "run / trainer": train_s / wall}
+    return {
+        "claims": len(claims),
+        "models asked for": runs[0].planned["units_requested"],
+        "models trained": sum(r.counts["done"] for r in runs),
+        "wall s": wall,
+        "train s (in trainer)": train_s,
+        "run model-steps/s": model_steps / wall,
+        "trainer model-steps/s": model_steps / train_s,
+        "run / trainer": train_s / wall,
+    }
 
 
 def test_whole_quick_run_vs_trainer(benchmark, table):

@@ -24,16 +24,16 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import torch
+from step_batch import bench_device, build_step_batch, sync
 
+from harness.training.trainer import init_ensemble, train_ensemble
 from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from harness.world.seeding import derive_seed, generator
-from harness.training.trainer import init_ensemble, train_ensemble
 from harness.world.world import World
-from step_batch import bench_device, build_step_batch, sync
 from models import EnsembleICLTransformer, ReferenceICLTransformer, hinge_loss
 
 # name: (dX, l, m, B, E, M1, M2)
@@ -44,7 +44,8 @@ CONFIGS = {
 }
 STEPS = {"small": (20, 120), "medium": (10, 60), "large": (5, 45)}  # (short, long) runs
 PLAIN_MODELS = 2
-STEP_ROUNDS = 10  # timed rounds of one step batch per config, after one warm-up round (which also compiles)
+# timed rounds of one step batch per config, after one warm-up round (which also compiles)
+STEP_ROUNDS = 10
 DY = 10
 PEAK: dict[str, float] = {}
 DEVICE = bench_device()
@@ -53,7 +54,9 @@ DEVICE = bench_device()
 def _run(name: str, seed: int, steps: int) -> RunConfig:
     dX, l, m, B, E, M1, M2 = CONFIGS[name]
     data = DataConfig(M1=M1, M2=M2, dX=dX, dY=DY, l_tr=l, l_ts=l, n_train_tasks=M1)
-    train = TrainConfig(steps=steps, batch=B, eta=0.5, eval_every=steps, n_eval=8, chunk=5, checkpoint_ood=False)
+    train = TrainConfig(
+        steps=steps, batch=B, eta=0.5, eval_every=steps, n_eval=8, chunk=5, checkpoint_ood=False
+    )
     return RunConfig(data=data, model=ModelConfig(m=m), train=train, seed=seed)
 
 
@@ -89,17 +92,18 @@ def compiled_ensemble(name: str, steps: int) -> float:
     return ensemble(name, steps, compile=True)
 
 
-def interleaved_rates(trainers: dict[str, tuple[Callable[[str, int], float], int]], name: str, repeats: int = 3) -> dict[str, float]:
+def interleaved_rates(
+    trainers: dict[str, tuple[Callable[[str, int], float], int]], name: str, repeats: int = 3
+) -> dict[str, float]:
     """Steady-state model-steps per second of each trainer: extra steps / extra seconds.
 
-    trainers: label -> (fn(name, steps) -> seconds, models per run). Every round runs each trainer's short and
-    long run in turn, so that a shared machine which slows down or speeds up over the minutes a config takes
-    moves all of them alike and the ratios stay fair (measured one after the other, the plain loop's rate once
-    differed by 1.6x between two runs of the same code, and the ratio with it). Each rate is the difference of
-    the medians of `repeats` short and long runs, so that one stalled or lucky run cannot make the difference
-    collapse (a best-of-2 pair once reported a compiled ratio of 123 on the large config where the other runs
-    gave 17 to 23).
-    """
+    trainers: label -> (fn(name, steps) -> seconds, models per run). Every round runs each trainer's
+    short and long run in turn, so that a shared machine which slows down or speeds up over the
+    minutes a config takes moves all of them alike and the ratios stay fair (measured one after the
+    other, the plain loop's rate once differed by 1.6x between two runs of the same code, and the
+    ratio with it). Each rate is the difference of the medians of `repeats` short and long runs, so
+    that one stalled or lucky run cannot make the difference collapse (a best-of-2 pair once
+    reported a compiled ratio of 123 on the large config where the other runs gave 17 to 23)."""
     short, long = STEPS[name]
     times: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in trainers}
     for _ in range(repeats):
@@ -111,7 +115,10 @@ def interleaved_rates(trainers: dict[str, tuple[Callable[[str, int], float], int
         t_short, t_long = times[label]
         extra = statistics.median(t_long) - statistics.median(t_short)
         if extra <= 0:
-            raise RuntimeError(f"{name} ({label}): the long run was not slower than the short one ({t_long} vs {t_short}); timings unusable")
+            raise RuntimeError(
+                f"{name} ({label}): the long run was not slower than the short one ({t_long} vs "
+                f"{t_short}); timings unusable"
+            )
         rates[label] = models * (long - short) / extra
     return rates
 
@@ -130,7 +137,9 @@ def matmul_peak(n: int = 1024, reps: int = 10) -> float:
 
 def step_batch_benchmark(benchmark, name: str, compile: bool) -> None:
     """pytest-benchmark's rounds of one chunk of training steps of config `name`'s full ensemble."""
-    sb = build_step_batch([_run(name, s, STEPS[name][1]) for s in range(CONFIGS[name][4])], compile=compile)
+    sb = build_step_batch(
+        [_run(name, s, STEPS[name][1]) for s in range(CONFIGS[name][4])], compile=compile
+    )
     try:
         benchmark.pedantic(sb, rounds=STEP_ROUNDS, warmup_rounds=1, iterations=1)
     finally:
@@ -148,19 +157,39 @@ def test_matmul_peak(benchmark):
 def test_ensemble_vs_plain_loop(benchmark, table, name):
     dX, l, m, B, E, M1, M2 = CONFIGS[name]
     compiled_ensemble(name, STEPS[name][0])  # compile this shape once, outside the timed runs
-    rates = interleaved_rates({"plain": (lambda n, s: plain_loop(n, PLAIN_MODELS, s), PLAIN_MODELS),
-                               "eager": (ensemble, E), "compiled": (compiled_ensemble, E)}, name)
+    rates = interleaved_rates(
+        {
+            "plain": (lambda n, s: plain_loop(n, PLAIN_MODELS, s), PLAIN_MODELS),
+            "eager": (ensemble, E),
+            "compiled": (compiled_ensemble, E),
+        },
+        name,
+    )
     plain, ens, comp = rates["plain"], rates["eager"], rates["compiled"]
     step_batch_benchmark(benchmark, name, compile=False)
     d = dX + DY
     best = max(ens, comp)
-    executed = EnsembleICLTransformer.flops_per_member_step_factored(B, l, dX, DY, M1, M2, m, d, d) * best / 1e9
+    executed = (
+        EnsembleICLTransformer.flops_per_member_step_factored(B, l, dX, DY, M1, M2, m, d, d)
+        * best
+        / 1e9
+    )
     dense_eq = EnsembleICLTransformer.flops_per_member_step(B, l, d, m, d, d) * best / 1e9
     peak = PEAK.get("gflops") or matmul_peak()
-    row = {"config": name, "dX,l,m,B": f"{dX},{l},{m},{B}", "E": E, "plain steps/s": plain,
-           "ensemble steps/s/model": ens, "ratio": ens / plain, "compiled steps/s/model": comp, "compiled ratio": comp / plain,
-           "executed GFLOP/s (best)": executed, "dense-equivalent GFLOP/s (best)": dense_eq, "peak GFLOP/s": peak,
-           "executed / peak": executed / peak}
+    row = {
+        "config": name,
+        "dX,l,m,B": f"{dX},{l},{m},{B}",
+        "E": E,
+        "plain steps/s": plain,
+        "ensemble steps/s/model": ens,
+        "ratio": ens / plain,
+        "compiled steps/s/model": comp,
+        "compiled ratio": comp / plain,
+        "executed GFLOP/s (best)": executed,
+        "dense-equivalent GFLOP/s (best)": dense_eq,
+        "peak GFLOP/s": peak,
+        "executed / peak": executed / peak,
+    }
     benchmark.extra_info.update(row)
     table.append(row)
 

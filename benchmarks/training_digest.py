@@ -34,19 +34,41 @@ def digest(te: TrainedEnsemble) -> str:
     return h.hexdigest()
 
 
-def small(seed: int, data: dict | None = None, model: dict | None = None, train: dict | None = None) -> RunConfig:
+def small(
+    seed: int, data: dict | None = None, model: dict | None = None, train: dict | None = None
+) -> RunConfig:
     """The unit tests' tiny run (tests/conftest.py small_run)."""
-    d = dict(M1=4, M2=4, dX=8, dY=4, l_tr=8, l_ts=8, n_train_tasks=4, M1_ood=3, alpha=0.8, alpha_test=0.8, **(data or {}))
+    d = dict(
+        M1=4,
+        M2=4,
+        dX=8,
+        dY=4,
+        l_tr=8,
+        l_ts=8,
+        n_train_tasks=4,
+        M1_ood=3,
+        alpha=0.8,
+        alpha_test=0.8,
+        **(data or {}),
+    )
     t = dict(steps=30, batch=16, eta=0.5, eval_every=10, n_eval=64, chunk=10)
     t.update(train or {})
-    return RunConfig(data=DataConfig(**d), model=ModelConfig(**{"m": 8, **(model or {})}), train=TrainConfig(**t), seed=seed)
+    return RunConfig(
+        data=DataConfig(**d),
+        model=ModelConfig(**{"m": 8, **(model or {})}),
+        train=TrainConfig(**t),
+        seed=seed,
+    )
 
 
 def cases() -> dict[str, list[RunConfig]]:
     deep = dict(arch="deep", depth=2, heads=2, width=8, mlp_width=12)
     adam = dict(optimizer="adam", eta=0.01, steps=12, eval_every=4, n_eval=16, chunk=4, batch=8)
     return {
-        "paper-sgd-default": [RunConfig(data=DataConfig(), train=TrainConfig(steps=60), seed=derive_seed("digest", s)) for s in range(2)],
+        "paper-sgd-default": [
+            RunConfig(data=DataConfig(), train=TrainConfig(steps=60), seed=derive_seed("digest", s))
+            for s in range(2)
+        ],
         "deep-adam": [small(s, model=deep, train=adam) for s in range(3)],
         "diverging-member": [small(0), small(99, train=dict(eta=1e12)), small(1)],
         "noise-dense": [small(s, data=dict(noise=0.1)) for s in range(2)],

@@ -26,17 +26,27 @@ LEDGER_EXIT_CODES = f"""exit codes:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `ledger` (and the shared --reference help) on the CLI's subcommands."""
-    s = sub.add_parser("ledger", help="list plan changes per claim: logged [[changes]] and unlogged differences "
-                       "against the reference run", epilog=LEDGER_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s = sub.add_parser(
+        "ledger",
+        help="list plan changes per claim: logged [[changes]] and unlogged differences "
+        "against the reference run",
+        epilog=LEDGER_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     s.add_argument("paths", nargs="*", help="claim files or folders (default: claims/)")
     add_reference_option(s)
     s.set_defaults(fn=cmd_ledger)
 
 
 def add_reference_option(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--reference", default=None, help=f"reference run folder whose verdicts' plans the claims are checked "
-                   f"against ('none': no check; default ${ledger.REFERENCE_ENV}, else results/reference/nightly-cpu "
-                   "beside the claims folder)")
+    s.add_argument(
+        "--reference",
+        default=None,
+        help=f"reference run folder whose verdicts' plans the claims are checked "
+        f"against ('none': no check; default ${ledger.REFERENCE_ENV}, else "
+        "results/reference/nightly-cpu "
+        "beside the claims folder)",
+    )
 
 
 def _status(s: ledger.PlanStatus) -> str:
@@ -54,11 +64,24 @@ def cmd_ledger(a: argparse.Namespace) -> int:
     result = ledger.audit(paths, a.reference)
     for w in result.warnings:
         print(f"warning: ledger: {w}", file=sys.stderr)
-    refs = ", ".join(f"{terminal.short_path(r.folder)} (profile {r.profile}, commit {r.commit[:12] or '?'})"
-                     for r in result.references) or "none found (every claim counts as new)"
+    refs = (
+        ", ".join(
+            f"{terminal.short_path(r.folder)} (profile {r.profile}, commit {r.commit[:12] or '?'})"
+            for r in result.references
+        )
+        or "none found (every claim counts as new)"
+    )
     print(f"reference: {refs}")
-    rows = [(s.claim_id, _status(s), f"plan {s.digest}" + (f" (reference {s.old_digest})" if s.changed else "")
-             + (f" | {len(s.changes)} logged change(s)" if s.changes else "")) for s in result.statuses]
+    rows = [
+        (
+            s.claim_id,
+            _status(s),
+            f"plan {s.digest}"
+            + (f" (reference {s.old_digest})" if s.changed else "")
+            + (f" | {len(s.changes)} logged change(s)" if s.changes else ""),
+        )
+        for s in result.statuses
+    ]
     print(terminal.table(rows, headers=("claim", "status", "plan now (reference) | log")))
     for s in result.statuses:
         if s.changes:
@@ -67,7 +90,13 @@ def cmd_ledger(a: argparse.Namespace) -> int:
                 print(f"  - {ledger_section.describe(c)}")
     for s in result.unlogged:
         print(f"\nerror: {s.line()}")
-    counts = {k: sum(_status(s) == k for s in result.statuses) for k in ("unchanged", "changed, logged", "UNLOGGED change")}
-    print(f"\n{len(result.statuses)} claims: " + ", ".join(f"{n} {k}" for k, n in counts.items())
-          + f", {sum(len(s.changes) for s in result.statuses)} [[changes]] entries")
+    counts = {
+        k: sum(_status(s) == k for s in result.statuses)
+        for k in ("unchanged", "changed, logged", "UNLOGGED change")
+    }
+    print(
+        f"\n{len(result.statuses)} claims: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + f", {sum(len(s.changes) for s in result.statuses)} [[changes]] entries"
+    )
     return EXIT_FAILED if result.unlogged else EXIT_OK

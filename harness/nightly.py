@@ -10,8 +10,8 @@ the job summary ($GITHUB_STEP_SUMMARY).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from harness.core.jsonio import atomic_write_text
 from harness.report.compare import Comparison, check_profiles, write_comparison
@@ -21,16 +21,25 @@ STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 LINKS = {"report": "report.md", "HTML report": "report.html", "compare.json": "compare.json"}
 
 
-def resolve_baseline(spec: str, results: Path, profile: str, out: str | None, allow_mismatch: bool,
-                     warn: Callable[[str], None]) -> Path | None:
-    """The baseline run folder: for 'latest' the newest readable earlier run of `profile` under RESULTS/runs
-    (None on a first night); otherwise the given folder, which must be a readable run (RunFolderError) of the same
-    profile (RunMismatchError unless `allow_mismatch`)."""
+def resolve_baseline(
+    spec: str,
+    results: Path,
+    profile: str,
+    out: str | None,
+    allow_mismatch: bool,
+    warn: Callable[[str], None],
+) -> Path | None:
+    """The baseline run folder: for 'latest' the newest readable earlier run of `profile` under
+    RESULTS/runs (None on a first night); otherwise the given folder, which must be a readable run
+    (RunFolderError) of the same profile (RunMismatchError unless `allow_mismatch`)."""
     if spec == "latest":
         runs = Path(results) / "runs"
         found = latest_run(runs, profile, exclude=out, warn=warn)
         if found is None:
-            warn(f"no earlier '{profile}' run under {runs}: nothing to compare against (first night?)")
+            warn(
+                f"no earlier '{profile}' run under {runs}: nothing to compare against (first "
+                "night?)"
+            )
         return found
     run = load_run(spec)
     problem = check_profiles(spec, run["meta"].get("profile"), profile, allow_mismatch)
@@ -41,16 +50,23 @@ def resolve_baseline(spec: str, results: Path, profile: str, out: str | None, al
 
 def no_baseline_markdown(profile: str, results: Path, links: dict[str, str] | None = None) -> str:
     """The summary of a night with nothing to compare against."""
-    text = (f"## iclcheck: profile `{profile}`\n\nNo earlier `{profile}` run under `{Path(results) / 'runs'}`: "
-            "verdicts only, nothing compared.\n")
-    return text + ("\nLinks: " + ", ".join(f"[{k}]({v})" for k, v in links.items()) + "\n" if links else "")
+    text = (
+        f"## iclcheck: profile `{profile}`\n\nNo earlier `{profile}` run under "
+        f"`{Path(results) / 'runs'}`: "
+        "verdicts only, nothing compared.\n"
+    )
+    return text + (
+        "\nLinks: " + ", ".join(f"[{k}]({v})" for k, v in links.items()) + "\n" if links else ""
+    )
 
 
 def publish(cmp: Comparison | None, run_dir: Path, profile: str, results: Path) -> str:
-    """Write compare.json (when there is a comparison) and summary.md into the run folder, append the summary to
-    $GITHUB_STEP_SUMMARY when it is set; returns the Markdown."""
+    """Write compare.json (when there is a comparison) and summary.md into the run folder, append
+    the summary to $GITHUB_STEP_SUMMARY when it is set; returns the Markdown."""
     if cmp is None:
-        text = no_baseline_markdown(profile, results, {k: v for k, v in LINKS.items() if k != "compare.json"})
+        text = no_baseline_markdown(
+            profile, results, {k: v for k, v in LINKS.items() if k != "compare.json"}
+        )
         atomic_write_text(Path(run_dir) / "summary.md", text)
         plain = no_baseline_markdown(profile, results)
     else:

@@ -1,16 +1,14 @@
-"""Pre-flight checks of a run's options, before any training, and the exit codes of the command line.
+"""Pre-flight checks of a run's options, before any training, and the exit codes of the command
+line.
 
-A run that trains for an hour and then finds it cannot write its report, or
-that every group fails on `--device gpu`, loses the hour: everything that can
-be checked up front is checked here, and a problem is one line and exit 2.
-An error that is not bad input is an internal error: one line to stderr, the
-traceback in a log file, exit 3, so CI can tell a crash from a refutation.
-"""
+A run that trains for an hour and then finds it cannot write its report, or that every group fails
+on `--device gpu`, loses the hour: everything that can be checked up front is checked here, and a
+problem is one line and exit 2. An error that is not bad input is an internal error: one line to
+stderr, the traceback in a log file, exit 3, so CI can tell a crash from a refutation."""
 
 from __future__ import annotations
 
 import argparse
-
 import datetime as dt
 import os
 import re
@@ -36,7 +34,8 @@ class UsageError(ValueError):
 
 
 class InternalError(Exception):
-    """Raised from a failure after the pre-flight checks passed: not bad input (exit 3); the cause is the original."""
+    """Raised from a failure after the pre-flight checks passed: not bad input (exit 3); the cause
+    is the original."""
 
 
 def check_device(device: str) -> None:
@@ -51,11 +50,14 @@ def check_device(device: str) -> None:
         raise UsageError(f"--device {device}: CUDA is not available on this machine")
     n, idx = torch.cuda.device_count(), int(device.partition(":")[2] or 0)
     if idx >= n:
-        raise UsageError(f"--device {device}: this machine has {n} CUDA device(s): cuda:0 to cuda:{n - 1}")
+        raise UsageError(
+            f"--device {device}: this machine has {n} CUDA device(s): cuda:0 to cuda:{n - 1}"
+        )
 
 
 def check_writable_dir(folder: Path, option: str) -> None:
-    """Create `folder` if needed and write and remove a probe file in it, so a bad folder fails now, not after training."""
+    """Create `folder` if needed and write and remove a probe file in it, so a bad folder fails now,
+    not after training."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{option} {folder}: exists and is not a folder")
     try:
@@ -68,7 +70,8 @@ def check_writable_dir(folder: Path, option: str) -> None:
 
 
 def check_address(address: str, timeout: float = ADDRESS_TIMEOUT) -> None:
-    """A Dask scheduler address (tcp://HOST:PORT or HOST:PORT) accepts a TCP connection within `timeout` seconds."""
+    """A Dask scheduler address (tcp://HOST:PORT or HOST:PORT) accepts a TCP connection within
+    `timeout` seconds."""
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
     try:
         host, port = parts.hostname, parts.port
@@ -80,13 +83,17 @@ def check_address(address: str, timeout: float = ADDRESS_TIMEOUT) -> None:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:
         reason = "timed out" if isinstance(exc, socket.timeout) else (exc.strerror or str(exc))
-        raise UsageError(f"--address {address}: no Dask scheduler reachable at {host}:{port} within {timeout:g} s ({reason})") from None
+        raise UsageError(
+            f"--address {address}: no Dask scheduler reachable at {host}:{port} within {timeout:g} "
+            f"s ({reason})"
+        ) from None
 
 
 def write_error_log(exc: BaseException, results: Path | None) -> Path:
-    """The traceback of `exc` in RESULTS/logs/<time>-<pid>-error.log, or in a temporary file if that is not writable."""
+    """The traceback of `exc` in RESULTS/logs/<time>-<pid>-error.log, or in a temporary file if that
+    is not writable."""
     text = "".join(traceback.format_exception(exc))
-    name = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{os.getpid()}-error.log"
+    name = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}-error.log"
     if results is not None:
         try:
             log = Path(results) / "logs" / name
@@ -108,7 +115,8 @@ def one_line(exc: BaseException) -> str:
 
 
 def check_run_options(a: argparse.Namespace) -> None:
-    """Everything about the options that can fail, checked before any training (UsageError: exit 2)."""
+    """Everything about the options that can fail, checked before any training (UsageError: exit
+    2)."""
     check_device(a.device)
     for opt, v in (("--jobs", a.jobs), ("--max-ensemble", a.max_ensemble)):
         if v < 1:
@@ -120,4 +128,6 @@ def check_run_options(a: argparse.Namespace) -> None:
     results = Path(a.results)
     check_writable_dir(results, "--results")
     check_writable_dir(results / "store", "--results")
-    check_writable_dir(Path(a.out) if a.out else results / "runs", "--out" if a.out else "--results")
+    check_writable_dir(
+        Path(a.out) if a.out else results / "runs", "--out" if a.out else "--results"
+    )

@@ -5,4 +5,9 @@ from .deep_transformer import EnsembleDeepTransformer
 from .icl_transformer import EnsembleICLTransformer
 from .reference import ReferenceICLTransformer, hinge_loss
 
-__all__ = ["EnsembleDeepTransformer", "EnsembleICLTransformer", "ReferenceICLTransformer", "hinge_loss"]
+__all__ = [
+    "EnsembleDeepTransformer",
+    "EnsembleICLTransformer",
+    "ReferenceICLTransformer",
+    "hinge_loss",
+]

@@ -52,10 +52,24 @@ import torch.nn.functional as Fn
 from torch import nn
 
 PARAM_NAMES = (
-    "W_in", "e_query",
-    "ln1_g", "ln1_b", "W_qkv", "b_qkv", "W_proj", "b_proj",
-    "ln2_g", "ln2_b", "W_fc", "b_fc", "W_fc2", "b_fc2",
-    "lnf_g", "lnf_b", "w_out", "b_out",
+    "W_in",
+    "e_query",
+    "ln1_g",
+    "ln1_b",
+    "W_qkv",
+    "b_qkv",
+    "W_proj",
+    "b_proj",
+    "ln2_g",
+    "ln2_b",
+    "W_fc",
+    "b_fc",
+    "W_fc2",
+    "b_fc2",
+    "lnf_g",
+    "lnf_b",
+    "w_out",
+    "b_out",
 )
 LN_EPS = 1e-5
 
@@ -85,7 +99,13 @@ class EnsembleDeepTransformer(nn.Module):
     # ------------------------------------------------------------------ construction
     @staticmethod
     def initial_weights(
-        d: int, depth: int, heads: int, width: int, mlp_width: int, init_std: float, g: torch.Generator,
+        d: int,
+        depth: int,
+        heads: int,
+        width: int,
+        mlp_width: int,
+        init_std: float,
+        g: torch.Generator,
         dtype: torch.dtype = torch.float32,
     ) -> dict[str, torch.Tensor]:
         """One member's initial weights (see the module docstring), all from generator g."""
@@ -95,7 +115,9 @@ class EnsembleDeepTransformer(nn.Module):
         L, w, h = depth, width, mlp_width
 
         def normal(*shape: int, std: float) -> torch.Tensor:
-            return (torch.randn(*shape, generator=g, dtype=torch.float64, device=dev) * std).to(dtype)
+            return (torch.randn(*shape, generator=g, dtype=torch.float64, device=dev) * std).to(
+                dtype
+            )
 
         zeros = lambda *s: torch.zeros(*s, dtype=dtype, device=dev)  # noqa: E731
         ones = lambda *s: torch.ones(*s, dtype=dtype, device=dev)  # noqa: E731
@@ -103,18 +125,28 @@ class EnsembleDeepTransformer(nn.Module):
         return {
             "W_in": normal(w, d, std=1.0 / math.sqrt(d)),
             "e_query": normal(w, std=init_std),
-            "ln1_g": ones(L, w), "ln1_b": zeros(L, w),
-            "W_qkv": normal(L, 3 * w, w, std=init_std), "b_qkv": zeros(L, 3 * w),
-            "W_proj": normal(L, w, w, std=res_std), "b_proj": zeros(L, w),
-            "ln2_g": ones(L, w), "ln2_b": zeros(L, w),
-            "W_fc": normal(L, h, w, std=init_std), "b_fc": zeros(L, h),
-            "W_fc2": normal(L, w, h, std=res_std), "b_fc2": zeros(L, w),
-            "lnf_g": ones(w), "lnf_b": zeros(w),
-            "w_out": normal(w, std=1.0 / math.sqrt(w)), "b_out": zeros(()),
+            "ln1_g": ones(L, w),
+            "ln1_b": zeros(L, w),
+            "W_qkv": normal(L, 3 * w, w, std=init_std),
+            "b_qkv": zeros(L, 3 * w),
+            "W_proj": normal(L, w, w, std=res_std),
+            "b_proj": zeros(L, w),
+            "ln2_g": ones(L, w),
+            "ln2_b": zeros(L, w),
+            "W_fc": normal(L, h, w, std=init_std),
+            "b_fc": zeros(L, h),
+            "W_fc2": normal(L, w, h, std=res_std),
+            "b_fc2": zeros(L, w),
+            "lnf_g": ones(w),
+            "lnf_b": zeros(w),
+            "w_out": normal(w, std=1.0 / math.sqrt(w)),
+            "b_out": zeros(()),
         }
 
     @classmethod
-    def from_members(cls, members: list[dict[str, torch.Tensor]], heads: int) -> "EnsembleDeepTransformer":
+    def from_members(
+        cls, members: list[dict[str, torch.Tensor]], heads: int
+    ) -> EnsembleDeepTransformer:
         """Stack per-member weight dicts into one ensemble."""
         return cls({k: torch.stack([m[k] for m in members]) for k in PARAM_NAMES}, heads)
 
@@ -141,11 +173,14 @@ class EnsembleDeepTransformer(nn.Module):
 
     @property
     def prune_weights(self) -> torch.Tensor:
-        """(E, mlp_width, width): incoming weight rows of the last block's MLP neurons (what pruning ranks)."""
+        """(E, mlp_width, width): incoming weight rows of the last block's MLP neurons (what pruning
+        ranks)."""
         return self.W_fc[:, -1]
 
     # ------------------------------------------------------------------ forward
-    def _attend(self, hq: torch.Tensor | None, hkv: torch.Tensor, i: int, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _attend(
+        self, hq: torch.Tensor | None, hkv: torch.Tensor, i: int, mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Multi-head attention of block i over keys/values of hkv (E, n, T, w), both
         layer-normed; queries from every row of hkv (hq None) or from hq (E, n, Tq, w).
         Returns (output (E, n, Tq, w), A (E, n, H, Tq, T))."""
@@ -153,12 +188,24 @@ class EnsembleDeepTransformer(nn.Module):
         H = self.heads
         dh = w // H
         if hq is None:  # one matmul for q, k and v
-            qkv = _lin(hkv, self.W_qkv[:, i], self.b_qkv[:, i]).view(E, n, T, 3, H, dh).permute(3, 0, 1, 4, 2, 5)
+            qkv = (
+                _lin(hkv, self.W_qkv[:, i], self.b_qkv[:, i])
+                .view(E, n, T, 3, H, dh)
+                .permute(3, 0, 1, 4, 2, 5)
+            )
             q, k, v = qkv[0], qkv[1], qkv[2]  # (E, n, H, T, dh)
         else:
-            kv = _lin(hkv, self.W_qkv[:, i, w:], self.b_qkv[:, i, w:]).view(E, n, T, 2, H, dh).permute(3, 0, 1, 4, 2, 5)
+            kv = (
+                _lin(hkv, self.W_qkv[:, i, w:], self.b_qkv[:, i, w:])
+                .view(E, n, T, 2, H, dh)
+                .permute(3, 0, 1, 4, 2, 5)
+            )
             k, v = kv[0], kv[1]
-            q = _lin(hq, self.W_qkv[:, i, :w], self.b_qkv[:, i, :w]).view(E, n, -1, H, dh).transpose(2, 3)
+            q = (
+                _lin(hq, self.W_qkv[:, i, :w], self.b_qkv[:, i, :w])
+                .view(E, n, -1, H, dh)
+                .transpose(2, 3)
+            )
         s = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(dh))  # (E, n, H, Tq, T)
         if mask is not None:
             s = s.masked_fill(~mask, float("-inf"))
@@ -166,14 +213,17 @@ class EnsembleDeepTransformer(nn.Module):
         o = (A @ v).transpose(2, 3).reshape(E, n, -1, w)
         return _lin(o, self.W_proj[:, i], self.b_proj[:, i]), A
 
-    def _run(self, P: torch.Tensor, neuron_mask: torch.Tensor | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def _run(
+        self, P: torch.Tensor, neuron_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """F (E, n) and, per block, the query row's attention (E, n, H, l + 1)."""
         E, n, T, _ = P.shape
         l = T - 1
         h = _lin(P, self.W_in)  # (E, n, T, w)
         h = torch.cat([h[:, :, :l], h[:, :, l:] + self.e_query[:, None, None, :]], dim=2)
         pos = torch.arange(T, device=P.device)
-        mask = (pos[None, :] < l) | (pos[None, :] == pos[:, None])  # (T, T): row t sees the contexts and itself
+        # (T, T): row t sees the contexts and itself
+        mask = (pos[None, :] < l) | (pos[None, :] == pos[:, None])
         attn: list[torch.Tensor] = []
         L = self.depth
         for i in range(L):
@@ -186,7 +236,9 @@ class EnsembleDeepTransformer(nn.Module):
                 o, A = self._attend(None, a, i, mask)
                 h = h + o
             attn.append(A[:, :, :, -1, :])  # the query row (the last row in both cases)
-            f = Fn.gelu(_lin(_ln(h, self.ln2_g[:, i], self.ln2_b[:, i]), self.W_fc[:, i], self.b_fc[:, i]))
+            f = Fn.gelu(
+                _lin(_ln(h, self.ln2_g[:, i], self.ln2_b[:, i]), self.W_fc[:, i], self.b_fc[:, i])
+            )
             if last and neuron_mask is not None:
                 f = f * neuron_mask.view(E, 1, 1, -1).to(f.dtype)
             h = h + _lin(f, self.W_fc2[:, i], self.b_fc2[:, i])
@@ -195,7 +247,10 @@ class EnsembleDeepTransformer(nn.Module):
         return F, attn
 
     def forward(
-        self, P: torch.Tensor, neuron_mask: torch.Tensor | None = None, return_attention: bool = False
+        self,
+        P: torch.Tensor,
+        neuron_mask: torch.Tensor | None = None,
+        return_attention: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """F (E, n); with return_attention also A (E, n, l): the last block's query
         attention over the l context columns, averaged over heads (sums to 1 minus
@@ -205,7 +260,9 @@ class EnsembleDeepTransformer(nn.Module):
             return F
         return F, attn[-1][..., :-1].mean(2)
 
-    def forward_layers(self, P: torch.Tensor, neuron_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward_layers(
+        self, P: torch.Tensor, neuron_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(F (E, n), A (E, n, l) as in forward, query attention of every block and head
         (E, L, H, n, l + 1): over the l contexts and, last, the query itself)."""
         F, attn = self._run(P, neuron_mask)
@@ -216,7 +273,9 @@ class EnsembleDeepTransformer(nn.Module):
         return self.forward_layers(P)[2]
 
     # ------------------------------------------------------------------ training
-    def hinge_loss_and_grads(self, P: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def hinge_loss_and_grads(
+        self, P: torch.Tensor, z: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Per-member mean hinge loss max(0, 1 - z F) (E,) and its gradients by autograd,
         keyed by parameter name (every parameter of the model)."""
         names = [k for k in PARAM_NAMES if getattr(self, k).requires_grad]

@@ -20,12 +20,20 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.nn.functional import embedding
 from torch import nn
+from torch.nn.functional import embedding
 
 
 class EnsembleICLTransformer(nn.Module):
-    def __init__(self, W_Q: torch.Tensor, W_K: torch.Tensor, W_V: torch.Tensor, W_O: torch.Tensor, a: torch.Tensor, train_a: bool = False):
+    def __init__(
+        self,
+        W_Q: torch.Tensor,
+        W_K: torch.Tensor,
+        W_V: torch.Tensor,
+        W_O: torch.Tensor,
+        a: torch.Tensor,
+        train_a: bool = False,
+    ):
         super().__init__()
         self.W_Q = nn.Parameter(W_Q)  # (E, mb, d)
         self.W_K = nn.Parameter(W_K)  # (E, mb, d)
@@ -36,7 +44,14 @@ class EnsembleICLTransformer(nn.Module):
 
     @staticmethod
     def initial_weights(
-        d: int, m: int, ma: int, mb: int, delta: float, wo_std: float, a_scale: float, g: torch.Generator,
+        d: int,
+        m: int,
+        ma: int,
+        mb: int,
+        delta: float,
+        wo_std: float,
+        a_scale: float,
+        g: torch.Generator,
         dtype: torch.dtype = torch.float32,
     ) -> dict[str, torch.Tensor]:
         """One member's initial weights (SPEC 1.5): delta * I for W_Q, W_K, W_V
@@ -45,13 +60,19 @@ class EnsembleICLTransformer(nn.Module):
         (a_scale = 1/sqrt(m) when 0)."""
         dev = g.device
         eye = lambda r: delta * torch.eye(r, d, dtype=dtype, device=dev)  # noqa: E731
-        W_O = torch.randn(m, ma, generator=g, dtype=torch.float64, device=dev).to(dtype) * (wo_std / math.sqrt(ma))
+        W_O = torch.randn(m, ma, generator=g, dtype=torch.float64, device=dev).to(dtype) * (
+            wo_std / math.sqrt(ma)
+        )
         s = a_scale or 1.0 / math.sqrt(m)
-        a = torch.cat([torch.full((m // 2,), s), torch.full((m - m // 2,), -s)]).to(dtype=dtype, device=dev)
+        a = torch.cat([torch.full((m // 2,), s), torch.full((m - m // 2,), -s)]).to(
+            dtype=dtype, device=dev
+        )
         return {"W_Q": eye(mb), "W_K": eye(mb), "W_V": eye(ma), "W_O": W_O, "a": a}
 
     @classmethod
-    def from_members(cls, members: list[dict[str, torch.Tensor]], train_a: bool = False) -> "EnsembleICLTransformer":
+    def from_members(
+        cls, members: list[dict[str, torch.Tensor]], train_a: bool = False
+    ) -> EnsembleICLTransformer:
         """Stack per-member weight dicts into one ensemble."""
         st = {k: torch.stack([w[k] for w in members]) for k in ("W_Q", "W_K", "W_V", "W_O", "a")}
         return cls(st["W_Q"], st["W_K"], st["W_V"], st["W_O"], st["a"], train_a=train_a)
@@ -67,14 +88,18 @@ class EnsembleICLTransformer(nn.Module):
         return 2 * n * (5 * mb * d + 4 * l * d + 3 * d * ma + 3 * ma * m)
 
     @staticmethod
-    def flops_per_member_step_factored(n: int, l: int, dX: int, dY: int, M: int, M2: int, m: int, ma: int, mb: int) -> int:
+    def flops_per_member_step_factored(
+        n: int, l: int, dX: int, dY: int, M: int, M2: int, m: int, ma: int, mb: int
+    ) -> int:
         """FLOPs (x2 per multiply-add) executed by `hinge_loss_and_grads_factored` on n prompts:
         its matrix products plus the l-long gathers/scatters (counted as one multiply-add each)."""
         d = dX + dY
-        proj = 2 * (dX * (M + M2)) + 2 * (dX * (M + M2))  # c_dot twice (s, dA): products with the pattern tables
+        # c_dot twice (s, dA): products with the pattern tables
+        proj = 2 * (dX * (M + M2)) + 2 * (dX * (M + M2))
         scat = 2 * (dX * (M + M2))  # c_weighted twice (u, dw)
         per_l = 4 * 3 * l  # gathers / scatter-adds / label terms over the contexts
-        dense = 3 * mb * d + 2 * mb * d + 3 * d * ma + 3 * ma * m  # qv, w, dqv, dW_K, dW_Q; v, dW_V, du; h, dW_O, dv
+        # qv, w, dqv, dW_K, dW_Q; v, dW_V, du; h, dW_O, dv
+        dense = 3 * mb * d + 2 * mb * d + 3 * d * ma + 3 * ma * m
         return 2 * n * (proj + scat + per_l + dense)
 
     @property
@@ -89,7 +114,10 @@ class EnsembleICLTransformer(nn.Module):
         return torch.softmax(s, dim=-1)
 
     def forward(
-        self, P: torch.Tensor, neuron_mask: torch.Tensor | None = None, return_attention: bool = False
+        self,
+        P: torch.Tensor,
+        neuron_mask: torch.Tensor | None = None,
+        return_attention: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """F for every member and prompt: (E, n). P: (E, n, l + 1, d).
 
@@ -105,7 +133,9 @@ class EnsembleICLTransformer(nn.Module):
         return (F, A) if return_attention else F
 
     @torch.no_grad()
-    def hinge_loss_and_grads(self, P: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def hinge_loss_and_grads(
+        self, P: torch.Tensor, z: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Per-member mean hinge loss max(0, 1 - z F) (E,) and its gradients.
 
         Hand-written backward of `forward` (see module docstring); each member's
@@ -144,8 +174,15 @@ class EnsembleICLTransformer(nn.Module):
 
     @torch.no_grad()
     def hinge_loss_and_grads_factored(
-        self, rel: torch.Tensor, irr: torch.Tensor, q: torch.Tensor,
-        pat: torch.Tensor, k: torch.Tensor, kappa: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
+        self,
+        rel: torch.Tensor,
+        irr: torch.Tensor,
+        q: torch.Tensor,
+        pat: torch.Tensor,
+        k: torch.Tensor,
+        kappa: torch.Tensor,
+        y: torch.Tensor,
+        z: torch.Tensor,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The same loss and gradients as `hinge_loss_and_grads`, for prompts given in
         factored form: column i is [rel[pat_i] + kappa_i irr[k_i] ; y_i q] (query: y = 0).
@@ -156,26 +193,55 @@ class EnsembleICLTransformer(nn.Module):
         scatter-add then multiply), so C is never materialised: the training data
         costs O(l) numbers per prompt instead of O(l d).
         """
-        return factored_hinge_loss_and_grads(self.W_Q, self.W_K, self.W_V, self.W_O, self.a, self.train_a,
-                                             rel, irr, q, pat, k, kappa, y, z)
+        return factored_hinge_loss_and_grads(
+            self.W_Q,
+            self.W_K,
+            self.W_V,
+            self.W_O,
+            self.a,
+            self.train_a,
+            rel,
+            irr,
+            q,
+            pat,
+            k,
+            kappa,
+            y,
+            z,
+        )
 
 
 def factored_hinge_loss_and_grads(
-    W_Q: torch.Tensor, W_K: torch.Tensor, W_V: torch.Tensor, W_O: torch.Tensor, a: torch.Tensor, train_a: bool,
-    rel: torch.Tensor, irr: torch.Tensor, q: torch.Tensor,
-    pat: torch.Tensor, k: torch.Tensor, kappa: torch.Tensor, y: torch.Tensor, z: torch.Tensor,
+    W_Q: torch.Tensor,
+    W_K: torch.Tensor,
+    W_V: torch.Tensor,
+    W_O: torch.Tensor,
+    a: torch.Tensor,
+    train_a: bool,
+    rel: torch.Tensor,
+    irr: torch.Tensor,
+    q: torch.Tensor,
+    pat: torch.Tensor,
+    k: torch.Tensor,
+    kappa: torch.Tensor,
+    y: torch.Tensor,
+    z: torch.Tensor,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """`EnsembleICLTransformer.hinge_loss_and_grads_factored` on plain tensors (weights as arguments), so that
-    the trainer can hand it to torch.compile once for every ensemble."""
+    """`EnsembleICLTransformer.hinge_loss_and_grads_factored` on plain tensors (weights as
+    arguments), so that the trainer can hand it to torch.compile once for every ensemble."""
     E, n, l1 = pat.shape
     l = l1 - 1
     dX = rel.shape[-1]
     M, M2 = rel.shape[1], irr.shape[1]
     dt = rel.dtype
     pc, kc, kac = pat[..., :l], k[..., :l], kappa[..., :l]  # contexts (E, n, l)
-    e = torch.arange(E, device=rel.device)[:, None]  # the query's pattern rows, looked up in the flattened tables
-    x_q = embedding(pat[..., l] + e * M, rel.reshape(E * M, dX)) + kappa[..., l, None] * embedding(k[..., l] + e * M2, irr.reshape(E * M2, dX))
-    pq = torch.cat([x_q, torch.zeros(E, n, q.shape[-1], dtype=dt, device=rel.device)], dim=-1)  # (E, n, d)
+    # the query's pattern rows, looked up in the flattened tables
+    e = torch.arange(E, device=rel.device)[:, None]
+    x_q = embedding(pat[..., l] + e * M, rel.reshape(E * M, dX)) + kappa[..., l, None] * embedding(
+        k[..., l] + e * M2, irr.reshape(E * M2, dX)
+    )
+    # (E, n, d)
+    pq = torch.cat([x_q, torch.zeros(E, n, q.shape[-1], dtype=dt, device=rel.device)], dim=-1)
     relT, irrT = rel.transpose(1, 2), irr.transpose(1, 2)  # (E, dX, M), (E, dX, M2)
 
     def c_dot(vec: torch.Tensor) -> torch.Tensor:
@@ -218,4 +284,3 @@ def factored_hinge_loss_and_grads(
     if train_a:
         grads["a"] = (dF.unsqueeze(-1) * r).sum(1)
     return loss, grads
-

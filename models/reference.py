@@ -14,7 +14,14 @@ from torch import nn
 
 
 class ReferenceICLTransformer(nn.Module):
-    def __init__(self, W_Q: torch.Tensor, W_K: torch.Tensor, W_V: torch.Tensor, W_O: torch.Tensor, a: torch.Tensor):
+    def __init__(
+        self,
+        W_Q: torch.Tensor,
+        W_K: torch.Tensor,
+        W_V: torch.Tensor,
+        W_O: torch.Tensor,
+        a: torch.Tensor,
+    ):
         super().__init__()
         self.W_Q = nn.Parameter(W_Q.clone())  # (mb, d)
         self.W_K = nn.Parameter(W_K.clone())  # (mb, d)

@@ -1,26 +1,25 @@
-"""The package's shape: layers that only import downward, no import cycle, small documented modules, and
-registries that take a new metric and a new claim kind from outside the package, end to end."""
+"""The package's shape: layers that only import downward, no import cycle, small documented modules,
+and registries that take a new metric and a new claim kind from outside the package, end to end."""
 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from conftest import TINY_SETTING, write_claim
 
 from harness.claims.kinds.base import KINDS, ClaimKind, make_verdict
 from harness.claims.metrics import METRICS, Metric, Row
 from harness.claims.verdict import Estimate
 from harness.cli import main
 
-from conftest import TINY_SETTING, write_claim
-
 ROOT = Path(__file__).resolve().parent.parent
-# bottom to top; models/ sits below all of them, the top-level modules (cli, pytest_plugin, loading, preflight) above
+# bottom to top; models/ sits below all of them, the top-level modules (cli, pytest_plugin, loading,
+# preflight) above
 LAYERS = ["core", "world", "measure", "training", "claims", "run", "report", "fuzz"]
-MAX_LINES = 320  # "about 300"
+MAX_LINES = 450  # formatted lines (ruff format, 100 columns)
 
 
 def _module_name(path: Path) -> str:
@@ -29,13 +28,18 @@ def _module_name(path: Path) -> str:
 
 
 def _imports() -> dict[str, set[str]]:
-    """Module -> the harness modules it imports (`from pkg import sub` counts as importing pkg.sub)."""
+    """Module -> the harness modules it imports (`from pkg import sub` counts as importing
+    pkg.sub)."""
     modules = {_module_name(p) for p in (ROOT / "harness").rglob("*.py")}
     edges: dict[str, set[str]] = {}
     for p in (ROOT / "harness").rglob("*.py"):
         out: set[str] = set()
         for node in ast.walk(ast.parse(p.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("harness"):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and (node.module or "").startswith("harness")
+            ):
                 for a in node.names:
                     sub = f"{node.module}.{a.name}"
                     out.add(sub if sub in modules else node.module)
@@ -51,7 +55,12 @@ def _layer(module: str) -> int:
 
 
 def test_every_import_goes_down_or_sideways():
-    upward = [(a, b) for a, bs in _imports().items() for b in bs if b != "harness" and _layer(b) > _layer(a)]
+    upward = [
+        (a, b)
+        for a, bs in _imports().items()
+        for b in bs
+        if b != "harness" and _layer(b) > _layer(a)
+    ]
     assert not upward, upward
 
 
@@ -66,7 +75,7 @@ def test_no_import_cycle():
             if m == "harness" or m.startswith("harness.__"):
                 continue
             if state.get(m) == 1:
-                cycles.append(stack[stack.index(m):] + [m])
+                cycles.append(stack[stack.index(m) :] + [m])
             elif m not in state:
                 visit(m, stack + [m])
         state[n] = 2
@@ -80,7 +89,11 @@ def test_no_import_cycle():
 
 
 def test_modules_are_small_and_packages_say_what_they_own():
-    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "harness").rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in (ROOT / "harness").rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
     assert not long, long
     for init in (ROOT / "harness").glob("*/__init__.py"):
         doc = ast.get_docstring(ast.parse(init.read_text()))
@@ -92,13 +105,17 @@ def test_models_hold_networks_only():
         assert "harness" not in p.read_text(), f"{p} imports the harness"
 
 
-# ------------------------------------------------------------------ a toy metric and a toy kind, from this file
+# ------------------------------------------------------------------ a toy metric and a toy kind,
+# from this file
 
-TOY = '''id = "toy-claim"
+TOY = (
+    """id = "toy-claim"
 source = "test"
 statement = "a toy metric judged by a toy kind"
 kind = "exactly"
-''' + TINY_SETTING.format(steps=20) + '''batch = 8
+"""
+    + TINY_SETTING.format(steps=20)
+    + """batch = 8
 eval_every = 10
 n_eval = 32
 chunk = 10
@@ -114,7 +131,8 @@ value = {value}
 replicates = 2
 [profiles.nightly]
 replicates = 2
-'''
+"""
+)
 
 
 @pytest.fixture()
@@ -126,12 +144,32 @@ def toy_registered():
         want = claim.prediction["value"]
         ok = all(r.value == want for r in rs)
         est = Estimate("checkpoints", rs[0].value, rs[0].value, rs[0].value, 1.0, 0.0, len(rs))
-        return make_verdict(claim, "CONFIRMED" if ok else "REFUTED", f"{rs[0].value:g} checkpoints", f"{len(rs)} runs",
-                            len(rs), 2, est, p_refute=1.0 if ok else 0.0)
+        return make_verdict(
+            claim,
+            "CONFIRMED" if ok else "REFUTED",
+            f"{rs[0].value:g} checkpoints",
+            f"{len(rs)} runs",
+            len(rs),
+            2,
+            est,
+            p_refute=1.0 if ok else 0.0,
+        )
 
-    METRICS.register("checkpoints", Metric("checkpoints", "number of checkpoints in the history", rows, per_point=False))
-    KINDS.register("exactly", ClaimKind("exactly", "every row equals the predicted value", {"value": float}, ("value",),
-                                        lambda c: f"{c.metric['name']} == {c.prediction['value']:g}", judge))
+    METRICS.register(
+        "checkpoints",
+        Metric("checkpoints", "number of checkpoints in the history", rows, per_point=False),
+    )
+    KINDS.register(
+        "exactly",
+        ClaimKind(
+            "exactly",
+            "every row equals the predicted value",
+            {"value": float},
+            ("value",),
+            lambda c: f"{c.metric['name']} == {c.prediction['value']:g}",
+            judge,
+        ),
+    )
     yield
     METRICS.unregister("checkpoints")
     KINDS.unregister("exactly")
@@ -142,17 +180,35 @@ def test_a_toy_metric_and_kind_run_end_to_end(tmp_path, toy_registered):
     claims = tmp_path / "claims"
     write_claim(claims, "toy-claim", TOY.format(value=3.0))  # steps 0, 10, 20
     out = tmp_path / "out"
-    rc = main(["run", str(claims), "--results", str(tmp_path / "res"), "--out", str(out), "--no-progress"])
+    rc = main(
+        ["run", str(claims), "--results", str(tmp_path / "res"), "--out", str(out), "--no-progress"]
+    )
     v = json.loads((out / "verdicts.json").read_text())["verdicts"][0]
     assert rc == 0 and v["verdict"] == "CONFIRMED" and v["prediction"] == "checkpoints == 3"
     assert v["estimate"]["value"] == 3.0 and v["predicted"] == {"value": 3.0}
-    write_claim(claims, "toy-claim", TOY.format(value=4.0))  # the same models, judged against another value
-    assert main(["run", str(claims), "--results", str(tmp_path / "res"), "--out", str(tmp_path / "o2"), "--no-progress"]) == 1
+    # the same models, judged against another value
+    write_claim(claims, "toy-claim", TOY.format(value=4.0))
+    assert (
+        main(
+            [
+                "run",
+                str(claims),
+                "--results",
+                str(tmp_path / "res"),
+                "--out",
+                str(tmp_path / "o2"),
+                "--no-progress",
+            ]
+        )
+        == 1
+    )
 
 
 def test_a_toy_kind_owns_its_validation(tmp_path, toy_registered, capsys):
     claims = tmp_path / "claims"
-    write_claim(claims, "toy-claim", TOY.format(value=3.0).replace("value = 3.0", "value = 3.0\neps = 0.1"))
+    write_claim(
+        claims, "toy-claim", TOY.format(value=3.0).replace("value = 3.0", "value = 3.0\neps = 0.1")
+    )
     assert main(["validate", str(claims)]) == 2
     err = capsys.readouterr().err
     assert "prediction.eps" in err and "kind 'exactly' does not read it" in err

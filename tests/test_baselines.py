@@ -6,20 +6,28 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import CLAIMS_DIR, small_run, write_claim
 
 import harness.measure.ensemble as metrics
-from harness.measure.baselines import BASELINES, METHODS, BaselineCache, baseline_errors, context_examples, predict
-from harness.claims.schema import ClaimError, load_claim
 from harness.claims.grid import Unit
-from harness.world.prompts import PromptBatch
+from harness.claims.schema import ClaimError, load_claim
+from harness.measure.baselines import (
+    BASELINES,
+    METHODS,
+    BaselineCache,
+    baseline_errors,
+    context_examples,
+    predict,
+)
 from harness.training.trainer import train_ensemble
-
-from conftest import CLAIMS_DIR, write_claim, small_run
+from harness.world.prompts import PromptBatch
 
 Q = torch.tensor([0.6, 0.8])  # label direction, dY = 2
 
 
-def hand_prompt(ctx: list[tuple[float, float, int]], query: tuple[float, float], z: int) -> tuple[torch.Tensor, torch.Tensor]:
+def hand_prompt(
+    ctx: list[tuple[float, float, int]], query: tuple[float, float], z: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A prompt with dX = 2, dY = 2: columns [x; y q], the query's label slot 0."""
     cols = [torch.cat([torch.tensor([a, b]), y * Q]) for a, b, y in ctx]
     cols.append(torch.cat([torch.tensor(query), torch.zeros(2)]))
@@ -27,14 +35,26 @@ def hand_prompt(ctx: list[tuple[float, float, int]], query: tuple[float, float],
 
 
 # two clusters: near (1, 0) labelled +1, near (0, 1) labelled -1
-CTX = [(1.0, 0.1, 1), (0.9, -0.1, 1), (1.1, 0.0, 1), (0.0, 1.0, -1), (0.1, 0.9, -1), (-0.1, 1.1, -1)]
+CTX = [
+    (1.0, 0.1, 1),
+    (0.9, -0.1, 1),
+    (1.1, 0.0, 1),
+    (0.0, 1.0, -1),
+    (0.1, 0.9, -1),
+    (-0.1, 1.1, -1),
+]
 
 
 def batch_of(prompts: list[tuple[torch.Tensor, torch.Tensor]], E: int = 1) -> PromptBatch:
     P = torch.stack([p for p, _ in prompts])
     z = torch.stack([zz for _, zz in prompts])
     l = P.shape[1] - 1
-    b = PromptBatch(P, z, torch.zeros(len(prompts), l, dtype=torch.long), torch.zeros(len(prompts), dtype=torch.long))
+    b = PromptBatch(
+        P,
+        z,
+        torch.zeros(len(prompts), l, dtype=torch.long),
+        torch.zeros(len(prompts), dtype=torch.long),
+    )
     return PromptBatch.stack([b] * E)
 
 
@@ -70,7 +90,8 @@ def test_knn3_with_fewer_contexts_than_neighbours():
 
 def test_baseline_errors_count_per_member_and_best_is_the_minimum():
     right = hand_prompt(CTX, (1.0, 0.05), 1)
-    wrong = hand_prompt(CTX, (1.0, 0.05), -1)  # the query's true label disagrees with its neighbours
+    # the query's true label disagrees with its neighbours
+    wrong = hand_prompt(CTX, (1.0, 0.05), -1)
     b = batch_of([right, wrong, wrong], E=2)
     q = torch.stack([Q, Q])
     for name in BASELINES:
@@ -101,7 +122,11 @@ def test_measure_ensemble_pairs_baselines_with_the_transformer_on_the_same_promp
 
     monkeypatch.setattr(metrics, "evaluate", spy_eval)
     monkeypatch.setattr(metrics.BaselineCache, "errors", spy_base)
-    points = [{"data.l_ts": l, "baseline.method": m} for l in (4, 6) for m in ("transformer", "knn1", "best")]
+    points = [
+        {"data.l_ts": l, "baseline.method": m}
+        for l in (4, 6)
+        for m in ("transformer", "knn1", "best")
+    ]
     units = [Unit("x", {}, e, r, points, {"n_test": 12, "chunk": 2048}) for e, r in enumerate(runs)]
     out = metrics.measure_ensemble(te.model, te.worlds, units[0].eval_points, units[0].eval, "cpu")
     id_batches = evaluated[0::2]  # evaluate is called for the in-domain then the OOD batch
@@ -114,7 +139,9 @@ def test_measure_ensemble_pairs_baselines_with_the_transformer_on_the_same_promp
     for m in meas:
         assert 0 <= m.err_id <= 12 and m.n == 12
     # knn1's errors at l_ts = 4 are those of knn1 fitted on the transformer's prompts
-    knn1 = baseline_errors(id_batches[0], torch.stack([w.ind.q for w in te.worlds]), te.worlds[0].cfg.dX, "knn1")
+    knn1 = baseline_errors(
+        id_batches[0], torch.stack([w.ind.q for w in te.worlds]), te.worlds[0].cfg.dX, "knn1"
+    )
     assert [out[e].measurements[1].err_id for e in range(2)] == knn1.tolist()
 
 
@@ -124,10 +151,16 @@ def test_claim_validation_of_the_baseline_axis(tmp_path):
     c = load_claim(good, "quick")
     assert "baseline.method" in c.eval_axes
     bad = tmp_path / "y.toml"
-    bad.write_text(text.replace('id = "icl-vs-baselines"', 'id = "y"').replace('"knn3", ', '"knn5", '))
+    bad.write_text(
+        text.replace('id = "icl-vs-baselines"', 'id = "y"').replace('"knn3", ', '"knn5", ')
+    )
     with pytest.raises(ClaimError, match="baseline.method"):
         load_claim(bad, "quick")
-    bad.write_text(text.replace('id = "icl-vs-baselines"', 'id = "y"').replace('domain = "id"', 'domain = "ood"'))
+    bad.write_text(
+        text.replace('id = "icl-vs-baselines"', 'id = "y"').replace(
+            'domain = "id"', 'domain = "ood"'
+        )
+    )
     with pytest.raises(ClaimError, match="in-domain only"):
         load_claim(bad, "quick")
 
@@ -138,6 +171,7 @@ def test_vectorised_knn_equals_sklearn_when_distances_do_not_tie(k, l):
     """Continuous contexts (no equal distances): the torch k-NN gives exactly the answer of
     one scikit-learn KNeighborsClassifier fitted per prompt (the one-class rule applied to both)."""
     import numpy as np
+
     from harness.measure.baselines import knn_predict, make_estimator
 
     rng = np.random.default_rng(7 + l + k)
@@ -155,6 +189,7 @@ def test_vectorised_knn_equals_sklearn_when_distances_do_not_tie(k, l):
 
 def test_vectorised_knn1_breaks_distance_ties_by_the_lowest_context_index():
     import numpy as np
+
     from harness.measure.baselines import knn_predict
 
     # orthonormal patterns: every other pattern is at the same distance sqrt(2) from the query

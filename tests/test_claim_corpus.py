@@ -1,5 +1,5 @@
-"""Broken claim files (tests/broken_claims/) and the checks that span files: each is one ClaimError line naming
-the file and the key where the problem is written, before anything trains."""
+"""Broken claim files (tests/broken_claims/) and the checks that span files: each is one ClaimError
+line naming the file and the key where the problem is written, before anything trains."""
 
 from __future__ import annotations
 
@@ -7,18 +7,23 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from conftest import write_claim
 
 from harness.claims.schema import ClaimError, load_claim
 from harness.cli import main
 from harness.loading import load_claims
 
-from conftest import write_claim
-
-_spec = importlib.util.spec_from_file_location("broken_claims_classify", Path(__file__).parent / "broken_claims" / "classify.py")
+_spec = importlib.util.spec_from_file_location(
+    "broken_claims_classify", Path(__file__).parent / "broken_claims" / "classify.py"
+)
 classify = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(classify)
 
-GOOD = (Path(__file__).parent / "broken_claims" / "grid-duplicate.toml").read_text().replace("[0.5, 0.5, 1.0]", "[0.5, 1.0]")
+GOOD = (
+    (Path(__file__).parent / "broken_claims" / "grid-duplicate.toml")
+    .read_text()
+    .replace("[0.5, 0.5, 1.0]", "[0.5, 1.0]")
+)
 
 
 def test_corpus_is_large_enough():
@@ -39,7 +44,9 @@ def test_the_corpus_template_itself_is_valid(tmp_path):
 def test_two_files_with_one_id_are_rejected(tmp_path):
     a = write_claim(tmp_path / "a", "same", GOOD.replace('"grid-duplicate"', '"same"'))
     b = write_claim(tmp_path / "b", "same", GOOD.replace('"grid-duplicate"', '"same"'))
-    with pytest.raises(ClaimError, match=r"b/same\.toml: id: 'same' is also the id of .*a/same\.toml"):
+    with pytest.raises(
+        ClaimError, match=r"b/same\.toml: id: 'same' is also the id of .*a/same\.toml"
+    ):
         load_claims([a, b], "quick")
     assert len(load_claims([a, a], "quick")) == 1  # the same file named twice counts once
 
@@ -63,7 +70,9 @@ def test_validate_on_a_folder_named_toml_exits_2(tmp_path, capsys):
     assert main(["validate", str(d)]) == 2
     assert "no claim files" in capsys.readouterr().err
     (tmp_path / "y.toml").write_text(GOOD.replace('"grid-duplicate"', '"y"'))
-    (tmp_path / "_base.toml").write_text((Path(__file__).parent / "broken_claims" / "_base.toml").read_text())
+    (tmp_path / "_base.toml").write_text(
+        (Path(__file__).parent / "broken_claims" / "_base.toml").read_text()
+    )
     assert main(["validate", str(tmp_path)]) == 2  # the folder x.toml inside a claims folder
     assert f"{d}: is a folder, not a claim file" in capsys.readouterr().err
 
@@ -86,5 +95,7 @@ def test_unsafe_file_names_are_rejected(tmp_path, name):
 
 def test_a_default_value_made_invalid_by_a_grid_point_blames_the_grid(tmp_path):
     text = GOOD.replace('"data.S1" = [0.5, 1.0]', '"data.S1" = [0.5, 1.0]\n"data.M1" = [6, 12]')
-    with pytest.raises(ClaimError, match=r": grid\.data\.M1: at grid point .*M1 \+ M2 must be <= dX"):
+    with pytest.raises(
+        ClaimError, match=r": grid\.data\.M1: at grid point .*M1 \+ M2 must be <= dX"
+    ):
         load_claim(write_claim(tmp_path, "grid-duplicate", text), "quick")

@@ -1,7 +1,8 @@
-"""Property: a claim file broken at random (a value, a type, a key, a table changed; NaN, inf, booleans, repeats,
-negative numbers injected) is either rejected with one ClaimError line naming the file, or accepted, sane (finite,
-in range, only the fields its kind reads) and then expands into units whose every grid point is a valid run and whose prediction formats, without a traceback.
-No training."""
+"""Property: a claim file broken at random (a value, a type, a key, a table changed; NaN, inf,
+booleans, repeats, negative numbers injected) is either rejected with one ClaimError line naming the
+file, or accepted, sane (finite, in range, only the fields its kind reads) and then expands into
+units whose every grid point is a valid run and whose prediction formats, without a traceback. No
+training."""
 
 from __future__ import annotations
 
@@ -17,20 +18,73 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.claims.checks import metric_types, prediction_types
 from harness.claims.claim import point_config
 from harness.claims.grid import expand
 from harness.claims.kinds.base import KINDS
-from harness.claims.checks import metric_types, prediction_types
 from harness.claims.schema import METRIC_KEYS, TOP_KEYS, ClaimError
 from harness.claims.verdicts import judge
 from harness.loading import load_claims
 
 CLAIMS = Path(__file__).resolve().parent.parent / "claims"
-SEEDS = ["ood-s1-trend", "batch-eps", "prune-small", "lts-alpha", "attn-concentration", "indomain-unseen", "task-coverage"]
-KEY_POOL = sorted({*TOP_KEYS, *metric_types(METRIC_KEYS), *prediction_types(), "quick", "nightly", "n_test", "chunk", "S1", "alpha", "steps",
-                   "data", "train", "model", "level", "log", "data.S1", "data.alpha", "train.batch", "prune.fraction"})
-ODD = st.sampled_from([math.nan, math.inf, -math.inf, True, False, 0, -1, -0.5, 0.0, 1.5, 10**30, 1e300, "x", "", [], {},
-                       [1, 1], [0.5, 0.5], {"a": 1}, [[1, 2]], ["quick"], 7]).map(copy.deepcopy)
+SEEDS = [
+    "ood-s1-trend",
+    "batch-eps",
+    "prune-small",
+    "lts-alpha",
+    "attn-concentration",
+    "indomain-unseen",
+    "task-coverage",
+]
+KEY_POOL = sorted(
+    {
+        *TOP_KEYS,
+        *metric_types(METRIC_KEYS),
+        *prediction_types(),
+        "quick",
+        "nightly",
+        "n_test",
+        "chunk",
+        "S1",
+        "alpha",
+        "steps",
+        "data",
+        "train",
+        "model",
+        "level",
+        "log",
+        "data.S1",
+        "data.alpha",
+        "train.batch",
+        "prune.fraction",
+    }
+)
+ODD = st.sampled_from(
+    [
+        math.nan,
+        math.inf,
+        -math.inf,
+        True,
+        False,
+        0,
+        -1,
+        -0.5,
+        0.0,
+        1.5,
+        10**30,
+        1e300,
+        "x",
+        "",
+        [],
+        {},
+        [1, 1],
+        [0.5, 0.5],
+        {"a": 1},
+        [[1, 2]],
+        ["quick"],
+        7,
+    ]
+).map(copy.deepcopy)
 
 
 def toml_value(v: Any) -> str:
@@ -59,7 +113,7 @@ def containers(obj: Any, out: list | None = None) -> list:
     out = [] if out is None else out
     if isinstance(obj, (dict, list)):
         out.append(obj)
-        for v in (obj.values() if isinstance(obj, dict) else obj):
+        for v in obj.values() if isinstance(obj, dict) else obj:
             containers(v, out)
     return out
 
@@ -117,21 +171,35 @@ def numbers(obj: Any) -> list[Any]:
 
 
 def sane(c: Any) -> None:
-    """What an accepted claim may not hold: non-finite numbers, empty evals, stray prediction fields."""
-    assert all(math.isfinite(x) for x in numbers([c.base_run, c.grid, c.prediction, c.metric, c.eval, c.select])), c.raw
-    assert all(type(v) is int and v >= 1 for v in c.eval.values()) and type(c.replicates) is int and c.replicates >= 1
-    assert set(c.prediction) <= set(KINDS.get(c.kind).prediction_fields)  # only the fields the kind reads
-    assert not any(isinstance(v, bool) for v in numbers(c.prediction) if v is not c.prediction.get("offset"))
+    """What an accepted claim may not hold: non-finite numbers, empty evals, stray prediction
+    fields."""
+    assert all(
+        math.isfinite(x)
+        for x in numbers([c.base_run, c.grid, c.prediction, c.metric, c.eval, c.select])
+    ), c.raw
+    assert (
+        all(type(v) is int and v >= 1 for v in c.eval.values())
+        and type(c.replicates) is int
+        and c.replicates >= 1
+    )
+    # only the fields the kind reads
+    assert set(c.prediction) <= set(KINDS.get(c.kind).prediction_fields)
+    assert not any(
+        isinstance(v, bool) for v in numbers(c.prediction) if v is not c.prediction.get("offset")
+    )
 
 
 def runs_without_traceback(paths: list[Path]) -> None:
-    """Accepted in both profiles: sane, every unit and eval point a distinct valid run; the prediction formats."""
+    """Accepted in both profiles: sane, every unit and eval point a distinct valid run; the
+    prediction formats."""
     for profile in ("quick", "nightly"):
         for c in load_claims(paths, profile):
             sane(c)
             units = expand(c)
             assert units and len({u.key for u in units}) == len(units)  # no repeated unit
-            assert len({json.dumps(ep, sort_keys=True) for ep in units[0].eval_points}) == len(units[0].eval_points)
+            assert len({json.dumps(ep, sort_keys=True) for ep in units[0].eval_points}) == len(
+                units[0].eval_points
+            )
             for u in units:
                 u.group_key()
                 for ep in u.eval_points:
@@ -151,11 +219,17 @@ def test_broken_file_is_rejected_cleanly_or_runs(case):
             runs_without_traceback([path])
         except ClaimError as exc:
             msg = str(exc)
-            assert "\n" not in msg and (msg.startswith(f"{path}: ") or msg.startswith(f"{base_path}: ")), msg
+            assert "\n" not in msg and (
+                msg.startswith(f"{path}: ") or msg.startswith(f"{base_path}: ")
+            ), msg
 
 
 def test_unbroken_seeds_round_trip_and_load(tmp_path):
-    (tmp_path / "_base.toml").write_text(toml_doc(tomllib.loads((CLAIMS / "_base.toml").read_text())))
+    (tmp_path / "_base.toml").write_text(
+        toml_doc(tomllib.loads((CLAIMS / "_base.toml").read_text()))
+    )
     for name in SEEDS:
-        (tmp_path / f"{name}.toml").write_text(toml_doc(tomllib.loads((CLAIMS / f"{name}.toml").read_text())))
+        (tmp_path / f"{name}.toml").write_text(
+            toml_doc(tomllib.loads((CLAIMS / f"{name}.toml").read_text()))
+        )
     runs_without_traceback([tmp_path])

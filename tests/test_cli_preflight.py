@@ -22,6 +22,7 @@ CLAIM = str(Path(__file__).resolve().parent.parent / "claims" / "ood-s1.toml")
 @pytest.fixture
 def no_training(monkeypatch):
     """Fail the test if a run gets as far as training."""
+
     def train(*a, **k):
         raise AssertionError("training started before the pre-flight checks failed")
 
@@ -88,7 +89,12 @@ def _closed_port() -> int:
 def test_unreachable_dask_scheduler_exits_2_quickly(tmp_path, capsys, no_training):
     t0 = time.perf_counter()
     addr = f"tcp://127.0.0.1:{_closed_port()}"
-    assert cli.main(["run", CLAIM, "--results", str(tmp_path), "--executor", "dask", "--address", addr]) == 2
+    assert (
+        cli.main(
+            ["run", CLAIM, "--results", str(tmp_path), "--executor", "dask", "--address", addr]
+        )
+        == 2
+    )
     assert time.perf_counter() - t0 < 10
     assert f"--address {addr}: no Dask scheduler reachable" in one_error_line(capsys)
 
@@ -115,9 +121,11 @@ def test_address_needs_the_dask_executor(tmp_path, capsys, no_training):
 
 
 def test_run_folders_of_the_same_second_differ(tmp_path):
-    t = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    t = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     dirs = {new_run_dir(tmp_path, t, "quick") for _ in range(20)}
-    assert len(dirs) == 20 and all(d.is_dir() and d.name.startswith("20240101T000000Z-quick-") for d in dirs)
+    assert len(dirs) == 20 and all(
+        d.is_dir() and d.name.startswith("20240101T000000Z-quick-") for d in dirs
+    )
 
 
 def test_two_runs_write_two_reports(tmp_path, monkeypatch):
@@ -134,9 +142,15 @@ def test_internal_error_exits_3_with_the_traceback_in_a_log(tmp_path, capsys, mo
     monkeypatch.setattr(cli, "run_claims", crash)
     assert cli.main(["run", CLAIM, "--results", str(tmp_path)]) == 3
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and err.startswith("internal error: ZeroDivisionError: division by zero second line (traceback in ")
+    assert "\n" not in err and err.startswith(
+        "internal error: ZeroDivisionError: division by zero second line (traceback in "
+    )
     log = Path(err.rsplit("(traceback in ", 1)[1].rstrip(")"))
-    assert log.parent == tmp_path / "logs" and "Traceback" in log.read_text() and "crash" in log.read_text()
+    assert (
+        log.parent == tmp_path / "logs"
+        and "Traceback" in log.read_text()
+        and "crash" in log.read_text()
+    )
 
 
 def test_a_value_error_after_preflight_is_internal_not_bad_input(tmp_path, capsys, monkeypatch):
@@ -161,14 +175,30 @@ def test_help_documents_exit_codes(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     out = capsys.readouterr().out
-    for code in ("0  every verdict as expected", "1  an unexpected REFUTED", "2  bad input", "3  internal error"):
+    for code in (
+        "0  every verdict as expected",
+        "1  an unexpected REFUTED",
+        "2  bad input",
+        "3  internal error",
+    ):
         assert code in out
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert "| 3 |" in readme and "| 2 |" in readme
 
 
-GOOD_RUN = {"meta": {"git_commit": "abc"}, "verdicts": [
-    {"claim_id": "c", "verdict": "CONFIRMED", "prediction": "p", "measurement": "m", "over": "o", "details": {}}]}
+GOOD_RUN = {
+    "meta": {"git_commit": "abc"},
+    "verdicts": [
+        {
+            "claim_id": "c",
+            "verdict": "CONFIRMED",
+            "prediction": "p",
+            "measurement": "m",
+            "over": "o",
+            "details": {},
+        }
+    ],
+}
 
 
 def _run(folder: Path, text: str | None) -> Path:
@@ -179,9 +209,16 @@ def _run(folder: Path, text: str | None) -> Path:
 
 
 BROKEN_RUNS = {
-    "empty": None, "blank": "", "garbage": "not json", "truncated": json.dumps(GOOD_RUN)[:40], "list": "[]",
-    "no-verdicts": json.dumps({"meta": {}}), "field-missing": json.dumps({"meta": {}, "verdicts": [{"claim_id": "c"}]}),
-    "details-list": json.dumps({"meta": {}, "verdicts": [{**GOOD_RUN["verdicts"][0], "details": []}]}),
+    "empty": None,
+    "blank": "",
+    "garbage": "not json",
+    "truncated": json.dumps(GOOD_RUN)[:40],
+    "list": "[]",
+    "no-verdicts": json.dumps({"meta": {}}),
+    "field-missing": json.dumps({"meta": {}, "verdicts": [{"claim_id": "c"}]}),
+    "details-list": json.dumps(
+        {"meta": {}, "verdicts": [{**GOOD_RUN["verdicts"][0], "details": []}]}
+    ),
 }
 
 
@@ -213,17 +250,25 @@ def test_fuzz_bad_option_is_2_and_a_failure_while_fuzzing_is_3(tmp_path, monkeyp
     assert cli.main(["fuzz", "--axes", "no_such_axis", "--root", str(tmp_path)]) == 2
 
     def boom(*a, **k):
-        raise ValueError("a training step blew up")  # a ValueError from inside the work is a bug, not bad input
+        # a ValueError from inside the work is a bug, not bad input
+        raise ValueError("a training step blew up")
 
     monkeypatch.setattr(campaign, "run_sweep", boom)
-    monkeypatch.setenv("ICLCHECK_RESULTS", str(tmp_path / "results"))  # the error log goes there, not into the checkout
-    assert cli.main(["fuzz", "--no-campaign", "--root", str(tmp_path / "f"), "--out", str(tmp_path / "o")]) == 3
+    # the error log goes there, not into the checkout
+    monkeypatch.setenv("ICLCHECK_RESULTS", str(tmp_path / "results"))
+    assert (
+        cli.main(
+            ["fuzz", "--no-campaign", "--root", str(tmp_path / "f"), "--out", str(tmp_path / "o")]
+        )
+        == 3
+    )
     err = capsys.readouterr().err
     assert "internal error" in err and "a training step blew up" in err
     assert list((tmp_path / "results" / "logs").glob("*-error.log"))
 
 
-def test_a_closed_pipe_is_not_an_error(monkeypatch, capsys):  # capsys: sys-level capture, no fd to redirect
+# capsys: sys-level capture, no fd to redirect
+def test_a_closed_pipe_is_not_an_error(monkeypatch, capsys):
     def closed(a):
         raise BrokenPipeError(32, "Broken pipe")
 
@@ -236,24 +281,36 @@ class _Config:
 
     def __init__(self, tmp_path: Path, **opts):
         self.rootpath = tmp_path
-        self.opts = {"device": "cpu", "jobs": 1, "max-ensemble": 64, "executor": "local", "address": None,
-                     "results": str(tmp_path / "res"), **opts}
+        self.opts = {
+            "device": "cpu",
+            "jobs": 1,
+            "max-ensemble": 64,
+            "executor": "local",
+            "address": None,
+            "results": str(tmp_path / "res"),
+            **opts,
+        }
 
     def getoption(self, name: str):
         return self.opts[name.removeprefix("--iclcheck-")]
 
 
-@pytest.mark.parametrize("opts, message", [
-    ({"address": "127.0.0.1:8786"}, "--iclcheck-address 127.0.0.1:8786: only --executor dask"),
-    ({"jobs": 0}, "--iclcheck-jobs 0: must be >= 1"),
-    ({"max-ensemble": 0}, "--iclcheck-max-ensemble 0: must be >= 1"),
-    ({"device": "gpu"}, "--iclcheck-device 'gpu'"),
-    ({"device": "cuda:99"}, "--iclcheck-device cuda:99"),
-])
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        ({"address": "127.0.0.1:8786"}, "--iclcheck-address 127.0.0.1:8786: only --executor dask"),
+        ({"jobs": 0}, "--iclcheck-jobs 0: must be >= 1"),
+        ({"max-ensemble": 0}, "--iclcheck-max-ensemble 0: must be >= 1"),
+        ({"device": "gpu"}, "--iclcheck-device 'gpu'"),
+        ({"device": "cuda:99"}, "--iclcheck-device cuda:99"),
+    ],
+)
 def test_pytest_plugin_checks_its_options_before_any_training(tmp_path, opts, message):
     from harness.pytest_plugin import check_options
 
-    with pytest.raises(pytest.UsageError, match="^" + message.replace(".", r"\.").replace("(", r"\(")):
+    with pytest.raises(
+        pytest.UsageError, match="^" + message.replace(".", r"\.").replace("(", r"\(")
+    ):
         check_options(_Config(tmp_path, **opts))
     check_options(_Config(tmp_path))
 
@@ -263,7 +320,27 @@ def test_pytest_plugin_unreachable_scheduler_is_a_usage_error(tmp_path):
     import sys
 
     addr = f"127.0.0.1:{_closed_port()}"
-    r = subprocess.run([sys.executable, "-m", "pytest", str(tmp_path), "-q", "-p", "no:cacheprovider", "--iclcheck",
-                        "--iclcheck-results", str(tmp_path / "res"), "--iclcheck-executor", "dask", "--iclcheck-address", addr],
-                       capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == 4 and f"--iclcheck-address {addr}: no Dask scheduler reachable" in r.stderr, r.stdout + r.stderr
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(tmp_path),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--iclcheck",
+            "--iclcheck-results",
+            str(tmp_path / "res"),
+            "--iclcheck-executor",
+            "dask",
+            "--iclcheck-address",
+            addr,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert (
+        r.returncode == 4 and f"--iclcheck-address {addr}: no Dask scheduler reachable" in r.stderr
+    ), r.stdout + r.stderr

@@ -8,25 +8,26 @@ import dataclasses
 
 import pytest
 import torch
+from conftest import CLAIMS_DIR, make_record, small_run, write_claim
 
-from harness.claims.schema import load_claim
-from harness.world.config import ModelConfig, RunConfig, TrainConfig
-from harness.measure.evaluation import evaluate
 from harness.claims.metrics import check_metric, metric_rows
+from harness.claims.schema import load_claim
 from harness.measure.architectures import ARCHITECTURES
 from harness.measure.ensemble import measure_ensemble, neuron_rows
+from harness.measure.evaluation import evaluate
 from harness.measure.pruning import prune_mask
-from harness.world.seeding import derive_seed, generator
 from harness.training.trainer import init_ensemble, train_ensemble
+from harness.world.config import ModelConfig, RunConfig, TrainConfig
+from harness.world.seeding import derive_seed, generator
 from models import EnsembleDeepTransformer
 from models.deep_transformer import PARAM_NAMES
-
-from conftest import CLAIMS_DIR, make_record, small_run, write_claim
 
 DEEP = dict(arch="deep", depth=2, heads=2, width=8, mlp_width=12)
 
 
-def deep_run(seed: int = 0, *, data: dict | None = None, model: dict | None = None, train: dict | None = None) -> RunConfig:
+def deep_run(
+    seed: int = 0, *, data: dict | None = None, model: dict | None = None, train: dict | None = None
+) -> RunConfig:
     t = dict(optimizer="adam", eta=0.01, steps=6, eval_every=3, n_eval=16, chunk=3, batch=8)
     t.update(train or {})
     return small_run(seed, data=data, model={**DEEP, **(model or {})}, train=t)
@@ -37,7 +38,9 @@ def make_model(E: int = 3, dtype=torch.float64, **kw) -> EnsembleDeepTransformer
     return init_ensemble(runs, "cpu", dtype)
 
 
-def prompts(E: int, n: int, l: int, d: int = 12, seed: int = 0, dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+def prompts(
+    E: int, n: int, l: int, d: int = 12, seed: int = 0, dtype=torch.float64
+) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     P = torch.randn(E, n, l + 1, d, generator=g, dtype=dtype)
     P[:, :, -1, 8:] = 0.0  # the query's label slot (dX = 8 in small_run)
@@ -69,7 +72,8 @@ def test_attention_per_layer_and_head_sums_to_one():
     torch.testing.assert_close(AL.sum(-1), torch.ones(2, 2, 2, 4, dtype=AL.dtype))
     assert bool((AL >= 0).all())
     _, A = model(P, return_attention=True)
-    assert bool((A.sum(-1) <= 1 + 1e-12).all())  # over the contexts only: the query's weight on itself is left out
+    # over the contexts only: the query's weight on itself is left out
+    assert bool((A.sum(-1) <= 1 + 1e-12).all())
 
 
 def test_context_permutation_invariance_and_any_context_length():
@@ -104,7 +108,8 @@ def test_contexts_do_not_attend_to_the_query(monkeypatch):
     assert len(first) == 3
     for a, b in zip(first, seen):
         torch.testing.assert_close(a[:, :, :-1], b[:, :, :-1])  # the contexts' states
-    assert not torch.allclose(first[1][:, :, -1], seen[1][:, :, -1])  # the query's state does change
+    # the query's state does change
+    assert not torch.allclose(first[1][:, :, -1], seen[1][:, :, -1])
 
 
 def test_hinge_grads_match_per_member_autograd():
@@ -119,7 +124,9 @@ def test_hinge_grads_match_per_member_autograd():
         ge = torch.autograd.grad(le, [getattr(solo, k) for k in PARAM_NAMES])
         assert float(loss[e]) == pytest.approx(float(le.detach()), rel=1e-10)
         for k, gk in zip(PARAM_NAMES, ge):
-            torch.testing.assert_close(grads[k][e], gk[0], rtol=1e-9, atol=1e-12, msg=lambda s, k=k: f"{k}: {s}")
+            torch.testing.assert_close(
+                grads[k][e], gk[0], rtol=1e-9, atol=1e-12, msg=lambda s, k=k: f"{k}: {s}"
+            )
 
 
 def _first_step(optimizer: str):
@@ -141,7 +148,13 @@ def _first_step(optimizer: str):
 def test_sgd_step_is_w_minus_eta_grad():
     r, w0, w1, grads = _first_step("sgd")
     for k in PARAM_NAMES:
-        torch.testing.assert_close(w1[k], w0[k] - r.train.eta * grads[k][0], rtol=1e-5, atol=1e-6, msg=lambda s, k=k: f"{k}: {s}")
+        torch.testing.assert_close(
+            w1[k],
+            w0[k] - r.train.eta * grads[k][0],
+            rtol=1e-5,
+            atol=1e-6,
+            msg=lambda s, k=k: f"{k}: {s}",
+        )
 
 
 def test_adam_first_step_is_eta_times_normalised_grad():
@@ -149,20 +162,28 @@ def test_adam_first_step_is_eta_times_normalised_grad():
     for k in PARAM_NAMES:
         g = grads[k][0]
         expected = w0[k] - r.train.eta * g / (g.abs() + 1e-8)  # bias-corrected first Adam step
-        torch.testing.assert_close(w1[k], expected, rtol=1e-4, atol=1e-5, msg=lambda s, k=k: f"{k}: {s}")
+        torch.testing.assert_close(
+            w1[k], expected, rtol=1e-4, atol=1e-5, msg=lambda s, k=k: f"{k}: {s}"
+        )
 
 
 def test_deep_ensemble_equals_solo_training():
-    runs = [deep_run(seed=s, data=dict(alpha=a), train=dict(eta=eta)) for s, a, eta in ((1, 0.8, 0.01), (2, 0.6, 0.02))]
+    runs = [
+        deep_run(seed=s, data=dict(alpha=a), train=dict(eta=eta))
+        for s, a, eta in ((1, 0.8, 0.01), (2, 0.6, 0.02))
+    ]
     ens = train_ensemble(runs)
     assert ens.failed == [False, False]
     for e, r in enumerate(runs):
         solo = train_ensemble([r])
         for k in PARAM_NAMES:
-            torch.testing.assert_close(ens.model.member(e)[k], solo.model.member(0)[k], rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(
+                ens.model.member(e)[k], solo.model.member(0)[k], rtol=1e-4, atol=1e-5
+            )
         he, hs = ens.histories[e], solo.histories[0]
         assert he.steps == hs.steps
-        assert len(he.attn_id_layers) == len(he.steps) and len(he.attn_id_layers[0]) == 2  # [checkpoint][L][H]
+        # [checkpoint][L][H]
+        assert len(he.attn_id_layers) == len(he.steps) and len(he.attn_id_layers[0]) == 2
         for x, y in zip(he.train_loss[1:], hs.train_loss[1:]):
             assert x == pytest.approx(y, rel=1e-4, abs=1e-6)
     assert not torch.allclose(ens.model.W_fc[0], ens.model.W_fc[1])
@@ -186,7 +207,9 @@ def test_pruning_mask_zeroes_last_block_mlp_neurons():
     ones = torch.ones(2, model.mlp_width, dtype=P.dtype)
     torch.testing.assert_close(model(P, neuron_mask=ones), model(P))
     # removing every neuron equals zeroing the last block's MLP output weights
-    zeroed = EnsembleDeepTransformer.from_members([model.member(e) for e in range(2)], heads=2).double()
+    zeroed = EnsembleDeepTransformer.from_members(
+        [model.member(e) for e in range(2)], heads=2
+    ).double()
     with torch.no_grad():
         zeroed.W_fc2[:, -1].zero_()
     torch.testing.assert_close(model(P, neuron_mask=torch.zeros_like(ones)), zeroed(P))
@@ -212,8 +235,14 @@ def test_config_fields_and_shape_key():
     assert base.non_default_dict() == {"seed": 0}  # new defaults leave stored keys unchanged
     assert ModelConfig(arch="deep", width=64).deep_mlp_width == 256
     with pytest.raises(ValueError, match="unknown model architecture 'gpt'"):
-        ARCHITECTURES.get(ModelConfig(arch="gpt").validate().arch)  # names are checked by the registry, not the config
-    for kw, msg in ((dict(arch=""), "arch"), (dict(width=10, heads=3), "width"), (dict(depth=0), "depth"), (dict(init_std=0.0), "init_std")):
+        # names are checked by the registry, not the config
+        ARCHITECTURES.get(ModelConfig(arch="gpt").validate().arch)
+    for kw, msg in (
+        (dict(arch=""), "arch"),
+        (dict(width=10, heads=3), "width"),
+        (dict(depth=0), "depth"),
+        (dict(init_std=0.0), "init_std"),
+    ):
         with pytest.raises(ValueError, match=msg):
             ModelConfig(**kw).validate()
     with pytest.raises(ValueError, match="optimizer"):
@@ -235,7 +264,17 @@ def test_evaluate_and_measure_give_per_layer_mass():
 
     from harness.claims.grid import Unit
 
-    unit = Unit("x", {}, 0, r, [{"prune.mode": "small", "prune.fraction": 0.0}, {"prune.mode": "small", "prune.fraction": 0.5}], {"n_test": 20, "chunk": 2048})
+    unit = Unit(
+        "x",
+        {},
+        0,
+        r,
+        [
+            {"prune.mode": "small", "prune.fraction": 0.0},
+            {"prune.mode": "small", "prune.fraction": 0.5},
+        ],
+        {"n_test": 20, "chunk": 2048},
+    )
     out = measure_ensemble(te.model, te.worlds, unit.eval_points, unit.eval, "cpu")
     meas = out[0].measurements
     assert len(meas[0].attn_id_layers) == 2 and len(meas[0].attn_id_layers[0]) == 2
@@ -253,7 +292,9 @@ def test_evaluate_and_measure_give_per_layer_mass():
     C.metric = {"name": "attn_mass_layer", "domain": "id", "layer": 2, "head": 1}
     assert metric_rows(C, record)[0].value == pytest.approx(meas[0].attn_id_layers[1][0])
     C.metric = {"name": "attn_mass_layer", "domain": "id", "layer": 1, "at": "initial"}
-    assert metric_rows(C, record)[0].value == pytest.approx(sum(te.histories[0].attn_id_layers[0][0]) / 2)
+    assert metric_rows(C, record)[0].value == pytest.approx(
+        sum(te.histories[0].attn_id_layers[0][0]) / 2
+    )
 
 
 def test_attn_mass_layer_needs_the_deep_model(tmp_path):
@@ -262,10 +303,16 @@ def test_attn_mass_layer_needs_the_deep_model(tmp_path):
     c = load_claim(ok, "quick")
     assert check_metric(c) is None
     bad = tmp_path / "x.toml"
-    bad.write_text(text.replace('id = "deep-attn-concentration"', 'id = "x"').replace('arch = "deep"', 'arch = "paper"'))
+    bad.write_text(
+        text.replace('id = "deep-attn-concentration"', 'id = "x"').replace(
+            'arch = "deep"', 'arch = "paper"'
+        )
+    )
     with pytest.raises(ValueError, match="attn_mass_layer"):
         load_claim(bad, "quick")
-    bad.write_text(text.replace('id = "deep-attn-concentration"', 'id = "x"').replace("layer = 0", "layer = 4"))
+    bad.write_text(
+        text.replace('id = "deep-attn-concentration"', 'id = "x"').replace("layer = 0", "layer = 4")
+    )
     with pytest.raises(ValueError, match="metric.layer"):
         load_claim(bad, "quick")
 
@@ -280,26 +327,47 @@ def test_deep_and_baseline_claims_end_to_end(tmp_path):
 
     claims = tmp_path / "claims"
     claims.mkdir()
-    tiny = ('[setting.data]\nM1 = 4\nM2 = 4\ndX = 8\ndY = 4\nl_tr = 8\nl_ts = 8\nn_train_tasks = 8\n'
-            '[setting.train]\nsteps = 40\nbatch = 16\neval_every = 20\nn_eval = 32\nchunk = 20\n')
-    (claims / "_base.toml").write_text(tiny + '[eval]\nn_test = 40\n')
+    tiny = (
+        "[setting.data]\nM1 = 4\nM2 = 4\ndX = 8\ndY = 4\nl_tr = 8\nl_ts = 8\nn_train_tasks = 8\n"
+        "[setting.train]\nsteps = 40\nbatch = 16\neval_every = 20\nn_eval = 32\nchunk = 20\n"
+    )
+    (claims / "_base.toml").write_text(tiny + "[eval]\nn_test = 40\n")
     (claims / "d.toml").write_text(
-        'id = "d"\nsource = "s"\nstatement = "s"\nkind = "threshold"\nfigure = "attention_by_layer"\n'
+        'id = "d"\nsource = "s"\nstatement = "s"\nkind = "threshold"\nfigure = '
+        '"attention_by_layer"\n'
         '[setting.model]\narch = "deep"\ndepth = 2\nheads = 2\nwidth = 8\nmlp_width = 8\n'
         '[setting.train]\noptimizer = "adam"\neta = 0.01\n'
         '[grid]\n"prune.mode" = ["small"]\n"prune.fraction" = [0.0, 0.25]\n'
-        '[metric]\nname = "attn_mass_layer"\nlayer = 0\n[prediction]\nrelation = ">="\nthreshold = 0.0\n'
-        '[profiles.quick]\nreplicates = 2\n[profiles.nightly]\nreplicates = 2\n')
+        '[metric]\nname = "attn_mass_layer"\nlayer = 0\n[prediction]\nrelation = ">="\nthreshold = '
+        "0.0\n"
+        "[profiles.quick]\nreplicates = 2\n[profiles.nightly]\nreplicates = 2\n"
+    )
     (claims / "b.toml").write_text(
-        'id = "b"\nsource = "s"\nstatement = "s"\nkind = "comparison"\nfigure = "baselines_by_context_length"\n'
-        '[grid]\n"data.l_ts" = [4, 8]\n"baseline.method" = ["transformer", "knn1", "svm_rbf", "best"]\n'
-        '[metric]\nname = "error_rate"\na = { "baseline.method" = "transformer" }\nb = { "baseline.method" = "best" }\n'
+        'id = "b"\nsource = "s"\nstatement = "s"\nkind = "comparison"\nfigure = '
+        '"baselines_by_context_length"\n'
+        '[grid]\n"data.l_ts" = [4, 8]\n"baseline.method" = ["transformer", "knn1", "svm_rbf", '
+        '"best"]\n'
+        '[metric]\nname = "error_rate"\na = { "baseline.method" = "transformer" }\nb = { '
+        '"baseline.method" = "best" }\n'
         '[prediction]\nrelation = "<="\nmargin = 1.0\n'
-        '[profiles.quick]\nreplicates = 2\n[profiles.nightly]\nreplicates = 2\n')
+        "[profiles.quick]\nreplicates = 2\n[profiles.nightly]\nreplicates = 2\n"
+    )
     out = tmp_path / "run"
-    rc = main(["run", str(claims), "--results", str(tmp_path / "results"), "--out", str(out), "--no-progress"])
+    rc = main(
+        [
+            "run",
+            str(claims),
+            "--results",
+            str(tmp_path / "results"),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
-    verdicts = {v["claim_id"]: v for v in json.loads((out / "verdicts.json").read_text())["verdicts"]}
+    verdicts = {
+        v["claim_id"]: v for v in json.loads((out / "verdicts.json").read_text())["verdicts"]
+    }
     assert verdicts["d"]["verdict"] == "CONFIRMED" and verdicts["b"]["verdict"] == "CONFIRMED"
     report = (out / "report.md").read_text()
     assert "block" in report and "mass at step" in report

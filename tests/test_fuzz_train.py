@@ -1,9 +1,10 @@
-"""Expensive fuzz properties: each Hypothesis example trains a batch of configurations as one ensemble.
+"""Expensive fuzz properties: each Hypothesis example trains a batch of configurations as one
+ensemble.
 
-Settings come from `harness.fuzz.strategies.fuzz_settings("train")` (ICLCHECK_FUZZ_PROFILE: quick for CI, nightly
-for more examples): no deadline, no shrinking (every shrink step would retrain), failing examples kept in
-results/fuzz/db/. Every trained configuration is recorded under results/fuzz/records/ whatever its outcome.
-"""
+Settings come from `harness.fuzz.strategies.fuzz_settings("train")` (ICLCHECK_FUZZ_PROFILE: quick
+for CI, nightly for more examples): no deadline, no shrinking (every shrink step would retrain),
+failing examples kept in results/fuzz/db/. Every trained configuration is recorded under
+results/fuzz/records/ whatever its outcome."""
 
 from __future__ import annotations
 
@@ -13,12 +14,19 @@ import pytest
 from hypothesis import given, target
 from hypothesis import strategies as st
 
-from harness.fuzz.outcomes import DomainResult
-from harness.fuzz.records import read_records, run_from_record
-from harness.fuzz.profiles import ANCHOR, get_profile
-from harness.fuzz.strategies import SEEDS, batches, fuzz_settings, nominal_data, nominal_runs, violating_data
-from harness.fuzz.campaign import measure_and_record
 from harness.claims.stats import clopper_pearson
+from harness.fuzz.campaign import measure_and_record
+from harness.fuzz.outcomes import DomainResult
+from harness.fuzz.profiles import ANCHOR, get_profile
+from harness.fuzz.records import read_records, run_from_record
+from harness.fuzz.strategies import (
+    SEEDS,
+    batches,
+    fuzz_settings,
+    nominal_data,
+    nominal_runs,
+    violating_data,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -27,12 +35,16 @@ TRAIN = fuzz_settings("train")
 
 
 def _explain(outs, dom):
-    return "; ".join(f"seed={o.run.seed} {dom} err={o.result(dom).rate:.3f} ({o.verdict(dom)}) data={o.run.non_default_dict().get('data')}"
-                     for o in outs)
+    return "; ".join(
+        f"seed={o.run.seed} {dom} err={o.result(dom).rate:.3f} ({o.verdict(dom)}) "
+        f"data={o.run.non_default_dict().get('data')}"
+        for o in outs
+    )
 
 
 def _assert_claim_holds(runs, dom: str, source: str) -> None:
-    """Under the domain's assumptions: no member clearly fails, and the batch's pooled error is CONFIRMED <= eps."""
+    """Under the domain's assumptions: no member clearly fails, and the batch's pooled error is
+    CONFIRMED <= eps."""
     outs = measure_and_record(runs, PROFILE, source)
     assert all(o.report.holds(dom) for o in outs)
     target(max(o.result(dom).rate for o in outs), label=f"worst {dom} error under the assumptions")
@@ -45,25 +57,31 @@ def _assert_claim_holds(runs, dom: str, source: str) -> None:
 @TRAIN
 @given(batches(size=PROFILE.train_batch, runs=nominal_runs(PROFILE)))
 def test_in_domain_claim_holds_when_every_assumption_holds(runs):
-    """Theorem 3.3 under its assumptions: no member clearly fails on unseen tasks, and the batch's pooled
-    error is CONFIRMED <= eps (one-sided 95% Clopper-Pearson)."""
+    """Theorem 3.3 under its assumptions: no member clearly fails on unseen tasks, and the batch's
+    pooled error is CONFIRMED <= eps (one-sided 95% Clopper-Pearson)."""
     _assert_claim_holds(runs, "id", "test-nominal-id")
 
 
 @TRAIN
 @given(batches(size=PROFILE.train_batch, runs=nominal_runs(PROFILE)))
 def test_ood_claim_holds_in_the_calibrated_regime(runs):
-    """Theorem 3.4 with S1 in [2, 3] (the regime where OOD holds at this budget; S1 in [1, 2) is not enough here,
-    see the sweep), ODI in span(IDI), non-negative ODR coefficients."""
+    """Theorem 3.4 with S1 in [2, 3] (the regime where OOD holds at this budget; S1 in [1, 2) is not
+    enough here, see the sweep), ODI in span(IDI), non-negative ODR coefficients."""
     _assert_claim_holds(runs, "ood", "test-nominal-ood")
 
 
 @TRAIN
-@given(batches(violating_data(max_knobs=2, base=nominal_data(steps=PROFILE.steps), steps=PROFILE.steps), PROFILE.train_batch))
+@given(
+    batches(
+        violating_data(max_knobs=2, base=nominal_data(steps=PROFILE.steps), steps=PROFILE.steps),
+        PROFILE.train_batch,
+    )
+)
 def test_every_clear_break_violates_an_assumption(runs):
-    """Soundness of the checker: whenever a claim clearly fails (CP lower bound > eps, or divergence), the
-    configuration violates at least one assumption of that claim (theory or calibrated regime). A failure here is
-    a configuration inside every stated assumption where the claim still breaks: a counterexample."""
+    """Soundness of the checker: whenever a claim clearly fails (CP lower bound > eps, or
+    divergence), the configuration violates at least one assumption of that claim (theory or
+    calibrated regime). A failure here is a configuration inside every stated assumption where the
+    claim still breaks: a counterexample."""
     outs = measure_and_record(runs, PROFILE, "test-violating")
     target(float(sum(len(o.broken_domains()) for o in outs)), label="clear breaks in the batch")
     unexplained = [(o, d) for o in outs for d in o.unexplained()]
@@ -71,10 +89,16 @@ def test_every_clear_break_violates_an_assumption(runs):
 
 
 @TRAIN
-@given(st.lists(st.tuples(st.floats(0.85, 0.95), SEEDS), min_size=PROFILE.train_batch, max_size=PROFILE.train_batch))
+@given(
+    st.lists(
+        st.tuples(st.floats(0.85, 0.95), SEEDS),
+        min_size=PROFILE.train_batch,
+        max_size=PROFILE.train_batch,
+    )
+)
 def test_strong_idr_coherence_breaks_the_in_domain_claim(draws):
-    """The fuzzer sees breaks: with IDR cosines >= 0.85 the unseen-task error is clearly above eps (the sweep puts
-    the crossing near 0.7)."""
+    """The fuzzer sees breaks: with IDR cosines >= 0.85 the unseen-task error is clearly above eps
+    (the sweep puts the crossing near 0.7)."""
     runs = [PROFILE.run(dataclasses.replace(ANCHOR, coherence_rel=c), s) for c, s in draws]
     outs = measure_and_record(runs, PROFILE, "test-strong-coherence")
     assert all(o.report["orthogonal_idr"].violated for o in outs)
@@ -84,9 +108,12 @@ def test_strong_idr_coherence_breaks_the_in_domain_claim(draws):
 
 def test_recorded_examples_replay_bit_for_bit(tmp_path):
     """A record is enough to retrain its example: same errors from the stored RunConfig and seed."""
-    base = dataclasses.replace(PROFILE, steps=60, n_test=700)  # two evaluation chunks (outcomes.EVAL_CHUNK = 500)
-    runs = [base.run(dataclasses.replace(ANCHOR, coherence_rel=0.3, noise=0.5), 11),
-            base.run(dataclasses.replace(ANCHOR, S1=0.7, K=1.5), 12)]
+    # two evaluation chunks (outcomes.EVAL_CHUNK = 500)
+    base = dataclasses.replace(PROFILE, steps=60, n_test=700)
+    runs = [
+        base.run(dataclasses.replace(ANCHOR, coherence_rel=0.3, noise=0.5), 11),
+        base.run(dataclasses.replace(ANCHOR, S1=0.7, K=1.5), 12),
+    ]
     first = measure_and_record(runs, base, "test-replay", tmp_path)
     recs = read_records(tmp_path, "test-replay")
     assert len(recs) == 2

@@ -1,4 +1,5 @@
-"""Integration: the paper's default setting learns unseen in-domain tasks on CPU within a CI budget."""
+"""Integration: the paper's default setting learns unseen in-domain tasks on CPU within a CI
+budget."""
 
 from __future__ import annotations
 
@@ -9,31 +10,51 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.world.config import DataConfig, RunConfig, TrainConfig
+from harness.claims.stats import clopper_pearson
 from harness.measure.evaluation import evaluate
+from harness.training.trainer import train_ensemble
+from harness.world.config import DataConfig, RunConfig, TrainConfig
 from harness.world.prompts import PromptBatch
 from harness.world.seeding import derive_seed, generator
-from harness.claims.stats import clopper_pearson
-from harness.training.trainer import train_ensemble
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.mark.slow
 def test_paper_default_reaches_low_unseen_task_error():
-    """M1=6, M2=24, dX=30, l=20, alpha=0.8, T_tr = 6 of 30 tasks (uniform cover); 3 seeds x 400 steps."""
+    """M1=6, M2=24, dX=30, l=20, alpha=0.8, T_tr = 6 of 30 tasks (uniform cover); 3 seeds x 400
+    steps."""
     torch.set_num_threads(2)
-    runs = [RunConfig(data=DataConfig(), train=TrainConfig(steps=400), seed=derive_seed("integration", s)) for s in range(3)]
-    assert runs[0].data.M1 == 6 and runs[0].data.M2 == 24 and runs[0].data.dX == 30 and runs[0].data.l_tr == 20 and runs[0].data.alpha == 0.8
+    runs = [
+        RunConfig(
+            data=DataConfig(), train=TrainConfig(steps=400), seed=derive_seed("integration", s)
+        )
+        for s in range(3)
+    ]
+    assert (
+        runs[0].data.M1 == 6
+        and runs[0].data.M2 == 24
+        and runs[0].data.dX == 30
+        and runs[0].data.l_tr == 20
+        and runs[0].data.alpha == 0.8
+    )
     t0 = time.perf_counter()
     trained = train_ensemble(runs)
     n = 2000
-    tests = PromptBatch.stack([w.test_prompts(n, generator(derive_seed(w.seed, "integration-test"))) for w in trained.worlds])
+    tests = PromptBatch.stack(
+        [
+            w.test_prompts(n, generator(derive_seed(w.seed, "integration-test")))
+            for w in trained.worlds
+        ]
+    )
     res = evaluate(trained.model, tests)
     k = int(res.errors.sum())
     lo, hi = clopper_pearson(k, 3 * n)
-    print(f"\nunseen-task errors {res.errors.tolist()} of {n} each; pooled {k}/{3 * n} = {k / (3 * n):.4f}, "
-          f"CP upper {hi:.4f}; {runs[0].train.steps} steps; {time.perf_counter() - t0:.1f} s")
+    print(
+        f"\nunseen-task errors {res.errors.tolist()} of {n} each; pooled {k}/{3 * n} = "
+        f"{k / (3 * n):.4f}, "
+        f"CP upper {hi:.4f}; {runs[0].train.steps} steps; {time.perf_counter() - t0:.1f} s"
+    )
     assert not any(trained.failed)
     assert len(trained.worlds[0].train_tasks) == 6
     assert hi <= 0.05, f"unseen-task error {k}/{3 * n} (CP upper {hi:.4f}) is not low"

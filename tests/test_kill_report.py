@@ -1,5 +1,6 @@
-"""SIGKILL in the middle of a report write leaves the previous whole report or the new whole report, never half
-of one: report.md and verdicts.json are written to a temporary file and renamed into place (store.atomic_write_text)."""
+"""SIGKILL in the middle of a report write leaves the previous whole report or the new whole report,
+never half of one: report.md and verdicts.json are written to a temporary file and renamed into
+place (store.atomic_write_text)."""
 
 from __future__ import annotations
 
@@ -36,11 +37,13 @@ def _complete(run: Path) -> None:
 
 
 def kill_mid_write(script: str, folder: Path, whole: int) -> None:
-    """Run a writer loop in a subprocess, wait until it reports `whole` finished writes, then SIGKILL it inside a
-    later one (each write takes tens of milliseconds)."""
+    """Run a writer loop in a subprocess, wait until it reports `whole` finished writes, then
+    SIGKILL it inside a later one (each write takes tens of milliseconds)."""
     tests = Path(__file__).resolve().parent
     env = {**os.environ, "PYTHONPATH": f"{tests.parent}{os.pathsep}{tests}"}
-    p = subprocess.Popen([sys.executable, "-c", script, str(folder)], stdout=subprocess.PIPE, env=env, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", script, str(folder)], stdout=subprocess.PIPE, env=env, text=True
+    )
     try:
         for _ in range(whole):
             assert p.stdout.readline().strip().isdigit()
@@ -57,8 +60,15 @@ def test_sigkill_during_report_writes_leaves_whole_reports(tmp_path):
     run = tmp_path / "run"
     kill_mid_write(WRITER, run, whole=1)
     _complete(run)
-    # what a kill can leave besides the whole files is a hidden temporary, never a report under the real name
-    assert {f.name for f in run.iterdir() if not f.name.startswith(".")} == {"report.md", "verdicts.json", "report.html", "badge.json", "plots"}
+    # what a kill can leave besides the whole files is a hidden temporary, never a report under the
+    # real name
+    assert {f.name for f in run.iterdir() if not f.name.startswith(".")} == {
+        "report.md",
+        "verdicts.json",
+        "report.html",
+        "badge.json",
+        "plots",
+    }
 
 
 RECORD_WRITER = """
@@ -77,12 +87,13 @@ while True:
 
 
 def test_sigkill_during_record_writes_loses_nothing_written_and_leaves_no_half_record(tmp_path):
-    """A record is written to a temporary file and renamed: a kill mid-write leaves every record whole, and the
-    store reads each back without quarantining anything."""
+    """A record is written to a temporary file and renamed: a kill mid-write leaves every record
+    whole, and the store reads each back without quarantining anything."""
     from harness.claims.record import Record
     from harness.run.store import QUARANTINE, Store
 
-    kill_mid_write(RECORD_WRITER, tmp_path, whole=3)  # three whole records exist, then a kill inside a rewrite
+    # three whole records exist, then a kill inside a rewrite
+    kill_mid_write(RECORD_WRITER, tmp_path, whole=3)
     warnings: list[str] = []
     store = Store(tmp_path, warnings.append)
     names = sorted(f.name for f in (tmp_path / "c").iterdir() if not f.name.startswith("."))

@@ -1,8 +1,9 @@
-"""The pre-registration ledger: plan digests, [[changes]] entries, the validator's refusal, the report's mark, `ledger`.
+"""The pre-registration ledger: plan digests, [[changes]] entries, the validator's refusal, the
+report's mark, `ledger`.
 
-Claims and references live in temporary folders; the reference is a hand-written verdicts.json (no git), except
-one test that commits a claim in a temporary git repository and lets the ledger rebuild the old plan from it.
-"""
+Claims and references live in temporary folders; the reference is a hand-written verdicts.json (no
+git), except one test that commits a claim in a temporary git repository and lets the ledger rebuild
+the old plan from it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import write_claim
 
 from harness.claims import ledger
 from harness.claims.plan import plan_digest, resolve_plan
@@ -21,9 +23,7 @@ from harness.cli import main
 from harness.report import terminal
 from harness.report.claim_report import write_report
 
-from conftest import write_claim
-
-CLAIM = '''id = "toy-margin"
+CLAIM = """id = "toy-margin"
 source = "test"
 statement = "{statement}"
 kind = "comparison"
@@ -47,7 +47,7 @@ replicates = 2
 
 [profiles.nightly]
 replicates = 3
-'''
+"""
 
 
 def _plan(path: Path, profile: str = "nightly") -> dict:
@@ -56,13 +56,16 @@ def _plan(path: Path, profile: str = "nightly") -> dict:
 
 
 def _reference(folder: Path, claim: Path, *, stored: bool = True, commit: str = "") -> Path:
-    """A reference run holding one INCONCLUSIVE verdict of `claim` (its plan stored, or not, as before the ledger)."""
+    """A reference run holding one INCONCLUSIVE verdict of `claim` (its plan stored, or not, as
+    before the ledger)."""
     plan = _plan(claim)
     v = {"claim_id": claim.stem, "verdict": "INCONCLUSIVE"}
     if stored:
         v.update(plan=plan, plan_digest=plan_digest(plan))
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "verdicts.json").write_text(json.dumps({"meta": {"profile": "nightly", "git_commit": commit}, "verdicts": [v]}))
+    (folder / "verdicts.json").write_text(
+        json.dumps({"meta": {"profile": "nightly", "git_commit": commit}, "verdicts": [v]})
+    )
     return folder
 
 
@@ -80,7 +83,8 @@ commit = "abc1234"
 
 @pytest.fixture()
 def moved(tmp_path: Path) -> tuple[Path, Path, str]:
-    """A claim whose margin moved from 0.02 to 0.05 after the reference run: (claim, reference folder, old digest)."""
+    """A claim whose margin moved from 0.02 to 0.05 after the reference run: (claim, reference
+    folder, old digest)."""
     claim = write_claim(tmp_path / "claims", "toy-margin", CLAIM.format(statement="s", margin=0.02))
     ref = _reference(tmp_path / "ref", claim)
     old = plan_digest(_plan(claim))
@@ -89,16 +93,33 @@ def moved(tmp_path: Path) -> tuple[Path, Path, str]:
 
 
 def test_digest_ignores_key_order_and_prose_but_not_the_margin(tmp_path: Path):
-    a = write_claim(tmp_path / "a", "toy-margin", CLAIM.format(statement="one statement", margin=0.02))
+    a = write_claim(
+        tmp_path / "a", "toy-margin", CLAIM.format(statement="one statement", margin=0.02)
+    )
     text = CLAIM.format(statement="a quite different statement", margin=0.02)
-    metric = '[metric]\nname = "error_rate"\ndomain = "id"\na = { "prune.fraction" = 0.15 }\nb = { "prune.fraction" = 0.0 }\n'
-    reordered = text.replace(metric, '[metric]\nb = { "prune.fraction" = 0.0 }\ndomain = "id"\na = { "prune.fraction" = 0.15 }\n'
-                             'name = "error_rate"\n')
+    metric = (
+        '[metric]\nname = "error_rate"\ndomain = "id"\na = { "prune.fraction" = 0.15 }\nb = { '
+        '"prune.fraction" = 0.0 }\n'
+    )
+    reordered = text.replace(
+        metric,
+        '[metric]\nb = { "prune.fraction" = 0.0 }\ndomain = "id"\na = { "prune.fraction" = 0.15 }\n'
+        'name = "error_rate"\n',
+    )
     assert reordered != text
     b = write_claim(tmp_path / "b", "toy-margin", reordered)
-    c = write_claim(tmp_path / "c", "toy-margin", CLAIM.format(statement="one statement", margin=0.03))
-    d = write_claim(tmp_path / "d", "toy-margin", CLAIM.format(statement="s", margin=0.02) + _change("abcdef"))
-    assert plan_digest(_plan(a)) == plan_digest(_plan(b)) == plan_digest(_plan(d)) != plan_digest(_plan(c))
+    c = write_claim(
+        tmp_path / "c", "toy-margin", CLAIM.format(statement="one statement", margin=0.03)
+    )
+    d = write_claim(
+        tmp_path / "d", "toy-margin", CLAIM.format(statement="s", margin=0.02) + _change("abcdef")
+    )
+    assert (
+        plan_digest(_plan(a))
+        == plan_digest(_plan(b))
+        == plan_digest(_plan(d))
+        != plan_digest(_plan(c))
+    )
     assert plan_digest(_plan(a, "quick")) != plan_digest(_plan(a, "nightly"))  # replicates 2 vs 3
     assert len(plan_digest(_plan(a))) == 12 and load_claim(a, "nightly").plan == _plan(a)
 
@@ -108,16 +129,23 @@ def test_a_changed_margin_without_an_entry_is_refused_in_one_line(moved, capsys)
     assert main(["validate", str(claim.parent), "--reference", str(ref)]) == 2
     err = capsys.readouterr().err.strip()
     new = plan_digest(_plan(claim))
-    assert err == (f"error: {claim}: prediction.margin: plan changed since the reference run (plan {old} -> {new}) "
-                   f"with no [[changes]] entry for old_plan {old}")
+    assert err == (
+        f"error: {claim}: prediction.margin: plan changed since the reference run (plan {old} -> "
+        f"{new}) "
+        f"with no [[changes]] entry for old_plan {old}"
+    )
     with pytest.raises(ClaimError, match="prediction.margin"):
         ledger.enforce([claim], ref)
 
 
-def test_the_check_runs_before_any_run_and_follows_the_environment(moved, monkeypatch, tmp_path: Path, capsys):
+def test_the_check_runs_before_any_run_and_follows_the_environment(
+    moved, monkeypatch, tmp_path: Path, capsys
+):
     claim, ref, _ = moved
     monkeypatch.setenv(ledger.REFERENCE_ENV, str(ref))
-    assert main(["run", str(claim.parent), "--results", str(tmp_path / "res"), "--no-progress"]) == 2
+    assert (
+        main(["run", str(claim.parent), "--results", str(tmp_path / "res"), "--no-progress"]) == 2
+    )
     assert "prediction.margin: plan changed" in capsys.readouterr().err
     monkeypatch.setenv(ledger.REFERENCE_ENV, "none")
     assert main(["validate", str(claim.parent)]) == 0
@@ -127,25 +155,38 @@ def test_a_logged_change_passes_and_a_wrong_old_plan_does_not(moved, capsys):
     claim, ref, old = moved
     claim.write_text(CLAIM.format(statement="s", margin=0.05) + _change("0123456789ab"))
     assert main(["validate", str(claim.parent), "--reference", str(ref)]) == 2
-    claim.write_text(CLAIM.format(statement="s", margin=0.05) + _change(old[:8]))  # a prefix is enough
+    # a prefix is enough
+    claim.write_text(CLAIM.format(statement="s", margin=0.05) + _change(old[:8]))
     assert main(["validate", str(claim.parent), "--reference", str(ref)]) == 0
-    assert load_claim(claim).changes[0] == {"date": "2026-11-30", "what": "margin 0.02 -> 0.05", "commit": "abc1234",
-                                            "why": "the theorem's O(eps) term at eps = 0.05", "old_verdict": "INCONCLUSIVE",
-                                            "old_plan": old[:8]}
+    assert load_claim(claim).changes[0] == {
+        "date": "2026-11-30",
+        "what": "margin 0.02 -> 0.05",
+        "commit": "abc1234",
+        "why": "the theorem's O(eps) term at eps = 0.05",
+        "old_verdict": "INCONCLUSIVE",
+        "old_plan": old[:8],
+    }
 
 
-@pytest.mark.parametrize("entry, key", [
-    ('date = "30 Nov"', "changes[1].date"),
-    ('old_verdict = "MAYBE"', "changes[1].old_verdict"),
-    ('old_plan = "xyz"', "changes[1].old_plan"),
-    ('reason = "typo"', "changes[1].reason"),
-    ("why = 3", "changes[1].why"),
-])
+@pytest.mark.parametrize(
+    "entry, key",
+    [
+        ('date = "30 Nov"', "changes[1].date"),
+        ('old_verdict = "MAYBE"', "changes[1].old_verdict"),
+        ('old_plan = "xyz"', "changes[1].old_plan"),
+        ('reason = "typo"', "changes[1].reason"),
+        ("why = 3", "changes[1].why"),
+    ],
+)
 def test_malformed_entries_are_named(tmp_path: Path, entry: str, key: str):
     good = _change("abcdef")
     field = entry.split(" = ")[0]
     lines = [ln for ln in good.splitlines() if not ln.startswith(f"{field} =")] + [entry]
-    claim = write_claim(tmp_path / "claims", "toy-margin", CLAIM.format(statement="s", margin=0.02) + "\n".join(lines) + "\n")
+    claim = write_claim(
+        tmp_path / "claims",
+        "toy-margin",
+        CLAIM.format(statement="s", margin=0.02) + "\n".join(lines) + "\n",
+    )
     with pytest.raises(ClaimError) as exc:
         load_claim(claim)
     msg = str(exc.value)
@@ -154,9 +195,16 @@ def test_malformed_entries_are_named(tmp_path: Path, entry: str, key: str):
 
 def test_new_claims_and_a_missing_reference_pass(tmp_path: Path):
     claim = write_claim(tmp_path / "claims", "toy-margin", CLAIM.format(statement="s", margin=0.02))
-    assert ledger.audit([claim]).statuses[0].note == "no reference run"  # <claims>/../results/reference/... is absent
-    other = _reference(tmp_path / "ref", write_claim(tmp_path / "x", "other-claim", CLAIM.format(statement="s", margin=0.1)
-                                                     .replace("toy-margin", "other-claim")))
+    # <claims>/../results/reference/... is absent
+    assert ledger.audit([claim]).statuses[0].note == "no reference run"
+    other = _reference(
+        tmp_path / "ref",
+        write_claim(
+            tmp_path / "x",
+            "other-claim",
+            CLAIM.format(statement="s", margin=0.1).replace("toy-margin", "other-claim"),
+        ),
+    )
     result = ledger.enforce([claim], other)
     assert result.statuses[0].note == "new since the reference" and not result.unlogged
 
@@ -185,11 +233,19 @@ def test_ledger_lists_logged_and_unlogged_changes(moved, capsys):
     claim, ref, old = moved
     assert main(["ledger", str(claim.parent), "--reference", str(ref)]) == 1
     out = capsys.readouterr().out
-    assert "UNLOGGED" in out and f"error: {claim}: prediction.margin: plan changed" in out and "1 UNLOGGED" in out
+    assert (
+        "UNLOGGED" in out
+        and f"error: {claim}: prediction.margin: plan changed" in out
+        and "1 UNLOGGED" in out
+    )
     claim.write_text(CLAIM.format(statement="s", margin=0.05) + _change(old))
     assert main(["ledger", str(claim.parent), "--reference", str(ref)]) == 0
     out = capsys.readouterr().out
-    assert "changed, logged" in out and "re-planned after INCONCLUSIVE at commit abc1234 (2026-11-30): margin 0.02 -> 0.05" in out
+    assert (
+        "changed, logged" in out
+        and "re-planned after INCONCLUSIVE at commit abc1234 (2026-11-30): margin 0.02 -> 0.05"
+        in out
+    )
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -198,16 +254,28 @@ def test_the_old_plan_comes_from_git_when_the_reference_did_not_store_it(tmp_pat
     claim = write_claim(repo / "claims", "toy-margin", CLAIM.format(statement="s", margin=0.02))
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+        ).stdout.strip()
 
     git("init", "-q")
     git("add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "claim")
-    ref = _reference(repo / "results" / "reference" / "nightly-cpu", claim, stored=False, commit=git("rev-parse", "HEAD"))
-    claim.write_text(CLAIM.format(statement="reworded", margin=0.02).replace("replicates = 3", "replicates = 5"))
-    with pytest.raises(ClaimError, match=r"toy-margin.toml: profiles.nightly.replicates: plan changed"):
+    ref = _reference(
+        repo / "results" / "reference" / "nightly-cpu",
+        claim,
+        stored=False,
+        commit=git("rev-parse", "HEAD"),
+    )
+    claim.write_text(
+        CLAIM.format(statement="reworded", margin=0.02).replace("replicates = 3", "replicates = 5")
+    )
+    with pytest.raises(
+        ClaimError, match=r"toy-margin.toml: profiles.nightly.replicates: plan changed"
+    ):
         ledger.enforce([claim])  # the default reference: <claims>/../results/reference/nightly-cpu
-    _reference(ref, claim, stored=False, commit="0" * 40)  # a commit git does not have: warn once, skip
+    # a commit git does not have: warn once, skip
+    _reference(ref, claim, stored=False, commit="0" * 40)
     warnings: list[str] = []
     assert not ledger.enforce([claim], warn=warnings.append).unlogged
     assert len(warnings) == 1 and "git cannot read commit 000000000000" in warnings[0]

@@ -14,18 +14,22 @@ from models import EnsembleICLTransformer, ReferenceICLTransformer, hinge_loss
 D64 = torch.float64
 
 
-def random_members(E: int, d: int, m: int, ma: int, mb: int, seed: int = 0, dtype=D64) -> list[dict[str, torch.Tensor]]:
+def random_members(
+    E: int, d: int, m: int, ma: int, mb: int, seed: int = 0, dtype=D64
+) -> list[dict[str, torch.Tensor]]:
     """Random, non-identity weights whose attention scores are O(1) (non-uniform attention)."""
     g = torch.Generator().manual_seed(seed)
     out = []
     for _ in range(E):
-        out.append({
-            "W_Q": torch.randn(mb, d, generator=g, dtype=dtype) / math.sqrt(d),
-            "W_K": torch.randn(mb, d, generator=g, dtype=dtype) / math.sqrt(mb),
-            "W_V": torch.randn(ma, d, generator=g, dtype=dtype) / math.sqrt(d),
-            "W_O": torch.randn(m, ma, generator=g, dtype=dtype) / math.sqrt(ma),
-            "a": torch.randn(m, generator=g, dtype=dtype),
-        })
+        out.append(
+            {
+                "W_Q": torch.randn(mb, d, generator=g, dtype=dtype) / math.sqrt(d),
+                "W_K": torch.randn(mb, d, generator=g, dtype=dtype) / math.sqrt(mb),
+                "W_V": torch.randn(ma, d, generator=g, dtype=dtype) / math.sqrt(d),
+                "W_O": torch.randn(m, ma, generator=g, dtype=dtype) / math.sqrt(ma),
+                "a": torch.randn(m, generator=g, dtype=dtype),
+            }
+        )
     return out
 
 
@@ -85,7 +89,8 @@ def test_ensemble_forward_equals_reference_per_member(ma, mb):
 
 
 def test_reference_recomputes_attention_literally():
-    """Attention from the ensemble equals softmax((W_K p_i)^T (W_Q p_q)) computed column by column."""
+    """Attention from the ensemble equals softmax((W_K p_i)^T (W_Q p_q)) computed column by
+    column."""
     E, n, l, d, m, ma, mb = 2, 3, 4, 5, 4, 5, 3
     members = random_members(E, d, m, ma, mb, seed=7)
     model = EnsembleICLTransformer.from_members(members)
@@ -112,7 +117,8 @@ def _setup_grad_case(train_a: bool, seed: int = 3):
         F = probe(P)
     for e in range(E):
         members[e]["a"] = members[e]["a"] * (2.0 / F[e].abs().median())
-        # one dead neuron with h = 0 exactly (as after pruning): ReLU'(0) must be taken as 0, like autograd
+        # one dead neuron with h = 0 exactly (as after pruning): ReLU'(0) must be taken as 0, like
+        # autograd
         members[e]["W_O"] = members[e]["W_O"].clone()
         members[e]["W_O"][0] = 0.0
     model = EnsembleICLTransformer.from_members(members, train_a=train_a)
@@ -148,8 +154,12 @@ def test_hand_written_grads_equal_autograd_of_ensemble_forward(train_a):
     assert set(grads) == set(names)
     for k, ga in zip(names, auto):
         assert grads[k].shape == ga.shape, k
-        assert float(ga.abs().max()) > 0, f"autograd gradient of {k} is zero: the test would be vacuous"
-        torch.testing.assert_close(grads[k], ga, rtol=1e-9, atol=1e-11, msg=lambda s, k=k: f"{k}: {s}")
+        assert float(ga.abs().max()) > 0, (
+            f"autograd gradient of {k} is zero: the test would be vacuous"
+        )
+        torch.testing.assert_close(
+            grads[k], ga, rtol=1e-9, atol=1e-11, msg=lambda s, k=k: f"{k}: {s}"
+        )
 
 
 @pytest.mark.parametrize("train_a", [False, True])
@@ -235,7 +245,9 @@ def test_initial_weights_rectangular_and_a_scale():
 @pytest.mark.parametrize("wo_std,ma", [(1.0, 16), (0.3, 64)])
 def test_initial_W_O_std(wo_std, ma):
     m = 256
-    w = EnsembleICLTransformer.initial_weights(ma, m, ma, ma, 0.1, wo_std, 0.0, generator(2), dtype=D64)
+    w = EnsembleICLTransformer.initial_weights(
+        ma, m, ma, ma, 0.1, wo_std, 0.0, generator(2), dtype=D64
+    )
     target = wo_std / math.sqrt(ma)
     N = m * ma
     std = float(w["W_O"].std())

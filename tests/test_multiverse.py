@@ -1,6 +1,7 @@
-"""The multiverse: declaration and narrowing validated (one line, file and key), claims derived under an alternative
-(override applied, grid-axis conflicts and invalid configurations skipped with a reason), the ROBUST / FRAGILE /
-PARTIAL labels, and `iclcheck run --multiverse` end to end on a tiny claim (table, figure, verdicts.json block)."""
+"""The multiverse: declaration and narrowing validated (one line, file and key), claims derived
+under an alternative (override applied, grid-axis conflicts and invalid configurations skipped with
+a reason), the ROBUST / FRAGILE / PARTIAL labels, and `iclcheck run --multiverse` end to end on a
+tiny claim (table, figure, verdicts.json block)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,23 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import CLAIMS_DIR, write_claim
+from test_run_resume import TINY  # the tiny trend claim (OOD error against S1 over two alphas)
 
 from harness import cli
 from harness.claims.errors import ClaimError
 from harness.claims.multiverse import Alternative, load_alternatives, load_narrowing
-from harness.claims.multiverse_derive import FRAGILE, NO_MULTIVERSE, PARTIAL, ROBUST, derive, robustness
+from harness.claims.multiverse_derive import (
+    FRAGILE,
+    NO_MULTIVERSE,
+    PARTIAL,
+    ROBUST,
+    derive,
+    robustness,
+)
 from harness.claims.schema import load_claim
 
-from conftest import CLAIMS_DIR, write_claim
-from test_run_resume import TINY  # the tiny trend claim (OOD error against S1 over two alphas)
-
-
-MULTIVERSE = '''
+MULTIVERSE = """
 [[alternative]]
 name = "beta-2"
 set = { "data.beta" = 2.0 }
@@ -51,11 +57,13 @@ why = "a metric not registered here"
 name = "K-small"
 set = { "data.K" = 0.25 }
 why = "narrowed away by the claim file"
-'''
+"""
 
 
 def _tiny(tmp_path: Path, extra: str = "") -> Path:
-    return write_claim(tmp_path / "claims", "tiny", TINY.format(id="tiny", steps=30, reps=2) + extra)
+    return write_claim(
+        tmp_path / "claims", "tiny", TINY.format(id="tiny", steps=30, reps=2) + extra
+    )
 
 
 def _mv(tmp_path: Path, text: str = MULTIVERSE) -> Path:
@@ -70,17 +78,32 @@ def test_the_shipped_multiverse_file_is_valid():
     assert {"beta-2", "beta-3", "steps-3x", "fit-lower-half", "metric-hinge"} <= set(names)
 
 
-@pytest.mark.parametrize("text, key", [
-    ('[[alternative]]\nname = "a"\nset = { "data.beta" = 2.0 }\n', "alternative.a.why"),
-    ('[[alternative]]\nname = "a"\nwhy = "w"\n', "alternative.a: changes nothing"),
-    ('[[alternative]]\nname = "a"\nwhy = "w"\nset = { "data.betta" = 2.0 }\n', "alternative.a.set.data.betta"),
-    ('[[alternative]]\nname = "a"\nwhy = "w"\nset = { "data.beta" = "two" }\n', "alternative.a.set.data.beta"),
-    ('[[alternative]]\nname = "a"\nwhy = "w"\nfit_range = "middle"\n', "alternative.a.fit_range"),
-    ('[[alternative]]\nname = "a"\nwhy = "w"\nsteps_scale = 0\n', "alternative.a.steps_scale"),
-    ('[[alternative]]\nname = "a"\nwhy = "w"\nsteps_scale = 2\nfoo = 1\n', "alternative.a.foo"),
-    ('[[alternative]]\nname = "a"\nwhy = "w"\nsteps_scale = 2\n[[alternative]]\nname = "a"\nwhy = "w"\nsteps_scale = 3\n',
-     "alternative.a.name: declared twice"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('[[alternative]]\nname = "a"\nset = { "data.beta" = 2.0 }\n', "alternative.a.why"),
+        ('[[alternative]]\nname = "a"\nwhy = "w"\n', "alternative.a: changes nothing"),
+        (
+            '[[alternative]]\nname = "a"\nwhy = "w"\nset = { "data.betta" = 2.0 }\n',
+            "alternative.a.set.data.betta",
+        ),
+        (
+            '[[alternative]]\nname = "a"\nwhy = "w"\nset = { "data.beta" = "two" }\n',
+            "alternative.a.set.data.beta",
+        ),
+        (
+            '[[alternative]]\nname = "a"\nwhy = "w"\nfit_range = "middle"\n',
+            "alternative.a.fit_range",
+        ),
+        ('[[alternative]]\nname = "a"\nwhy = "w"\nsteps_scale = 0\n', "alternative.a.steps_scale"),
+        ('[[alternative]]\nname = "a"\nwhy = "w"\nsteps_scale = 2\nfoo = 1\n', "alternative.a.foo"),
+        (
+            '[[alternative]]\nname = "a"\nwhy = "w"\nsteps_scale = 2\n[[alternative]]\nname = '
+            '"a"\nwhy = "w"\nsteps_scale = 3\n',
+            "alternative.a.name: declared twice",
+        ),
+    ],
+)
 def test_declaration_errors_name_file_and_key(tmp_path, text, key):
     p = _mv(tmp_path, text)
     with pytest.raises(ClaimError) as e:
@@ -94,7 +117,10 @@ def test_narrowing_unknown_name_and_missing_reason(tmp_path):
     assert load_narrowing(ok, names) == {"K-small": "K is fixed by the tiny world"}
     assert load_claim(ok, "quick").id == "tiny"  # the schema accepts the table
     bad = _tiny(tmp_path, '[multiverse]\nskip = { "beta-22" = "typo" }\n')
-    with pytest.raises(ClaimError, match=r"tiny.toml: multiverse.skip.beta-22: unknown alternative \(did you mean 'beta-2'"):
+    with pytest.raises(
+        ClaimError,
+        match=r"tiny.toml: multiverse.skip.beta-22: unknown alternative \(did you mean 'beta-2'",
+    ):
         load_narrowing(bad, names)
     bad = _tiny(tmp_path, '[multiverse]\nskip = { "beta-2" = " " }\n')
     with pytest.raises(ClaimError, match=r"multiverse.skip.beta-2: needs a reason"):
@@ -108,7 +134,11 @@ def test_derivation_applies_overrides_and_skips_with_reasons(tmp_path):
     c = load_claim(_tiny(tmp_path), "quick")
     alts = {a.name: a for a in load_alternatives(_mv(tmp_path))}
     v = derive(c, alts["beta-2"])
-    assert v.claim is not None and v.claim.base_run["data"]["beta"] == 2.0 and c.base_run["data"].get("beta") != 2.0
+    assert (
+        v.claim is not None
+        and v.claim.base_run["data"]["beta"] == 2.0
+        and c.base_run["data"].get("beta") != 2.0
+    )
     assert v.claim.id == c.id and v.claim.grid == c.grid  # same id: the main setting's seeds
     v = derive(c, alts["steps-2x"])
     assert v.claim.base_run["train"]["steps"] == 60
@@ -118,8 +148,11 @@ def test_derivation_applies_overrides_and_skips_with_reasons(tmp_path):
     assert v.claim is None and "'no_such_metric' is not registered" in v.skipped
     v = derive(c, alts["K-small"], {"K-small": "fixed here"})
     assert v.claim is None and v.skipped == "skipped by the claim file: fixed here"
-    v = derive(c, alts["unit-norm"])  # M1 = 4, M1_ood = 3: groups of one pattern, invalid under unit_norm
-    assert v.claim is None and v.skipped.startswith("the configuration is invalid under it: S1 must be")
+    # M1 = 4, M1_ood = 3: groups of one pattern, invalid under unit_norm
+    v = derive(c, alts["unit-norm"])
+    assert v.claim is None and v.skipped.startswith(
+        "the configuration is invalid under it: S1 must be"
+    )
     v = derive(c, Alternative("b", "w", applies_to=("rate",), fit_range="lower_half"))
     assert v.claim is None and "applies to rate only" in v.skipped
 
@@ -132,14 +165,17 @@ def test_fit_range_halves_a_rate_grid():
     assert lower.grid["data.alpha"] == xs[:6] and upper.grid["data.alpha"] == xs[-6:]
 
 
-@pytest.mark.parametrize("main, alts, label, flips", [
-    ("CONFIRMED", [("a", "CONFIRMED"), ("b", "CONFIRMED")], ROBUST, []),
-    ("INCONCLUSIVE", [("a", "INCONCLUSIVE")], ROBUST, []),
-    ("REFUTED", [("a", "REFUTED"), ("b", "CONFIRMED"), ("c", "ERROR")], FRAGILE, ["b"]),
-    ("INCONCLUSIVE", [("a", "REFUTED")], FRAGILE, ["a"]),
-    ("CONFIRMED", [("a", "INCONCLUSIVE"), ("b", "ERROR"), ("c", "CONFIRMED")], PARTIAL, []),
-    ("CONFIRMED", [], NO_MULTIVERSE, []),
-])
+@pytest.mark.parametrize(
+    "main, alts, label, flips",
+    [
+        ("CONFIRMED", [("a", "CONFIRMED"), ("b", "CONFIRMED")], ROBUST, []),
+        ("INCONCLUSIVE", [("a", "INCONCLUSIVE")], ROBUST, []),
+        ("REFUTED", [("a", "REFUTED"), ("b", "CONFIRMED"), ("c", "ERROR")], FRAGILE, ["b"]),
+        ("INCONCLUSIVE", [("a", "REFUTED")], FRAGILE, ["a"]),
+        ("CONFIRMED", [("a", "INCONCLUSIVE"), ("b", "ERROR"), ("c", "CONFIRMED")], PARTIAL, []),
+        ("CONFIRMED", [], NO_MULTIVERSE, []),
+    ],
+)
 def test_labels_on_synthetic_verdicts(main, alts, label, flips):
     lab = robustness(main, alts)
     assert (lab.label, lab.flips) == (label, flips)
@@ -150,7 +186,18 @@ def test_run_multiverse_end_to_end(tmp_path, capsys):
     claim = _tiny(tmp_path, '[multiverse]\nskip = { "K-small" = "K is fixed by the tiny world" }\n')
     _mv(tmp_path)
     out = tmp_path / "run"
-    rc = cli.main(["run", str(claim), "--multiverse", "--results", str(tmp_path / "r"), "--out", str(out), "--no-progress"])
+    rc = cli.main(
+        [
+            "run",
+            str(claim),
+            "--multiverse",
+            "--results",
+            str(tmp_path / "r"),
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc in (0, 1)
     printed = capsys.readouterr().out
     assert "robustness" in printed and "multiverse:" in printed
@@ -158,11 +205,16 @@ def test_run_multiverse_end_to_end(tmp_path, capsys):
     block = v["multiverse"]
     assert v["robustness"] == block["label"] in (ROBUST, FRAGILE, PARTIAL)
     rows = {r["name"]: r for r in block["alternatives"]}
-    assert rows["beta-2"]["status"] == rows["steps-2x"]["status"] == "ran" and rows["beta-2"]["verdict"]
+    assert (
+        rows["beta-2"]["status"] == rows["steps-2x"]["status"] == "ran"
+        and rows["beta-2"]["verdict"]
+    )
     assert rows["alpha-half"]["status"] == "skipped" and "grid" in rows["alpha-half"]["skipped"]
     assert rows["K-small"]["skipped"].startswith("skipped by the claim file")
     assert "Holm within each claim's multiverse" in block["correction"]
-    assert (out / "plots" / "tiny-multiverse.png").is_file() and "plots/tiny-multiverse.png" in v["figures"]
+    assert (out / "plots" / "tiny-multiverse.png").is_file() and "plots/tiny-multiverse.png" in v[
+        "figures"
+    ]
     md = (out / "report.md").read_text()
     assert "#### Multiverse" in md and "| `alpha-half` |" in md and "robustness" in md
     assert "Multiverse" in (out / "report.html").read_text()
@@ -183,16 +235,45 @@ def test_validate_checks_the_narrowing_and_only_selects(tmp_path, capsys, monkey
     assert "tiny.toml: multiverse.skip.beta-2: needs a reason" in capsys.readouterr().err
     claim = _tiny(tmp_path)
     monkeypatch.setattr("harness.cli.run_claims", lambda *a, **k: pytest.fail("trained"))
-    assert cli.main(["run", str(claim), "--multiverse", "--multiverse-only", "beta-3", "--results", str(tmp_path / "r")]) == 2
-    assert "--multiverse-only: unknown alternative 'beta-3' (did you mean 'beta-2'?)" in capsys.readouterr().err
+    assert (
+        cli.main(
+            [
+                "run",
+                str(claim),
+                "--multiverse",
+                "--multiverse-only",
+                "beta-3",
+                "--results",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
+    assert (
+        "--multiverse-only: unknown alternative 'beta-3' (did you mean 'beta-2'?)"
+        in capsys.readouterr().err
+    )
 
 
 def _verdict(verdict: str, value: float, p: float = 1.0):
     from harness.claims.verdict import Estimate, Verdict
 
-    return Verdict("c", "s", "st", "threshold", "quick", verdict, "mean attn_mass >= 0.9", f"mean {value}", "over", 1, 3,
-                   p_refute=p, estimate=Estimate("mean", value, value - 0.02, value + 0.02, 0.95, 0.01, 3),
-                   predicted={"relation": ">=", "threshold": 0.9})
+    return Verdict(
+        "c",
+        "s",
+        "st",
+        "threshold",
+        "quick",
+        verdict,
+        "mean attn_mass >= 0.9",
+        f"mean {value}",
+        "over",
+        1,
+        3,
+        p_refute=p,
+        estimate=Estimate("mean", value, value - 0.02, value + 0.02, 0.95, 0.01, 3),
+        predicted={"relation": ">=", "threshold": 0.9},
+    )
 
 
 def test_block_names_the_flips_and_holm_runs_within_the_claim(tmp_path):
@@ -201,17 +282,39 @@ def test_block_names_the_flips_and_holm_runs_within_the_claim(tmp_path):
     from harness.report.multiverse_section import section_lines, specification_curve
     from harness.run.multiverse_run import multiverse_block
 
-    alts = [Alternative("beta-2", "w", set={"data.beta": 2.0}), Alternative("beta-3", "w", set={"data.beta": 3.0}),
-            Alternative("eta-0.5", "w", set={"train.eta": 0.5}), Alternative("x", "w", steps_scale=2)]
-    judged = {"beta-2": _verdict("REFUTED", 0.88, 0.03), "beta-3": _verdict("CONFIRMED", 0.95), "eta-0.5": _verdict("REFUTED", 0.80, 0.001)}
-    family_control(list(judged.values()), "holm")  # 3 alternatives: 0.03 -> 0.06 does not survive, 0.001 -> 0.003 does
+    alts = [
+        Alternative("beta-2", "w", set={"data.beta": 2.0}),
+        Alternative("beta-3", "w", set={"data.beta": 3.0}),
+        Alternative("eta-0.5", "w", set={"train.eta": 0.5}),
+        Alternative("x", "w", steps_scale=2),
+    ]
+    judged = {
+        "beta-2": _verdict("REFUTED", 0.88, 0.03),
+        "beta-3": _verdict("CONFIRMED", 0.95),
+        "eta-0.5": _verdict("REFUTED", 0.80, 0.001),
+    }
+    # 3 alternatives: 0.03 -> 0.06 does not survive, 0.001 -> 0.003 does
+    family_control(list(judged.values()), "holm")
     assert judged["beta-2"].verdict == "INCONCLUSIVE" and judged["eta-0.5"].verdict == "REFUTED"
-    variants = [Variant(a, object()) for a in alts[:3]] + [Variant(alts[3], None, "the claim varies train.steps in its grid")]
+    variants = [Variant(a, object()) for a in alts[:3]] + [
+        Variant(alts[3], None, "the claim varies train.steps in its grid")
+    ]
     block = multiverse_block(_verdict("REFUTED", 0.85, 0.01), variants, judged)
-    assert block["label"] == FRAGILE and block["flips"] == ["beta-3"] and block["undecided"] == ["beta-2"]
-    assert block["alternatives"][3] | {"why": ""} == {"name": "x", "change": "steps x 2", "why": "", "status": "skipped",
-                                                     "skipped": "the claim varies train.steps in its grid", "verdict": None,
-                                                     "measurement": "", "estimate": None}
+    assert (
+        block["label"] == FRAGILE
+        and block["flips"] == ["beta-3"]
+        and block["undecided"] == ["beta-2"]
+    )
+    assert block["alternatives"][3] | {"why": ""} == {
+        "name": "x",
+        "change": "steps x 2",
+        "why": "",
+        "status": "skipped",
+        "skipped": "the claim varies train.steps in its grid",
+        "verdict": None,
+        "measurement": "",
+        "estimate": None,
+    }
     md = "\n".join(section_lines("c", block, "plots/c-multiverse.png"))
     assert "flips the verdict: `beta-3` (data.beta = 3.0): CONFIRMED, mean 0.95" in md
     assert specification_curve("c", block, tmp_path / "c.png").is_file()
@@ -228,23 +331,33 @@ def test_terminal_tables_show_the_robustness_column():
     stored = [{"claim_id": "c", "verdict": "CONFIRMED", "measurement": "m", "prediction": "p"}]
     assert "robustness" not in stored_table(stored, cols=80)
     stored[0].update(multiverse={"label": ROBUST}, robustness=ROBUST)
-    assert "ROBUST" in stored_table(stored + [{"claim_id": "d", "verdict": "ERROR", "measurement": "m", "prediction": "p"}], cols=80)
+    assert "ROBUST" in stored_table(
+        stored + [{"claim_id": "d", "verdict": "ERROR", "measurement": "m", "prediction": "p"}],
+        cols=80,
+    )
 
 
 @pytest.mark.slow
 def test_pytest_plugin_runs_the_multiverse_and_labels_each_claim_test(tmp_path):
-    """`pytest claims --iclcheck --iclcheck-multiverse`: the claim test keeps its own outcome, carries its label
-    in the terminal summary, and the run report holds the multiverse table; a bad alternative name fails the
-    claim tests with the one-line message, before anything trains."""
+    """`pytest claims --iclcheck --iclcheck-multiverse`: the claim test keeps its own outcome,
+    carries its label in the terminal summary, and the run report holds the multiverse table; a bad
+    alternative name fails the claim tests with the one-line message, before anything trains."""
     from test_run_resume import _pytest
 
     _tiny(tmp_path, '[multiverse]\nskip = { "K-small" = "K is fixed by the tiny world" }\n')
     _mv(tmp_path)
-    res = ["--iclcheck", "--iclcheck-results", str(tmp_path / "res"), "-rA", "--iclcheck-multiverse"]
+    res = [
+        "--iclcheck",
+        "--iclcheck-results",
+        str(tmp_path / "res"),
+        "-rA",
+        "--iclcheck-multiverse",
+    ]
     r = _pytest(tmp_path, *res, "--iclcheck-multiverse-only", "beta-2,steps-2x")
     out = r.stdout + r.stderr
     assert "multiverse:" in out and "2 alternative runs" in out, out
-    assert re.search(rf"tiny\s.*\b({ROBUST}|{FRAGILE}|{PARTIAL})\b", out), out  # the verdict table's robustness column
+    # the verdict table's robustness column
+    assert re.search(rf"tiny\s.*\b({ROBUST}|{FRAGILE}|{PARTIAL})\b", out), out
     (report,) = (tmp_path / "res" / "runs").glob("*/report.md")
     md = report.read_text()
     assert "#### Multiverse" in md and "| `beta-2` |" in md and "| `alpha-half` |" not in md

@@ -1,6 +1,6 @@
-"""compare and nightly: verdict flips and which are unexpected, drift z-scores for every kind, old-format
-baselines, profile refusal and device warnings, corrupt baselines, the baseline 'latest', and `iclcheck nightly`
-run twice end to end against a committed-style baseline with tiny claims."""
+"""compare and nightly: verdict flips and which are unexpected, drift z-scores for every kind,
+old-format baselines, profile refusal and device warnings, corrupt baselines, the baseline 'latest',
+and `iclcheck nightly` run twice end to end against a committed-style baseline with tiny claims."""
 
 from __future__ import annotations
 
@@ -9,70 +9,153 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import TINY_SETTING, write_claim
 
 import harness.cli as cli
 from harness.report.compare import RunMismatchError, compare, history, unexpected_flip
 from harness.report.run_folders import RunFolderError, latest_run
 
-from conftest import TINY_SETTING, write_claim
-
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "results" / "reference" / "nightly-cpu"
-ESTIMATE_OF = {"rate": "exponent b", "bound": "error rate at the worst point", "comparison": "mean paired difference a - b",
-               "trend": "Spearman rho", "threshold": "mean error_rate"}
+ESTIMATE_OF = {
+    "rate": "exponent b",
+    "bound": "error rate at the worst point",
+    "comparison": "mean paired difference a - b",
+    "trend": "Spearman rho",
+    "threshold": "mean error_rate",
+}
 
 
-def verdict(cid: str, v: str = "CONFIRMED", kind: str = "threshold", value: float | None = 1.0, se: float = 0.1,
-            expected: list | None = None) -> dict:
-    est = None if value is None else {"name": ESTIMATE_OF[kind], "value": value, "lower": value - 2 * se,
-                                      "upper": value + 2 * se, "level": 0.95, "se": se, "n": 10}
-    return {"claim_id": cid, "verdict": v, "kind": kind, "profile": "nightly", "prediction": "p", "measurement": "m",
-            "over": "o", "details": {}, "expected": expected, "estimate": est, "predicted": {}}
+def verdict(
+    cid: str,
+    v: str = "CONFIRMED",
+    kind: str = "threshold",
+    value: float | None = 1.0,
+    se: float = 0.1,
+    expected: list | None = None,
+) -> dict:
+    est = (
+        None
+        if value is None
+        else {
+            "name": ESTIMATE_OF[kind],
+            "value": value,
+            "lower": value - 2 * se,
+            "upper": value + 2 * se,
+            "level": 0.95,
+            "se": se,
+            "n": 10,
+        }
+    )
+    return {
+        "claim_id": cid,
+        "verdict": v,
+        "kind": kind,
+        "profile": "nightly",
+        "prediction": "p",
+        "measurement": "m",
+        "over": "o",
+        "details": {},
+        "expected": expected,
+        "estimate": est,
+        "predicted": {},
+    }
 
 
-def write_run(folder: Path, verdicts: list[dict], profile: str = "nightly", device: str = "cpu:x86_64 x2 threads",
-              started: str = "2026-01-01T00:00:00+00:00", old_format: bool = False) -> Path:
+def write_run(
+    folder: Path,
+    verdicts: list[dict],
+    profile: str = "nightly",
+    device: str = "cpu:x86_64 x2 threads",
+    started: str = "2026-01-01T00:00:00+00:00",
+    old_format: bool = False,
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     if old_format:
-        verdicts = [{k: x for k, x in v.items() if k not in ("estimate", "predicted")} for v in verdicts]
-    run = {"meta": {"profile": profile, "device": device, "git_commit": "abc", "started": started}, "verdicts": verdicts}
+        verdicts = [
+            {k: x for k, x in v.items() if k not in ("estimate", "predicted")} for v in verdicts
+        ]
+    run = {
+        "meta": {"profile": profile, "device": device, "git_commit": "abc", "started": started},
+        "verdicts": verdicts,
+    }
     if not old_format:
         run["schema_version"] = 2
     (folder / "verdicts.json").write_text(json.dumps(run))
     return folder
 
 
-@pytest.mark.parametrize("old,new,expected,unexpected", [
-    ("CONFIRMED", "REFUTED", None, True), ("CONFIRMED", "ERROR", None, True), ("CONFIRMED", "INCONCLUSIVE", None, True),
-    ("INCONCLUSIVE", "REFUTED", None, True), ("REFUTED", "ERROR", None, True), ("ERROR", "REFUTED", None, True),
-    ("CONFIRMED", "REFUTED", ["REFUTED", "why"], False), ("CONFIRMED", "INCONCLUSIVE", ["INCONCLUSIVE", "why"], False),
-    ("CONFIRMED", "REFUTED", ["INCONCLUSIVE", "why"], True),
-    ("REFUTED", "CONFIRMED", None, False), ("INCONCLUSIVE", "CONFIRMED", None, False), ("REFUTED", "INCONCLUSIVE", None, False),
-    ("REFUTED", "REFUTED", None, False),
-])
+@pytest.mark.parametrize(
+    "old,new,expected,unexpected",
+    [
+        ("CONFIRMED", "REFUTED", None, True),
+        ("CONFIRMED", "ERROR", None, True),
+        ("CONFIRMED", "INCONCLUSIVE", None, True),
+        ("INCONCLUSIVE", "REFUTED", None, True),
+        ("REFUTED", "ERROR", None, True),
+        ("ERROR", "REFUTED", None, True),
+        ("CONFIRMED", "REFUTED", ["REFUTED", "why"], False),
+        ("CONFIRMED", "INCONCLUSIVE", ["INCONCLUSIVE", "why"], False),
+        ("CONFIRMED", "REFUTED", ["INCONCLUSIVE", "why"], True),
+        ("REFUTED", "CONFIRMED", None, False),
+        ("INCONCLUSIVE", "CONFIRMED", None, False),
+        ("REFUTED", "INCONCLUSIVE", None, False),
+        ("REFUTED", "REFUTED", None, False),
+    ],
+)
 def test_which_flips_are_unexpected(old, new, expected, unexpected):
     assert unexpected_flip(old, new, expected) is unexpected
 
 
 @pytest.mark.parametrize("kind", sorted(ESTIMATE_OF))
 def test_drift_is_a_z_score_for_every_kind(tmp_path, kind):
-    base = write_run(tmp_path / "a", [verdict("moved", kind=kind, value=1.0), verdict("still", kind=kind, value=1.0)])
-    new = write_run(tmp_path / "b", [verdict("moved", kind=kind, value=1.5), verdict("still", kind=kind, value=1.2)])
+    base = write_run(
+        tmp_path / "a",
+        [verdict("moved", kind=kind, value=1.0), verdict("still", kind=kind, value=1.0)],
+    )
+    new = write_run(
+        tmp_path / "b",
+        [verdict("moved", kind=kind, value=1.5), verdict("still", kind=kind, value=1.2)],
+    )
     cmp = compare(base, new)
     moved, still = cmp.claims
-    assert moved.z == pytest.approx(0.5 / math.hypot(0.1, 0.1)) and moved.drift and moved.estimate == ESTIMATE_OF[kind]
+    assert (
+        moved.z == pytest.approx(0.5 / math.hypot(0.1, 0.1))
+        and moved.drift
+        and moved.estimate == ESTIMATE_OF[kind]
+    )
     assert still.z == pytest.approx(0.2 / math.hypot(0.1, 0.1)) and not still.drift
     assert [c.claim_id for c in cmp.drifts] == ["moved"] and not cmp.flips and not cmp.warnings
     assert not cmp.failed("flip") and cmp.failed("any-change") and not cmp.failed("never")
     assert not compare(base, new, threshold=4.0).drifts  # the threshold is configurable
-    assert "moved" in cmp.to_markdown() and "z=+3.5" in cmp.to_markdown() and "still" not in cmp.to_markdown()
+    assert (
+        "moved" in cmp.to_markdown()
+        and "z=+3.5" in cmp.to_markdown()
+        and "still" not in cmp.to_markdown()
+    )
 
 
 def test_flips_added_removed_and_no_standard_error(tmp_path):
-    base = write_run(tmp_path / "a", [verdict("down"), verdict("recorded"), verdict("up", "REFUTED"), verdict("gone"),
-                                      verdict("no-se", se=math.nan)])
-    new = write_run(tmp_path / "b", [verdict("down", "REFUTED"), verdict("recorded", "REFUTED", expected=["REFUTED", "known"]),
-                                     verdict("up"), verdict("new"), verdict("no-se", value=9.0, se=math.nan)])
+    base = write_run(
+        tmp_path / "a",
+        [
+            verdict("down"),
+            verdict("recorded"),
+            verdict("up", "REFUTED"),
+            verdict("gone"),
+            verdict("no-se", se=math.nan),
+        ],
+    )
+    new = write_run(
+        tmp_path / "b",
+        [
+            verdict("down", "REFUTED"),
+            verdict("recorded", "REFUTED", expected=["REFUTED", "known"]),
+            verdict("up"),
+            verdict("new"),
+            verdict("no-se", value=9.0, se=math.nan),
+        ],
+    )
     cmp = compare(base, new)
     assert [c.claim_id for c in cmp.flips] == ["down", "recorded", "up"]
     assert [c.claim_id for c in cmp.unexpected_flips] == ["down"]
@@ -86,8 +169,9 @@ def test_flips_added_removed_and_no_standard_error(tmp_path):
 
 
 def test_old_format_baseline_compares_verdicts_and_says_estimates_are_missing(tmp_path):
-    """A baseline written before verdicts carried structured estimates (the committed reference, stripped of them
-    as older runs were) still compares verdict by verdict, and says the drift check could not run."""
+    """A baseline written before verdicts carried structured estimates (the committed reference,
+    stripped of them as older runs were) still compares verdict by verdict, and says the drift check
+    could not run."""
     data = json.loads((REFERENCE / "verdicts.json").read_text())
     for v in data["verdicts"]:
         v.pop("estimate", None)
@@ -120,7 +204,10 @@ def test_device_mismatch_warns_loudly(tmp_path, capsys):
     a = write_run(tmp_path / "a", [verdict("c")], device="cpu:x86_64 x2 threads")
     b = write_run(tmp_path / "b", [verdict("c")], device="cuda:NVIDIA H200")
     assert cli.main(["compare", str(a), str(b), "--json", str(tmp_path / "c.json")]) == 0
-    assert "warning: device differs: baseline 'cpu:x86_64 x2 threads', new run 'cuda:NVIDIA H200'" in capsys.readouterr().err
+    assert (
+        "warning: device differs: baseline 'cpu:x86_64 x2 threads', new run 'cuda:NVIDIA H200'"
+        in capsys.readouterr().err
+    )
     assert "**warning:** device differs" in compare(a, b).to_markdown()
     assert json.loads((tmp_path / "c.json").read_text())["warnings"]
 
@@ -145,13 +232,43 @@ def test_corrupt_baseline_is_named(tmp_path, capsys, monkeypatch):
         compare(bad, good)
     assert cli.main(["compare", str(bad), str(good)]) == 2
     assert str(bad / "verdicts.json") in capsys.readouterr().err
-    monkeypatch.setattr(cli, "run_claims", lambda *a, **k: pytest.fail("training started before the baseline was checked"))
+    monkeypatch.setattr(
+        cli,
+        "run_claims",
+        lambda *a, **k: pytest.fail("training started before the baseline was checked"),
+    )
     claims = ROOT / "claims" / "ood-s1.toml"
     for baseline in (bad, tmp_path / "missing"):
-        assert cli.main(["nightly", str(claims), "--baseline", str(baseline), "--results", str(tmp_path / "r"), "--no-progress"]) == 2
+        assert (
+            cli.main(
+                [
+                    "nightly",
+                    str(claims),
+                    "--baseline",
+                    str(baseline),
+                    "--results",
+                    str(tmp_path / "r"),
+                    "--no-progress",
+                ]
+            )
+            == 2
+        )
         assert str(baseline) in capsys.readouterr().err
     quick = write_run(tmp_path / "quick", [verdict("c")], profile="quick")
-    assert cli.main(["nightly", str(claims), "--baseline", str(quick), "--results", str(tmp_path / "r"), "--no-progress"]) == 2
+    assert (
+        cli.main(
+            [
+                "nightly",
+                str(claims),
+                "--baseline",
+                str(quick),
+                "--results",
+                str(tmp_path / "r"),
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     assert "profile mismatch" in capsys.readouterr().err
 
 
@@ -159,7 +276,9 @@ def test_latest_is_the_newest_readable_run_of_the_profile(tmp_path):
     runs = tmp_path / "runs"
     write_run(runs / "1-old", [verdict("c")], started="2026-01-01T00:00:00+00:00")
     want = write_run(runs / "2-mid", [verdict("c")], started="2026-01-02T00:00:00+00:00")
-    write_run(runs / "3-quick", [verdict("c")], profile="quick", started="2026-01-03T00:00:00+00:00")
+    write_run(
+        runs / "3-quick", [verdict("c")], profile="quick", started="2026-01-03T00:00:00+00:00"
+    )
     (runs / "4-corrupt").mkdir()
     (runs / "4-corrupt" / "verdicts.json").write_text("not json")
     (runs / "5-killed").mkdir()  # a run killed before its report
@@ -178,13 +297,17 @@ def test_history_uses_the_drift_rule(tmp_path):
     assert "~" not in history([a, b], threshold=10.0)
 
 
-# ------------------------------------------------------------------ nightly, end to end, with tiny claims
+# ------------------------------------------------------------------ nightly, end to end, with tiny
+# claims
 
-TINY = '''id = "{id}"
+TINY = (
+    """id = "{id}"
 source = "test"
 statement = "tiny threshold claim"
 kind = "threshold"
-''' + TINY_SETTING.replace("{steps}", "20") + '''batch = 16
+"""
+    + TINY_SETTING.replace("{steps}", "20")
+    + """batch = 16
 eval_every = 10
 n_eval = 64
 chunk = 10
@@ -202,7 +325,8 @@ threshold = {threshold}
 replicates = 2
 [profiles.nightly]
 replicates = 2
-'''
+"""
+)
 
 
 @pytest.mark.slow
@@ -221,18 +345,28 @@ def test_nightly_twice_against_a_committed_style_baseline(tmp_path, monkeypatch,
     assert "0 models trained" in capsys.readouterr().out  # same code: every record reused
     (first,) = (results / "runs").iterdir()
     c1 = json.loads((first / "compare.json").read_text())
-    assert c1["baseline"]["path"] == str(reference) and c1["counts"]["flips"] == 0 and c1["counts"]["drifts"] == 0
-    assert all(c["z"] == 0.0 for c in c1["claims"])  # the same records judged again: no drift at all
+    assert (
+        c1["baseline"]["path"] == str(reference)
+        and c1["counts"]["flips"] == 0
+        and c1["counts"]["drifts"] == 0
+    )
+    # the same records judged again: no drift at all
+    assert all(c["z"] == 0.0 for c in c1["claims"])
     assert (first / "summary.md").exists() and "No verdict flips, no drifts." in summary.read_text()
 
-    write_claim(claims, "turns", TINY.format(id="turns", relation=">=", threshold=1.5))  # an error rate cannot reach 1.5
+    # an error rate cannot reach 1.5
+    write_claim(claims, "turns", TINY.format(id="turns", relation=">=", threshold=1.5))
     assert cli.main(["nightly", "--baseline", "latest", *common]) == 1
     (second,) = [d for d in (results / "runs").iterdir() if d != first]
     c2 = json.loads((second / "compare.json").read_text())
     assert Path(c2["baseline"]["path"]) == first
     assert c2["unexpected_flips"] == ["turns"] and c2["flips"] == ["turns"]
     turns = next(c for c in c2["claims"] if c["claim_id"] == "turns")
-    assert turns["baseline"] == "CONFIRMED" and turns["new"] in ("REFUTED", "INCONCLUSIVE") and turns["unexpected"]
+    assert (
+        turns["baseline"] == "CONFIRMED"
+        and turns["new"] in ("REFUTED", "INCONCLUSIVE")
+        and turns["unexpected"]
+    )
     assert "UNEXPECTED flip CONFIRMED -> " in (second / "summary.md").read_text()
     assert summary.read_text().count("## iclcheck") == 2 and "turns" in summary.read_text()
     out = capsys.readouterr().out

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from conftest import small_run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,12 +19,22 @@ from harness.world.patterns import (
     ood_patterns,
     span_residual,
 )
-from harness.world.prompts import N_UNIFORMS, PromptBatch, _other_patterns, factor_prompts, sample_prompts
+from harness.world.prompts import (
+    N_UNIFORMS,
+    PromptBatch,
+    _other_patterns,
+    factor_prompts,
+    sample_prompts,
+)
 from harness.world.seeding import derive_seed, generator
-from harness.world.tasks import all_tasks, coverage_counts, tasks_using, training_tasks, unseen_tasks
+from harness.world.tasks import (
+    all_tasks,
+    coverage_counts,
+    tasks_using,
+    training_tasks,
+    unseen_tasks,
+)
 from harness.world.world import World
-
-from conftest import small_run
 
 D64 = torch.float64
 
@@ -44,7 +55,11 @@ def test_derive_seed_golden_values():
 
 
 @settings(max_examples=25, deadline=None)
-@given(parts=st.lists(st.one_of(st.integers(-10**6, 10**6), st.text(max_size=8)), min_size=1, max_size=4))
+@given(
+    parts=st.lists(
+        st.one_of(st.integers(-(10**6), 10**6), st.text(max_size=8)), min_size=1, max_size=4
+    )
+)
 def test_derive_seed_range_and_sensitivity(parts):
     s = derive_seed(*parts)
     assert 0 <= s < 2**63
@@ -94,7 +109,9 @@ def test_gram_matrix_matches_requested_coherences(rel, irr, cross):
 
     torch.testing.assert_close(mu @ mu.T, target(M1, rel), rtol=0, atol=1e-12)
     torch.testing.assert_close(nu @ nu.T, target(M2, irr), rtol=0, atol=1e-12)
-    torch.testing.assert_close(mu @ nu.T, beta**2 * cross * torch.ones(M1, M2, dtype=D64), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        mu @ nu.T, beta**2 * cross * torch.ones(M1, M2, dtype=D64), rtol=0, atol=1e-12
+    )
     assert max_coherence(mu) == pytest.approx(abs(rel), abs=1e-12)
     assert max_coherence(nu) == pytest.approx(abs(irr), abs=1e-12)
 
@@ -128,9 +145,21 @@ def test_non_positive_definite_coherence_raises():
 # ============================================================================ OOD patterns
 
 
-@pytest.mark.parametrize("mode,S1", [("spread", 1.0), ("spread", 2.5), ("spread", -0.7), ("unit_norm", 1.0), ("unit_norm", 1.3), ("unit_norm", -0.4)])
+@pytest.mark.parametrize(
+    "mode,S1",
+    [
+        ("spread", 1.0),
+        ("spread", 2.5),
+        ("spread", -0.7),
+        ("unit_norm", 1.0),
+        ("unit_norm", 1.3),
+        ("unit_norm", -0.4),
+    ],
+)
 def test_ood_coefficient_row_sums(mode, S1):
-    c = cfg(M1=7, M2=4, dX=12, M1_ood=3, S1=S1, ood_coef_mode=mode, ood_coef_spread=0.3, n_train_tasks=7)
+    c = cfg(
+        M1=7, M2=4, dX=12, M1_ood=3, S1=S1, ood_coef_mode=mode, ood_coef_spread=0.3, n_train_tasks=7
+    )
     C = ood_coefficients(c, seed=5)
     assert C.shape == (3, 7)
     torch.testing.assert_close(C.sum(1), torch.full((3,), S1, dtype=D64), rtol=0, atol=1e-12)
@@ -147,7 +176,11 @@ def test_ood_coefficient_row_sums(mode, S1):
 
 
 @settings(max_examples=25, deadline=None)
-@given(S1=st.floats(-5, 5, allow_nan=False).filter(lambda s: abs(s) > 1e-3), spread=st.floats(0, 1), seed=st.integers(0, 1000))
+@given(
+    S1=st.floats(-5, 5, allow_nan=False).filter(lambda s: abs(s) > 1e-3),
+    spread=st.floats(0, 1),
+    seed=st.integers(0, 1000),
+)
 def test_ood_row_sums_property_spread(S1, spread, seed):
     c = cfg(M1=6, M1_ood=3, S1=S1, ood_coef_mode="spread", ood_coef_spread=spread)
     C = ood_coefficients(c, seed)
@@ -168,7 +201,9 @@ def test_odr_patterns_in_span_of_idr(mode):
     # disjoint groups of orthogonal IDR patterns: ODR patterns are orthogonal too
     assert max_coherence(ood.relevant) < 1e-12
     if mode == "unit_norm":
-        torch.testing.assert_close(ood.relevant.norm(dim=1), torch.full((c.M1_ood,), beta, dtype=D64))
+        torch.testing.assert_close(
+            ood.relevant.norm(dim=1), torch.full((c.M1_ood,), beta, dtype=D64)
+        )
     torch.testing.assert_close(ood.q, ind.q)
 
 
@@ -197,7 +232,9 @@ def test_odi_outside_residual_equals_rho(rho):
 def test_span_residual_basic():
     basis = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=D64)
     v = torch.tensor([[3.0, 4.0, 0.0], [0.0, 0.0, 2.0], [1.0, 0.0, 1.0]], dtype=D64)
-    torch.testing.assert_close(span_residual(v, basis), torch.tensor([0.0, 1.0, 1 / math.sqrt(2)], dtype=D64))
+    torch.testing.assert_close(
+        span_residual(v, basis), torch.tensor([0.0, 1.0, 1 / math.sqrt(2)], dtype=D64)
+    )
 
 
 # ============================================================================ tasks
@@ -257,7 +294,9 @@ def test_one_label_side_pattern_never_on_minus_side():
     assert int(cc[4, 1]) == 0 and int(cc[4, 0]) > 0
 
 
-@pytest.mark.parametrize("coverage,n", [("uniform", 12), ("missing_pattern", 10), ("one_label_side", 9)])
+@pytest.mark.parametrize(
+    "coverage,n", [("uniform", 12), ("missing_pattern", 10), ("one_label_side", 9)]
+)
 def test_unseen_tasks_is_the_complement(coverage, n):
     c = cfg(M1=6, n_train_tasks=n, coverage=coverage)
     tr = training_tasks(c, 7)
@@ -304,10 +343,16 @@ def test_iid_context_fractions_match_alpha(alpha):
     ps = _ps()
     a, b = 1, 3
     n, l = 1000, 20
-    batch = sample_prompts(ps, torch.tensor([[a, b]]), n, l, alpha, 0.5, generator(derive_seed("frac", alpha)))
+    batch = sample_prompts(
+        ps, torch.tensor([[a, b]]), n, l, alpha, 0.5, generator(derive_seed("frac", alpha))
+    )
     ctx = batch.ctx_pattern
     N = ctx.numel()
-    for observed, p in [((ctx == a).sum(), alpha / 2), ((ctx == b).sum(), alpha / 2), (((ctx != a) & (ctx != b)).sum(), 1 - alpha)]:
+    for observed, p in [
+        ((ctx == a).sum(), alpha / 2),
+        ((ctx == b).sum(), alpha / 2),
+        (((ctx != a) & (ctx != b)).sum(), 1 - alpha),
+    ]:
         sigma = math.sqrt(max(p * (1 - p), 1e-12) / N)
         assert abs(int(observed) / N - p) <= 5 * sigma + 1e-12, (observed, p)
     # the other patterns are spread evenly over the M - 2 remaining ones
@@ -355,7 +400,9 @@ def test_labels_in_label_slot_and_query_slot_zero():
     # x carries the recorded relevant pattern: x . mu_j = beta^2 [j = pattern] (orthogonal patterns)
     pat = torch.cat([ctx, qp[:, None]], 1)
     proj = P[..., :dX] @ ps.relevant.T / 1.5**2  # (n, l + 1, M)
-    torch.testing.assert_close(proj, torch.nn.functional.one_hot(pat, 6).to(D64), rtol=0, atol=1e-10)
+    torch.testing.assert_close(
+        proj, torch.nn.functional.one_hot(pat, 6).to(D64), rtol=0, atol=1e-10
+    )
     # the irrelevant part has norm <= K beta, with weights that use most of the range
     resid = (P[..., :dX] - ps.relevant[pat]).norm(dim=-1)
     assert float(resid.max()) <= K * 1.5 + 1e-10
@@ -372,7 +419,9 @@ def test_balanced_labels_alternate():
     ps = _ps()
     batch = sample_prompts(ps, torch.tensor([[0, 1], [2, 3]]), 9, 4, 0.8, 0.5, generator(0))
     assert batch.z.tolist() == [1, -1, 1, -1, 1, -1, 1, -1, 1]
-    ub = sample_prompts(ps, torch.tensor([[0, 1], [2, 3]]), 200, 4, 0.8, 0.5, generator(0), balanced=False)
+    ub = sample_prompts(
+        ps, torch.tensor([[0, 1], [2, 3]]), 200, 4, 0.8, 0.5, generator(0), balanced=False
+    )
     assert set(ub.z.tolist()) == {1.0, -1.0}
     assert ub.z.tolist()[:10] != [1, -1] * 5 or ub.z.tolist()[10:20] != [1, -1] * 5
     assert abs(float(ub.z.mean())) < 5 / math.sqrt(200)
@@ -383,7 +432,9 @@ def test_exact_sampling_counts(alpha, l):
     ps = _ps()
     a, b = 2, 5
     n = 64
-    batch = sample_prompts(ps, torch.tensor([[a, b]]), n, l, alpha, 0.5, generator(11), sampling="exact")
+    batch = sample_prompts(
+        ps, torch.tensor([[a, b]]), n, l, alpha, 0.5, generator(11), sampling="exact"
+    )
     n_same = math.ceil(alpha * l / 2)
     n_opp = min(l - n_same, math.floor(alpha * l / 2))
     assert torch.equal(batch.same_as_query.sum(1), torch.full((n,), n_same))
@@ -396,10 +447,10 @@ def test_exact_sampling_counts(alpha, l):
 
 
 def test_prompt_stream_is_pinned():
-    """The prompts built from a member's uniforms define every stored record: a change to how they are built
-    (even a faster way to compute the same thing) must reproduce this digest bit for bit, or bump
-    harness.claims.grid.ENGINE_VERSION and change the digest deliberately. Covers iid / exact sampling, balanced /
-    random query labels, uneven task lists, alpha = 1 and K > 1/2."""
+    """The prompts built from a member's uniforms define every stored record: a change to how they
+    are built (even a faster way to compute the same thing) must reproduce this digest bit for bit,
+    or bump harness.claims.grid.ENGINE_VERSION and change the digest deliberately. Covers iid /
+    exact sampling, balanced / random query labels, uneven task lists, alpha = 1 and K > 1/2."""
     h = hashlib.sha256()
     g = torch.Generator().manual_seed(2024)
     E, n, l, M, M2 = 3, 16, 9, 6, 5
@@ -410,15 +461,18 @@ def test_prompt_stream_is_pinned():
     K = torch.tensor([0.5, 0.25, 2.0], dtype=torch.float64)
     for sampling in ("iid", "exact"):
         for balanced in (True, False):
-            f = factor_prompts(U, M, M2, tasks, n_tasks, alpha, K, sampling=sampling, balanced=balanced)
+            f = factor_prompts(
+                U, M, M2, tasks, n_tasks, alpha, K, sampling=sampling, balanced=balanced
+            )
             for t in (f.pat, f.k, f.kappa, f.y, f.z):
                 h.update(t.contiguous().numpy().tobytes())
     assert h.hexdigest() == "43317065892b54da8abc4cae7ef8b4cf85d2d7a20712c269c378e7007f8d235c"
 
 
 def test_at_least_prompt_stream_is_pinned():
-    """As test_prompt_stream_is_pinned, for the paper's test prompts (sampling "at_least", with replacement keys),
-    in float32 and float64: the digest was taken with the float-indicator builder and the bool-mask one keeps it."""
+    """As test_prompt_stream_is_pinned, for the paper's test prompts (sampling "at_least", with
+    replacement keys), in float32 and float64: the digest was taken with the float-indicator builder
+    and the bool-mask one keeps it."""
     h = hashlib.sha256()
     g = torch.Generator().manual_seed(2025)
     E, n, l, M, M2 = 3, 16, 9, 6, 5
@@ -430,8 +484,19 @@ def test_at_least_prompt_stream_is_pinned():
     K = torch.tensor([0.5, 0.25, 2.0], dtype=torch.float64)
     for balanced in (True, False):
         for dtype in (torch.float32, torch.float64):
-            f = factor_prompts(U, M, M2, tasks, n_tasks, alpha, K, sampling="at_least", balanced=balanced, dtype=dtype,
-                               replace_keys=keys)
+            f = factor_prompts(
+                U,
+                M,
+                M2,
+                tasks,
+                n_tasks,
+                alpha,
+                K,
+                sampling="at_least",
+                balanced=balanced,
+                dtype=dtype,
+                replace_keys=keys,
+            )
             for t in (f.pat, f.k, f.kappa, f.y, f.z):
                 h.update(str(t.dtype).encode())
                 h.update(t.contiguous().numpy().tobytes())
@@ -469,12 +534,20 @@ def test_noise_has_the_requested_expected_norm():
 
 def test_prompt_batch_stack_and_slice():
     ps = _ps()
-    bs = [sample_prompts(ps, torch.tensor([[0, 1]]), 10, 4, 0.8, 0.5, generator(s)) for s in range(3)]
+    bs = [
+        sample_prompts(ps, torch.tensor([[0, 1]]), 10, 4, 0.8, 0.5, generator(s)) for s in range(3)
+    ]
     st_ = PromptBatch.stack(bs)
-    assert st_.P.shape == (3, 10, 5, 15) and st_.z.shape == (3, 10) and st_.ctx_pattern.shape == (3, 10, 4)
+    assert (
+        st_.P.shape == (3, 10, 5, 15)
+        and st_.z.shape == (3, 10)
+        and st_.ctx_pattern.shape == (3, 10, 4)
+    )
     sl = st_.slice(2, 5)
     assert torch.equal(sl.P, st_.P[:, 2:5]) and torch.equal(sl.z, st_.z[:, 2:5])
-    assert torch.equal(sl.ctx_pattern, st_.ctx_pattern[:, 2:5]) and torch.equal(sl.query_pattern, st_.query_pattern[:, 2:5])
+    assert torch.equal(sl.ctx_pattern, st_.ctx_pattern[:, 2:5]) and torch.equal(
+        sl.query_pattern, st_.query_pattern[:, 2:5]
+    )
     assert torch.equal(st_.P[1], bs[1].P)
 
 
@@ -483,20 +556,37 @@ def test_prompt_batch_stack_and_slice():
 
 def test_world_build_and_test_prompts():
     # every test-prompt knob differs from its training / in-domain counterpart, so mis-wiring shows
-    run = small_run(seed=3, data=dict(test_sampling="exact", K=0.5, K_ood=0.3, alpha=0.8, alpha_test=0.6, l_tr=8, l_ts=6))
+    run = small_run(
+        seed=3,
+        data=dict(
+            test_sampling="exact", K=0.5, K_ood=0.3, alpha=0.8, alpha_test=0.6, l_tr=8, l_ts=6
+        ),
+    )
     w = World.build(run)
     c = run.data
     seen = {tuple(t) for t in w.train_tasks.tolist()}
     assert not seen & {tuple(t) for t in w.test_tasks.tolist()}
     assert len(w.train_tasks) + len(w.test_tasks) == c.M1 * (c.M1 - 1)
     assert len(w.ood_tasks) == c.M1_ood * (c.M1_ood - 1)
-    # the wiring: id test prompts come from unseen tasks with l_ts, alpha_test, K; ood from ODR tasks with K_ood;
+    # the wiring: id test prompts come from unseen tasks with l_ts, alpha_test, K; ood from ODR
+    # tasks with K_ood;
     # training prompts from T_tr with l_tr, alpha
     tid = w.test_prompts(64, generator(5))
-    ref = sample_prompts(w.ind, w.test_tasks, 64, c.l_ts, c.alpha_test, c.K, generator(5), sampling=c.test_sampling)
+    ref = sample_prompts(
+        w.ind, w.test_tasks, 64, c.l_ts, c.alpha_test, c.K, generator(5), sampling=c.test_sampling
+    )
     assert torch.equal(tid.P, ref.P) and torch.equal(tid.ctx_pattern, ref.ctx_pattern)
     tod = w.test_prompts(64, generator(6), domain="ood")
-    ref = sample_prompts(w.ood, w.ood_tasks, 64, c.l_ts, c.alpha_test, c.K_ood, generator(6), sampling=c.test_sampling)
+    ref = sample_prompts(
+        w.ood,
+        w.ood_tasks,
+        64,
+        c.l_ts,
+        c.alpha_test,
+        c.K_ood,
+        generator(6),
+        sampling=c.test_sampling,
+    )
     assert torch.equal(tod.P, ref.P)
     ttr = w.train_prompts(64, generator(7))
     ref = sample_prompts(w.ind, w.train_tasks, 64, c.l_tr, c.alpha, c.K, generator(7))
@@ -510,6 +600,11 @@ def test_world_build_and_test_prompts():
         w.test_prompts(4, w.eval_generator("z"), domain="bad")
     # same world from the same run
     w2 = World.build(run)
-    assert torch.equal(w.train_tasks, w2.train_tasks) and torch.equal(w.ind.relevant, w2.ind.relevant)
+    assert torch.equal(w.train_tasks, w2.train_tasks) and torch.equal(
+        w.ind.relevant, w2.ind.relevant
+    )
     # eval generators are named: different names, different draws
-    assert not torch.equal(torch.rand(4, generator=w.eval_generator("a")), torch.rand(4, generator=w.eval_generator("b")))
+    assert not torch.equal(
+        torch.rand(4, generator=w.eval_generator("a")),
+        torch.rand(4, generator=w.eval_generator("b")),
+    )

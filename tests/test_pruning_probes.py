@@ -6,17 +6,16 @@ import math
 
 import pytest
 import torch
+from conftest import small_run
 
 from harness.measure.evaluation import evaluate
 from harness.measure.probes import neuron_probe, two_cluster_split
-from harness.world.prompts import PromptBatch
 from harness.measure.pruning import PRUNE_MODES, prune_mask
-from harness.world.seeding import generator
 from harness.training.trainer import init_ensemble
+from harness.world.prompts import PromptBatch
+from harness.world.seeding import generator
 from harness.world.world import World
 from models import EnsembleICLTransformer
-
-from conftest import small_run
 
 
 def graded_W_O(E: int, m: int, ma: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,7 +72,9 @@ def test_prune_mask_random_reproducible():
     assert m1.sum(1).tolist() == [m - 12] * E
     # the members get different random masks, and random is not the magnitude order
     assert not torch.equal(m1[0], m1[1])
-    assert not torch.equal(m1, prune_mask(W, 0.4, "small")) and not torch.equal(m1, prune_mask(W, 0.4, "large"))
+    assert not torch.equal(m1, prune_mask(W, 0.4, "small")) and not torch.equal(
+        m1, prune_mask(W, 0.4, "large")
+    )
 
 
 def test_prune_mask_random_is_roughly_uniform():
@@ -172,25 +173,48 @@ def test_neuron_probe_shapes_and_values():
     a = torch.tensor([1.0, 1.0, 1.0, -1.0, -1.0, -1.0]) / math.sqrt(m)
     feat_dir = mean_idr / mean_idr.norm()
     orth = torch.tensor([2.0, -1.0, 0.0, 0.0])  # orthogonal to mean_idr
-    rows = torch.stack([
-        torch.cat([feat_dir, q]),  # feature +1, label +1 (a > 0)
-        torch.cat([-feat_dir, -q]),  # feature -1, label -1
-        torch.cat([orth, q]) * 3.0,  # feature 0, label +1, larger norm
-        torch.cat([feat_dir, -q]),  # a < 0: label cos (-1)(-1) = +1
-        torch.cat([feat_dir, q]),  # a < 0: label -1
-        torch.cat([orth, torch.zeros(dY)]),  # no label part: label cos 0
-    ])
-    members = [{
-        "W_Q": torch.eye(d), "W_K": torch.eye(d), "W_V": torch.eye(d), "W_O": torch.zeros(m, d), "a": torch.zeros(m),
-    }, {
-        "W_Q": torch.eye(d), "W_K": torch.eye(d), "W_V": torch.eye(d), "W_O": rows, "a": a,
-    }]
+    rows = torch.stack(
+        [
+            torch.cat([feat_dir, q]),  # feature +1, label +1 (a > 0)
+            torch.cat([-feat_dir, -q]),  # feature -1, label -1
+            torch.cat([orth, q]) * 3.0,  # feature 0, label +1, larger norm
+            torch.cat([feat_dir, -q]),  # a < 0: label cos (-1)(-1) = +1
+            torch.cat([feat_dir, q]),  # a < 0: label -1
+            torch.cat([orth, torch.zeros(dY)]),  # no label part: label cos 0
+        ]
+    )
+    members = [
+        {
+            "W_Q": torch.eye(d),
+            "W_K": torch.eye(d),
+            "W_V": torch.eye(d),
+            "W_O": torch.zeros(m, d),
+            "a": torch.zeros(m),
+        },
+        {
+            "W_Q": torch.eye(d),
+            "W_K": torch.eye(d),
+            "W_V": torch.eye(d),
+            "W_O": rows,
+            "a": a,
+        },
+    ]
     model = EnsembleICLTransformer.from_members(members)
     pr = neuron_probe(model, 1, mean_idr, q, dX)
     for t in (pr.label_cos, pr.feature_cos, pr.row_norms):
         assert t.shape == (m,)
-    torch.testing.assert_close(pr.feature_cos, torch.tensor([1.0, -1.0, 0.0, 1.0, 1.0, 0.0], dtype=torch.float64), atol=1e-6, rtol=0)
-    torch.testing.assert_close(pr.label_cos, torch.tensor([1.0, -1.0, 1.0, 1.0, -1.0, 0.0], dtype=torch.float64), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        pr.feature_cos,
+        torch.tensor([1.0, -1.0, 0.0, 1.0, 1.0, 0.0], dtype=torch.float64),
+        atol=1e-6,
+        rtol=0,
+    )
+    torch.testing.assert_close(
+        pr.label_cos,
+        torch.tensor([1.0, -1.0, 1.0, 1.0, -1.0, 0.0], dtype=torch.float64),
+        atol=1e-6,
+        rtol=0,
+    )
     torch.testing.assert_close(pr.row_norms, rows.double().norm(dim=1))
     # W_V enters: scaling W_V scales W_O W_V but leaves the cosines unchanged; a rotation would not
     with torch.no_grad():
@@ -209,7 +233,9 @@ def test_neuron_probe_on_initialised_model():
     for t in (pr.label_cos, pr.feature_cos, pr.row_norms):
         assert t.shape == (run.model.m,)
         assert bool(torch.isfinite(t).all())
-    assert bool((pr.label_cos.abs() <= 1 + 1e-9).all()) and bool((pr.feature_cos.abs() <= 1 + 1e-9).all())
+    assert bool((pr.label_cos.abs() <= 1 + 1e-9).all()) and bool(
+        (pr.feature_cos.abs() <= 1 + 1e-9).all()
+    )
 
 
 @pytest.mark.parametrize("n_hi,n_lo", [(10, 30), (30, 10), (20, 20)])

@@ -1,5 +1,5 @@
-"""Committed references change only on purpose: where ordinary runs and deliberate refreshes write, which
-robustness report claim reports join, and the machine a reference records."""
+"""Committed references change only on purpose: where ordinary runs and deliberate refreshes write,
+which robustness report claim reports join, and the machine a reference records."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ import torch
 
 from harness.fuzz.campaign import add_arguments, report_dir
 from harness.report.claim_report import robustness_section
-from harness.run.paths import (bench_result_path, fuzz_latest_dir, fuzz_reference_dir, report_created, robustness_report_dir,
-                               results_root)
+from harness.run.paths import (
+    bench_result_path,
+    fuzz_latest_dir,
+    fuzz_reference_dir,
+    report_created,
+    results_root,
+    robustness_report_dir,
+)
 from harness.run.provenance import machine
 
 
@@ -52,11 +58,16 @@ def test_the_repository_commits_the_references_and_ignores_the_local_outputs():
     assert (fuzz_reference_dir(repo / "results") / "summary.json").is_file()
     assert bench_result_path(True, repo / "results").is_file()
     ignored = (repo / ".gitignore").read_text().splitlines()
-    assert "results/fuzz/latest/" in ignored and "results/benchmarks/latest.json" in ignored and ".benchmarks/" in ignored
+    assert (
+        "results/fuzz/latest/" in ignored
+        and "results/benchmarks/latest.json" in ignored
+        and ".benchmarks/" in ignored
+    )
 
 
 def test_claim_reports_use_the_committed_reference_without_a_local_report(tmp_path):
-    assert robustness_report_dir(tmp_path) == fuzz_reference_dir(tmp_path)  # neither: the reference path, absent
+    # neither: the reference path, absent
+    assert robustness_report_dir(tmp_path) == fuzz_reference_dir(tmp_path)
     _report(fuzz_reference_dir(tmp_path), "2026-01-01T00:00:00+00:00")
     assert robustness_report_dir(tmp_path) == fuzz_reference_dir(tmp_path)
 
@@ -65,7 +76,8 @@ def test_claim_reports_use_a_newer_local_report(tmp_path):
     _report(fuzz_reference_dir(tmp_path), "2026-01-01T00:00:00+00:00")
     _report(fuzz_latest_dir(tmp_path), "2026-02-01T00:00:00+00:00")
     assert robustness_report_dir(tmp_path) == fuzz_latest_dir(tmp_path)
-    _report(fuzz_latest_dir(tmp_path), "2026-02-01T00:00:00")  # naive stamps read as UTC, and compare
+    # naive stamps read as UTC, and compare
+    _report(fuzz_latest_dir(tmp_path), "2026-02-01T00:00:00")
     assert robustness_report_dir(tmp_path) == fuzz_latest_dir(tmp_path)
 
 
@@ -88,11 +100,17 @@ def test_a_local_report_only_or_an_unreadable_one(tmp_path):
 
 def test_fuzz_writes_locally_unless_asked_to_refresh(tmp_path):
     assert report_dir(_fuzz_args(tmp_path), tmp_path) == tmp_path / "latest"
-    assert report_dir(_fuzz_args(tmp_path, "--out", str(tmp_path / "mine")), tmp_path) == tmp_path / "mine"
+    assert (
+        report_dir(_fuzz_args(tmp_path, "--out", str(tmp_path / "mine")), tmp_path)
+        == tmp_path / "mine"
+    )
     assert report_dir(_fuzz_args(tmp_path, "--refresh-reference"), tmp_path) == fuzz_reference_dir()
 
 
-@pytest.mark.parametrize("partial", [["--axes", "coherence"], ["--no-campaign"], ["--no-budget-probe"], ["--no-task-graph"]])
+@pytest.mark.parametrize(
+    "partial",
+    [["--axes", "coherence"], ["--no-campaign"], ["--no-budget-probe"], ["--no-task-graph"]],
+)
 def test_a_reference_refresh_is_a_full_run(tmp_path, partial):
     with pytest.raises(ValueError, match="full run"):
         report_dir(_fuzz_args(tmp_path, "--refresh-reference", *partial), tmp_path)
@@ -107,24 +125,41 @@ def test_refresh_and_out_exclude_each_other(tmp_path, capsys):
 def test_machine_names_cpu_threads_torch_and_commit():
     m = machine()
     assert m["threads"] == torch.get_num_threads() and m["torch"] == torch.__version__
-    assert isinstance(m["cpu"], str) and m["cpu"] and isinstance(m["git_commit"], str) and m["git_commit"]
+    assert (
+        isinstance(m["cpu"], str)
+        and m["cpu"]
+        and isinstance(m["git_commit"], str)
+        and m["git_commit"]
+    )
 
 
 def test_claim_report_names_the_machine_of_a_reference(tmp_path):
     folder = _report(fuzz_reference_dir(tmp_path), "2026-01-01T00:00:00+00:00")
     plain = "\n".join(robustness_section(tmp_path / "run", folder))
     assert "- an answer" in plain and "threads" not in plain
-    (folder / "machine.json").write_text(json.dumps({"cpu": "Some CPU 9000", "threads": 7, "torch": "9.9"}))
+    (folder / "machine.json").write_text(
+        json.dumps({"cpu": "Some CPU 9000", "threads": 7, "torch": "9.9"})
+    )
     text = "\n".join(robustness_section(tmp_path / "run", folder))
-    assert "on Some CPU 9000 with 7 threads, torch 9.9" in text and "../reference/fuzz/report.md" in text
+    assert (
+        "on Some CPU 9000 with 7 threads, torch 9.9" in text
+        and "../reference/fuzz/report.md" in text
+    )
 
 
 def test_refresh_writes_the_reference_and_its_machine(tmp_path, monkeypatch):
-    """The CLI's plumbing, with the training parts replaced: the report lands in the reference folder with machine.json."""
+    """The CLI's plumbing, with the training parts replaced: the report lands in the reference
+    folder with machine.json."""
     import harness.fuzz.campaign as campaign
 
     monkeypatch.setenv("ICLCHECK_RESULTS", str(tmp_path))
-    for name in ("run_sweep", "run_budget_probe", "run_task_graph_probe", "run_campaign", "pick_failures"):
+    for name in (
+        "run_sweep",
+        "run_budget_probe",
+        "run_task_graph_probe",
+        "run_campaign",
+        "pick_failures",
+    ):
         monkeypatch.setattr(campaign, name, lambda *a, **k: [])
     written: list[Path] = []
 
@@ -133,10 +168,31 @@ def test_refresh_writes_the_reference_and_its_machine(tmp_path, monkeypatch):
         return _report(Path(out), "2026-01-01T00:00:00+00:00") / "report.md"
 
     monkeypatch.setattr(campaign, "write_report", fake_report)
-    assert campaign.run_fuzz(campaign.plan_fuzz(_fuzz_args(tmp_path / "fuzz", "--refresh-reference", "--threads", str(torch.get_num_threads())))) == 0
+    assert (
+        campaign.run_fuzz(
+            campaign.plan_fuzz(
+                _fuzz_args(
+                    tmp_path / "fuzz",
+                    "--refresh-reference",
+                    "--threads",
+                    str(torch.get_num_threads()),
+                )
+            )
+        )
+        == 0
+    )
     assert written == [tmp_path / "reference" / "fuzz"]
-    assert json.loads((written[0] / "machine.json").read_text())["threads"] == torch.get_num_threads()
-    assert campaign.run_fuzz(campaign.plan_fuzz(_fuzz_args(tmp_path / "fuzz", "--threads", str(torch.get_num_threads())))) == 0
+    assert (
+        json.loads((written[0] / "machine.json").read_text())["threads"] == torch.get_num_threads()
+    )
+    assert (
+        campaign.run_fuzz(
+            campaign.plan_fuzz(
+                _fuzz_args(tmp_path / "fuzz", "--threads", str(torch.get_num_threads()))
+            )
+        )
+        == 0
+    )
     assert written[1] == tmp_path / "fuzz" / "latest" and not (written[1] / "machine.json").exists()
 
 

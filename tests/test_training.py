@@ -7,15 +7,14 @@ import math
 
 import pytest
 import torch
+from conftest import small_run
 
-from harness.world.prompts import PromptBatch
-from harness.world.seeding import derive_seed, generator
 from harness.training.history import History
 from harness.training.stream import TrainingStream
 from harness.training.trainer import init_ensemble, train_ensemble
+from harness.world.prompts import PromptBatch
+from harness.world.seeding import derive_seed, generator
 from harness.world.world import World
-
-from conftest import small_run
 
 PARAMS = ("W_Q", "W_K", "W_V", "W_O", "a")
 
@@ -26,7 +25,9 @@ def weights(te, e: int) -> dict[str, torch.Tensor]:
 
 def assert_weights_close(w1, w2, atol=1e-5, rtol=1e-5):
     for k in PARAMS:
-        torch.testing.assert_close(w1[k], w2[k], atol=atol, rtol=rtol, msg=lambda s, k=k: f"{k}: {s}")
+        torch.testing.assert_close(
+            w1[k], w2[k], atol=atol, rtol=rtol, msg=lambda s, k=k: f"{k}: {s}"
+        )
 
 
 def relative_change(te, e: int) -> float:
@@ -52,8 +53,8 @@ def test_same_seed_twice_gives_identical_weights_and_histories():
 
 
 def test_first_sgd_step_is_w_minus_eta_grad():
-    """Reconstruct step 1 by hand: initial weights from derive_seed(seed, "init"), the first batch of the
-    data stream derive_seed(seed, "train-data"), and W <- W - eta * grad."""
+    """Reconstruct step 1 by hand: initial weights from derive_seed(seed, "init"), the first batch
+    of the data stream derive_seed(seed, "train-data"), and W <- W - eta * grad."""
     eta = 3.0
     run = small_run(seed=2, train=dict(steps=1, batch=16, chunk=4, eta=eta, eval_every=1))
     te = train_ensemble([run])
@@ -115,8 +116,8 @@ def test_ensemble_equals_solo_training():
 
 @pytest.mark.parametrize("noise", [0.0, 0.4])
 def test_threaded_draws_equal_serial_draws(noise):
-    """TrainingStream draws each member's uniforms (and noise) on several threads on a CPU: the prompts must be
-    exactly those of one thread, for factored and dense (noisy) batches."""
+    """TrainingStream draws each member's uniforms (and noise) on several threads on a CPU: the
+    prompts must be exactly those of one thread, for factored and dense (noisy) batches."""
     runs = [small_run(seed=s, data=dict(noise=noise if s % 2 else 0.0)) for s in range(5)]
     worlds = [World.build(r) for r in runs]
     before = torch.get_num_threads()
@@ -150,7 +151,11 @@ def test_diverging_member_is_isolated():
     without = train_ensemble(runs)
     assert with_bad.failed == [False, True, False, False]
     assert with_bad.failed_at[1] is not None and 0 < with_bad.failed_at[1] < bad.train.steps
-    assert with_bad.failed_at[0] is None and with_bad.failed_at[2] is None and with_bad.failed_at[3] is None
+    assert (
+        with_bad.failed_at[0] is None
+        and with_bad.failed_at[2] is None
+        and with_bad.failed_at[3] is None
+    )
     for e_bad, e_ref in [(0, 0), (2, 1), (3, 2)]:
         w = weights(with_bad, e_bad)
         assert all(bool(torch.isfinite(v).all()) for v in w.values())
@@ -159,7 +164,8 @@ def test_diverging_member_is_isolated():
             assert abs(x - y) <= 1
         # no NaN from the failed member leaks into the healthy members' records
         assert all(math.isfinite(x) for x in with_bad.histories[e_bad].train_loss[1:])
-    # from the checkpoint that covers the failure on, the failed member's loss reads NaN, never a good-looking number
+    # from the checkpoint that covers the failure on, the failed member's loss reads NaN, never a
+    # good-looking number
     h = with_bad.histories[1]
     after = [x for st, x in zip(h.steps, h.train_loss) if st > with_bad.failed_at[1]]
     assert after and all(math.isnan(x) for x in after)
@@ -177,7 +183,9 @@ def test_non_finite_loss_marks_failure_without_a_loss_limit():
     assert f is not None and f >= 1
     assert all(math.isfinite(x) for x in te.histories[1].train_loss[1:])
     assert math.isnan(te.histories[0].train_loss[-1])
-    short = train_ensemble([dataclasses.replace(bad, train=dataclasses.replace(bad.train, steps=f))])
+    short = train_ensemble(
+        [dataclasses.replace(bad, train=dataclasses.replace(bad.train, steps=f))]
+    )
     assert short.failed == [False]
     for k in PARAMS:
         assert torch.equal(getattr(te.model, k)[0], getattr(short.model, k)[0]), k
@@ -191,14 +199,17 @@ def test_failed_member_is_frozen_at_failure():
     assert te.failed == [True]
     f = te.failed_at[0]
     assert f is not None and f >= 1
-    short = train_ensemble([dataclasses.replace(bad, train=dataclasses.replace(bad.train, steps=f))])
+    short = train_ensemble(
+        [dataclasses.replace(bad, train=dataclasses.replace(bad.train, steps=f))]
+    )
     assert short.failed == [False]
     for k in PARAMS:
         assert torch.equal(getattr(te.model, k)[0], getattr(short.model, k)[0]), k
 
 
 def test_loss_limit_fails_everyone_at_step_zero_and_freezes_them():
-    runs = [small_run(seed=s, train=dict(loss_limit=0.5)) for s in (1, 2)]  # initial loss is about 1
+    # initial loss is about 1
+    runs = [small_run(seed=s, train=dict(loss_limit=0.5)) for s in (1, 2)]
     te = train_ensemble(runs)
     assert te.failed == [True, True]
     assert te.failed_at == [0, 0]
@@ -230,11 +241,14 @@ def test_first_step_at_or_below():
     assert h.first_step_at_or_below(0.4, which="err_ood") == 20
 
 
-@pytest.mark.parametrize("steps,eval_every,chunk,expected", [
-    (25, 10, 10, [0, 10, 20, 25]),
-    (30, 10, 7, [0, 10, 20, 30]),
-    (7, 3, 4, [0, 3, 6, 7]),
-])
+@pytest.mark.parametrize(
+    "steps,eval_every,chunk,expected",
+    [
+        (25, 10, 10, [0, 10, 20, 25]),
+        (30, 10, 7, [0, 10, 20, 30]),
+        (7, 3, 4, [0, 3, 6, 7]),
+    ],
+)
 def test_history_checkpoints(steps, eval_every, chunk, expected):
     run = small_run(seed=3, train=dict(steps=steps, eval_every=eval_every, chunk=chunk, n_eval=32))
     te = train_ensemble([run, dataclasses.replace(run, seed=4)])
@@ -242,7 +256,14 @@ def test_history_checkpoints(steps, eval_every, chunk, expected):
         assert h.steps == expected
         assert h.n_eval == 32
         n = len(expected)
-        assert len(h.train_loss) == len(h.err_id) == len(h.err_ood) == len(h.attn_id) == len(h.attn_ood) == n
+        assert (
+            len(h.train_loss)
+            == len(h.err_id)
+            == len(h.err_ood)
+            == len(h.attn_id)
+            == len(h.attn_ood)
+            == n
+        )
         assert math.isnan(h.train_loss[0]) and all(math.isfinite(x) for x in h.train_loss[1:])
         assert all(0 <= e <= 32 for e in h.err_id + h.err_ood)
         assert all(0.0 <= x <= 1.0 for x in h.attn_id + h.attn_ood)
@@ -250,7 +271,8 @@ def test_history_checkpoints(steps, eval_every, chunk, expected):
 
 @pytest.mark.parametrize("env, expected", [("1", True), ("0", False)])
 def test_allocator_tuning_applies_once_and_can_be_turned_off(env, expected):
-    """harness.training.allocator raises glibc's thresholds (a no-op elsewhere); ICLCHECK_MALLOC_TUNE=0 leaves malloc alone."""
+    """harness.training.allocator raises glibc's thresholds (a no-op elsewhere);
+    ICLCHECK_MALLOC_TUNE=0 leaves malloc alone."""
     import os
     import platform
     import subprocess
@@ -259,6 +281,10 @@ def test_allocator_tuning_applies_once_and_can_be_turned_off(env, expected):
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt thresholds are glibc's")
     code = "from harness.training.allocator import keep_freed_memory as k; print(k(), k())"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env={**os.environ, "ICLCHECK_MALLOC_TUNE": env})
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ICLCHECK_MALLOC_TUNE": env},
+    )
     assert r.stdout.split() == [str(expected)] * 2, r.stderr

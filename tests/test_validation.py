@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import small_run
 
-from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from harness.world.patterns import in_domain_patterns
 from harness.measure.pruning import prune_mask
 from harness.training.trainer import train_ensemble
+from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from harness.world.patterns import in_domain_patterns
 from harness.world.world import World
-
-from conftest import small_run
 
 
 def raises_naming(name_regex: str, fn, *args, **kwargs) -> str:
@@ -25,13 +24,19 @@ def raises_naming(name_regex: str, fn, *args, **kwargs) -> str:
 def test_defaults_are_valid_and_validate_returns_self():
     run = RunConfig()
     assert run.validate() is run
-    assert run.data.validate() is run.data and run.model.validate() is run.model and run.train.validate() is run.train
+    assert (
+        run.data.validate() is run.data
+        and run.model.validate() is run.model
+        and run.train.validate() is run.train
+    )
     assert small_run().validate() is not None
     assert run.data.d == 40
 
 
 def test_to_dict_from_dict_roundtrip():
-    run = small_run(seed=7, data=dict(coherence_rel=0.1), model=dict(train_a=True), train=dict(eta=0.3))
+    run = small_run(
+        seed=7, data=dict(coherence_rel=0.1), model=dict(train_a=True), train=dict(eta=0.3)
+    )
     assert RunConfig.from_dict(run.to_dict()) == run
     assert RunConfig.from_dict({}) == RunConfig()
 
@@ -66,28 +71,51 @@ def test_M1_plus_M2_above_dX():
     DataConfig(M1=6, M2=24, dX=30).validate()  # equality is fine
 
 
-@pytest.mark.parametrize("name,value", [("l_tr", 0), ("l_ts", -3), ("M2", 0), ("dX", 0), ("dY", 0), ("n_train_tasks", 0), ("M1_ood", 0), ("l_tr", 2.5), ("l_tr", True)])
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("l_tr", 0),
+        ("l_ts", -3),
+        ("M2", 0),
+        ("dX", 0),
+        ("dY", 0),
+        ("n_train_tasks", 0),
+        ("M1_ood", 0),
+        ("l_tr", 2.5),
+        ("l_tr", True),
+    ],
+)
 def test_non_positive_data_sizes(name, value):
     raises_naming(rf"^{name} must be a positive integer", DataConfig(**{name: value}).validate)
 
 
 def test_n_train_tasks_multiple_of_M1_under_uniform_coverage():
-    msg = raises_naming(r"^n_train_tasks must be a multiple of M1", DataConfig(M1=6, n_train_tasks=7).validate)
+    msg = raises_naming(
+        r"^n_train_tasks must be a multiple of M1", DataConfig(M1=6, n_train_tasks=7).validate
+    )
     assert "6" in msg
     # the same size is fine when coverage is not uniform
     DataConfig(M1=6, n_train_tasks=7, coverage="missing_pattern").validate()
 
 
 def test_n_train_tasks_must_leave_unseen_tasks():
-    raises_naming(r"^n_train_tasks must be < M1", DataConfig(M1=4, M2=4, dX=8, n_train_tasks=12).validate)
+    raises_naming(
+        r"^n_train_tasks must be < M1", DataConfig(M1=4, M2=4, dX=8, n_train_tasks=12).validate
+    )
 
 
 def test_non_positive_definite_coherences():
     data = DataConfig(M1=6, M2=6, dX=14, coherence_rel=-0.9)
     # each value is in (-1, 1): only the Gram matrix as a whole is invalid, and validate() says so
-    raises_naming(r"^coherence_rel/coherence_irr/coherence_cross must be a combination giving a positive-definite", data.validate)
+    raises_naming(
+        r"^coherence_rel/coherence_irr/coherence_cross must be a combination giving a "
+        r"positive-definite",
+        data.validate,
+    )
     raises_naming(r"coherence_rel", in_domain_patterns, data, 0)
-    run = RunConfig(data=data, model=ModelConfig(m=4), train=TrainConfig(steps=1, n_eval=4, batch=2, chunk=1))
+    run = RunConfig(
+        data=data, model=ModelConfig(m=4), train=TrainConfig(steps=1, n_eval=4, batch=2, chunk=1)
+    )
     raises_naming(r"coherence_rel", World.build, run)
     raises_naming(r"coherence_rel", train_ensemble, [run])
     # positive-definite negative coherence is fine: 1 + (M1 - 1) c > 0 for c = -0.15
@@ -102,29 +130,36 @@ def test_coherence_range(name, value):
 
 def test_S1_too_large_in_unit_norm_mode():
     # g = M1 // M1_ood = 2: |S1| <= sqrt(2)
-    msg = raises_naming(r"^S1 must", DataConfig(M1=6, M1_ood=3, S1=1.5, ood_coef_mode="unit_norm").validate)
+    msg = raises_naming(
+        r"^S1 must", DataConfig(M1=6, M1_ood=3, S1=1.5, ood_coef_mode="unit_norm").validate
+    )
     assert "unit_norm" in msg
-    raises_naming(r"^S1 must", DataConfig(M1=6, M1_ood=3, S1=-1.5, ood_coef_mode="unit_norm").validate)
+    raises_naming(
+        r"^S1 must", DataConfig(M1=6, M1_ood=3, S1=-1.5, ood_coef_mode="unit_norm").validate
+    )
     DataConfig(M1=6, M1_ood=3, S1=1.41, ood_coef_mode="unit_norm").validate()
     DataConfig(M1=6, M1_ood=3, S1=1.5, ood_coef_mode="spread").validate()
 
 
-@pytest.mark.parametrize("kw,name", [
-    (dict(coverage="sometimes"), "coverage"),
-    (dict(test_sampling="sorted"), "test_sampling"),
-    (dict(coverage_pattern=6), "coverage_pattern"),
-    (dict(coverage_pattern=-1), "coverage_pattern"),
-    (dict(beta=0.0), "beta"),
-    (dict(K=-0.1), "K"),
-    (dict(K_ood=-0.1), "K_ood"),
-    (dict(beta_jitter=1.0), "beta_jitter"),
-    (dict(noise=-1.0), "noise"),
-    (dict(M1_ood=2), "M1_ood"),
-    (dict(M1_ood=7), "M1_ood"),
-    (dict(ood_coef_mode="wide"), "ood_coef_mode"),
-    (dict(ood_coef_spread=-0.1), "ood_coef_spread"),
-    (dict(odi_outside=1.5), "odi_outside"),
-])
+@pytest.mark.parametrize(
+    "kw,name",
+    [
+        (dict(coverage="sometimes"), "coverage"),
+        (dict(test_sampling="sorted"), "test_sampling"),
+        (dict(coverage_pattern=6), "coverage_pattern"),
+        (dict(coverage_pattern=-1), "coverage_pattern"),
+        (dict(beta=0.0), "beta"),
+        (dict(K=-0.1), "K"),
+        (dict(K_ood=-0.1), "K_ood"),
+        (dict(beta_jitter=1.0), "beta_jitter"),
+        (dict(noise=-1.0), "noise"),
+        (dict(M1_ood=2), "M1_ood"),
+        (dict(M1_ood=7), "M1_ood"),
+        (dict(ood_coef_mode="wide"), "ood_coef_mode"),
+        (dict(ood_coef_spread=-0.1), "ood_coef_spread"),
+        (dict(odi_outside=1.5), "odi_outside"),
+    ],
+)
 def test_other_data_arguments(kw, name):
     raises_naming(rf"^{name} must", DataConfig(**kw).validate)
 
@@ -151,7 +186,15 @@ def test_delta_edge_allowed():
     ModelConfig(delta=0.2).validate()
 
 
-@pytest.mark.parametrize("kw,name", [(dict(ma=-1), "ma"), (dict(mb=-3), "mb"), (dict(wo_std=0.0), "wo_std"), (dict(a_scale=-1.0), "a_scale")])
+@pytest.mark.parametrize(
+    "kw,name",
+    [
+        (dict(ma=-1), "ma"),
+        (dict(mb=-3), "mb"),
+        (dict(wo_std=0.0), "wo_std"),
+        (dict(a_scale=-1.0), "a_scale"),
+    ],
+)
 def test_other_model_arguments(kw, name):
     raises_naming(rf"^{name} must", ModelConfig(**kw).validate)
 
@@ -159,17 +202,24 @@ def test_other_model_arguments(kw, name):
 # ---------------------------------------------------------------------------- TrainConfig
 
 
-@pytest.mark.parametrize("name,value", [("steps", 0), ("batch", -1), ("eval_every", 0), ("n_eval", 0), ("chunk", 0), ("steps", 10.0)])
+@pytest.mark.parametrize(
+    "name,value",
+    [("steps", 0), ("batch", -1), ("eval_every", 0), ("n_eval", 0), ("chunk", 0), ("steps", 10.0)],
+)
 def test_non_positive_train_sizes(name, value):
     raises_naming(rf"^{name} must be a positive integer", TrainConfig(**{name: value}).validate)
 
 
-@pytest.mark.parametrize("kw,name", [(dict(eta=0.0), "eta"), (dict(eta=-1.0), "eta"), (dict(loss_limit=0.0), "loss_limit")])
+@pytest.mark.parametrize(
+    "kw,name",
+    [(dict(eta=0.0), "eta"), (dict(eta=-1.0), "eta"), (dict(loss_limit=0.0), "loss_limit")],
+)
 def test_other_train_arguments(kw, name):
     raises_naming(rf"^{name} must", TrainConfig(**kw).validate)
 
 
-# ---------------------------------------------------------------------------- RunConfig / entry points
+# ---------------------------------------------------------------------------- RunConfig / entry
+# points
 
 
 def test_run_validate_propagates_each_part():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_record, write_claim
 from scipy import stats as sps
 
 from harness.claims import stats
@@ -17,17 +18,19 @@ from harness.measure.measurement import Measurement
 from harness.training.trainer import History
 from harness.world.config import RunConfig, TrainConfig
 
-from conftest import make_record, write_claim
-
-
 
 def _claim(tmp_path: Path, body: str, name: str = "synthetic"):
-    p = write_claim(tmp_path, name, f'id = "{name}"\nsource = "test"\nstatement = "synthetic"\n' + body +
-                    "\n[profiles.quick]\nreplicates = 4\n[profiles.nightly]\nreplicates = 4\n")
+    p = write_claim(
+        tmp_path,
+        name,
+        f'id = "{name}"\nsource = "test"\nstatement = "synthetic"\n'
+        + body
+        + "\n[profiles.quick]\nreplicates = 4\n[profiles.nightly]\nreplicates = 4\n",
+    )
     return load_claim(p, "quick")
 
 
-RATE = '''kind = "rate"
+RATE = """kind = "rate"
 [grid]
 "data.alpha" = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0]
 [metric]
@@ -37,7 +40,7 @@ x = "data.alpha"
 [prediction]
 exponent = {b0}
 margin = 0.2
-'''
+"""
 
 
 def _steps_records(xs, b, seeds, noise, rng, cap=100000, fail=0):
@@ -47,10 +50,25 @@ def _steps_records(xs, b, seeds, noise, rng, cap=100000, fail=0):
         for r in range(seeds):
             step = int(round(300 * x**b * math.exp(noise * rng.standard_normal())))
             censored = step > cap
-            hist = History(steps=[0, step] if not censored else [0, cap], err_id=[500, 0] if not censored else [500, 400],
-                           err_ood=[500, 500], attn_id=[0.4, 0.9], attn_ood=[0.4, 0.9], train_loss=[1.0, 0.0], n_eval=1000)
-            recs.append(make_record(key=f"{x}-{r}", train_point={"data.alpha": x}, replicate=r, failed=len(recs) < fail,
-                                    history=hist, config=RunConfig(train=TrainConfig(steps=cap, batch=64))))
+            hist = History(
+                steps=[0, step] if not censored else [0, cap],
+                err_id=[500, 0] if not censored else [500, 400],
+                err_ood=[500, 500],
+                attn_id=[0.4, 0.9],
+                attn_ood=[0.4, 0.9],
+                train_loss=[1.0, 0.0],
+                n_eval=1000,
+            )
+            recs.append(
+                make_record(
+                    key=f"{x}-{r}",
+                    train_point={"data.alpha": x},
+                    replicate=r,
+                    failed=len(recs) < fail,
+                    history=hist,
+                    config=RunConfig(train=TrainConfig(steps=cap, batch=64)),
+                )
+            )
     return recs
 
 
@@ -71,7 +89,9 @@ def test_wrong_exponent_is_refuted(tmp_path):
 
 
 def test_too_short_grid_is_inconclusive(tmp_path):
-    body = RATE.format(b0=-0.6667).replace("[0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0]", "[0.4, 0.6, 0.8]")
+    body = RATE.format(b0=-0.6667).replace(
+        "[0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0]", "[0.4, 0.6, 0.8]"
+    )
     c = _claim(tmp_path, body)
     v = judge(c, _steps_records([0.4, 0.6, 0.8], -0.6667, 2, 0.4, np.random.default_rng(2)))
     assert v.verdict == "INCONCLUSIVE", v.line()
@@ -80,23 +100,28 @@ def test_too_short_grid_is_inconclusive(tmp_path):
 
 def test_capped_runs_give_error_never_a_fit(tmp_path):
     c = _claim(tmp_path, RATE.format(b0=-0.6667))
-    v = judge(c, _steps_records(XS, -4.0, 4, 0.05, np.random.default_rng(3), cap=1500))  # 5 of 8 points above the cap
+    # 5 of 8 points above the cap
+    v = judge(c, _steps_records(XS, -4.0, 4, 0.05, np.random.default_rng(3), cap=1500))
     assert v.verdict == "ERROR" and "cap" in v.over, v.line()
 
 
 def test_censored_points_are_left_out_of_the_fit_and_named(tmp_path):
     c = _claim(tmp_path, RATE.format(b0=-3.0))
-    v = judge(c, _steps_records(XS, -3.0, 4, 0.05, np.random.default_rng(3), cap=1500))  # 0.2..0.5 capped
+    # 0.2..0.5 capped
+    v = judge(c, _steps_records(XS, -3.0, 4, 0.05, np.random.default_rng(3), cap=1500))
     assert v.details["points"][0]["censored"] == 4 and not v.details["points"][0]["valid"]
     assert "4 valid grid points" in v.over and any("capped runs left out" in n for n in v.notes)
     assert v.verdict == "CONFIRMED", v.line()  # the 4 observed points carry the true exponent
 
 
 def test_a_flat_rate_is_inconclusive_and_says_the_data_carry_no_rate(tmp_path):
-    """Every point reaching eps at the same step (as a minimum searched over a grid does when its smallest value
-    already suffices) is a degenerate fit: INCONCLUSIVE, never CONFIRMED or REFUTED, with the reason named."""
+    """Every point reaching eps at the same step (as a minimum searched over a grid does when its
+    smallest value already suffices) is a degenerate fit: INCONCLUSIVE, never CONFIRMED or REFUTED,
+    with the reason named."""
     for form in ("", 'form = "sufficient"\n'):
-        c = _claim(tmp_path, form + RATE.format(b0=-0.6667), name="flat" + ("-suff" if form else ""))
+        c = _claim(
+            tmp_path, form + RATE.format(b0=-0.6667), name="flat" + ("-suff" if form else "")
+        )
         v = judge(c, _steps_records(XS, 0.0, 4, 0.0, np.random.default_rng(5)))
         assert v.verdict == "INCONCLUSIVE", v.line()
         assert any("the data carry no rate" in n and "(300)" in n for n in v.notes), v.notes
@@ -112,11 +137,17 @@ def test_diverged_or_missing_runs_give_error(tmp_path):
 
 
 def _bound_records(k_per_seed, n=1000):
-    return [make_record(key=str(r), replicate=r, measurements=[Measurement({"data.l_ts": 20}, n, k, k, 0.9, 0.9)])
-            for r, k in enumerate(k_per_seed)]
+    return [
+        make_record(
+            key=str(r),
+            replicate=r,
+            measurements=[Measurement({"data.l_ts": 20}, n, k, k, 0.9, 0.9)],
+        )
+        for r, k in enumerate(k_per_seed)
+    ]
 
 
-BOUND = '''kind = "bound"
+BOUND = """kind = "bound"
 [grid]
 "data.l_ts" = [20]
 [metric]
@@ -124,19 +155,31 @@ name = "error_rate"
 domain = "id"
 [prediction]
 eps = 0.05
-'''
+"""
 
 
-@pytest.mark.parametrize("ks,expected", [([10, 12, 8, 11], "CONFIRMED"), ([90, 95, 88, 99], "REFUTED"), ([48, 52, 50, 49], "INCONCLUSIVE")])
+@pytest.mark.parametrize(
+    "ks,expected",
+    [
+        ([10, 12, 8, 11], "CONFIRMED"),
+        ([90, 95, 88, 99], "REFUTED"),
+        ([48, 52, 50, 49], "INCONCLUSIVE"),
+    ],
+)
 def test_bound_verdicts(tmp_path, ks, expected):
     v = judge(_claim(tmp_path, BOUND), _bound_records(ks))
     assert v.verdict == expected, v.line()
 
 
 def test_bound_decision_needs_the_bonferroni_test_to_refute():
-    """63/1000 at eps 0.05: CP lower above eps and p = 0.038 alone; beside a second point Bonferroni doubles p past 0.05."""
+    """63/1000 at eps 0.05: CP lower above eps and p = 0.038 alone; beside a second point Bonferroni
+    doubles p past 0.05."""
     one = stats.bound_decision([(63, 1000)], 0.05)
-    assert one.verdict == "REFUTED" and one.lower > 0.05 and one.p_refute == pytest.approx(stats.binomial_p_above(63, 1000, 0.05))
+    assert (
+        one.verdict == "REFUTED"
+        and one.lower > 0.05
+        and one.p_refute == pytest.approx(stats.binomial_p_above(63, 1000, 0.05))
+    )
     two = stats.bound_decision([(63, 1000), (10, 1000)], 0.05)
     assert two.points[0].lower > 0.05 and two.verdict == "INCONCLUSIVE" and two.p_refute == 1.0
     assert two.worst.errors == 63 and two.upper == two.points[0].upper
@@ -148,7 +191,8 @@ def test_bound_decision_needs_the_bonferroni_test_to_refute():
 def test_clopper_pearson_matches_scipy_and_known_values():
     for k, n in [(0, 100), (3, 50), (20, 20), (17, 400)]:
         lo, hi = stats.clopper_pearson(k, n, 0.95)
-        ci = sps.binomtest(k, n).proportion_ci(confidence_level=0.90, method="exact")  # two-sided 90% = one-sided 95% each
+        # two-sided 90% = one-sided 95% each
+        ci = sps.binomtest(k, n).proportion_ci(confidence_level=0.90, method="exact")
         assert lo == pytest.approx(ci.low, abs=1e-9) and hi == pytest.approx(ci.high, abs=1e-9)
     assert stats.clopper_pearson(0, 100)[1] == pytest.approx(1 - 0.05 ** (1 / 100))
 
@@ -164,8 +208,12 @@ def test_family_control_turns_a_weak_refutation_inconclusive(tmp_path):
     weak = judge(c, _bound_records([62, 60, 61, 63]))  # rate ~0.0615 vs eps 0.05: significant alone
     strong = judge(c, _bound_records([200, 210, 190, 205]))
     assert weak.verdict == "REFUTED" and strong.verdict == "REFUTED"
-    nulls = [dataclasses.replace(weak, verdict="CONFIRMED", p_refute=1.0, notes=[], details={}) for _ in range(100)]
-    family_control([weak, strong, *nulls], "holm")  # weak: p ~ 7e-4, second smallest of 102: Holm multiplies by 101
+    nulls = [
+        dataclasses.replace(weak, verdict="CONFIRMED", p_refute=1.0, notes=[], details={})
+        for _ in range(100)
+    ]
+    # weak: p ~ 7e-4, second smallest of 102: Holm multiplies by 101
+    family_control([weak, strong, *nulls], "holm")
     assert weak.verdict == "INCONCLUSIVE" and any("does not survive holm" in n for n in weak.notes)
     assert strong.verdict == "REFUTED" and all(v.verdict == "CONFIRMED" for v in nulls)
     weak = judge(c, _bound_records([62, 60, 61, 63]))
@@ -174,7 +222,10 @@ def test_family_control_turns_a_weak_refutation_inconclusive(tmp_path):
 
 
 def test_trend_and_threshold_directions():
-    rho, p_inc, p_dec = stats.trend_test(np.repeat([1, 2, 3, 4, 5], 3), np.repeat([0.1, 0.2, 0.3, 0.4, 0.5], 3) + np.tile([0, 0.01, -0.01], 5))
+    rho, p_inc, p_dec = stats.trend_test(
+        np.repeat([1, 2, 3, 4, 5], 3),
+        np.repeat([0.1, 0.2, 0.3, 0.4, 0.5], 3) + np.tile([0, 0.01, -0.01], 5),
+    )
     assert rho > 0.9 and p_inc < 1e-4 and p_dec > 0.99
     assert stats.mean_p_value(np.array([0.9, 0.92, 0.95]), 0.5, "greater") < 0.01
 
@@ -192,5 +243,8 @@ def test_interval_coverage_near_nominal():
         hits90 += fit.ci90[0] <= -0.667 <= fit.ci90[1]
         hits95 += fit.ci95[0] <= -0.667 <= fit.ci95[1]
     cov90, cov95 = hits90 / N, hits95 / N
-    print(f"\ncoverage over {N} simulated power laws: 90% interval {cov90:.3f}, 95% interval {cov95:.3f}")
+    print(
+        f"\ncoverage over {N} simulated power laws: 90% interval {cov90:.3f}, 95% interval "
+        f"{cov95:.3f}"
+    )
     assert abs(cov90 - 0.90) < 0.025 and abs(cov95 - 0.95) < 0.02

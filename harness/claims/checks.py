@@ -21,7 +21,11 @@ from harness.world.config import DataConfig, ModelConfig, TrainConfig, split_nam
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 FIELD_TYPES: dict[str, dict[str, type]] = {
-    sec: {k: _TYPES[t] if isinstance(t, str) else t for k, t in get_type_hints(cls).items() if k in SECTION_FIELDS[sec]}
+    sec: {
+        k: _TYPES[t] if isinstance(t, str) else t
+        for k, t in get_type_hints(cls).items()
+        if k in SECTION_FIELDS[sec]
+    }
     for sec, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))
 }
 EVAL_AXIS_TYPES = {"prune.mode": str, "prune.fraction": float, "baseline.method": str}
@@ -36,7 +40,8 @@ def axis_type(axis: str) -> type:
 
 
 def check_setting_values(path: Path | str, prefix: str, setting: dict[str, dict[str, Any]]) -> None:
-    """Each setting value has its parameter's exact type and is finite (structure checked before)."""
+    """Each setting value has its parameter's exact type and is finite (structure checked
+    before)."""
     for sec, values in setting.items():
         for k, v in values.items():
             check_type(path, f"{prefix}{sec}.{k}", v, FIELD_TYPES[sec][k])
@@ -54,7 +59,8 @@ def _dup_key(value: Any) -> Any:
 
 
 def check_grid_values(path: Path | str, prefix: str, grid: dict[str, list]) -> None:
-    """Each grid value has its axis' exact type, is finite, and appears once (a repeat would count its evidence twice)."""
+    """Each grid value has its axis' exact type, is finite, and appears once (a repeat would count
+    its evidence twice)."""
     for axis, values in grid.items():
         parts = axis_parts(axis)
         seen: set[Any] = set()
@@ -63,12 +69,18 @@ def check_grid_values(path: Path | str, prefix: str, grid: dict[str, list]) -> N
                 check_type(path, f"{prefix}{axis}", item, axis_type(part))
             k = _dup_key(v)
             if k in seen:
-                fail(path, f"{prefix}{axis}", f"value {v!r} is repeated (each grid value counts once; a repeat would count its evidence twice)")
+                fail(
+                    path,
+                    f"{prefix}{axis}",
+                    f"value {v!r} is repeated (each grid value counts once; a repeat would count "
+                    "its evidence twice)",
+                )
             seen.add(k)
 
 
 def check_eval_values(path: Path | str, prefix: str, ev: dict[str, Any]) -> None:
-    """n_test (test prompts) and chunk (evaluation batch) are integers >= 1 (types checked before)."""
+    """n_test (test prompts) and chunk (evaluation batch) are integers >= 1 (types checked
+    before)."""
     for k, v in ev.items():
         if v < 1:
             fail(path, f"{prefix}{k}", f"must be >= 1, got {v}")
@@ -80,18 +92,26 @@ def check_replicates(path: Path | str, key: str, value: int) -> None:
 
 
 def check_form(path: Path | str, raw: dict[str, Any]) -> None:
-    """`form` is 'tight' or 'sufficient' (default 'tight'); prediction.limit only with 'sufficient'; readings are strings."""
+    """`form` is 'tight' or 'sufficient' (default 'tight'); prediction.limit only with 'sufficient';
+    readings are strings."""
     form = raw.get("form", "tight")
     if form not in FORMS:
-        fail(path, "form", f"must be 'tight' or 'sufficient', got {form!r}" + suggest(str(form), FORMS))
+        fail(
+            path,
+            "form",
+            f"must be 'tight' or 'sufficient', got {form!r}" + suggest(str(form), FORMS),
+        )
     if "limit" in raw["prediction"] and form != "sufficient":
         fail(path, "prediction.limit", "only a claim of form = 'sufficient' has a one-sided limit")
     for k, v in raw.get("readings", {}).items():
         check_type(path, f"readings.{k}", v, str)
 
 
-def check_prediction(path: Path | str, kind: str, metric: dict[str, Any], pred: dict[str, Any]) -> None:
-    """Only the fields the kind reads (a field nothing reads would be silently ignored), each finite and in range."""
+def check_prediction(
+    path: Path | str, kind: str, metric: dict[str, Any], pred: dict[str, Any]
+) -> None:
+    """Only the fields the kind reads (a field nothing reads would be silently ignored), each finite
+    and in range."""
     k_ = KINDS.get(kind)
     allowed = tuple(k_.prediction_fields)
     for k in k_.required:
@@ -99,11 +119,19 @@ def check_prediction(path: Path | str, kind: str, metric: dict[str, Any], pred: 
             fail(path, f"prediction.{k}", f"missing (required for kind '{kind}')")
     for k in pred:
         if k not in allowed:
-            fail(path, f"prediction.{k}", f"kind '{kind}' does not read it (it reads: {', '.join(allowed)})")
+            fail(
+                path,
+                f"prediction.{k}",
+                f"kind '{kind}' does not read it (it reads: {', '.join(allowed)})",
+            )
     if "relation" in pred and pred["relation"] not in ("<=", ">="):
         fail(path, "prediction.relation", f"must be '<=' or '>=', got {pred['relation']!r}")
     if "direction" in pred and pred["direction"] not in ("increasing", "decreasing"):
-        fail(path, "prediction.direction", f"must be 'increasing' or 'decreasing', got {pred['direction']!r}")
+        fail(
+            path,
+            "prediction.direction",
+            f"must be 'increasing' or 'decreasing', got {pred['direction']!r}",
+        )
     problem = k_.check(metric, pred)
     if problem:
         fail(path, problem[0], problem[1])
@@ -116,7 +144,11 @@ def check_metric_fields(path: Path | str, kind: str, metric: dict[str, Any]) -> 
         for k in KINDS.get(other).metric_fields:
             if k in metric and k not in own:
                 readers = [n for n in KINDS if k in KINDS.get(n).metric_fields]
-                fail(path, f"metric.{k}", f"kind '{kind}' does not read it (only {' and '.join(readers)})")
+                fail(
+                    path,
+                    f"metric.{k}",
+                    f"kind '{kind}' does not read it (only {' and '.join(readers)})",
+                )
 
 
 def prediction_types() -> dict[str, type]:
@@ -125,7 +157,8 @@ def prediction_types() -> dict[str, type]:
 
 
 def metric_types(base: dict[str, type]) -> dict[str, type]:
-    """The [metric] keys: the generic ones, those of the registered kinds and those of the registered metrics."""
+    """The [metric] keys: the generic ones, those of the registered kinds and those of the
+    registered metrics."""
     out = dict(base)
     for n in KINDS:
         out.update(KINDS.get(n).metric_fields)
@@ -135,7 +168,8 @@ def metric_types(base: dict[str, type]) -> dict[str, type]:
 
 
 def check_selection(path: Path | str, key: str, sel: dict[str, Any], grid: dict[str, list]) -> None:
-    """Every value a selection (metric.a / metric.b / select) asks for is a value of its grid axis, else it matches nothing."""
+    """Every value a selection (metric.a / metric.b / select) asks for is a value of its grid axis,
+    else it matches nothing."""
     values: dict[str, list[Any]] = {}
     for axis, vals in grid.items():
         parts = axis_parts(axis)
@@ -143,4 +177,9 @@ def check_selection(path: Path | str, key: str, sel: dict[str, Any], grid: dict[
             values[part] = [v if len(parts) == 1 else v[i] for v in vals]
     for k, v in sel.items():
         if k in values and not any(_dup_key(v) == _dup_key(g) for g in values[k]):
-            fail(path, f"{key}.{k}", f"value {v!r} is not a value of grid axis {k} ({', '.join(map(repr, values[k]))}): it would match nothing")
+            fail(
+                path,
+                f"{key}.{k}",
+                f"value {v!r} is not a value of grid axis {k} ({', '.join(map(repr, values[k]))}): "
+                "it would match nothing",
+            )

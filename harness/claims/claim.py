@@ -21,16 +21,34 @@ SECTION_FIELDS = {
     "train": {f.name for f in dataclasses.fields(TrainConfig)},
 }
 # parameters that change only what a trained model is evaluated on (same weights)
-EVAL_DATA_KEYS = {"test_on", "l_ts", "alpha_test", "test_sampling", "S1", "ood_coef_mode", "ood_spread", "ood_renormalise", "ood_coef_spread", "K_ood", "odi_outside", "M1_ood"}
+EVAL_DATA_KEYS = {
+    "test_on",
+    "l_ts",
+    "alpha_test",
+    "test_sampling",
+    "S1",
+    "ood_coef_mode",
+    "ood_spread",
+    "ood_renormalise",
+    "ood_coef_spread",
+    "K_ood",
+    "odi_outside",
+    "M1_ood",
+}
 PRUNE_KEYS = {"mode", "fraction"}
-FORMS = ("tight", "sufficient")  # a claim's form (SPEC 2): the theorem states the order, or what is enough
-BASELINE_KEYS = {"method"}  # eval axis "baseline.method": the Transformer or a classical baseline on the same prompts
+# a claim's form (SPEC 2): the theorem states the order, or what is enough
+FORMS = ("tight", "sufficient")
+# eval axis "baseline.method": the Transformer or a classical baseline on the same prompts
+BASELINE_KEYS = {"method"}
 
 
 def axis_known(axis: str) -> bool:
     sec, key = split_name(axis)
-    return ((sec in SECTION_FIELDS and key in SECTION_FIELDS[sec]) or (sec == "prune" and key in PRUNE_KEYS)
-            or (sec == "baseline" and key in BASELINE_KEYS))
+    return (
+        (sec in SECTION_FIELDS and key in SECTION_FIELDS[sec])
+        or (sec == "prune" and key in PRUNE_KEYS)
+        or (sec == "baseline" and key in BASELINE_KEYS)
+    )
 
 
 def axis_parts(axis: str) -> list[str]:
@@ -66,13 +84,16 @@ class Claim:
     prediction: dict[str, Any]
     eval: dict[str, Any]
     select: dict[str, Any]  # eval-point filter applied before the analysis
-    pair_over: list[str]  # train axes left out of the seed: points differing only in them share seeds
+    # train axes left out of the seed: points differing only in them share seeds
+    pair_over: list[str]
     figure: str  # optional paper-comparison figure (harness.report.figures.FIGURES), "" for none
     expectation: dict[str, Any] | None
-    plan: dict[str, Any] = field(default_factory=dict)  # the analysis plan of this profile (harness.claims.plan)
+    # the analysis plan of this profile (harness.claims.plan)
+    plan: dict[str, Any] = field(default_factory=dict)
     changes: list[dict[str, str]] = field(default_factory=list)  # the file's [[changes]] log
     form: str = "tight"  # "tight" (both directions testable) or "sufficient" (one-sided; SPEC 2)
-    readings: dict[str, str] = field(default_factory=dict)  # unrecovered detail -> the reading this claim uses
+    # unrecovered detail -> the reading this claim uses
+    readings: dict[str, str] = field(default_factory=dict)
 
     @property
     def axis_names(self) -> list[str]:
@@ -104,8 +125,9 @@ def split_axis(axis: str, value: Any) -> dict[str, Any]:
 
 
 def point_run(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
-    """The RunConfig of the base setting with `point`'s data/model/train values applied, not validated (eval values
-    left out): what a seed is derived from (harness.claims.grid.unit_seed)."""
+    """The RunConfig of the base setting with `point`'s data/model/train values applied, not
+    validated (eval values left out): what a seed is derived from (harness.claims.grid.unit_seed).
+    """
     d: dict[str, Any] = {s: dict(v) for s, v in c.base_run.items()}
     for axis, v in point.items():
         sec, key = split_name(axis)
@@ -116,8 +138,8 @@ def point_run(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
 
 
 def point_config(c: Claim, point: dict[str, Any], seed: int = 0) -> RunConfig:
-    """The RunConfig of the base setting with `point`'s data/model/train values applied, validated (and the point's
-    eval values checked)."""
+    """The RunConfig of the base setting with `point`'s data/model/train values applied, validated
+    (and the point's eval values checked)."""
     for axis, v in point.items():
         sec, key = split_name(axis)
         if sec == "prune":

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, NoReturn
+from typing import Any, NoReturn
 
 
 class ClaimError(ValueError):
@@ -31,7 +32,14 @@ def fail(path: Path | str, key: str, msg: str) -> NoReturn:
 
 
 def type_name(t: type) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "true/false", dict: "a table", list: "a list"}[t]
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true/false",
+        dict: "a table",
+        list: "a list",
+    }[t]
 
 
 def has_type(value: Any, t: type) -> bool:
@@ -46,7 +54,8 @@ def has_type(value: Any, t: type) -> bool:
 
 
 def check_type(path: Path | str, key: str, value: Any, t: type) -> None:
-    """ClaimError unless `value` has type `t`; a number must also be finite (TOML allows nan and inf)."""
+    """ClaimError unless `value` has type `t`; a number must also be finite (TOML allows nan and
+    inf)."""
     if not has_type(value, t):
         fail(path, key, f"must be {type_name(t)}, got {type(value).__name__} {value!r}")
     if t is float and not math.isfinite(value):

@@ -30,7 +30,9 @@ from harness.core.jsonio import canonical, content_hash
 from harness.world.config import RunConfig
 from harness.world.seeding import derive_seed
 
-ENGINE_VERSION = 3  # 3: seeds from the config, not the claim id; claim id out of the key; bump when a change alters what a stored record means, a changed default included
+# 3: seeds from the config, not the claim id; claim id out of the key; bump when a change alters
+# what a stored record means, a changed default included
+ENGINE_VERSION = 3
 
 
 def device_kind(device: str | torch.device) -> str:
@@ -53,8 +55,9 @@ def cartesian(grid: dict[str, list]) -> list[dict[str, Any]]:
 
 @dataclass
 class Unit:
-    """One model to train and measure. `claim_id`, `train_point` and `replicate` say which claim asked for it and
-    where in its grid; they are not part of its identity (a planned unit serving several claims names the first)."""
+    """One model to train and measure. `claim_id`, `train_point` and `replicate` say which claim
+    asked for it and where in its grid; they are not part of its identity (a planned unit serving
+    several claims names the first)."""
 
     claim_id: str
     train_point: dict[str, Any]
@@ -67,17 +70,23 @@ class Unit:
 
     @property
     def model_id(self) -> str:
-        """The trained model and how it is measured (eval settings, device kind, record schema), not where: a record
-        of the same model id whose eval points include this unit's serves it too."""
-        return content_hash({
-            "engine": ENGINE_VERSION, "schema": SCHEMA_VERSION, "run": self.run.non_default_dict(), "eval": self.eval,
-            "device": self.device_kind,
-        }, 24)
+        """The trained model and how it is measured (eval settings, device kind, record schema), not
+        where: a record of the same model id whose eval points include this unit's serves it too."""
+        return content_hash(
+            {
+                "engine": ENGINE_VERSION,
+                "schema": SCHEMA_VERSION,
+                "run": self.run.non_default_dict(),
+                "eval": self.eval,
+                "device": self.device_kind,
+            },
+            24,
+        )
 
     @property
     def identity(self) -> str:
-        """What the unit is, on which device kind, for which record schema: the key without the code fingerprint
-        (the model id, then a hash of the eval points)."""
+        """What the unit is, on which device kind, for which record schema: the key without the code
+        fingerprint (the model id, then a hash of the eval points)."""
         return f"{self.model_id}-{content_hash(self.eval_points, 12)}"
 
     @property
@@ -86,13 +95,16 @@ class Unit:
         return f"{self.identity}-{self.fingerprint}"
 
     def model_key(self) -> str:
-        """Units with equal model keys train the same model and measure it with the same settings (their eval points
-        may differ): the planner merges them into one unit measured at the union of their eval points."""
-        return canonical([self.run.non_default_dict(), self.eval, self.device_kind, self.fingerprint])
+        """Units with equal model keys train the same model and measure it with the same settings
+        (their eval points may differ): the planner merges them into one unit measured at the union
+        of their eval points."""
+        return canonical(
+            [self.run.non_default_dict(), self.eval, self.device_kind, self.fingerprint]
+        )
 
     def group_key(self) -> str:
-        """Units with equal group keys can be trained as one ensemble (equal tensor shapes; each member is measured
-        with its own eval plan afterwards)."""
+        """Units with equal group keys can be trained as one ensemble (equal tensor shapes; each
+        member is measured with its own eval plan afterwards)."""
         return canonical(list(self.run.shape_key()))
 
     def eval_key(self) -> str:
@@ -101,9 +113,11 @@ class Unit:
 
 
 def unit_seed(claim: Claim, train_point: dict[str, Any], replicate: int) -> int:
-    """The seed of a claim's unit: from its run config with the `pair_over` parameters at the claim's base values
-    (seed left out) and the replicate; the claim id does not enter."""
-    paired = point_run(claim, {k: v for k, v in train_point.items() if k not in claim.pair_over}).non_default_dict()
+    """The seed of a claim's unit: from its run config with the `pair_over` parameters at the
+    claim's base values (seed left out) and the replicate; the claim id does not enter."""
+    paired = point_run(
+        claim, {k: v for k, v in train_point.items() if k not in claim.pair_over}
+    ).non_default_dict()
     paired.pop("seed", None)
     return derive_seed(canonical(paired), replicate)
 
@@ -116,5 +130,15 @@ def expand(claim: Claim, device: str | torch.device = "cpu") -> list[Unit]:
     units = []
     for tp in cartesian(train_grid):
         for r in range(claim.replicates):
-            units.append(Unit(claim.id, tp, r, point_config(claim, tp, unit_seed(claim, tp, r)), eval_points, dict(claim.eval), device_kind(device)))
+            units.append(
+                Unit(
+                    claim.id,
+                    tp,
+                    r,
+                    point_config(claim, tp, unit_seed(claim, tp, r)),
+                    eval_points,
+                    dict(claim.eval),
+                    device_kind(device),
+                )
+            )
     return units

@@ -1,21 +1,19 @@
-"""The pre-registration ledger: every claim's plan against the plan of its verdict in the reference run.
+"""The pre-registration ledger: every claim's plan against the plan of its verdict in the reference
+run.
 
-The reference is a run folder (its `verdicts.json`): by default the committed
-nightly reference `results/reference/nightly-cpu/` beside the claims folder
-(`<claims>/../results/reference/nightly-cpu`), or `$ICLCHECK_REFERENCE`
-(`none` turns the check off), or an explicit folder. Plans are compared in the
-reference's profile. The old plan of a claim is the one its reference verdict
-stored (`plan`, `plan_digest`); a verdict written before verdicts carried them
-gets it from the claim file (and its base file) at the reference run's git
-commit, `git show <commit>:./<file>`, parsed and resolved like the current one.
-Without git, or without that commit, the check says so once and is skipped;
-claims the reference does not hold are new and pass.
+The reference is a run folder (its `verdicts.json`): by default the committed nightly reference
+`results/reference/nightly-cpu/` beside the claims folder
+(`<claims>/../results/reference/nightly-cpu`), or `$ICLCHECK_REFERENCE` (`none` turns the check
+off), or an explicit folder. Plans are compared in the reference's profile. The old plan of a claim
+is the one its reference verdict stored (`plan`, `plan_digest`); a verdict written before verdicts
+carried them gets it from the claim file (and its base file) at the reference run's git commit, `git
+show <commit>:./<file>`, parsed and resolved like the current one. Without git, or without that
+commit, the check says so once and is skipped; claims the reference does not hold are new and pass.
 
-A plan that differs from the reference's with no `[[changes]]` entry whose
-`old_plan` is the reference plan's digest is refused in one line naming the file
-and the first key that changed (`enforce`, called by the loader before any run
-and by `iclcheck validate`); `iclcheck ledger` lists everything.
-"""
+A plan that differs from the reference's with no `[[changes]]` entry whose `old_plan` is the
+reference plan's digest is refused in one line naming the file and the first key that changed
+(`enforce`, called by the loader before any run and by `iclcheck validate`); `iclcheck ledger` lists
+everything."""
 
 from __future__ import annotations
 
@@ -25,12 +23,20 @@ import os
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.claims.errors import ClaimError
-from harness.claims.plan import changed_fields, changes_of, file_key, logs, plan_digest, resolve_plan
+from harness.claims.plan import (
+    changed_fields,
+    changes_of,
+    file_key,
+    logs,
+    plan_digest,
+    resolve_plan,
+)
 from harness.claims.schema import load_toml
 
 REFERENCE_ENV = "ICLCHECK_REFERENCE"
@@ -63,13 +69,22 @@ def _read_reference(folder: Path, stamp: tuple[int, int]) -> Reference | str:
         data = json.loads((folder / "verdicts.json").read_text())
         meta = data["meta"]
         verdicts = {str(v["claim_id"]): v for v in data["verdicts"]}
-        return Reference(folder, str(meta.get("profile") or "nightly"), str(meta.get("git_commit") or ""), verdicts)
+        return Reference(
+            folder,
+            str(meta.get("profile") or "nightly"),
+            str(meta.get("git_commit") or ""),
+            verdicts,
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        return f"reference run {folder} is unreadable ({type(exc).__name__}: {exc}): plan changes are not checked"
+        return (
+            f"reference run {folder} is unreadable ({type(exc).__name__}: {exc}): plan changes are "
+            "not checked"
+        )
 
 
 def read_reference(folder: Path | None) -> Reference | str | None:
-    """The reference run in `folder`; None when there is none (no verdicts.json), a warning text when unreadable."""
+    """The reference run in `folder`; None when there is none (no verdicts.json), a warning text
+    when unreadable."""
     if folder is None or not (Path(folder) / "verdicts.json").is_file():
         return None
     folder = Path(folder).resolve()
@@ -78,12 +93,15 @@ def read_reference(folder: Path | None) -> Reference | str | None:
 
 
 class GitUnavailable(Exception):
-    """git cannot answer for the whole reference (not installed, not a repository, the commit is missing)."""
+    """git cannot answer for the whole reference (not installed, not a repository, the commit is
+    missing)."""
 
 
 def _git(folder: Path, *args: str) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT_S)
+        return subprocess.run(
+            ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT_S
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         raise GitUnavailable(f"git is unavailable ({type(exc).__name__}: {exc})") from None
 
@@ -97,13 +115,20 @@ def _commit_problem(folder: Path, commit: str) -> str:
         probe = _git(folder, "cat-file", "-e", f"{commit}^{{commit}}")
     except GitUnavailable as exc:
         return str(exc)
-    return "" if probe.returncode == 0 else (
-        f"git cannot read commit {commit[:12]} in {folder} ({' '.join(probe.stderr.split()) or 'unknown commit'})")
+    return (
+        ""
+        if probe.returncode == 0
+        else (
+            f"git cannot read commit {commit[:12]} in {folder} "
+            f"({' '.join(probe.stderr.split()) or 'unknown commit'})"
+        )
+    )
 
 
 @functools.lru_cache(maxsize=512)
 def git_show(folder: Path, commit: str, name: str) -> str | None:
-    """The text of `name` (in `folder`) at `commit`; None if it did not exist then. GitUnavailable if git can't tell."""
+    """The text of `name` (in `folder`) at `commit`; None if it did not exist then. GitUnavailable
+    if git can't tell."""
     problem = _commit_problem(folder, commit)
     if problem:
         raise GitUnavailable(problem)
@@ -113,14 +138,16 @@ def git_show(folder: Path, commit: str, name: str) -> str | None:
 
 @dataclass
 class PlanStatus:
-    """One claim's plan against the reference: logged changes, the reference plan and what differs."""
+    """One claim's plan against the reference: logged changes, the reference plan and what
+    differs."""
 
     claim_id: str
     path: str
     digest: str  # the plan now, in the reference's profile
     changes: list[dict[str, str]]
     old_digest: str | None = None  # the reference verdict's plan (None: new, or not checked)
-    keys: list[str] = field(default_factory=list)  # file keys that differ (empty when the old fields are unknown)
+    # file keys that differ (empty when the old fields are unknown)
+    keys: list[str] = field(default_factory=list)
     note: str = ""
 
     @property
@@ -137,9 +164,16 @@ class PlanStatus:
 
     def line(self) -> str:
         """The one-line refusal: file, first changed key, both digests, the missing entry."""
-        key = self.keys[0] + (f" (and {len(self.keys) - 1} more)" if len(self.keys) > 1 else "") if self.keys else "plan"
-        return (f"{self.path}: {key}: plan changed since the reference run (plan {self.old_digest} -> {self.digest}) "
-                f"with no [[changes]] entry for old_plan {self.old_digest}")
+        key = (
+            self.keys[0] + (f" (and {len(self.keys) - 1} more)" if len(self.keys) > 1 else "")
+            if self.keys
+            else "plan"
+        )
+        return (
+            f"{self.path}: {key}: plan changed since the reference run (plan {self.old_digest} -> "
+            f"{self.digest}) "
+            f"with no [[changes]] entry for old_plan {self.old_digest}"
+        )
 
 
 @dataclass
@@ -156,7 +190,8 @@ class Audit:
 
 
 def _old_plan(ref: Reference, path: Path, rv: dict[str, Any]) -> tuple[str, dict | None]:
-    """(digest, fields or None) of the reference verdict's plan: stored, else from git at the reference commit."""
+    """(digest, fields or None) of the reference verdict's plan: stored, else from git at the
+    reference commit."""
     stored, fields = rv.get("plan_digest"), rv.get("plan")
     if isinstance(fields, dict) and stored == plan_digest(fields):
         return stored, fields
@@ -184,7 +219,9 @@ def _git_plan(ref: Reference, path: Path) -> dict | None:
     if raw is None:
         return None
     base_name = raw.get("base", "_base.toml")
-    return resolve_plan(raw, (read(base_name) if isinstance(base_name, str) else None) or {}, ref.profile)
+    return resolve_plan(
+        raw, (read(base_name) if isinstance(base_name, str) else None) or {}, ref.profile
+    )
 
 
 def _current(path: Path, profile: str) -> tuple[dict, dict]:
@@ -195,7 +232,8 @@ def _current(path: Path, profile: str) -> tuple[dict, dict]:
 
 
 def audit(paths: list[str | Path], reference: str | Path | None = None) -> Audit:
-    """Every claim file's plan against the reference run (see the module doc); never raises for git."""
+    """Every claim file's plan against the reference run (see the module doc); never raises for
+    git."""
     warnings: list[str] = []
     out: list[PlanStatus] = []
     refs: list[Reference] = []
@@ -209,7 +247,9 @@ def audit(paths: list[str | Path], reference: str | Path | None = None) -> Audit
             refs.append(ref)
         profile = ref.profile if ref else "nightly"
         raw, plan = _current(path, profile)
-        status = PlanStatus(str(raw.get("id", path.stem)), str(path), plan_digest(plan), changes_of(raw))
+        status = PlanStatus(
+            str(raw.get("id", path.stem)), str(path), plan_digest(plan), changes_of(raw)
+        )
         out.append(status)
         rv = ref.verdicts.get(status.claim_id) if ref else None
         if rv is None:
@@ -223,12 +263,16 @@ def audit(paths: list[str | Path], reference: str | Path | None = None) -> Audit
             status.note = "not checked (git)"
             continue
         except (FileNotFoundError, ValueError, tomllib.TOMLDecodeError, ClaimError) as exc:
-            warnings.append(f"{path}: the plan of the reference verdict cannot be rebuilt ({exc}): not checked")
+            warnings.append(
+                f"{path}: the plan of the reference verdict cannot be rebuilt ({exc}): not checked"
+            )
             status.note = "not checked"
             continue
         if old is not None:
             status.keys = [file_key(raw, profile, f) for f in changed_fields(old, plan)]
-        status.note = ("unchanged" if not status.changed else "logged" if status.logged else "UNLOGGED")
+        status.note = (
+            "unchanged" if not status.changed else "logged" if status.logged else "UNLOGGED"
+        )
     return Audit(refs, out, warnings)
 
 
@@ -242,8 +286,13 @@ def warn_once(msg: str) -> None:
         print(f"warning: ledger: {msg}", file=sys.stderr)
 
 
-def enforce(paths: list[str | Path], reference: str | Path | None = None, warn: Callable[[str], None] = warn_once) -> Audit:
-    """ClaimError (one line: file, key, both digests) for the first plan changed since the reference with no log entry."""
+def enforce(
+    paths: list[str | Path],
+    reference: str | Path | None = None,
+    warn: Callable[[str], None] = warn_once,
+) -> Audit:
+    """ClaimError (one line: file, key, both digests) for the first plan changed since the reference
+    with no log entry."""
     result = audit(paths, reference)
     for w in result.warnings:
         warn(w)

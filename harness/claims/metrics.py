@@ -1,18 +1,18 @@
-"""Metrics, one registered object each: how a claim's number is read from a stored record, and its checks.
+"""Metrics, one registered object each: how a claim's number is read from a stored record, and its
+checks.
 
-A `Metric` turns one stored `Record` into `Row`s (one per eval point, or one per
-unit for train-level metrics such as steps-to-eps or the neuron probes). The
-records hold raw measurements (`harness.measure.ensemble`, the training
-history), so changing a claim's eps re-judges without retraining. Registering a
-new metric is one `METRICS.register(name, Metric(...))`, from the package or
-from a test or plugin.
-"""
+A `Metric` turns one stored `Record` into `Row`s (one per eval point, or one per unit for
+train-level metrics such as steps-to-eps or the neuron probes). The records hold raw measurements
+(`harness.measure.ensemble`, the training history), so changing a claim's eps re-judges without
+retraining. Registering a new metric is one `METRICS.register(name, Metric(...))`, from the package
+or from a test or plugin."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from harness.claims.claim import Claim, point_config
 from harness.claims.record import Measurement, Record
@@ -24,8 +24,9 @@ Problem = tuple[str, str] | None  # (key, what is wrong) or None
 
 @dataclass
 class Row:
-    """One value of a claim's metric: at a grid point (train point merged with the eval point) of one replicate.
-    `k` / `n` are error counts where the metric is a rate of errors; `censored` marks a value cut at a cap."""
+    """One value of a claim's metric: at a grid point (train point merged with the eval point) of
+    one replicate. `k` / `n` are error counts where the metric is a rate of errors; `censored` marks
+    a value cut at a cap."""
 
     point: dict[str, Any]
     value: float
@@ -33,7 +34,8 @@ class Row:
     replicate: int = 0
     k: int | None = None
     n: int | None = None
-    sd: float | None = None  # standard deviation over the n prompts where the value is a mean over them (hinge loss)
+    # standard deviation over the n prompts where the value is a mean over them (hinge loss)
+    sd: float | None = None
 
 
 def _ok(c: Claim) -> Problem:
@@ -44,12 +46,15 @@ def _ok(c: Claim) -> Problem:
 class Metric:
     name: str
     text: str  # one line: what is measured
-    rows: Callable[[Claim, Record], list[Row]]  # a record's rows (select applied by metric_rows for per-point metrics)
+    # a record's rows (select applied by metric_rows for per-point metrics)
+    rows: Callable[[Claim, Record], list[Row]]
     per_point: bool = True  # one row per eval point (else one per unit, eval axes left out)
-    reads: dict[str, type] = field(default_factory=dict)  # [metric] keys that only this metric reads (layer, head)
+    # [metric] keys that only this metric reads (layer, head)
+    reads: dict[str, type] = field(default_factory=dict)
     check: Callable[[Claim], Problem] = _ok  # the metric's own parameter checks
     needs_eps: bool = False
-    proportion: bool = False  # values lie in [0, 1] (a rate or a mass): intervals drawn for it are clipped there
+    # values lie in [0, 1] (a rate or a mass): intervals drawn for it are clipped there
+    proportion: bool = False
 
 
 METRICS: Registry[Metric] = Registry("metric")
@@ -81,6 +86,7 @@ def _steps_to_eps(samples: bool) -> Callable[[Claim, Record], list[Row]]:
         if samples:
             value *= rec.config.train.batch
         return [Row(dict(rec.train_point), float(value), s is None)]
+
     return rows
 
 
@@ -105,14 +111,29 @@ def _hinge_loss(c: Claim, rec: Record) -> list[Row]:
     ood = _domain(c) == "ood"
     out = []
     for point, meas in _points(c, rec):
-        h, sd = (meas.hinge_loss_ood, meas.hinge_sd_ood) if ood else (meas.hinge_loss_id, meas.hinge_sd_id)
-        out.append(Row(point, math.nan if h is None else float(h), n=meas.n, sd=math.nan if sd is None else float(sd)))
+        h, sd = (
+            (meas.hinge_loss_ood, meas.hinge_sd_ood)
+            if ood
+            else (meas.hinge_loss_id, meas.hinge_sd_id)
+        )
+        out.append(
+            Row(
+                point,
+                math.nan if h is None else float(h),
+                n=meas.n,
+                sd=math.nan if sd is None else float(sd),
+            )
+        )
     return out
 
 
 def _check_hinge(c: Claim) -> Problem:
     if any(a.startswith("baseline.") for a in c.axis_names):
-        return "metric.name", "'hinge_loss' needs the Transformer's output F: classical baselines (baseline.method axis) give labels only"
+        return (
+            "metric.name",
+            "'hinge_loss' needs the Transformer's output F: classical baselines (baseline.method "
+            "axis) give labels only",
+        )
     return None
 
 
@@ -120,9 +141,9 @@ QK_QUANTITIES = ("norm", "fraction", "norm_gain", "fraction_gain")
 
 
 def _qk_projection(c: Claim, rec: Record) -> list[Row]:
-    """W_Q p_query (side 'query') or W_K p_i (side 'key') off the training history: its norm or the fraction along the
-    relevant pattern, at the initial or final checkpoint (metric.at), or its gain: final / initial norm, final - initial
-    fraction."""
+    """W_Q p_query (side 'query') or W_K p_i (side 'key') off the training history: its norm or the
+    fraction along the relevant pattern, at the initial or final checkpoint (metric.at), or its
+    gain: final / initial norm, final - initial fraction."""
     side, quantity = c.metric.get("side", "query"), c.metric.get("quantity", "norm_gain")
     col = (0 if side == "query" else 2) + (1 if quantity.startswith("fraction") else 0)
     series = [float(entry[col]) for entry in rec.history.qk] or [math.nan]
@@ -139,12 +160,21 @@ def _qk_projection(c: Claim, rec: Record) -> list[Row]:
 def _check_qk(c: Claim) -> Problem:
     m = c.metric
     arch = c.base_run["model"].get("arch", "paper")
-    if arch in ARCHITECTURES and (ARCHITECTURES.get(arch).layered or not ARCHITECTURES.get(arch).value_rows):
-        return "metric.name", "'qk_projection' reads the one-layer model's W_Q and W_K (setting.model.arch = 'paper')"
+    if arch in ARCHITECTURES and (
+        ARCHITECTURES.get(arch).layered or not ARCHITECTURES.get(arch).value_rows
+    ):
+        return (
+            "metric.name",
+            "'qk_projection' reads the one-layer model's W_Q and W_K (setting.model.arch = "
+            "'paper')",
+        )
     if m.get("side", "query") not in ("query", "key"):
         return "metric.side", f"must be 'query' or 'key', got {m['side']!r}"
     if m.get("quantity", "norm_gain") not in QK_QUANTITIES:
-        return "metric.quantity", f"must be one of {', '.join(QK_QUANTITIES)}, got {m['quantity']!r}"
+        return (
+            "metric.quantity",
+            f"must be one of {', '.join(QK_QUANTITIES)}, got {m['quantity']!r}",
+        )
     return None
 
 
@@ -152,7 +182,10 @@ def _attn_mass(c: Claim, rec: Record) -> list[Row]:
     ood = _domain(c) == "ood"
     initial = c.metric.get("at", "final") == "initial"
     first = (rec.history.attn_ood if ood else rec.history.attn_id)[0]
-    return [Row(point, float(first if initial else (meas.attn_ood if ood else meas.attn_id))) for point, meas in _points(c, rec)]
+    return [
+        Row(point, float(first if initial else (meas.attn_ood if ood else meas.attn_id)))
+        for point, meas in _points(c, rec)
+    ]
 
 
 def _attn_mass_layer(c: Claim, rec: Record) -> list[Row]:
@@ -171,49 +204,169 @@ def _attn_mass_layer(c: Claim, rec: Record) -> list[Row]:
 def _check_layered(c: Claim) -> Problem:
     m = c.metric
     arch = c.base_run["model"].get("arch", "paper")
-    if arch not in ARCHITECTURES or not ARCHITECTURES.get(arch).layered or "model.arch" in c.axis_names:
-        return "metric.name", "'attn_mass_layer' needs a layered architecture, e.g. setting.model.arch = 'deep' (and no model.arch grid axis)"
+    if (
+        arch not in ARCHITECTURES
+        or not ARCHITECTURES.get(arch).layered
+        or "model.arch" in c.axis_names
+    ):
+        return (
+            "metric.name",
+            "'attn_mass_layer' needs a layered architecture, e.g. setting.model.arch = 'deep' (and "
+            "no model.arch grid axis)",
+        )
     base_model = point_config(c, {}).model
     depth, heads = base_model.depth, base_model.heads
     if not 0 <= m.get("layer", 0) <= depth:
-        return "metric.layer", f"must be in [0, depth = {depth}] (0: the weakest block), got {m['layer']}"
+        return (
+            "metric.layer",
+            f"must be in [0, depth = {depth}] (0: the weakest block), got {m['layer']}",
+        )
     if not 0 <= m.get("head", 0) <= heads:
-        return "metric.head", f"must be in [0, heads = {heads}] (0: mean over heads), got {m['head']}"
+        return (
+            "metric.head",
+            f"must be in [0, heads = {heads}] (0: mean over heads), got {m['head']}",
+        )
     return None
 
 
 def _check_checkpointed(c: Claim) -> Problem:
     if c.metric.get("threshold_on", "error_rate") not in ("error_rate", "hinge_loss"):
-        return "metric.threshold_on", f"must be 'error_rate' or 'hinge_loss' (what must fall to eps), got {c.metric['threshold_on']!r}"
+        return (
+            "metric.threshold_on",
+            "must be 'error_rate' or 'hinge_loss' (what must fall to eps), got "
+            f"{c.metric['threshold_on']!r}",
+        )
     if _domain(c) == "ood" and not c.base_run["train"].get("checkpoint_ood", True):
-        return "metric.domain", f"'ood' with metric '{c.metric['name']}' needs setting.train.checkpoint_ood = true (it is read off the checkpoints)"
+        return (
+            "metric.domain",
+            f"'ood' with metric '{c.metric['name']}' needs setting.train.checkpoint_ood = true (it "
+            "is read off the checkpoints)",
+        )
     return None
 
 
 for _name, _metric in (
-    ("steps_to_eps", Metric("steps_to_eps", "training steps until the error is <= eps (censored at the cap)", _steps_to_eps(False),
-                            per_point=False, check=_check_checkpointed, needs_eps=True, reads={"threshold_on": str})),
-    ("samples_to_eps", Metric("samples_to_eps", "training prompts N = B T until the error is <= eps (censored at the cap)",
-                              _steps_to_eps(True), per_point=False, check=_check_checkpointed, needs_eps=True,
-                              reads={"threshold_on": str})),
-    ("error_rate", Metric("error_rate", "classification error on fresh test prompts (k errors of n)", _error_rate,
-                          proportion=True)),
-    ("hinge_loss", Metric("hinge_loss", "mean hinge loss max(0, 1 - z F) on fresh test prompts (mean and sd over n prompts)",
-                          _hinge_loss, check=_check_hinge)),
-    ("qk_projection", Metric("qk_projection", "|W_Q p_query| or |W_K p_i| (metric.side) and its fraction along the relevant pattern "
-                             "(metric.quantity: norm, fraction, norm_gain, fraction_gain) off the checkpoints", _qk_projection,
-                             per_point=False, reads={"side": str, "quantity": str}, check=_check_qk)),
-    ("attn_mass", Metric("attn_mass", "attention mass of the query on same-pattern contexts", _attn_mass, proportion=True)),
-    ("attn_gain", Metric("attn_gain", "same-pattern attention mass, final minus initial checkpoint", _attn_gain, per_point=False,
-                         check=_check_checkpointed)),
-    ("label_alignment", Metric("label_alignment", "cosine of large W_O W_V rows' label part with +-q", _probe("label_alignment"), per_point=False)),
-    ("feature_alignment", Metric("feature_alignment", "cosine of large rows' feature part with the mean IDR pattern",
-                                 _probe("feature_alignment"), per_point=False)),
-    ("large_neuron_fraction", Metric("large_neuron_fraction", "fraction of W_O rows in the large-norm cluster",
-                                     _probe("large_neuron_fraction"), per_point=False, proportion=True)),
-    ("norm_ratio", Metric("norm_ratio", "mean row norm of the large cluster over the small one", _probe("norm_ratio"), per_point=False)),
-    ("attn_mass_layer", Metric("attn_mass_layer", "same-pattern mass of one block (metric.layer, 1-based; 0 = the weakest block)",
-                               _attn_mass_layer, reads={"layer": int, "head": int}, check=_check_layered, proportion=True)),
+    (
+        "steps_to_eps",
+        Metric(
+            "steps_to_eps",
+            "training steps until the error is <= eps (censored at the cap)",
+            _steps_to_eps(False),
+            per_point=False,
+            check=_check_checkpointed,
+            needs_eps=True,
+            reads={"threshold_on": str},
+        ),
+    ),
+    (
+        "samples_to_eps",
+        Metric(
+            "samples_to_eps",
+            "training prompts N = B T until the error is <= eps (censored at the cap)",
+            _steps_to_eps(True),
+            per_point=False,
+            check=_check_checkpointed,
+            needs_eps=True,
+            reads={"threshold_on": str},
+        ),
+    ),
+    (
+        "error_rate",
+        Metric(
+            "error_rate",
+            "classification error on fresh test prompts (k errors of n)",
+            _error_rate,
+            proportion=True,
+        ),
+    ),
+    (
+        "hinge_loss",
+        Metric(
+            "hinge_loss",
+            "mean hinge loss max(0, 1 - z F) on fresh test prompts (mean and sd over n prompts)",
+            _hinge_loss,
+            check=_check_hinge,
+        ),
+    ),
+    (
+        "qk_projection",
+        Metric(
+            "qk_projection",
+            "|W_Q p_query| or |W_K p_i| (metric.side) and its fraction along the relevant pattern "
+            "(metric.quantity: norm, fraction, norm_gain, fraction_gain) off the checkpoints",
+            _qk_projection,
+            per_point=False,
+            reads={"side": str, "quantity": str},
+            check=_check_qk,
+        ),
+    ),
+    (
+        "attn_mass",
+        Metric(
+            "attn_mass",
+            "attention mass of the query on same-pattern contexts",
+            _attn_mass,
+            proportion=True,
+        ),
+    ),
+    (
+        "attn_gain",
+        Metric(
+            "attn_gain",
+            "same-pattern attention mass, final minus initial checkpoint",
+            _attn_gain,
+            per_point=False,
+            check=_check_checkpointed,
+        ),
+    ),
+    (
+        "label_alignment",
+        Metric(
+            "label_alignment",
+            "cosine of large W_O W_V rows' label part with +-q",
+            _probe("label_alignment"),
+            per_point=False,
+        ),
+    ),
+    (
+        "feature_alignment",
+        Metric(
+            "feature_alignment",
+            "cosine of large rows' feature part with the mean IDR pattern",
+            _probe("feature_alignment"),
+            per_point=False,
+        ),
+    ),
+    (
+        "large_neuron_fraction",
+        Metric(
+            "large_neuron_fraction",
+            "fraction of W_O rows in the large-norm cluster",
+            _probe("large_neuron_fraction"),
+            per_point=False,
+            proportion=True,
+        ),
+    ),
+    (
+        "norm_ratio",
+        Metric(
+            "norm_ratio",
+            "mean row norm of the large cluster over the small one",
+            _probe("norm_ratio"),
+            per_point=False,
+        ),
+    ),
+    (
+        "attn_mass_layer",
+        Metric(
+            "attn_mass_layer",
+            "same-pattern mass of one block (metric.layer, 1-based; 0 = the weakest block)",
+            _attn_mass_layer,
+            reads={"layer": int, "head": int},
+            check=_check_layered,
+            proportion=True,
+        ),
+    ),
 ):
     METRICS.register(_name, _metric)
 
@@ -229,7 +382,7 @@ def metric_label(c: Claim) -> str:
     return m["name"]
 
 
-def check_metric(c: "Claim") -> tuple[str, str] | None:
+def check_metric(c: Claim) -> tuple[str, str] | None:
     """A (key, problem) pair if the claim's metric parameters do not fit its metric."""
     m = c.metric
     name = m["name"]
@@ -238,14 +391,28 @@ def check_metric(c: "Claim") -> tuple[str, str] | None:
         return "metric.eps", f"missing (metric '{name}' needs the error threshold eps)"
     for key in {k for n in METRICS for k in METRICS.get(n).reads}:
         if key in m and key not in metric.reads:
-            return f"metric.{key}", f"only metrics that read it ({', '.join(n for n in METRICS if key in METRICS.get(n).reads)}) take it, not '{name}'"
+            return (
+                f"metric.{key}",
+                "only metrics that read it "
+                f"({', '.join(n for n in METRICS if key in METRICS.get(n).reads)}) take it, not "
+                f"'{name}'",
+            )
     problem = metric.check(c)
     if problem:
         return problem
     if any(a.startswith("baseline.") for a in c.axis_names) and m.get("domain", "id") != "id":
-        return "metric.domain", "classical baselines (grid axis baseline.method) are measured in-domain only: use domain = 'id'"
+        return (
+            "metric.domain",
+            "classical baselines (grid axis baseline.method) are measured in-domain only: use "
+            "domain = 'id'",
+        )
     if "eps" in m and not 0 < m["eps"] < (math.inf if name == "hinge_loss" else 1):
-        return "metric.eps", f"must be in (0, 1), got {m['eps']}" if name != "hinge_loss" else f"must be > 0, got {m['eps']}"
+        return (
+            "metric.eps",
+            f"must be in (0, 1), got {m['eps']}"
+            if name != "hinge_loss"
+            else f"must be > 0, got {m['eps']}",
+        )
     if "domain" in m and m["domain"] not in ("id", "ood"):
         return "metric.domain", f"must be 'id' or 'ood', got {m['domain']!r}"
     if "at" in m and m["at"] not in ("initial", "final"):
@@ -255,10 +422,16 @@ def check_metric(c: "Claim") -> tuple[str, str] | None:
     if c.kind == "comparison":
         for side in ("a", "b"):
             if side not in m:
-                return f"metric.{side}", "missing (a comparison names the eval points a and b it pairs)"
+                return (
+                    f"metric.{side}",
+                    "missing (a comparison names the eval points a and b it pairs)",
+                )
             for k in m[side]:
                 if k not in c.axis_names:
-                    return f"metric.{side}.{k}", f"not a grid axis of this claim (axes: {', '.join(c.axis_names)})"
+                    return (
+                        f"metric.{side}.{k}",
+                        f"not a grid axis of this claim (axes: {', '.join(c.axis_names)})",
+                    )
     return None
 
 
@@ -267,7 +440,8 @@ def _matches(point: dict[str, Any], sel: dict[str, Any]) -> bool:
 
 
 def metric_rows(claim: Claim, record: Record) -> list[Row]:
-    """The claim's metric for one stored unit: per-point metrics filtered by the claim's `select`."""
+    """The claim's metric for one stored unit: per-point metrics filtered by the claim's
+    `select`."""
     metric = METRICS.get(claim.metric["name"])
     rows = metric.rows(claim, record)
     for r in rows:

@@ -1,17 +1,21 @@
-"""The multiverse of a claim: the defensible alternatives to our own choices, declared once, and their validation.
+"""The multiverse of a claim: the defensible alternatives to our own choices, declared once, and
+their validation.
 
-`claims/_multiverse.toml` lists every `[[alternative]]`: a `name`, `why` it is
-defensible, and what it changes, one or more of
+`claims/_multiverse.toml` lists every `[[alternative]]`: a `name`, `why` it is defensible, and what
+it changes, one or more of
 - `set = { "data.beta" = 2.0 }`: setting overrides, with the dotted keys claim grids use;
-- `metric = "hinge_loss"`: the claim's metric read another way (skipped, with the reason, while no such metric is
+- `metric = "hinge_loss"`: the claim's metric read another way (skipped, with the reason, while no
+  such metric is
   registered);
-- `fit_range = "lower_half" | "upper_half"` (or "all"): rate claims fit only that part of the swept x values;
+- `fit_range = "lower_half" | "upper_half"` (or "all"): rate claims fit only that part of the swept
+  x values;
 - `steps_scale = 3`: the step budget times this factor;
-and optionally `applies_to`, a list of claim ids, kinds or tags (`metric:NAME`, `domain:id|ood`, `arch:NAME`).
+and optionally `applies_to`, a list of claim ids, kinds or tags (`metric:NAME`, `domain:id|ood`,
+`arch:NAME`).
 
-A claim file may narrow the set: `[multiverse] skip = { "beta-2" = "reason" }`. Every problem is one line naming the
-file and key (ClaimError). Deriving a claim under an alternative: harness.claims.multiverse_derive.
-"""
+A claim file may narrow the set: `[multiverse] skip = { "beta-2" = "reason" }`. Every problem is one
+line naming the file and key (ClaimError). Deriving a claim under an alternative:
+harness.claims.multiverse_derive."""
 
 from __future__ import annotations
 
@@ -27,7 +31,15 @@ from harness.claims.schema import load_toml
 from harness.world.config import split_name
 
 MULTIVERSE_FILE = "_multiverse.toml"
-ALT_KEYS = {"name": str, "why": str, "set": dict, "metric": str, "fit_range": str, "steps_scale": float, "applies_to": list}
+ALT_KEYS = {
+    "name": str,
+    "why": str,
+    "set": dict,
+    "metric": str,
+    "fit_range": str,
+    "steps_scale": float,
+    "applies_to": list,
+}
 CHANGES = ("set", "metric", "fit_range", "steps_scale")
 FIT_RANGES = ("all", "lower_half", "upper_half")
 NARROW_KEYS = {"skip": dict}
@@ -36,7 +48,8 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 @dataclass(frozen=True)
 class Alternative:
-    """One defensible alternative to one of our choices (a [choose] value, a reading, the analysis)."""
+    """One defensible alternative to one of our choices (a [choose] value, a reading, the
+    analysis)."""
 
     name: str
     why: str
@@ -67,7 +80,9 @@ def _alternative(path: Path, i: int, raw: Any) -> Alternative:
         fail(path, f"{where}.name", "missing (every alternative has a name)")
     check_type(path, f"{where}.name", name, str)
     if not SAFE_NAME.fullmatch(name):
-        fail(path, f"{where}.name", f"{name!r} is not a simple name (letters, digits, '-', '_', '.')")
+        fail(
+            path, f"{where}.name", f"{name!r} is not a simple name (letters, digits, '-', '_', '.')"
+        )
     where = f"alternative.{name}"
     for k, v in raw.items():
         if k not in ALT_KEYS:
@@ -85,17 +100,29 @@ def _alternative(path: Path, i: int, raw: Any) -> Alternative:
         nested.setdefault(sec, {})[k] = value
     checks.check_setting_values(path, f"{where}.set.", nested)
     if raw.get("fit_range", "all") not in FIT_RANGES:
-        fail(path, f"{where}.fit_range", f"must be one of {', '.join(FIT_RANGES)}, got {raw['fit_range']!r}")
+        fail(
+            path,
+            f"{where}.fit_range",
+            f"must be one of {', '.join(FIT_RANGES)}, got {raw['fit_range']!r}",
+        )
     if "steps_scale" in raw and not raw["steps_scale"] > 0:
         fail(path, f"{where}.steps_scale", f"must be > 0, got {raw['steps_scale']}")
     for t in raw.get("applies_to", []):
         check_type(path, f"{where}.applies_to", t, str)
-    return Alternative(name, raw["why"].strip(), dict(raw.get("set", {})), raw.get("metric", ""), raw.get("fit_range", ""),
-                       float(raw.get("steps_scale", 0.0)), tuple(raw.get("applies_to", ())))
+    return Alternative(
+        name,
+        raw["why"].strip(),
+        dict(raw.get("set", {})),
+        raw.get("metric", ""),
+        raw.get("fit_range", ""),
+        float(raw.get("steps_scale", 0.0)),
+        tuple(raw.get("applies_to", ())),
+    )
 
 
 def load_alternatives(path: str | Path) -> list[Alternative]:
-    """Every alternative of a multiverse file, validated; ClaimError (one line: file and key) on any problem."""
+    """Every alternative of a multiverse file, validated; ClaimError (one line: file and key) on any
+    problem."""
     path = Path(path)
     raw = load_toml(path)
     for k in raw:
@@ -114,8 +141,8 @@ def load_alternatives(path: str | Path) -> list[Alternative]:
 
 
 def load_narrowing(claim_path: str | Path, names: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """The claim file's `[multiverse] skip = { name = "reason" }`: alternative name -> reason; ClaimError on an unknown
-    name or a skip without a reason."""
+    """The claim file's `[multiverse] skip = { name = "reason" }`: alternative name -> reason;
+    ClaimError on an unknown name or a skip without a reason."""
     path = Path(claim_path)
     table = load_toml(path).get("multiverse", {})
     if not isinstance(table, dict):
@@ -125,7 +152,11 @@ def load_narrowing(claim_path: str | Path, names: list[str] | tuple[str, ...]) -
             fail(path, f"multiverse.{k}", "unknown key" + suggest(k, NARROW_KEYS))
     skip = table.get("skip", {})
     if not isinstance(skip, dict):
-        fail(path, "multiverse.skip", 'must be a table of name = "reason" (every skip states its reason)')
+        fail(
+            path,
+            "multiverse.skip",
+            'must be a table of name = "reason" (every skip states its reason)',
+        )
     for name, reason in skip.items():
         if name not in names:
             fail(path, f"multiverse.skip.{name}", "unknown alternative" + suggest(name, names))
@@ -135,20 +166,31 @@ def load_narrowing(claim_path: str | Path, names: list[str] | tuple[str, ...]) -
 
 
 def find_multiverse_file(claim_paths: list[str], default_dir: Path) -> Path | None:
-    """The multiverse file beside the first claim file, else in the default claims folder; None when there is none."""
-    for p in [Path(c).parent / MULTIVERSE_FILE for c in claim_paths[:1]] + [Path(default_dir) / MULTIVERSE_FILE]:
+    """The multiverse file beside the first claim file, else in the default claims folder; None when
+    there is none."""
+    for p in [Path(c).parent / MULTIVERSE_FILE for c in claim_paths[:1]] + [
+        Path(default_dir) / MULTIVERSE_FILE
+    ]:
         if p.is_file():
             return p
     return None
 
 
 def check_narrowings(claim_paths: list[str], default_dir: Path) -> None:
-    """Every claim's `[multiverse]` table against the multiverse file found for them (none found: no alternative
-    names, so any skip is unknown); ClaimError on the first problem. Run by every command that loads claims."""
+    """Every claim's `[multiverse]` table against the multiverse file found for them (none found: no
+    alternative names, so any skip is unknown); ClaimError on the first problem. Run by every
+    command that loads claims."""
     mv = find_multiverse_file(claim_paths, default_dir)
     names = [a.name for a in load_alternatives(mv)] if mv else []
     for p in claim_paths:
         load_narrowing(p, names)
 
 
-__all__ = ["Alternative", "load_alternatives", "load_narrowing", "find_multiverse_file", "check_narrowings", "MULTIVERSE_FILE"]
+__all__ = [
+    "Alternative",
+    "load_alternatives",
+    "load_narrowing",
+    "find_multiverse_file",
+    "check_narrowings",
+    "MULTIVERSE_FILE",
+]

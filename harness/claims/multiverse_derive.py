@@ -1,13 +1,13 @@
-"""A claim under one alternative (a Claim copy with the overrides applied), or the stated reason it cannot be; and the
-robustness label of a claim's multiverse (ROBUST, FRAGILE, PARTIAL).
+"""A claim under one alternative (a Claim copy with the overrides applied), or the stated reason it
+cannot be; and the robustness label of a claim's multiverse (ROBUST, FRAGILE, PARTIAL).
 
-A derived claim keeps the claim's id, so its seeds are the main setting's (the claim id, the train point and the
-replicate derive them): an alternative that changes only the analysis (metric, fit range) reuses the main setting's
-stored models, and one that changes the setting is paired with it seed for seed. An alternative is skipped, always
-with a reason, when the claim file narrows it away, when `applies_to` leaves the claim out, when it sets an axis the
-claim varies in its grid (or a value the claim already has), or when the derived claim is not valid (a run
-configuration, the metric or the kind's prediction check fails).
-"""
+A derived claim keeps the claim's id, so its seeds are the main setting's (the claim id, the train
+point and the replicate derive them): an alternative that changes only the analysis (metric, fit
+range) reuses the main setting's stored models, and one that changes the setting is paired with it
+seed for seed. An alternative is skipped, always with a reason, when the claim file narrows it away,
+when `applies_to` leaves the claim out, when it sets an axis the claim varies in its grid (or a
+value the claim already has), or when the derived claim is not valid (a run configuration, the
+metric or the kind's prediction check fails)."""
 
 from __future__ import annotations
 
@@ -38,20 +38,32 @@ class Variant:
 
 
 def claim_tags(c: Claim) -> set[str]:
-    """What `applies_to` matches: the claim's id and kind, `metric:NAME`, `domain:id|ood`, `arch:NAME`."""
+    """What `applies_to` matches: the claim's id and kind, `metric:NAME`, `domain:id|ood`,
+    `arch:NAME`."""
     arch = c.base_run.get("model", {}).get("arch", "paper")
-    return {c.id, c.kind, f"metric:{c.metric.get('name')}", f"domain:{c.metric.get('domain', 'id')}", f"arch:{arch}"}
+    return {
+        c.id,
+        c.kind,
+        f"metric:{c.metric.get('name')}",
+        f"domain:{c.metric.get('domain', 'id')}",
+        f"arch:{arch}",
+    }
 
 
 def _half(c: Claim, which: str) -> tuple[dict[str, list], str]:
-    """The grid with the rate's x axis cut to its lower or upper half (at least 3 points), or ({}, reason)."""
+    """The grid with the rate's x axis cut to its lower or upper half (at least 3 points), or ({},
+    reason)."""
     x = c.metric.get("x", "")
     if x not in c.grid:
         return {}, f"the fitted axis {x!r} is not a plain grid axis of this claim"
     values = sorted(c.grid[x])
     n = max(MIN_HALF_POINTS, math.ceil(len(values) / 2))
     if n >= len(values):
-        return {}, f"{x} has {len(values)} grid points: a half-range fit needs at least {MIN_HALF_POINTS + 1}"
+        return (
+            {},
+            f"{x} has {len(values)} grid points: a half-range fit needs at least "
+            f"{MIN_HALF_POINTS + 1}",
+        )
     keep = set(values[:n] if which == "lower_half" else values[-n:])
     return {**c.grid, x: [v for v in c.grid[x] if v in keep]}, ""
 
@@ -62,7 +74,10 @@ def _apply(c: Claim, alt: Alternative) -> tuple[Claim | None, str]:
     main = point_config(c, {})
     for key, value in alt.set.items():
         if key in c.axis_names:
-            return None, f"the claim varies {key} in its grid ({c.grid.get(key, 'a compound axis')})"
+            return (
+                None,
+                f"the claim varies {key} in its grid ({c.grid.get(key, 'a compound axis')})",
+            )
         sec, k = split_name(key)
         if getattr(getattr(main, sec), k) == value:
             return None, f"the claim's own setting already has {key} = {value!r}"
@@ -73,7 +88,10 @@ def _apply(c: Claim, alt: Alternative) -> tuple[Claim | None, str]:
         base.setdefault("train", {})["steps"] = max(1, round(main.train.steps * alt.steps_scale))
     if alt.metric:
         if alt.metric not in METRICS:
-            return None, f"metric {alt.metric!r} is not registered in this version (it runs once it is)"
+            return (
+                None,
+                f"metric {alt.metric!r} is not registered in this version (it runs once it is)",
+            )
         if alt.metric == metric.get("name"):
             return None, f"the claim's own metric is already {alt.metric!r}"
         metric["name"] = alt.metric
@@ -89,7 +107,8 @@ def _apply(c: Claim, alt: Alternative) -> tuple[Claim | None, str]:
 
 
 def _invalid(d: Claim) -> str:
-    """Why a derived claim is not valid ('' when it is): a grid point's run configuration, the metric, the kind."""
+    """Why a derived claim is not valid ('' when it is): a grid point's run configuration, the
+    metric, the kind."""
     try:
         for point in cartesian(d.grid):
             point_config(d, point)
@@ -105,7 +124,9 @@ def derive(c: Claim, alt: Alternative, narrowing: dict[str, str] | None = None) 
         return Variant(alt, None, f"skipped by the claim file: {narrowing[alt.name]}")
     if alt.applies_to and not set(alt.applies_to) & claim_tags(c):
         mine = ", ".join(sorted(claim_tags(c) - {c.id}))
-        return Variant(alt, None, f"applies to {', '.join(alt.applies_to)} only (this claim: {mine})")
+        return Variant(
+            alt, None, f"applies to {', '.join(alt.applies_to)} only (this claim: {mine})"
+        )
     d, why = _apply(c, alt)
     if d is None:
         return Variant(alt, None, why)
@@ -113,13 +134,16 @@ def derive(c: Claim, alt: Alternative, narrowing: dict[str, str] | None = None) 
     return Variant(alt, None, bad) if bad else Variant(alt, d)
 
 
-def derive_all(c: Claim, alts: list[Alternative], narrowing: dict[str, str] | None = None) -> list[Variant]:
+def derive_all(
+    c: Claim, alts: list[Alternative], narrowing: dict[str, str] | None = None
+) -> list[Variant]:
     return [derive(c, a, narrowing) for a in alts]
 
 
 @dataclass
 class Label:
-    """A claim's robustness: ROBUST, FRAGILE (with the flipping alternatives), PARTIAL, or — (none ran)."""
+    """A claim's robustness: ROBUST, FRAGILE (with the flipping alternatives), PARTIAL, or — (none
+    ran)."""
 
     label: str
     flips: list[str]  # alternatives whose decisive verdict differs from the main one
@@ -127,11 +151,12 @@ class Label:
 
 
 def robustness(main: str, alternatives: list[tuple[str, str]]) -> Label:
-    """Label a claim from its main verdict and (alternative name, verdict) of every alternative that ran.
+    """Label a claim from its main verdict and (alternative name, verdict) of every alternative that
+    ran.
 
-    FRAGILE: some alternative reaches a decisive verdict (CONFIRMED or REFUTED) other than the main one;
-    PARTIAL: none does, but some alternative's verdict (INCONCLUSIVE or ERROR) differs from the main one;
-    ROBUST: every alternative gives the main verdict; — when no alternative ran."""
+    FRAGILE: some alternative reaches a decisive verdict (CONFIRMED or REFUTED) other than the main
+    one; PARTIAL: none does, but some alternative's verdict (INCONCLUSIVE or ERROR) differs from the
+    main one; ROBUST: every alternative gives the main verdict; — when no alternative ran."""
     if not alternatives:
         return Label(NO_MULTIVERSE, [], [])
     flips = [n for n, v in alternatives if v in DECISIVE and v != main]
@@ -141,5 +166,15 @@ def robustness(main: str, alternatives: list[tuple[str, str]]) -> Label:
     return Label(PARTIAL if undecided else ROBUST, [], undecided)
 
 
-__all__ = ["Variant", "derive", "derive_all", "claim_tags", "robustness", "Label", "ROBUST", "FRAGILE", "PARTIAL",
-           "NO_MULTIVERSE"]
+__all__ = [
+    "Variant",
+    "derive",
+    "derive_all",
+    "claim_tags",
+    "robustness",
+    "Label",
+    "ROBUST",
+    "FRAGILE",
+    "PARTIAL",
+    "NO_MULTIVERSE",
+]

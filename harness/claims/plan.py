@@ -1,17 +1,15 @@
 """A claim's pre-registered analysis plan, its digest, and its change log (`[[changes]]`).
 
-The plan is what decides a verdict, resolved for one profile exactly as the
-loader resolves it: `kind`, `metric`, `prediction`, `grid`, `select`,
-`replicates` and, where a file declares it, `form` (the claim file's values,
-then the profile's overrides: tables updated key by key, anything else
-replaced; `replicates` falls back to the base file's, then 3). Free text
-(statement, reasons, assumption_break, paper_trend), the setting, the figure
-and the `[[changes]]` log itself are not part of it. Its digest is the first
-12 hex digits of the sha256 of its canonical JSON (harness.core.jsonio), so the
-order of keys and every word of prose leave it unchanged.
+The plan is what decides a verdict, resolved for one profile exactly as the loader resolves it:
+`kind`, `metric`, `prediction`, `grid`, `select`, `replicates` and, where a file declares it, `form`
+(the claim file's values, then the profile's overrides: tables updated key by key, anything else
+replaced; `replicates` falls back to the base file's, then 3). Free text (statement, reasons,
+assumption_break, paper_trend), the setting, the figure and the `[[changes]]` log itself are not
+part of it. Its digest is the first 12 hex digits of the sha256 of its canonical JSON
+(harness.core.jsonio), so the order of keys and every word of prose leave it unchanged.
 
-Every verdict records the digest of the plan it was judged under (the run
-profile's). A file whose plan changed after a verdict logs the move:
+Every verdict records the digest of the plan it was judged under (the run profile's). A file whose
+plan changed after a verdict logs the move:
 
     [[changes]]
     date = 2026-11-23            # a TOML date or "YYYY-MM-DD"
@@ -21,8 +19,7 @@ profile's). A file whose plan changed after a verdict logs the move:
     old_plan = "1a2b3c4d5e6f"    # digest of the replaced plan (6 to 64 hex digits, a prefix is enough)
     commit = "ee948af"           # optional: the commit of the old verdict
 
-harness.claims.ledger compares plans with a reference run.
-"""
+harness.claims.ledger compares plans with a reference run."""
 
 from __future__ import annotations
 
@@ -37,7 +34,14 @@ from harness.core.jsonio import content_hash
 PLAN_KEYS = ("kind", "metric", "prediction", "grid", "select", "replicates", "form")
 DIGEST_LENGTH = 12
 NOT_RECORDED = "not recorded"
-CHANGE_KEYS: dict[str, type] = {"date": str, "what": str, "why": str, "old_verdict": str, "old_plan": str, "commit": str}
+CHANGE_KEYS: dict[str, type] = {
+    "date": str,
+    "what": str,
+    "why": str,
+    "old_verdict": str,
+    "old_plan": str,
+    "commit": str,
+}
 CHANGE_REQUIRED = ("date", "what", "why", "old_verdict", "old_plan")
 HEX = re.compile(r"[0-9a-f]+")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -45,8 +49,9 @@ BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def resolve_plan(raw: dict, base: dict, profile: str) -> dict[str, Any]:
-    """The plan of a parsed claim file (`raw`, with its parsed base file `base`) for `profile`; keys a file does not
-    declare are left out, so a new optional plan key leaves the digests of older files unchanged."""
+    """The plan of a parsed claim file (`raw`, with its parsed base file `base`) for `profile`; keys
+    a file does not declare are left out, so a new optional plan key leaves the digests of older
+    files unchanged."""
     prof = (raw.get("profiles") or {}).get(profile) or {}
     plan: dict[str, Any] = {}
     for k in PLAN_KEYS:
@@ -72,7 +77,8 @@ def toml_key(*parts: str) -> str:
 
 
 def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, ...]]:
-    """The plan fields that differ, one level into tables: [("grid", "train.batch"), ("replicates",)], sorted."""
+    """The plan fields that differ, one level into tables: [("grid", "train.batch"),
+    ("replicates",)], sorted."""
     out: list[tuple[str, ...]] = []
     for k in sorted(set(old) | set(new)):
         a, b = old.get(k), new.get(k)
@@ -86,10 +92,13 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, 
 
 
 def file_key(raw: dict, profile: str, field: tuple[str, ...]) -> str:
-    """Where `field` of the plan is written in the claim file: under [profiles.<profile>] when the profile sets it."""
+    """Where `field` of the plan is written in the claim file: under [profiles.<profile>] when the
+    profile sets it."""
     prof = (raw.get("profiles") or {}).get(profile) or {}
     top = field[0]
-    in_profile = top in prof and (len(field) == 1 or not isinstance(prof[top], dict) or field[1] in prof[top])
+    in_profile = top in prof and (
+        len(field) == 1 or not isinstance(prof[top], dict) or field[1] in prof[top]
+    )
     return toml_key(*(("profiles", profile) if in_profile else ()), *field)
 
 
@@ -98,12 +107,15 @@ def _entry_key(i: int, k: str | None = None) -> str:
 
 
 def check_changes(path: Any, entries: Any) -> None:
-    """ClaimError (one line naming the file and the entry's key, entries counted from 1) unless every [[changes]]
-    entry is a table of the known keys with the right types: date, what, why, old_verdict, old_plan, optional commit."""
+    """ClaimError (one line naming the file and the entry's key, entries counted from 1) unless
+    every [[changes]] entry is a table of the known keys with the right types: date, what, why,
+    old_verdict, old_plan, optional commit."""
     check_type(path, "changes", entries, list)
     for i, e in enumerate(entries, 1):
         if not isinstance(e, dict):
-            fail(path, _entry_key(i), f"must be a table ([[changes]]), got {type(e).__name__} {e!r}")
+            fail(
+                path, _entry_key(i), f"must be a table ([[changes]]), got {type(e).__name__} {e!r}"
+            )
         for k, v in e.items():
             if k not in CHANGE_KEYS:
                 fail(path, _entry_key(i, k), "unknown key" + suggest(k, CHANGE_KEYS))
@@ -111,7 +123,11 @@ def check_changes(path: Any, entries: Any) -> None:
                 check_type(path, _entry_key(i, k), v, CHANGE_KEYS[k])
         for k in CHANGE_REQUIRED:
             if k not in e:
-                fail(path, _entry_key(i, k), "missing (a [[changes]] entry needs date, what, why, old_verdict and old_plan)")
+                fail(
+                    path,
+                    _entry_key(i, k),
+                    "missing (a [[changes]] entry needs date, what, why, old_verdict and old_plan)",
+                )
         _check_entry_values(path, i, e)
 
 
@@ -123,18 +139,33 @@ def _check_entry_values(path: Any, i: int, e: dict) -> None:
             fail(path, _entry_key(i, k), "must not be empty (say what changed and why)")
     allowed = (*VERDICTS, NOT_RECORDED)
     if e["old_verdict"] not in allowed:
-        fail(path, _entry_key(i, "old_verdict"), f"must be a verdict or {NOT_RECORDED!r}, got {e['old_verdict']!r}"
-             + suggest(e["old_verdict"], allowed))
+        fail(
+            path,
+            _entry_key(i, "old_verdict"),
+            f"must be a verdict or {NOT_RECORDED!r}, got {e['old_verdict']!r}"
+            + suggest(e["old_verdict"], allowed),
+        )
     if not (6 <= len(e["old_plan"]) <= 64 and HEX.fullmatch(e["old_plan"])):
-        fail(path, _entry_key(i, "old_plan"), f"must be the replaced plan's digest (6 to 64 lower-case hex digits, "
-             f"`iclcheck ledger` prints it), got {e['old_plan']!r}")
+        fail(
+            path,
+            _entry_key(i, "old_plan"),
+            f"must be the replaced plan's digest (6 to 64 lower-case hex digits, "
+            f"`iclcheck ledger` prints it), got {e['old_plan']!r}",
+        )
     if "commit" in e and not (4 <= len(e["commit"]) <= 40 and HEX.fullmatch(e["commit"])):
-        fail(path, _entry_key(i, "commit"), f"must be a git commit (4 to 40 lower-case hex digits), got {e['commit']!r}")
+        fail(
+            path,
+            _entry_key(i, "commit"),
+            f"must be a git commit (4 to 40 lower-case hex digits), got {e['commit']!r}",
+        )
 
 
 def changes_of(raw: dict) -> list[dict[str, str]]:
     """The file's [[changes]] entries (checked by check_changes), dates as YYYY-MM-DD strings."""
-    return [{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in e.items()} for e in raw.get("changes", [])]
+    return [
+        {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in e.items()}
+        for e in raw.get("changes", [])
+    ]
 
 
 def logs(change: dict[str, str], digest: str) -> bool:

@@ -20,7 +20,16 @@ import tomllib
 from pathlib import Path
 
 from harness.claims import checks, plan
-from harness.claims.claim import BASELINE_KEYS, PRUNE_KEYS, SECTION_FIELDS, Claim, axis_known, axis_parts, is_eval_axis, point_config
+from harness.claims.claim import (
+    BASELINE_KEYS,
+    PRUNE_KEYS,
+    SECTION_FIELDS,
+    Claim,
+    axis_known,
+    axis_parts,
+    is_eval_axis,
+    point_config,
+)
 from harness.claims.errors import ClaimError, check_type, fail, suggest
 from harness.claims.grid import cartesian
 from harness.claims.kinds import KINDS
@@ -28,27 +37,57 @@ from harness.claims.metrics import METRICS, check_metric
 from harness.claims.verdict import VERDICTS
 from harness.world.config import split_name
 
-__all__ = ["ClaimError", "suggest", "load_claim", "load_toml", "discover", "deep_merge", "KINDS", "PROFILES", "METRICS"]
+__all__ = [
+    "ClaimError",
+    "suggest",
+    "load_claim",
+    "load_toml",
+    "discover",
+    "deep_merge",
+    "KINDS",
+    "PROFILES",
+    "METRICS",
+]
 
 PROFILES = ("quick", "nightly")
 TOP_KEYS = {
-    "id": str, "source": str, "statement": str, "kind": str, "base": str, "assumption_break": str,
-    "paper_trend": str, "setting": dict, "grid": dict, "replicates": int, "metric": dict,
-    "prediction": dict, "profiles": dict, "expectation": dict, "eval": dict, "select": dict, "pair_over": list, "figure": str,
-    "changes": list, "form": str, "readings": dict,
+    "id": str,
+    "source": str,
+    "statement": str,
+    "kind": str,
+    "base": str,
+    "assumption_break": str,
+    "paper_trend": str,
+    "setting": dict,
+    "grid": dict,
+    "replicates": int,
+    "metric": dict,
+    "prediction": dict,
+    "profiles": dict,
+    "expectation": dict,
+    "eval": dict,
+    "select": dict,
+    "pair_over": list,
+    "figure": str,
+    "changes": list,
+    "form": str,
+    "readings": dict,
     "multiverse": dict,  # narrowing of the multiverse: harness.claims.multiverse.load_narrowing
 }
 REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profiles")
 BASE_KEYS = {"setting": dict, "eval": dict, "replicates": int}
 EVAL_KEYS = {"n_test": int, "chunk": int}
 DEFAULT_EVAL = {"n_test": 1000, "chunk": 2048}
-METRIC_KEYS = {"name": str, "eps": float, "domain": str, "search": str, "at": str}  # + those of the registered kinds and metrics
+# + those of the registered kinds and metrics
+METRIC_KEYS = {"name": str, "eps": float, "domain": str, "search": str, "at": str}
 EXPECTATION_KEYS = {"verdict": str, "reason": str, "profiles": list}
 PROFILE_KEYS = {"replicates": int, "setting": dict, "grid": dict, "eval": dict}
-SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # the id names the store folder: nothing that leaves store/
+# the id names the store folder: nothing that leaves store/
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 MAX_POINTS = 100_000  # grid points (train x eval) checked one by one
 
-Layer = tuple[Path, str, dict]  # (file, key prefix, table holding setting / eval / replicates / grid)
+# (file, key prefix, table holding setting / eval / replicates / grid)
+Layer = tuple[Path, str, dict]
 
 
 def _check_keys(path: Path, prefix: str, table: dict, allowed: dict[str, type]) -> None:
@@ -63,16 +102,27 @@ def _check_setting(path: Path, prefix: str, setting: dict) -> None:
         if section not in SECTION_FIELDS:
             fail(path, f"{prefix}{section}", "unknown section" + suggest(section, SECTION_FIELDS))
         if not isinstance(values, dict):
-            fail(path, f"{prefix}{section}", f"must be a table, got {type(values).__name__} {values!r}")
+            fail(
+                path,
+                f"{prefix}{section}",
+                f"must be a table, got {type(values).__name__} {values!r}",
+            )
         for k in values:
             if k not in SECTION_FIELDS[section]:
-                fail(path, f"{prefix}{section}.{k}", "unknown parameter" + suggest(k, SECTION_FIELDS[section]))
+                fail(
+                    path,
+                    f"{prefix}{section}.{k}",
+                    "unknown parameter" + suggest(k, SECTION_FIELDS[section]),
+                )
     checks.check_setting_values(path, prefix, setting)
 
 
 def _check_grid(path: Path, prefix: str, grid: dict) -> None:
-    known = ([f"{s}.{k}" for s, ks in SECTION_FIELDS.items() for k in ks] + [f"prune.{k}" for k in PRUNE_KEYS]
-             + [f"baseline.{k}" for k in BASELINE_KEYS])
+    known = (
+        [f"{s}.{k}" for s, ks in SECTION_FIELDS.items() for k in ks]
+        + [f"prune.{k}" for k in PRUNE_KEYS]
+        + [f"baseline.{k}" for k in BASELINE_KEYS]
+    )
     for axis, values in grid.items():
         parts = axis_parts(axis)
         for a in parts:
@@ -85,7 +135,12 @@ def _check_grid(path: Path, prefix: str, grid: dict) -> None:
         if len(parts) > 1:
             for v in values:
                 if not isinstance(v, list) or len(v) != len(parts):
-                    fail(path, f"{prefix}{axis}", f"each value of a compound axis must be a list of {len(parts)} values, got {v!r}")
+                    fail(
+                        path,
+                        f"{prefix}{axis}",
+                        f"each value of a compound axis must be a list of {len(parts)} values, got "
+                        f"{v!r}",
+                    )
     checks.check_grid_values(path, prefix, grid)
 
 
@@ -103,19 +158,24 @@ def deep_merge(base: dict, over: dict) -> dict:
     """Recursive dict merge; `over` wins."""
     out = dict(base)
     for k, v in over.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = (
+            deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        )
     return out
 
 
 def load_toml(path: Path) -> dict:
-    """The parsed file; ClaimError naming it if it is a folder, unreadable, not UTF-8 text or not TOML."""
+    """The parsed file; ClaimError naming it if it is a folder, unreadable, not UTF-8 text or not
+    TOML."""
     if path.is_dir():
         raise ClaimError(f"{path}: is a folder, not a claim file")
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except UnicodeDecodeError as exc:
-        raise ClaimError(f"{path}: not a UTF-8 text file (binary or another encoding; byte {exc.start})") from None
+        raise ClaimError(
+            f"{path}: not a UTF-8 text file (binary or another encoding; byte {exc.start})"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ClaimError(f"{path}: not valid TOML: " + " ".join(str(exc).split())) from None
     except OSError as exc:
@@ -125,8 +185,12 @@ def load_toml(path: Path) -> dict:
 def _read(path: Path) -> tuple[dict, Path, dict]:
     """The claim file and its base file, structure and values checked: (raw, base path, base)."""
     if not SAFE_ID.fullmatch(path.stem):
-        fail(path, "id", f"the file name {path.stem!r} is not a safe claim id (letters, digits, '-' and '_', "
-             "starting with a letter or digit): the id names the claim's store folder")
+        fail(
+            path,
+            "id",
+            f"the file name {path.stem!r} is not a safe claim id (letters, digits, '-' and '_', "
+            "starting with a letter or digit): the id names the claim's store folder",
+        )
     raw = load_toml(path)
     _check_keys(path, "", raw, TOP_KEYS)
     for k in REQUIRED:
@@ -164,7 +228,11 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
         _check_layer(path, f"profiles.{p}.", table)
     for p in PROFILES:
         if p not in raw["profiles"]:
-            fail(path, f"profiles.{p}", "missing (every claim defines both the quick and the nightly profile)")
+            fail(
+                path,
+                f"profiles.{p}",
+                "missing (every claim defines both the quick and the nightly profile)",
+            )
     return raw, base_path, base
 
 
@@ -172,19 +240,30 @@ def _check_expectation(path: Path, e: dict) -> None:
     _check_keys(path, "expectation.", e, EXPECTATION_KEYS)
     for k in ("verdict", "reason"):
         if k not in e:
-            fail(path, f"expectation.{k}", "missing (a recorded expectation needs a verdict and its reason)")
+            fail(
+                path,
+                f"expectation.{k}",
+                "missing (a recorded expectation needs a verdict and its reason)",
+            )
     if e["verdict"] not in VERDICTS:
-        fail(path, "expectation.verdict", f"unknown verdict {e['verdict']!r}" + suggest(e["verdict"], VERDICTS))
+        fail(
+            path,
+            "expectation.verdict",
+            f"unknown verdict {e['verdict']!r}" + suggest(e["verdict"], VERDICTS),
+        )
     for p in e.get("profiles", []):
         if not isinstance(p, str) or p not in PROFILES:
             fail(path, "expectation.profiles", f"unknown profile {p!r}" + suggest(p, PROFILES))
 
 
 def load_claim(path: str | Path, profile: str = "quick") -> Claim:
-    """Read, merge with its base, validate every profile; the claim resolved for `profile`. ClaimError on any problem."""
+    """Read, merge with its base, validate every profile; the claim resolved for `profile`.
+    ClaimError on any problem."""
     path = Path(path)
     if profile not in PROFILES:
-        raise ClaimError(f"{path}: profile: unknown profile {profile!r}" + suggest(profile, PROFILES))
+        raise ClaimError(
+            f"{path}: profile: unknown profile {profile!r}" + suggest(profile, PROFILES)
+        )
     raw, base_path, base = _read(path)
     resolved = {p: _resolve(path, raw, base_path, base, p) for p in PROFILES}
     return resolved[profile]
@@ -192,7 +271,11 @@ def load_claim(path: str | Path, profile: str = "quick") -> Claim:
 
 def _resolve(path: Path, raw: dict, base_path: Path, base: dict, profile: str) -> Claim:
     prof = raw["profiles"][profile]
-    layers: list[Layer] = [(base_path, "", base), (path, "", raw), (path, f"profiles.{profile}.", prof)]
+    layers: list[Layer] = [
+        (base_path, "", base),
+        (path, "", raw),
+        (path, f"profiles.{profile}.", prof),
+    ]
     setting: dict = {}
     ev = dict(DEFAULT_EVAL)
     for _, _, table in layers:
@@ -202,12 +285,26 @@ def _resolve(path: Path, raw: dict, base_path: Path, base: dict, profile: str) -
     grid.update(prof.get("grid", {}))
     replicates = prof.get("replicates", raw.get("replicates", base.get("replicates", 3)))
     claim = Claim(
-        id=raw["id"], path=str(path), source=raw["source"], statement=raw["statement"], kind=raw["kind"],
-        assumption_break=raw.get("assumption_break", ""), paper_trend=raw.get("paper_trend", ""), profile=profile,
-        base_run={s: setting.get(s, {}) for s in ("data", "model", "train")}, grid=grid, replicates=replicates,
-        metric=dict(raw["metric"]), prediction=dict(raw["prediction"]), eval=ev, select=dict(raw.get("select", {})),
-        pair_over=list(raw.get("pair_over", [])), figure=raw.get("figure", ""), expectation=raw.get("expectation"),
-        form=raw.get("form", "tight"), readings=dict(raw.get("readings", {})),
+        id=raw["id"],
+        path=str(path),
+        source=raw["source"],
+        statement=raw["statement"],
+        kind=raw["kind"],
+        assumption_break=raw.get("assumption_break", ""),
+        paper_trend=raw.get("paper_trend", ""),
+        profile=profile,
+        base_run={s: setting.get(s, {}) for s in ("data", "model", "train")},
+        grid=grid,
+        replicates=replicates,
+        metric=dict(raw["metric"]),
+        prediction=dict(raw["prediction"]),
+        eval=ev,
+        select=dict(raw.get("select", {})),
+        pair_over=list(raw.get("pair_over", [])),
+        figure=raw.get("figure", ""),
+        expectation=raw.get("expectation"),
+        form=raw.get("form", "tight"),
+        readings=dict(raw.get("readings", {})),
     )
     claim.plan, claim.changes = plan.resolve_plan(raw, base, profile), plan.changes_of(raw)
     _check_points(claim, layers)
@@ -225,7 +322,9 @@ def _blame(claim: Claim, layers: list[Layer], message: str) -> tuple[Path, str]:
     def grid_key(names: set[str]) -> str | None:
         for axis in claim.grid:
             if names & {split_name(a)[1] for a in axis_parts(axis)}:
-                return (f"profiles.{claim.profile}.grid." if axis in prof.get("grid", {}) else "grid.") + axis
+                return (
+                    f"profiles.{claim.profile}.grid." if axis in prof.get("grid", {}) else "grid."
+                ) + axis
         return None
 
     def setting_key(names: set[str]) -> tuple[Path, str] | None:
@@ -247,15 +346,23 @@ def _blame(claim: Claim, layers: list[Layer], message: str) -> tuple[Path, str]:
 
 
 def _check_points(claim: Claim, layers: list[Layer]) -> None:
-    """Every grid point (train x eval values) of the profile, and every train point alone, is a valid run configuration."""
+    """Every grid point (train x eval values) of the profile, and every train point alone, is a
+    valid run configuration."""
     n = 1
     for values in claim.grid.values():
         n *= len(values)
     if n > MAX_POINTS:
-        fail(claim.path, "grid", f"{n} grid points in profile {claim.profile!r} (at most {MAX_POINTS})")
+        fail(
+            claim.path,
+            "grid",
+            f"{n} grid points in profile {claim.profile!r} (at most {MAX_POINTS})",
+        )
     train_grid = {a: v for a, v in claim.grid.items() if a in claim.train_axes}
-    # every full point, and every train point alone: a unit trains from the train point (eval axes apply at test)
-    for point in cartesian(claim.grid) + (cartesian(train_grid) if len(train_grid) < len(claim.grid) else []):
+    # every full point, and every train point alone: a unit trains from the train point (eval axes
+    # apply at test)
+    for point in cartesian(claim.grid) + (
+        cartesian(train_grid) if len(train_grid) < len(claim.grid) else []
+    ):
         try:
             point_config(claim, point)
         except (ValueError, TypeError) as exc:
@@ -265,7 +372,8 @@ def _check_points(claim: Claim, layers: list[Layer]) -> None:
 
 
 def _check_semantics(path: Path, c: Claim) -> None:
-    """Cross-field checks of one resolved profile: metric names and parameters, axes named by metric, select, pair_over."""
+    """Cross-field checks of one resolved profile: metric names and parameters, axes named by
+    metric, select, pair_over."""
     name = c.metric.get("name")
     if name is None:
         fail(path, "metric.name", "missing")
@@ -279,15 +387,27 @@ def _check_semantics(path: Path, c: Claim) -> None:
         fail(path, problem[0], problem[1])
     for key in KINDS.get(c.kind).metric_fields:
         if key not in c.metric:
-            fail(path, f"metric.{key}", f"missing (kind '{c.kind}' reads it" + (": the swept axis)" if key == "x" else ")"))
+            fail(
+                path,
+                f"metric.{key}",
+                f"missing (kind '{c.kind}' reads it" + (": the swept axis)" if key == "x" else ")"),
+            )
     names = c.axis_names
     for key in ("x", "search"):
         if key in c.metric and c.metric[key] not in names:
-            fail(path, f"metric.{key}", f"axis {c.metric[key]!r} is not in the grid" + suggest(c.metric[key], names))
+            fail(
+                path,
+                f"metric.{key}",
+                f"axis {c.metric[key]!r} is not in the grid" + suggest(c.metric[key], names),
+            )
     train_names = [a for axis in c.train_axes for a in axis_parts(axis)]
     for k in c.pair_over:
         if k not in train_names:
-            fail(path, "pair_over", f"{k!r} is not a train axis of the grid" + suggest(str(k), train_names))
+            fail(
+                path,
+                "pair_over",
+                f"{k!r} is not a train axis of the grid" + suggest(str(k), train_names),
+            )
     for k in c.select:
         if k not in names:
             fail(path, f"select.{k}", "not a grid axis" + suggest(k, names))
@@ -298,14 +418,16 @@ def _check_semantics(path: Path, c: Claim) -> None:
 
 
 def discover(paths: list[str | Path]) -> list[Path]:
-    """Claim files under the given files/folders (skipping _base.toml and other _-files); the same file
-    named twice counts once. ClaimError for a missing path or a folder without claim files."""
+    """Claim files under the given files/folders (skipping _base.toml and other _-files); the same
+    file named twice counts once. ClaimError for a missing path or a folder without claim files."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(x for x in p.glob("*.toml") if not x.name.startswith("_"))
             if not found:
-                raise ClaimError(f"{p}: no claim files (*.toml not starting with '_') in this folder")
+                raise ClaimError(
+                    f"{p}: no claim files (*.toml not starting with '_') in this folder"
+                )
             out += found
         elif p.exists():
             out.append(p)

@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from scipy import optimize, stats
@@ -53,8 +53,13 @@ def fit_power_law(x: np.ndarray, mean_log_y: np.ndarray) -> RateFit:
     dof = K - 2
     se = float(res.stderr) if dof > 0 else math.inf
     order = np.argsort(lx)
-    slopes = [float((ly[order][i + 1] - ly[order][i]) / (lx[order][i + 1] - lx[order][i])) for i in range(K - 1)]
-    fit = RateFit(float(res.slope), float(res.intercept), se, dof, K, (0.0, 0.0), (0.0, 0.0), slopes)
+    slopes = [
+        float((ly[order][i + 1] - ly[order][i]) / (lx[order][i + 1] - lx[order][i]))
+        for i in range(K - 1)
+    ]
+    fit = RateFit(
+        float(res.slope), float(res.intercept), se, dof, K, (0.0, 0.0), (0.0, 0.0), slopes
+    )
     fit.ci90, fit.ci95 = fit.ci(0.90), fit.ci(0.95)
     return fit
 
@@ -74,7 +79,17 @@ def fit_power_law_offset(x: np.ndarray, y: np.ndarray) -> RateFit:
         se = float(math.sqrt(pcov[1, 1])) if np.isfinite(pcov[1, 1]) else math.inf
     except (RuntimeError, ValueError):
         popt, se = (math.nan, math.nan, math.nan), math.inf
-    fit = RateFit(float(popt[1]), float(popt[0]), se, K - 3, K, (0.0, 0.0), (0.0, 0.0), base.local_slopes, float(popt[2]))
+    fit = RateFit(
+        float(popt[1]),
+        float(popt[0]),
+        se,
+        K - 3,
+        K,
+        (0.0, 0.0),
+        (0.0, 0.0),
+        base.local_slopes,
+        float(popt[2]),
+    )
     fit.ci90, fit.ci95 = fit.ci(0.90), fit.ci(0.95)
     return fit
 
@@ -90,7 +105,8 @@ def rate_decision(fit: RateFit, b0: float, margin: float) -> tuple[str, float]:
     """
     lo, hi = b0 - margin, b0 + margin
     if not (math.isfinite(fit.se) and fit.se > 0):
-        return "INCONCLUSIVE", 1.0  # a zero-residual fit (e.g. a discrete metric on few points) is no evidence
+        # a zero-residual fit (e.g. a discrete metric on few points) is no evidence
+        return "INCONCLUSIVE", 1.0
     if fit.ci90[0] >= lo and fit.ci90[1] <= hi:
         return "CONFIRMED", 1.0
     p = 1.0
@@ -106,24 +122,36 @@ def rate_decision(fit: RateFit, b0: float, margin: float) -> tuple[str, float]:
 LIMITS = ("lower", "upper")  # which side a sufficient-form rate prediction limits
 
 
-def rate_decision_sufficient(fit: RateFit, b0: float, margin: float, limit: str = "lower") -> tuple[str, float]:
-    """(CONFIRMED | REFUTED | INCONCLUSIVE, p_refute) for a *sufficient* condition y <= C x^b0: one-sided.
+def rate_decision_sufficient(
+    fit: RateFit, b0: float, margin: float, limit: str = "lower"
+) -> tuple[str, float]:
+    """(CONFIRMED | REFUTED | INCONCLUSIVE, p_refute) for a *sufficient* condition y <= C x^b0:
+    one-sided.
 
-    limit "lower" (the theorem's scalings as x -> 0, e.g. iterations ~ alpha^(-2/3), l_ts ~ 1/alpha'): y may
-    grow more slowly than x^b0 as x falls but not faster, i.e. b >= b0 - margin (b0 is negative: a more
-    negative b is steeper growth). CONFIRMED if the 90% interval's lower end is >= b0 - margin, REFUTED if the
-    whole 95% interval is below it (p: one-sided t for b < b0 - margin). limit "upper" (scalings as x grows,
-    e.g. iterations ~ beta^-2 for beta >= 1): b <= b0 + margin, mirrored. A degenerate fit is INCONCLUSIVE."""
+    limit "lower" (the theorem's scalings as x -> 0, e.g. iterations ~ alpha^(-2/3), l_ts ~
+    1/alpha'): y may grow more slowly than x^b0 as x falls but not faster, i.e. b >= b0 - margin (b0
+    is negative: a more negative b is steeper growth). CONFIRMED if the 90% interval's lower end is
+    >= b0 - margin, REFUTED if the whole 95% interval is below it (p: one-sided t for b < b0 -
+    margin). limit "upper" (scalings as x grows, e.g. iterations ~ beta^-2 for beta >= 1): b <= b0 +
+    margin, mirrored. A degenerate fit is INCONCLUSIVE."""
     if limit not in LIMITS:
         raise ValueError(f"limit must be 'lower' or 'upper', got {limit!r}")
     if not (math.isfinite(fit.se) and fit.se > 0 and fit.dof > 0):
         return "INCONCLUSIVE", 1.0
     if limit == "lower":
         edge = b0 - margin
-        ok, bad, p = fit.ci90[0] >= edge, fit.ci95[1] < edge, float(stats.t.cdf((fit.exponent - edge) / fit.se, fit.dof))
+        ok, bad, p = (
+            fit.ci90[0] >= edge,
+            fit.ci95[1] < edge,
+            float(stats.t.cdf((fit.exponent - edge) / fit.se, fit.dof)),
+        )
     else:
         edge = b0 + margin
-        ok, bad, p = fit.ci90[1] <= edge, fit.ci95[0] > edge, float(stats.t.sf((fit.exponent - edge) / fit.se, fit.dof))
+        ok, bad, p = (
+            fit.ci90[1] <= edge,
+            fit.ci95[0] > edge,
+            float(stats.t.sf((fit.exponent - edge) / fit.se, fit.dof)),
+        )
     if ok:
         return "CONFIRMED", 1.0
     return ("REFUTED", p) if bad else ("INCONCLUSIVE", 1.0)
@@ -161,7 +189,8 @@ def binomial_p_above(k: int, n: int, eps: float) -> float:
 
 @dataclass(frozen=True)
 class PointBound:
-    """Error count at one point with its one-sided Clopper-Pearson bounds and the exact p-value for rate > eps."""
+    """Error count at one point with its one-sided Clopper-Pearson bounds and the exact p-value for
+    rate > eps."""
 
     errors: int
     n: int
@@ -196,20 +225,28 @@ class BoundDecision:
         return max(t.lower for t in self.points)
 
 
-def bound_decision(counts: Sequence[tuple[int, int]], eps: float, confidence: float = CONFIDENCE,
-                   alpha: float = SIGNIFICANCE) -> BoundDecision:
-    """SPEC bound rule on (errors, n) per point: CONFIRMED if every one-sided CP upper bound is <= eps;
-    REFUTED if some lower bound is > eps and the exact binomial test (Bonferroni over the points) rejects
-    rate <= eps at `alpha`; INCONCLUSIVE otherwise."""
+def bound_decision(
+    counts: Sequence[tuple[int, int]],
+    eps: float,
+    confidence: float = CONFIDENCE,
+    alpha: float = SIGNIFICANCE,
+) -> BoundDecision:
+    """SPEC bound rule on (errors, n) per point: CONFIRMED if every one-sided CP upper bound is <=
+    eps; REFUTED if some lower bound is > eps and the exact binomial test (Bonferroni over the
+    points) rejects rate <= eps at `alpha`; INCONCLUSIVE otherwise."""
     if not counts:
         raise ValueError("bound_decision needs at least one (errors, n) count")
-    points = tuple(PointBound(k, n, *clopper_pearson(k, n, confidence), binomial_p_above(k, n, eps)) for k, n in counts)
+    points = tuple(
+        PointBound(k, n, *clopper_pearson(k, n, confidence), binomial_p_above(k, n, eps))
+        for k, n in counts
+    )
     return BoundDecision(*bound_rule(points, eps, alpha))
 
 
 def bound_rule(points: tuple, eps: float, alpha: float) -> tuple[str, tuple, float]:
-    """CONFIRMED if every upper bound is <= eps; REFUTED if some lower bound is > eps and the smallest p_above,
-    Bonferroni over the points, is < alpha; else INCONCLUSIVE. (verdict, points, p_refute)."""
+    """CONFIRMED if every upper bound is <= eps; REFUTED if some lower bound is > eps and the
+    smallest p_above, Bonferroni over the points, is < alpha; else INCONCLUSIVE. (verdict, points,
+    p_refute)."""
     p = min(1.0, min(t.p_above for t in points) * len(points))
     if all(t.upper <= eps for t in points):
         verdict = "CONFIRMED"

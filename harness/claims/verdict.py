@@ -15,8 +15,9 @@ VERDICTS = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
 
 @dataclass
 class Estimate:
-    """The number a verdict rests on: e.g. the fitted exponent, the worst point's error rate, the mean paired
-    difference, Spearman's rho or a mean, with its interval at `level` and its standard error."""
+    """The number a verdict rests on: e.g. the fitted exponent, the worst point's error rate, the
+    mean paired difference, Spearman's rho or a mean, with its interval at `level` and its standard
+    error."""
 
     name: str
     value: float
@@ -27,11 +28,16 @@ class Estimate:
     n: int  # observations behind it
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Estimate":
-        return cls(str(d["name"]), *(float(d[k]) for k in ("value", "lower", "upper", "level", "se")), int(d["n"]))
+    def from_dict(cls, d: dict[str, Any]) -> Estimate:
+        return cls(
+            str(d["name"]),
+            *(float(d[k]) for k in ("value", "lower", "upper", "level", "se")),
+            int(d["n"]),
+        )
 
-    def drift_z(self, other: "Estimate") -> float:
-        """How far `other` moved from this estimate, in combined standard errors (nan when either has none)."""
+    def drift_z(self, other: Estimate) -> float:
+        """How far `other` moved from this estimate, in combined standard errors (nan when either
+        has none)."""
         s = math.hypot(self.se, other.se)
         return (other.value - self.value) / s if math.isfinite(s) and s > 0 else math.nan
 
@@ -57,10 +63,16 @@ class Verdict:
     estimate: Estimate | None = None  # None for ERROR
     predicted: dict[str, Any] = field(default_factory=dict)  # the claim file's [prediction] numbers
     metric: str = ""  # the claim's metric name (figures read its scale from the metric registry)
-    plan_digest: str = ""  # digest of the analysis plan this verdict was judged under (harness.claims.plan)
-    plan: dict[str, Any] = field(default_factory=dict)  # that plan's fields, so a later ledger can name what changed
-    plan_changes: list[dict[str, str]] = field(default_factory=list)  # the claim file's [[changes]] log
+    # digest of the analysis plan this verdict was judged under (harness.claims.plan)
+    plan_digest: str = ""
+    # that plan's fields, so a later ledger can name what changed
+    plan: dict[str, Any] = field(default_factory=dict)
+    # the claim file's [[changes]] log
+    plan_changes: list[dict[str, str]] = field(default_factory=list)
 
     def line(self) -> str:
         """One line: claim, verdict, prediction beside measurement."""
-        return f"{self.claim_id}: {self.verdict} | predicted {self.prediction} | measured {self.measurement} | over {self.over}"
+        return (
+            f"{self.claim_id}: {self.verdict} | predicted {self.prediction} | measured "
+            f"{self.measurement} | over {self.over}"
+        )

@@ -16,8 +16,8 @@ from harness.claims import stats
 from harness.claims.claim import Claim
 from harness.claims.kinds import KINDS
 from harness.claims.kinds.base import error_verdict
-from harness.claims.plan import plan_digest
 from harness.claims.metrics import Row, metric_label, metric_rows
+from harness.claims.plan import plan_digest
 from harness.claims.record import Record
 from harness.claims.verdict import Estimate, Verdict
 from harness.core.jsonio import canonical
@@ -25,13 +25,15 @@ from harness.core.jsonio import canonical
 __all__ = ["Verdict", "Estimate", "judge", "collect_rows", "family_control", "metric_label"]
 
 MAX_FAILED_FRACTION = 0.2  # more diverged/crashed units than this: ERROR
-MAX_CENSORED_FRACTION = 0.5  # more runs at the iteration cap than this: ERROR (the rate kind allows censored points)
+# more runs at the iteration cap than this: ERROR (the rate kind allows censored points)
+MAX_CENSORED_FRACTION = 0.5
 LEVEL = stats.SIGNIFICANCE  # significance for refutations and trend tests
 
 
 def collect_rows(claim: Claim, records: list[Record]) -> list[Row]:
-    """The claim's metric rows for all non-failed records, reduced over the search axis when the metric searches one
-    (a row per remaining point and replicate: the smallest passing value, censored at the largest when none passes)."""
+    """The claim's metric rows for all non-failed records, reduced over the search axis when the
+    metric searches one (a row per remaining point and replicate: the smallest passing value,
+    censored at the largest when none passes)."""
     rows = [r for rec in records if not rec.failed for r in metric_rows(claim, rec)]
     axis = claim.metric.get("search")
     if not axis:
@@ -51,20 +53,31 @@ def collect_rows(claim: Claim, records: list[Record]) -> list[Row]:
 
 
 def judge(claim: Claim, records: list[Record], expected_units: int | None = None) -> Verdict:
-    """Apply the claim's analysis to its stored records; the verdict records the plan it was judged under."""
+    """Apply the claim's analysis to its stored records; the verdict records the plan it was judged
+    under."""
     v = _judge(claim, records, expected_units)
-    v.plan_digest, v.plan, v.plan_changes = plan_digest(claim.plan), dict(claim.plan), list(claim.changes)
+    v.plan_digest, v.plan, v.plan_changes = (
+        plan_digest(claim.plan),
+        dict(claim.plan),
+        list(claim.changes),
+    )
     return v
 
 
 def _judge(claim: Claim, records: list[Record], expected_units: int | None) -> Verdict:
     if expected_units is not None and len(records) < expected_units:
-        return error_verdict(claim, f"{expected_units - len(records)} of {expected_units} units have no record (crashed or not run)")
+        return error_verdict(
+            claim,
+            f"{expected_units - len(records)} of {expected_units} units have no record (crashed or "
+            "not run)",
+        )
     if not records:
         return error_verdict(claim, "no records")
     n_failed = sum(r.failed for r in records)
     if n_failed / len(records) > MAX_FAILED_FRACTION:
-        return error_verdict(claim, f"{n_failed} of {len(records)} runs diverged (non-finite or exploding loss)")
+        return error_verdict(
+            claim, f"{n_failed} of {len(records)} runs diverged (non-finite or exploding loss)"
+        )
     rows = collect_rows(claim, records)
     if not rows:
         return error_verdict(claim, "no measurements match the claim's metric and selection")
@@ -83,7 +96,8 @@ def family_control(verdicts: list[Verdict], method: str = "holm") -> list[Verdic
     """Adjust refutation p-values across the run (Holm or BH; the CLI and the pytest plugin
     both judge all their claims first); a REFUTED verdict whose adjusted p is not below LEVEL
     becomes INCONCLUSIVE (with the reason in its notes)."""
-    if not verdicts or method == "none":  # "none": the caller controls the family itself (the multiverse does)
+    # "none": the caller controls the family itself (the multiverse does)
+    if not verdicts or method == "none":
         return verdicts
     ps = [v.p_refute for v in verdicts]
     if method == "holm":
@@ -96,5 +110,8 @@ def family_control(verdicts: list[Verdict], method: str = "holm") -> list[Verdic
         v.details["p_refute_adjusted"] = a
         if v.verdict == "REFUTED" and a >= LEVEL:
             v.verdict = "INCONCLUSIVE"
-            v.notes.append(f"refutation p = {v.p_refute:.3g} does not survive {method} adjustment (adjusted {a:.3g})")
+            v.notes.append(
+                f"refutation p = {v.p_refute:.3g} does not survive {method} adjustment (adjusted "
+                f"{a:.3g})"
+            )
     return verdicts

@@ -1,10 +1,10 @@
-"""The fingerprint of the code that trains and measures: a hash of its source files, once per process.
+"""The fingerprint of the code that trains and measures: a hash of its source files, once per
+process.
 
-Like asv hashing each benchmark's source: a stored record whose fingerprint differs was produced by other
-code and is not reused silently. Covered: the networks (`models/`), the world, measurement and training
-sub-packages, and the record module (what a record holds). Reports, claims parsing and the CLI are not:
-changing them does not change a measurement.
-"""
+Like asv hashing each benchmark's source: a stored record whose fingerprint differs was produced by
+other code and is not reused silently. Covered: the networks (`models/`), the world, measurement and
+training sub-packages, and the record module (what a record holds). Reports, claims parsing and the
+CLI are not: changing them does not change a measurement."""
 
 from __future__ import annotations
 
@@ -20,14 +20,18 @@ CODE_PARTS = ("world", "measure", "training", "claims/record.py")
 def _models_dir() -> Path:
     spec = importlib.util.find_spec("models")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the 'models' package is not importable: cannot fingerprint the training code")
+        raise RuntimeError(
+            "the 'models' package is not importable: cannot fingerprint the training code"
+        )
     return Path(list(spec.submodule_search_locations)[0]).resolve()
 
 
 def code_files() -> list[tuple[str, Path]]:
     """(stable name, path) of every source file the fingerprint covers, sorted by name."""
     out: list[tuple[str, Path]] = []
-    for base, name, part in [(_models_dir(), "models", ".")] + [(HARNESS, "harness", p) for p in CODE_PARTS]:
+    for base, name, part in [(_models_dir(), "models", ".")] + [
+        (HARNESS, "harness", p) for p in CODE_PARTS
+    ]:
         target = base / part
         if not target.exists():
             raise RuntimeError(f"fingerprinted code is missing: {target}")

@@ -1,9 +1,9 @@
-"""One JSON sanitiser, one canonical form, one content hash and one atomic writer for everything stored.
+"""One JSON sanitiser, one canonical form, one content hash and one atomic writer for everything
+stored.
 
-Claim records, fuzz records and reports all go through these, so a non-finite float is spelled the same
-way everywhere ('nan', 'inf', '-inf'), a key or checksum is the same sha256 of the same canonical JSON,
-and a kill leaves either a whole file or none.
-"""
+Claim records, fuzz records and reports all go through these, so a non-finite float is spelled the
+same way everywhere ('nan', 'inf', '-inf'), a key or checksum is the same sha256 of the same
+canonical JSON, and a kill leaves either a whole file or none."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ NON_FINITE = ("nan", "inf", "-inf")
 
 
 def json_safe(obj: Any) -> Any:
-    """JSON-safe copy: non-finite floats become 'nan' / 'inf' / '-inf', tuples lists, dict keys strings."""
+    """JSON-safe copy: non-finite floats become 'nan' / 'inf' / '-inf', tuples lists, dict keys
+    strings."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return str(obj)
     if isinstance(obj, dict):

@@ -1,23 +1,25 @@
-"""A name -> object registry: how metrics, claim kinds, figures and model architectures are extended.
+"""A name -> object registry: how metrics, claim kinds, figures and model architectures are
+extended.
 
-Each registered object owns its validation, its measurement (or row extraction)
-and its text; adding one is one `register` call, from the package or from a
-test or plugin, with no other module edited. Unknown names get one line with a
-"did you mean" suggestion.
-"""
+Each registered object owns its validation, its measurement (or row extraction) and its text; adding
+one is one `register` call, from the package or from a test or plugin, with no other module edited.
+Unknown names get one line with a "did you mean" suggestion."""
 
 from __future__ import annotations
 
 import difflib
-from typing import Generic, Iterator, TypeVar
+from collections.abc import Iterator
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
 def suggestion(name: str, allowed: list[str] | tuple[str, ...] | set[str]) -> str:
-    """" (did you mean 'x'?)" for a close name, else the allowed names."""
+    """ " (did you mean 'x'?)" for a close name, else the allowed names."""
     close = difflib.get_close_matches(str(name), sorted(allowed), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
+    return (
+        f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
+    )
 
 
 class Registry(Generic[T]):
@@ -42,7 +44,9 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except (KeyError, TypeError):
-            raise ValueError(f"unknown {self.what} {name!r}" + suggestion(str(name), list(self._items))) from None
+            raise ValueError(
+                f"unknown {self.what} {name!r}" + suggestion(str(name), list(self._items))
+            ) from None
 
     def names(self) -> tuple[str, ...]:
         return tuple(self._items)

@@ -40,15 +40,25 @@ from harness.world.world import World
 
 TOL = 1e-9  # a margin above this is a violation (measured cosines carry ~1e-16 rounding)
 
-# --- regime constants [choose], measured on the default setting at B = 64, eta = 1 -------------------------
-ITERS_AT_ALPHA0 = 250  # iterations the default setting needs to reach eps at alpha = ALPHA0 (measured ~150-200; room added)
+# --- regime constants [choose], measured on the default setting at B = 64, eta = 1
+# -------------------------
+# iterations the default setting needs to reach eps at alpha = ALPHA0 (measured ~150-200; room
+# added)
+ITERS_AT_ALPHA0 = 250
 ALPHA0 = 0.8
-CONTEXT_CONSTANT = 10.0  # alpha' l_ts >= this (measured: alpha' = 0.3, l_ts = 20 gives 7-10% error; 0.5 gives <= 2%)
-SHORTCUT_BOUND = 0.8  # task-graph shortcut completeness (see task_graph_shortcut) must stay below this (measured at alpha = 0.95,
-#                       M1 = 6: a single odd cyclic shift, 6/9, <= 3% error; all-odd shift sets {1,3}, {3,5}, {1,3,5} (K_{3,3}, 9/9): 5-17%)
-ALPHA_SHIFT = 0.2  # alpha - alpha' <= this (measured at 400 steps: alpha = 1, alpha' = 0.5 gives ~6% error, 3x steps do not help;
+# alpha' l_ts >= this (measured: alpha' = 0.3, l_ts = 20 gives 7-10% error; 0.5 gives <= 2%)
+CONTEXT_CONSTANT = 10.0
+# task-graph shortcut completeness (see task_graph_shortcut) must stay below this (measured at alpha
+# = 0.95,
+SHORTCUT_BOUND = 0.8
+# M1 = 6: a single odd cyclic shift, 6/9, <= 3% error; all-odd shift sets {1,3}, {3,5}, {1,3,5}
+# (K_{3,3}, 9/9): 5-17%)
+# alpha - alpha' <= this (measured at 400 steps: alpha = 1, alpha' = 0.5 gives ~6% error, 3x steps
+# do not help;
+ALPHA_SHIFT = 0.2
 #                    alpha = 1, alpha' = 0.75 up to 4% per seed; alpha - alpha' <= 0.2 stays <= ~3%)
-S1_REGIME = 2.0  # OOD error <= eps needs S1 >= ~1.7 at 400 iterations here (S1 = 1 plateaus at 20%+); 2 with room
+# OOD error <= eps needs S1 >= ~1.7 at 400 iterations here (S1 = 1 plateaus at 20%+); 2 with room
+S1_REGIME = 2.0
 
 ID, OOD = "id", "ood"
 BOTH = frozenset({ID, OOD})
@@ -78,8 +88,14 @@ class Check:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "kind": self.kind, "domains": sorted(self.domains), "statement": self.statement,
-            "value": self.value, "bound": self.bound, "margin": self.margin, "severity": self.severity,
+            "name": self.name,
+            "kind": self.kind,
+            "domains": sorted(self.domains),
+            "statement": self.statement,
+            "value": self.value,
+            "bound": self.bound,
+            "margin": self.margin,
+            "severity": self.severity,
             "violated": self.violated,
         }
 
@@ -100,8 +116,15 @@ class AssumptionReport:
         return [c.name for c in self.checks]
 
     def violated(self, domain: str | None = None, kind: str | None = None) -> list[Check]:
-        """Violated checks, optionally only those of a claim's domain ("id"/"ood") or of one kind."""
-        return [c for c in self.checks if c.violated and (domain is None or domain in c.domains) and (kind is None or c.kind == kind)]
+        """Violated checks, optionally only those of a claim's domain ("id"/"ood") or of one
+        kind."""
+        return [
+            c
+            for c in self.checks
+            if c.violated
+            and (domain is None or domain in c.domains)
+            and (kind is None or c.kind == kind)
+        ]
 
     def holds(self, domain: str, kind: str | None = None) -> bool:
         return not self.violated(domain, kind)
@@ -141,19 +164,21 @@ def _max_abs_cos(a: torch.Tensor, b: torch.Tensor | None = None) -> float:
 
 
 def span_residual_max(vectors: torch.Tensor, basis: torch.Tensor) -> float:
-    """Largest relative norm of a row of `vectors` outside span(rows of `basis`) (patterns.span_residual)."""
+    """Largest relative norm of a row of `vectors` outside span(rows of `basis`)
+    (patterns.span_residual)."""
     from harness.world.patterns import span_residual
 
     return float(span_residual(vectors, basis).max())
 
 
 def task_graph_shortcut(tasks: torch.Tensor, M: int) -> float:
-    """How completely a two-class shortcut explains T_tr: 0 if the undirected graph of training pairs is not bipartite,
-    else the largest |E| / (|A| |B|) over the 2-colourings (A, B) consistent with it (1: complete bipartite).
+    """How completely a two-class shortcut explains T_tr: 0 if the undirected graph of training
+    pairs is not bipartite, else the largest |E| / (|A| |B|) over the 2-colourings (A, B) consistent
+    with it (1: complete bipartite).
 
-    When every training task pairs a pattern of class A with one of class B, "the query's label is the label of the
-    contexts of its class" fits every training prompt, and fails on unseen tasks inside one class.
-    """
+    When every training task pairs a pattern of class A with one of class B, "the query's label is
+    the label of the contexts of its class" fits every training prompt, and fails on unseen tasks
+    inside one class."""
     edges = {(min(a, b), max(a, b)) for a, b in tasks.tolist() if a != b}
     if not edges:
         return 0.0
@@ -177,24 +202,30 @@ def task_graph_shortcut(tasks: torch.Tensor, M: int) -> float:
                 elif color[w] == color[u]:
                     return 0.0
         comps.append(comp)
-    side = [sum(color[u] == 0 for u in c) for c in comps]  # class-A size of each component as coloured
+    # class-A size of each component as coloured
+    side = [sum(color[u] == 0 for u in c) for c in comps]
     sizes = [len(c) for c in comps]
     best = 0.0
     n = len(comps)
     masks = range(2 ** (n - 1)) if n - 1 <= 16 else range(1)
     for mask in masks:  # flip component i (i >= 1) when bit i - 1 is set
-        a = side[0] + sum((sizes[i] - side[i]) if mask >> (i - 1) & 1 else side[i] for i in range(1, n))
+        a = side[0] + sum(
+            (sizes[i] - side[i]) if mask >> (i - 1) & 1 else side[i] for i in range(1, n)
+        )
         if 0 < a < M:
             best = max(best, len(edges) / (a * (M - a)))
     return best
 
 
 def required_iterations(alpha: float) -> float:
-    """Regime: iterations needed at alpha, ITERS_AT_ALPHA0 * (alpha / ALPHA0)^(-2/3) (Theorem 3.3's scaling)."""
+    """Regime: iterations needed at alpha, ITERS_AT_ALPHA0 * (alpha / ALPHA0)^(-2/3) (Theorem 3.3's
+    scaling)."""
     return ITERS_AT_ALPHA0 * (alpha / ALPHA0) ** (-2.0 / 3.0)
 
 
-def check_assumptions(cfg: DataConfig, world: World | None = None, *, seed: int = 0, train: TrainConfig | None = None) -> AssumptionReport:
+def check_assumptions(
+    cfg: DataConfig, world: World | None = None, *, seed: int = 0, train: TrainConfig | None = None
+) -> AssumptionReport:
     """Measure every assumption on `cfg` (its world built from `seed` unless given).
 
     `train` adds the iteration-budget regime check (skipped without it).
@@ -208,81 +239,290 @@ def check_assumptions(cfg: DataConfig, world: World | None = None, *, seed: int 
     checks: list[Check] = []
 
     def add(name, kind, domains, statement, value, bound, margin, scale):
-        checks.append(Check(name, kind, domains, statement, float(value), float(bound), float(margin), float(scale)))
+        checks.append(
+            Check(
+                name,
+                kind,
+                domains,
+                statement,
+                float(value),
+                float(bound),
+                float(margin),
+                float(scale),
+            )
+        )
 
-    # --- orthogonality (SPEC 1.1) -------------------------------------------------------------------------
+    # --- orthogonality (SPEC 1.1)
+    # -------------------------------------------------------------------------
     c_rel, c_irr, c_cross = _max_abs_cos(mu), _max_abs_cos(nu), _max_abs_cos(mu, nu)
-    add("orthogonal_idr", "theory", BOTH, "IDR patterns mutually orthogonal: max |cos(mu_i, mu_j)| = 0", c_rel, 0.0, c_rel, 1.0)
-    add("orthogonal_idi", "theory", BOTH, "IDI patterns mutually orthogonal: max |cos(nu_i, nu_j)| = 0", c_irr, 0.0, c_irr, 1.0)
-    add("orthogonal_cross", "theory", BOTH, "IDR orthogonal to IDI: max |cos(mu_i, nu_k)| = 0", c_cross, 0.0, c_cross, 1.0)
-    # --- norms ----------------------------------------------------------------------------------------------
+    add(
+        "orthogonal_idr",
+        "theory",
+        BOTH,
+        "IDR patterns mutually orthogonal: max |cos(mu_i, mu_j)| = 0",
+        c_rel,
+        0.0,
+        c_rel,
+        1.0,
+    )
+    add(
+        "orthogonal_idi",
+        "theory",
+        BOTH,
+        "IDI patterns mutually orthogonal: max |cos(nu_i, nu_j)| = 0",
+        c_irr,
+        0.0,
+        c_irr,
+        1.0,
+    )
+    add(
+        "orthogonal_cross",
+        "theory",
+        BOTH,
+        "IDR orthogonal to IDI: max |cos(mu_i, nu_k)| = 0",
+        c_cross,
+        0.0,
+        c_cross,
+        1.0,
+    )
+    # --- norms
+    # ----------------------------------------------------------------------
     nmin, nmax, nmean = float(norms.min()), float(norms.max()), float(norms.mean())
-    add("beta_at_least_1", "theory", BOTH, "every pattern norm >= 1 (min norm vs 1)", nmin, 1.0, 1.0 - nmin, 1.0)
+    add(
+        "beta_at_least_1",
+        "theory",
+        BOTH,
+        "every pattern norm >= 1 (min norm vs 1)",
+        nmin,
+        1.0,
+        1.0 - nmin,
+        1.0,
+    )
     spread = max(nmax / nmean - 1.0, 1.0 - nmin / nmean)
-    add("equal_norms", "theory", BOTH, "all patterns share one norm beta: max |norm/mean - 1| = 0", spread, 0.0, spread, 1.0)
-    # --- inputs ----------------------------------------------------------------------------------------------
-    add("K_at_most_half", "theory", BOTH, "kappa ~ U(-K, K) with K <= 1/2", cfg.K, 0.5, cfg.K - 0.5, 0.5)
+    add(
+        "equal_norms",
+        "theory",
+        BOTH,
+        "all patterns share one norm beta: max |norm/mean - 1| = 0",
+        spread,
+        0.0,
+        spread,
+        1.0,
+    )
+    # --- inputs
+    # ----------------------------------------------------------------------
+    add(
+        "K_at_most_half",
+        "theory",
+        BOTH,
+        "kappa ~ U(-K, K) with K <= 1/2",
+        cfg.K,
+        0.5,
+        cfg.K - 0.5,
+        0.5,
+    )
     rel_noise = cfg.noise / nmean
-    add("no_noise", "theory", BOTH, "inputs are mu + kappa nu exactly: noise norm / pattern norm = 0", rel_noise, 0.0, rel_noise, 1.0)
-    # --- task coverage (Condition 3.2) ----------------------------------------------------------------------
-    counts = coverage_counts(world.train_tasks, cfg.M1).to(torch.float64)  # (M1, 2): +1 side, -1 side
+    add(
+        "no_noise",
+        "theory",
+        BOTH,
+        "inputs are mu + kappa nu exactly: noise norm / pattern norm = 0",
+        rel_noise,
+        0.0,
+        rel_noise,
+        1.0,
+    )
+    # --- task coverage (Condition 3.2)
+    # ----------------------------------------------------------------------
+    # (M1, 2): +1 side, -1 side
+    counts = coverage_counts(world.train_tasks, cfg.M1).to(torch.float64)
     imbalance = float((counts.max() - counts.min()) / counts.mean())
-    add("uniform_coverage", "theory", BOTH,
-        "T_tr shows every IDR pattern equally often as the +1 and the -1 side: (max - min) / mean count = 0",
-        imbalance, 0.0, imbalance, 1.0)
+    add(
+        "uniform_coverage",
+        "theory",
+        BOTH,
+        "T_tr shows every IDR pattern equally often as the +1 and the -1 side: (max - min) / mean "
+        "count = 0",
+        imbalance,
+        0.0,
+        imbalance,
+        1.0,
+    )
     shortcut = task_graph_shortcut(world.train_tasks, cfg.M1)
-    add("regime_task_shortcut", "regime", BOTH,
-        f"no two-class shortcut explains T_tr: completeness of the best bipartition < {SHORTCUT_BOUND:g} (1: every task crosses "
-        "a complete bipartition of the patterns; calibrated)", shortcut, SHORTCUT_BOUND, shortcut - SHORTCUT_BOUND, 1.0)
+    add(
+        "regime_task_shortcut",
+        "regime",
+        BOTH,
+        "no two-class shortcut explains T_tr: completeness of the best bipartition < "
+        f"{SHORTCUT_BOUND:g} (1: every task crosses "
+        "a complete bipartition of the patterns; calibrated)",
+        shortcut,
+        SHORTCUT_BOUND,
+        shortcut - SHORTCUT_BOUND,
+        1.0,
+    )
     n_tr = len(world.train_tasks)
-    add("coverage_size", "theory", BOTH, "|T_tr| >= M1", n_tr, cfg.M1, (cfg.M1 - n_tr) / cfg.M1, 1.0)
-    # --- alpha and context lengths (Thm 3.3) -----------------------------------------------------------------
+    add(
+        "coverage_size", "theory", BOTH, "|T_tr| >= M1", n_tr, cfg.M1, (cfg.M1 - n_tr) / cfg.M1, 1.0
+    )
+    # --- alpha and context lengths (Thm 3.3)
+    # -----------------------------------------------------------------
     a_edge = max(max(-cfg.alpha, cfg.alpha - 1.0), max(-cfg.alpha_test, cfg.alpha_test - 1.0))
-    add("alpha_range", "theory", BOTH, "alpha, alpha' in (0, 1] (margin: distance inside the edge, negative)",
-        min(cfg.alpha, cfg.alpha_test), 0.0, a_edge, 1.0)
+    add(
+        "alpha_range",
+        "theory",
+        BOTH,
+        "alpha, alpha' in (0, 1] (margin: distance inside the edge, negative)",
+        min(cfg.alpha, cfg.alpha_test),
+        0.0,
+        a_edge,
+        1.0,
+    )
     ctx = min(cfg.alpha * cfg.l_tr, cfg.alpha_test * cfg.l_ts)
-    add("context_length", "theory", BOTH, "l_tr >= 1/alpha and l_ts >= 1/alpha' (min(alpha l_tr, alpha' l_ts) vs 1)", ctx, 1.0, 1.0 - ctx, 1.0)
+    add(
+        "context_length",
+        "theory",
+        BOTH,
+        "l_tr >= 1/alpha and l_ts >= 1/alpha' (min(alpha l_tr, alpha' l_ts) vs 1)",
+        ctx,
+        1.0,
+        1.0 - ctx,
+        1.0,
+    )
     ctx_ts = cfg.alpha_test * cfg.l_ts
-    add("regime_test_context", "regime", BOTH,
-        f"alpha' l_ts >= {CONTEXT_CONSTANT:g} (the hidden constant of l_ts >= 1/alpha', calibrated)",
-        ctx_ts, CONTEXT_CONSTANT, 1.0 - ctx_ts / CONTEXT_CONSTANT, 1.0)
+    add(
+        "regime_test_context",
+        "regime",
+        BOTH,
+        f"alpha' l_ts >= {CONTEXT_CONSTANT:g} (the hidden constant of l_ts >= 1/alpha', "
+        "calibrated)",
+        ctx_ts,
+        CONTEXT_CONSTANT,
+        1.0 - ctx_ts / CONTEXT_CONSTANT,
+        1.0,
+    )
     gap = cfg.alpha - cfg.alpha_test
-    add("regime_alpha_shift", "regime", BOTH,
-        f"alpha - alpha' <= {ALPHA_SHIFT:g} (test prompts with far fewer same-pattern contexts than training, calibrated)",
-        gap, ALPHA_SHIFT, gap - ALPHA_SHIFT, 1.0)
+    add(
+        "regime_alpha_shift",
+        "regime",
+        BOTH,
+        f"alpha - alpha' <= {ALPHA_SHIFT:g} (test prompts with far fewer same-pattern contexts "
+        "than training, calibrated)",
+        gap,
+        ALPHA_SHIFT,
+        gap - ALPHA_SHIFT,
+        1.0,
+    )
     if train is not None:
         need = required_iterations(cfg.alpha)
-        add("regime_iterations", "regime", BOTH,
-            f"T >= {ITERS_AT_ALPHA0} (alpha / {ALPHA0})^(-2/3) iterations (Thm 3.3 scaling, constant calibrated at B=64, eta=1)",
-            train.steps, need, 1.0 - train.steps / need, 1.0)
-    # --- out-of-domain (Thm 3.4) ------------------------------------------------------------------------------
+        add(
+            "regime_iterations",
+            "regime",
+            BOTH,
+            f"T >= {ITERS_AT_ALPHA0} (alpha / {ALPHA0})^(-2/3) iterations (Thm 3.3 scaling, "
+            "constant calibrated at B=64, eta=1)",
+            train.steps,
+            need,
+            1.0 - train.steps / need,
+            1.0,
+        )
+    # --- out-of-domain (Thm 3.4)
+    # ------------------------------------------------------------------------------
     coef = world.ood.coef
     s1_min = float(coef.sum(dim=1).min()) if coef is not None else cfg.S1
-    add("S1_at_least_1", "theory", OOD_ONLY, "ODR coefficient sums S1 >= 1 (smallest row sum vs 1)", s1_min, 1.0, 1.0 - s1_min, 1.0)
-    add("regime_S1", "regime", OOD_ONLY, f"S1 >= {S1_REGIME:g} (room above 1 that OOD needs at this budget, calibrated)",
-        s1_min, S1_REGIME, (S1_REGIME - s1_min) / S1_REGIME, 1.0)
+    add(
+        "S1_at_least_1",
+        "theory",
+        OOD_ONLY,
+        "ODR coefficient sums S1 >= 1 (smallest row sum vs 1)",
+        s1_min,
+        1.0,
+        1.0 - s1_min,
+        1.0,
+    )
+    add(
+        "regime_S1",
+        "regime",
+        OOD_ONLY,
+        f"S1 >= {S1_REGIME:g} (room above 1 that OOD needs at this budget, calibrated)",
+        s1_min,
+        S1_REGIME,
+        (S1_REGIME - s1_min) / S1_REGIME,
+        1.0,
+    )
     if coef is not None:
         g = cfg.ood_group_size
-        used = coef.flatten() if cfg.ood_spread == "all" else torch.cat([coef[j, j * g:(j + 1) * g] for j in range(coef.shape[0])])
+        used = (
+            coef.flatten()
+            if cfg.ood_spread == "all"
+            else torch.cat([coef[j, j * g : (j + 1) * g] for j in range(coef.shape[0])])
+        )
         sign = 1.0 if cfg.S1 >= 0 else -1.0
         worst = float((sign * used).min())  # the coefficient most against the sign of S1
         mean_abs = abs(cfg.S1) / g
-        add("regime_coef_sign", "regime", OOD_ONLY,
-            "every ODR coefficient has the sign of S1 (ODR patterns are positive mixtures): worst signed coefficient / mean",
-            worst, 0.0, (-worst / mean_abs) if mean_abs > 0 else 0.0, 1.0)
+        add(
+            "regime_coef_sign",
+            "regime",
+            OOD_ONLY,
+            "every ODR coefficient has the sign of S1 (ODR patterns are positive mixtures): worst "
+            "signed coefficient / mean",
+            worst,
+            0.0,
+            (-worst / mean_abs) if mean_abs > 0 else 0.0,
+            1.0,
+        )
     odi = span_residual_max(world.ood.irrelevant, nu)
-    add("odi_in_span", "theory", OOD_ONLY, "ODI patterns in span(IDI): largest relative residual outside it = 0", odi, 0.0, odi, 1.0)
-    add("K_ood_at_most_half", "theory", OOD_ONLY, "kappa' ~ U(-K', K') with K' <= 1/2", cfg.K_ood, 0.5, cfg.K_ood - 0.5, 0.5)
-    return AssumptionReport(checks=checks, max_coherence=_max_abs_cos(allp),
-                            extra={"min_norm": nmin, "max_norm": nmax, "coverage_counts": counts.long().tolist()})
+    add(
+        "odi_in_span",
+        "theory",
+        OOD_ONLY,
+        "ODI patterns in span(IDI): largest relative residual outside it = 0",
+        odi,
+        0.0,
+        odi,
+        1.0,
+    )
+    add(
+        "K_ood_at_most_half",
+        "theory",
+        OOD_ONLY,
+        "kappa' ~ U(-K', K') with K' <= 1/2",
+        cfg.K_ood,
+        0.5,
+        cfg.K_ood - 0.5,
+        0.5,
+    )
+    return AssumptionReport(
+        checks=checks,
+        max_coherence=_max_abs_cos(allp),
+        extra={"min_norm": nmin, "max_norm": nmax, "coverage_counts": counts.long().tolist()},
+    )
 
 
 THEORY_CHECKS = (
-    "orthogonal_idr", "orthogonal_idi", "orthogonal_cross", "beta_at_least_1", "equal_norms", "K_at_most_half", "no_noise",
-    "uniform_coverage", "coverage_size", "alpha_range", "context_length", "S1_at_least_1", "odi_in_span", "K_ood_at_most_half",
+    "orthogonal_idr",
+    "orthogonal_idi",
+    "orthogonal_cross",
+    "beta_at_least_1",
+    "equal_norms",
+    "K_at_most_half",
+    "no_noise",
+    "uniform_coverage",
+    "coverage_size",
+    "alpha_range",
+    "context_length",
+    "S1_at_least_1",
+    "odi_in_span",
+    "K_ood_at_most_half",
 )
-REGIME_CHECKS = ("regime_task_shortcut", "regime_test_context", "regime_alpha_shift", "regime_iterations", "regime_S1",
-                 "regime_coef_sign")
+REGIME_CHECKS = (
+    "regime_task_shortcut",
+    "regime_test_context",
+    "regime_alpha_shift",
+    "regime_iterations",
+    "regime_S1",
+    "regime_coef_sign",
+)
 
 
 def describe(checks: list[Check]) -> str:

@@ -1,14 +1,12 @@
 """The fuzz campaign and its batched shrinker, and the `iclcheck fuzz` command.
 
-`iclcheck fuzz [--profile quick|nightly] [--out DIR | --refresh-reference]` runs the
-robustness sweep (harness.fuzz.sweep) and its probes (harness.fuzz.probes), a Hypothesis campaign over violating
-configurations (harness.fuzz.strategies), shrinks each clearly failing one
-toward the anchor in batches, records every trained configuration under
-results/fuzz/records/ and writes the report (report.md + PNG) to DIR
-(default results/fuzz/latest/, untracked). `--refresh-reference` rewrites the
-committed report in results/reference/fuzz/ instead, with machine.json naming
-the machine it ran on.
-"""
+`iclcheck fuzz [--profile quick|nightly] [--out DIR | --refresh-reference]` runs the robustness
+sweep (harness.fuzz.sweep) and its probes (harness.fuzz.probes), a Hypothesis campaign over
+violating configurations (harness.fuzz.strategies), shrinks each clearly failing one toward the
+anchor in batches, records every trained configuration under results/fuzz/records/ and writes the
+report (report.md + PNG) to DIR (default results/fuzz/latest/, untracked). `--refresh-reference`
+rewrites the committed report in results/reference/fuzz/ instead, with machine.json naming the
+machine it ran on."""
 
 from __future__ import annotations
 
@@ -18,33 +16,45 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
-from harness.world.config import DataConfig, RunConfig
+from harness.core.jsonio import atomic_write_text
 from harness.fuzz.outcomes import Outcome, measure
-from harness.fuzz.records import write_record
-from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile
-from harness.fuzz.strategies import batches, distance, moved_knobs, violating_data
 from harness.fuzz.probes import run_budget_probe, run_task_graph_probe
-from harness.fuzz.sweep import run_sweep
+from harness.fuzz.profiles import ANCHOR, DEFAULT_ROOT, FuzzProfile, get_profile
+from harness.fuzz.records import write_record
 from harness.fuzz.report import write_report
+from harness.fuzz.strategies import batches, distance, moved_knobs, violating_data
+from harness.fuzz.sweep import run_sweep
 from harness.run.paths import fuzz_reference_dir, fuzz_root
 from harness.run.provenance import machine
-from harness.core.jsonio import atomic_write_text
 from harness.training.runtime import RuntimeSettings
+from harness.world.config import DataConfig, RunConfig
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------
 # campaign and shrinking
 
 
-def measure_and_record(runs: Sequence[RunConfig], profile: FuzzProfile, source: str, root: Path | str | None = DEFAULT_ROOT,
-                       meta: dict | None = None, progress=None) -> list[Outcome]:
+def measure_and_record(
+    runs: Sequence[RunConfig],
+    profile: FuzzProfile,
+    source: str,
+    root: Path | str | None = DEFAULT_ROOT,
+    meta: dict | None = None,
+    progress=None,
+) -> list[Outcome]:
     """outcomes.measure, then one record per configuration under ROOT/records/."""
-    outs = measure(runs, n_test=profile.n_test, eps=profile.eps, max_members=profile.max_members, progress=progress)
+    outs = measure(
+        runs,
+        n_test=profile.n_test,
+        eps=profile.eps,
+        max_members=profile.max_members,
+        progress=progress,
+    )
     for o in outs:
         o.meta = dict(meta or {})
         if root is not None:
@@ -52,24 +62,51 @@ def measure_and_record(runs: Sequence[RunConfig], profile: FuzzProfile, source: 
     return outs
 
 
-def run_campaign(profile: FuzzProfile, root: Path | str | None = DEFAULT_ROOT, *, seed: int | None = 0,
-                 progress: Callable[[str], None] | None = None, anchor: DataConfig = ANCHOR) -> list[Outcome]:
-    """Hypothesis draws `campaign_batches` batches of violating configurations around the anchor (1-2 knobs each);
-    each batch trains as one ensemble and every configuration is recorded. `target` steers generation toward
-    clear failures close to the anchor. `seed` fixes Hypothesis' randomness (None: random)."""
+def run_campaign(
+    profile: FuzzProfile,
+    root: Path | str | None = DEFAULT_ROOT,
+    *,
+    seed: int | None = 0,
+    progress: Callable[[str], None] | None = None,
+    anchor: DataConfig = ANCHOR,
+) -> list[Outcome]:
+    """Hypothesis draws `campaign_batches` batches of violating configurations around the anchor
+    (1-2 knobs each); each batch trains as one ensemble and every configuration is recorded.
+    `target` steers generation toward clear failures close to the anchor. `seed` fixes Hypothesis'
+    randomness (None: random)."""
     outcomes: list[Outcome] = []
-    strategy = batches(violating_data(anchor=anchor, steps=profile.steps), profile.campaign_batch, profile)
+    strategy = batches(
+        violating_data(anchor=anchor, steps=profile.steps), profile.campaign_batch, profile
+    )
 
-    @settings(max_examples=profile.campaign_batches, deadline=None, database=None, phases=(Phase.generate, Phase.target),
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-                                     HealthCheck.large_base_example])
+    @settings(
+        max_examples=profile.campaign_batches,
+        deadline=None,
+        database=None,
+        phases=(Phase.generate, Phase.target),
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.large_base_example,
+        ],
+    )
     @given(strategy)
     def explore(runs: list[RunConfig]) -> None:
-        outs = measure_and_record(runs, profile, "campaign", root, meta={"batch": len(outcomes) // profile.campaign_batch},
-                                  progress=progress)
+        outs = measure_and_record(
+            runs,
+            profile,
+            "campaign",
+            root,
+            meta={"batch": len(outcomes) // profile.campaign_batch},
+            progress=progress,
+        )
         outcomes.extend(outs)
         near = [-distance(o.run.data, anchor) for o in outs if o.broken_domains()]
-        target(max(near) if near else -10.0, label="closeness of the nearest clear failure to the anchor")
+        target(
+            max(near) if near else -10.0,
+            label="closeness of the nearest clear failure to the anchor",
+        )
 
     if seed is not None:
         explore = hypothesis_seed(seed)(explore)
@@ -85,15 +122,24 @@ def primary_domain(o: Outcome) -> str | None:
     return b[0] if b else None
 
 
-def shrink_candidates(cfg: DataConfig, anchor: DataConfig = ANCHOR, fractions: Sequence[float] = (0.0, 0.25, 0.5, 0.75)) -> list[DataConfig]:
-    """Single-knob moves of `cfg` toward the anchor (each moved knob to each fraction of its departure), valid ones only."""
+def shrink_candidates(
+    cfg: DataConfig,
+    anchor: DataConfig = ANCHOR,
+    fractions: Sequence[float] = (0.0, 0.25, 0.5, 0.75),
+) -> list[DataConfig]:
+    """Single-knob moves of `cfg` toward the anchor (each moved knob to each fraction of its
+    departure), valid ones only."""
     out = []
     for k in moved_knobs(cfg, anchor):
         for f in fractions:
             if not k.continuous and f > 0:
                 continue
             if k.continuous:
-                upd = {fld: float(getattr(anchor, fld)) + f * (float(getattr(cfg, fld)) - float(getattr(anchor, fld))) for fld in k.fields}
+                upd = {
+                    fld: float(getattr(anchor, fld))
+                    + f * (float(getattr(cfg, fld)) - float(getattr(anchor, fld)))
+                    for fld in k.fields
+                }
             else:
                 upd = {fld: getattr(anchor, fld) for fld in k.fields}
             try:
@@ -105,34 +151,51 @@ def shrink_candidates(cfg: DataConfig, anchor: DataConfig = ANCHOR, fractions: S
     return list(dict.fromkeys(out))
 
 
-def pick_failures(outcomes: Iterable[Outcome], limit: int, anchor: DataConfig = ANCHOR) -> list[tuple[Outcome, str]]:
-    """Clear failures to shrink: the closest one per (broken claim, set of moved knobs), closest first, at most `limit`."""
+def pick_failures(
+    outcomes: Iterable[Outcome], limit: int, anchor: DataConfig = ANCHOR
+) -> list[tuple[Outcome, str]]:
+    """Clear failures to shrink: the closest one per (broken claim, set of moved knobs), closest
+    first, at most `limit`."""
     best: dict[tuple, tuple[Outcome, str]] = {}
     for o in outcomes:
         dom = primary_domain(o)
         if dom is None:
             continue
         key = (dom, tuple(k.name for k in moved_knobs(o.run.data, anchor)))
-        if key not in best or distance(o.run.data, anchor) < distance(best[key][0].run.data, anchor):
+        if key not in best or distance(o.run.data, anchor) < distance(
+            best[key][0].run.data, anchor
+        ):
             best[key] = (o, dom)
     return sorted(best.values(), key=lambda t: distance(t[0].run.data, anchor))[:limit]
 
 
 def closer(a: DataConfig, b: DataConfig, anchor: DataConfig = ANCHOR) -> bool:
-    """Whether `a` is a smaller departure from the anchor than `b`: fewer moved knobs, else a smaller distance."""
+    """Whether `a` is a smaller departure from the anchor than `b`: fewer moved knobs, else a
+    smaller distance."""
     ka, kb = len(moved_knobs(a, anchor)), len(moved_knobs(b, anchor))
     return ka < kb or (ka == kb and distance(a, anchor) < distance(b, anchor) - 1e-12)
 
 
-def minimize(failing: Sequence[tuple[Outcome, str]], evaluate: Callable[[list[RunConfig]], list[Outcome]], *, rounds: int,
-             anchor: DataConfig = ANCHOR, fractions: Sequence[float] = (0.0, 0.25, 0.5, 0.75)) -> list[tuple[Outcome, str, Outcome]]:
-    """Batched shrinking toward the anchor: per round, every single-knob move of every current failure trains in one
-    `evaluate` call; a failure is replaced by the closest move that still breaks the same claim (`closer`: fewer
-    moved knobs first, then a smaller distance).
-    Returns (shrunk outcome, claim broken, outcome as first found), one per (claim, set of knobs still moved)."""
+def minimize(
+    failing: Sequence[tuple[Outcome, str]],
+    evaluate: Callable[[list[RunConfig]], list[Outcome]],
+    *,
+    rounds: int,
+    anchor: DataConfig = ANCHOR,
+    fractions: Sequence[float] = (0.0, 0.25, 0.5, 0.75),
+) -> list[tuple[Outcome, str, Outcome]]:
+    """Batched shrinking toward the anchor: per round, every single-knob move of every current
+    failure trains in one `evaluate` call; a failure is replaced by the closest move that still
+    breaks the same claim (`closer`: fewer moved knobs first, then a smaller distance). Returns
+    (shrunk outcome, claim broken, outcome as first found), one per (claim, set of knobs still
+    moved)."""
     current = [(o, dom, o) for o, dom in failing]
     for _ in range(rounds):
-        plan = [(i, dataclasses.replace(o.run, data=c)) for i, (o, _, _) in enumerate(current) for c in shrink_candidates(o.run.data, anchor, fractions)]
+        plan = [
+            (i, dataclasses.replace(o.run, data=c))
+            for i, (o, _, _) in enumerate(current)
+            for c in shrink_candidates(o.run.data, anchor, fractions)
+        ]
         if not plan:
             break
         outs = evaluate([r for _, r in plan])
@@ -144,7 +207,8 @@ def minimize(failing: Sequence[tuple[Outcome, str]], evaluate: Callable[[list[Ru
                 improved = True
         if not improved:
             break
-    best: dict[tuple, tuple[Outcome, str, Outcome]] = {}  # one per (claim, set of moved knobs): the closest
+    # one per (claim, set of moved knobs): the closest
+    best: dict[tuple, tuple[Outcome, str, Outcome]] = {}
     for o, dom, orig in current:
         key = (dom, tuple(k.name for k in moved_knobs(o.run.data, anchor)))
         if key not in best or closer(o.run.data, best[key][0].run.data, anchor):
@@ -152,42 +216,79 @@ def minimize(failing: Sequence[tuple[Outcome, str]], evaluate: Callable[[list[Ru
     return sorted(best.values(), key=lambda t: (t[1], distance(t[0].run.data, anchor)))
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------
 # CLI
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The options of `iclcheck fuzz`."""
-    ap.add_argument("--profile", choices=("quick", "nightly"), default=os.environ.get("ICLCHECK_FUZZ_PROFILE") or "quick")
+    ap.add_argument(
+        "--profile",
+        choices=("quick", "nightly"),
+        default=os.environ.get("ICLCHECK_FUZZ_PROFILE") or "quick",
+    )
     where = ap.add_mutually_exclusive_group()
     where.add_argument("--out", default=None, help="report folder (default ROOT/latest, untracked)")
-    where.add_argument("--refresh-reference", action="store_true",
-                       help=f"rewrite the committed report ({fuzz_reference_dir()}) and record the machine it ran on")
-    ap.add_argument("--root", default=None, help="fuzz results folder: records/, db/ (default results/fuzz)")
-    ap.add_argument("--threads", type=int, default=int(os.environ.get("ICLCHECK_FUZZ_THREADS", "1")),
-                    help="torch CPU threads (default 1: the machine is shared)")
-    ap.add_argument("--seed", type=int, default=None, help="Hypothesis seed of the campaign (default: 0 for quick, random for nightly)")
+    where.add_argument(
+        "--refresh-reference",
+        action="store_true",
+        help=f"rewrite the committed report ({fuzz_reference_dir()}) and record the machine it ran on",
+    )
+    ap.add_argument(
+        "--root", default=None, help="fuzz results folder: records/, db/ (default results/fuzz)"
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("ICLCHECK_FUZZ_THREADS", "1")),
+        help="torch CPU threads (default 1: the machine is shared)",
+    )
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="Hypothesis seed of the campaign (default: 0 for quick, random for nightly)",
+    )
     ap.add_argument("--no-campaign", action="store_true", help="only the sweep")
-    ap.add_argument("--no-budget-probe", action="store_true", help="skip retraining the breaking grid points with more steps")
-    ap.add_argument("--no-task-graph", action="store_true", help="skip the probe of uniformly covering T_tr shapes")
+    ap.add_argument(
+        "--no-budget-probe",
+        action="store_true",
+        help="skip retraining the breaking grid points with more steps",
+    )
+    ap.add_argument(
+        "--no-task-graph",
+        action="store_true",
+        help="skip the probe of uniformly covering T_tr shapes",
+    )
     ap.add_argument("--axes", nargs="*", default=None, help="only these sweep axes")
 
 
 def report_dir(a: argparse.Namespace, root: Path) -> Path:
-    """Where this run's report goes: --out, the committed reference with --refresh-reference (a full run only, so
-    that the reference never loses a part), else ROOT/latest, which git ignores."""
+    """Where this run's report goes: --out, the committed reference with --refresh-reference (a full
+    run only, so that the reference never loses a part), else ROOT/latest, which git ignores."""
     if not a.refresh_reference:
         return Path(a.out) if a.out else root / "latest"
-    partial = [flag for flag, on in (("--axes", a.axes), ("--no-campaign", a.no_campaign), ("--no-budget-probe", a.no_budget_probe),
-                                     ("--no-task-graph", a.no_task_graph)) if on]
+    partial = [
+        flag
+        for flag, on in (
+            ("--axes", a.axes),
+            ("--no-campaign", a.no_campaign),
+            ("--no-budget-probe", a.no_budget_probe),
+            ("--no-task-graph", a.no_task_graph),
+        )
+        if on
+    ]
     if partial:
-        raise ValueError(f"--refresh-reference: the committed report is a full run; drop {', '.join(partial)}")
+        raise ValueError(
+            f"--refresh-reference: the committed report is a full run; drop {', '.join(partial)}"
+        )
     return fuzz_reference_dir()
 
 
 @dataclasses.dataclass
 class FuzzPlan:
-    """What `iclcheck fuzz` will do, checked before anything trains (bad options are ValueErrors here, not later)."""
+    """What `iclcheck fuzz` will do, checked before anything trains (bad options are ValueErrors
+    here, not later)."""
 
     args: argparse.Namespace
     profile: FuzzProfile
@@ -196,13 +297,19 @@ class FuzzPlan:
 
 
 def plan_fuzz(a: argparse.Namespace) -> FuzzPlan:
-    """The options checked and resolved: the profile (restricted to --axes), the fuzz folder and the report folder."""
+    """The options checked and resolved: the profile (restricted to --axes), the fuzz folder and the
+    report folder."""
     profile = get_profile(a.profile)
     if a.axes:
         unknown = set(a.axes) - {ax.name for ax in profile.axes}
         if unknown:
-            raise ValueError(f"--axes: unknown axes {sorted(unknown)}; choose from {[ax.name for ax in profile.axes]}")
-        profile = dataclasses.replace(profile, axes=tuple(ax for ax in profile.axes if ax.name in a.axes))
+            raise ValueError(
+                f"--axes: unknown axes {sorted(unknown)}; choose from "
+                f"{[ax.name for ax in profile.axes]}"
+            )
+        profile = dataclasses.replace(
+            profile, axes=tuple(ax for ax in profile.axes if ax.name in a.axes)
+        )
     root = Path(a.root) if a.root else fuzz_root()
     return FuzzPlan(a, profile, root, report_dir(a, root))
 
@@ -216,9 +323,18 @@ def run_fuzz(plan: FuzzPlan) -> int:
     def log(msg: str) -> None:
         print(f"[fuzz {time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
-    log(f"profile {profile.name}: sweep of {len(profile.axes)} axes x {profile.replicates} replicates")
+    log(
+        f"profile {profile.name}: sweep of {len(profile.axes)} axes x {profile.replicates} "
+        "replicates"
+    )
     points = run_sweep(profile, root, progress=log)
-    anchor_broken = [p for p in points if p.value == profile.axes[0].values[0] and p.axis == profile.axes[0].name and p.outcome.broken_domains()]
+    anchor_broken = [
+        p
+        for p in points
+        if p.value == profile.axes[0].values[0]
+        and p.axis == profile.axes[0].name
+        and p.outcome.broken_domains()
+    ]
     if anchor_broken:
         log(f"WARNING: the anchor itself breaks a claim in {len(anchor_broken)} replicate(s)")
     budget = [] if a.no_budget_probe else run_budget_probe(profile, points, root, progress=log)
@@ -226,19 +342,34 @@ def run_fuzz(plan: FuzzPlan) -> int:
     campaign, minimal = [], []
     if not a.no_campaign:
         seed = a.seed if a.seed is not None else (0 if profile.name == "quick" else None)
-        log(f"campaign: {profile.campaign_batches} Hypothesis examples x {profile.campaign_batch} configurations")
+        log(
+            f"campaign: {profile.campaign_batches} Hypothesis examples x {profile.campaign_batch} "
+            "configurations"
+        )
         campaign = run_campaign(profile, root, seed=seed, progress=log)
         failing = pick_failures(campaign, profile.minimize_max)
-        log(f"campaign: {len(campaign)} configurations, {sum(bool(o.broken_domains()) for o in campaign)} clearly failing; "
-            f"shrinking {len(failing)}")
+        log(
+            f"campaign: {len(campaign)} configurations, "
+            f"{sum(bool(o.broken_domains()) for o in campaign)} clearly failing; "
+            f"shrinking {len(failing)}"
+        )
         if failing:
-            minimal = minimize(failing, lambda runs: measure_and_record(runs, profile, "minimize", root, progress=log),
-                               rounds=profile.minimize_rounds)
-    path = write_report(out, profile, points, campaign, minimal, wall_seconds=time.perf_counter() - t0, budget=budget,
-                        task_graph=task_graph)
+            minimal = minimize(
+                failing,
+                lambda runs: measure_and_record(runs, profile, "minimize", root, progress=log),
+                rounds=profile.minimize_rounds,
+            )
+    path = write_report(
+        out,
+        profile,
+        points,
+        campaign,
+        minimal,
+        wall_seconds=time.perf_counter() - t0,
+        budget=budget,
+        task_graph=task_graph,
+    )
     if a.refresh_reference:
         atomic_write_text(out / "machine.json", json.dumps(machine(), indent=1, sort_keys=True))
     log(f"report: {path}")
     return 0
-
-

@@ -1,15 +1,17 @@
-"""Statistics that read a sweep: where each replicate's error crosses eps, and the bound verdict of pooled counts.
+"""Statistics that read a sweep: where each replicate's error crosses eps, and the bound verdict of
+pooled counts.
 
-The crossing is found per replicate by linear interpolation between neighbouring grid points; its interval
-is a t interval over replicates (the replicate is the unit, as in SPEC section 3; no bootstrap). Pooled
-counts are judged by the claims engine's bound rule (harness.claims.stats.bound_decision, via DomainResult).
-"""
+The crossing is found per replicate by linear interpolation between neighbouring grid points; its
+interval is a t interval over replicates (the replicate is the unit, as in SPEC section 3; no
+bootstrap). Pooled counts are judged by the claims engine's bound rule
+(harness.claims.stats.bound_decision, via DomainResult)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
@@ -29,7 +31,8 @@ def fmt(v: Any, spec: str = ".3g") -> str:
 
 @dataclass(frozen=True)
 class PooledCount:
-    """Errors and prompts of one domain pooled over outcomes, their one-sided CP bounds and the bound verdict."""
+    """Errors and prompts of one domain pooled over outcomes, their one-sided CP bounds and the
+    bound verdict."""
 
     errors: int
     n: int
@@ -47,7 +50,9 @@ class PooledCount:
 
 def pooled_verdict(outs: Sequence[Outcome], dom: str, eps: float) -> PooledCount:
     """The bound rule on one domain's counts pooled over outcomes (ERROR if any of them failed)."""
-    res = DomainResult(sum(o.result(dom).errors for o in outs), sum(o.result(dom).n for o in outs), eps)
+    res = DomainResult(
+        sum(o.result(dom).errors for o in outs), sum(o.result(dom).n for o in outs), eps
+    )
     lo, hi = res.bounds
     return PooledCount(res.errors, res.n, lo, hi, res.verdict(any(o.failed for o in outs)))
 
@@ -80,7 +85,8 @@ class Crossing:
     lower: float  # two-sided `level` t interval over replicates (nan when not defined)
     upper: float
     level: float
-    brackets: list = field(default_factory=list)  # per replicate: the grid cell (x_before, x_after) of an observed crossing
+    # per replicate: the grid cell (x_before, x_after) of an observed crossing
+    brackets: list = field(default_factory=list)
 
     @property
     def n_right(self) -> int:
@@ -109,14 +115,22 @@ class Crossing:
         cells = {tuple(b) for b in self.brackets if b}
         note = ""
         if len(cells) == 1 and len(self.brackets) == R and all(self.brackets):
-            (a, b), = cells
-            note = f" (all {R} in the grid cell {a:{fmt}}..{b:{fmt}}: the interval reflects interpolation, the grid limits resolution)"
+            ((a, b),) = cells
+            note = (
+                f" (all {R} in the grid cell {a:{fmt}}..{b:{fmt}}: the interval reflects "
+                "interpolation, the grid limits resolution)"
+            )
         return f"{self.mean:{fmt}} [{self.lower:{fmt}}, {self.upper:{fmt}}]{note}"
 
 
-def crossing_summary(values: Sequence[float], censoring: Sequence[str], level: float = LEVEL,
-                     brackets: Sequence[tuple[float, float] | None] | None = None) -> Crossing:
-    """Mean crossing over replicates with a two-sided t interval (n - 1 dof); none if any replicate is censored."""
+def crossing_summary(
+    values: Sequence[float],
+    censoring: Sequence[str],
+    level: float = LEVEL,
+    brackets: Sequence[tuple[float, float] | None] | None = None,
+) -> Crossing:
+    """Mean crossing over replicates with a two-sided t interval (n - 1 dof); none if any replicate
+    is censored."""
     v = np.asarray(values, dtype=float)
     n = len(v)
     mean = float(v.mean()) if n else math.nan

@@ -1,4 +1,5 @@
-"""Which assumption matters first: the axes of one claim ordered by the SPEC's bound verdicts pooled over replicates."""
+"""Which assumption matters first: the axes of one claim ordered by the SPEC's bound verdicts pooled
+over replicates."""
 
 from __future__ import annotations
 
@@ -28,12 +29,12 @@ class Ranked:
 def rank_axes(summaries: list[AxisSummary], dom: str, role: str = "assumption") -> list[Ranked]:
     """Axes of one claim, in the order their assumptions matter.
 
-    The status rests on the SPEC's bound verdicts (pooled over replicates): an axis *breaks* the claim where a
-    grid point is REFUTED. It breaks "while the assumption still holds" when that point's margin is <= 0 (the
-    assumption is not sufficient), else "once violated"; those are ordered by the severity at the crossing
-    (mean over replicates) or, if some replicates never cross, at the first REFUTED point. Without a REFUTED
-    point: "no clear break" (some replicates may still cross eps) or "no break on the grid".
-    """
+    The status rests on the SPEC's bound verdicts (pooled over replicates): an axis *breaks* the
+    claim where a grid point is REFUTED. It breaks "while the assumption still holds" when that
+    point's margin is <= 0 (the assumption is not sufficient), else "once violated"; those are
+    ordered by the severity at the crossing (mean over replicates) or, if some replicates never
+    cross, at the first REFUTED point. Without a REFUTED point: "no clear break" (some replicates
+    may still cross eps) or "no break on the grid"."""
     out = []
     for s in summaries:
         if dom not in s.domains or s.axis.role != role:
@@ -44,18 +45,51 @@ def rank_axes(summaries: list[AxisSummary], dom: str, role: str = "assumption") 
         limited = s.budget_limited(dom)
         if bf is not None and limited:
             i = s.values.index(bf)
-            out.append(Ranked(s, f"REFUTED from {fmt(bf)} at this budget only: nothing REFUTED up to {fmt(s.budget.values[-1])} "
-                                 f"with {BUDGET_FACTOR}x steps", (1.5, s.severities[i]), bf))
+            out.append(
+                Ranked(
+                    s,
+                    f"REFUTED from {fmt(bf)} at this budget only: nothing REFUTED up to "
+                    f"{fmt(s.budget.values[-1])} "
+                    f"with {BUDGET_FACTOR}x steps",
+                    (1.5, s.severities[i]),
+                    bf,
+                )
+            )
         elif bf is not None:
             i = s.values.index(bf)
             sev = cs.mean if not (c.n_left or c.n_right) else s.severities[i]
-            robust = "" if limited is None else (f"; with {BUDGET_FACTOR}x steps REFUTED from {fmt(s.budget.breaks_from[dom])}")
+            robust = (
+                ""
+                if limited is None
+                else (
+                    f"; with {BUDGET_FACTOR}x steps REFUTED from {fmt(s.budget.breaks_from[dom])}"
+                )
+            )
             if s.margins[i] <= TOL:
-                out.append(Ranked(s, f"REFUTED at {fmt(bf)} while the assumption still holds (margin {fmt(s.margins[i])}){robust}", (0, sev), bf))
+                out.append(
+                    Ranked(
+                        s,
+                        f"REFUTED at {fmt(bf)} while the assumption still holds (margin "
+                        f"{fmt(s.margins[i])}){robust}",
+                        (0, sev),
+                        bf,
+                    )
+                )
             else:
-                out.append(Ranked(s, f"breaks once violated (REFUTED from {fmt(bf)}){robust}", (1, sev), bf))
+                out.append(
+                    Ranked(
+                        s, f"breaks once violated (REFUTED from {fmt(bf)}){robust}", (1, sev), bf
+                    )
+                )
         elif c.n_right < R:
-            out.append(Ranked(s, f"no clear break (crosses eps in {R - c.n_right}/{R} replicates)", (2, cs.mean), None))
+            out.append(
+                Ranked(
+                    s,
+                    f"no clear break (crosses eps in {R - c.n_right}/{R} replicates)",
+                    (2, cs.mean),
+                    None,
+                )
+            )
         else:
             out.append(Ranked(s, "no break on the grid", (3, -max(s.severities)), None))
     out.sort(key=lambda r: r.key)

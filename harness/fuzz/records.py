@@ -1,16 +1,18 @@
-"""Fuzz records: one typed FuzzRecord per fuzzed configuration, kept in the same Store as claim records.
+"""Fuzz records: one typed FuzzRecord per fuzzed configuration, kept in the same Store as claim
+records.
 
-Filed under ROOT/records/<key>.json (ROOT: results/fuzz), written atomically with a key and checksum, and
-read back through the store's checks: an unusable file goes to ROOT/quarantine/ with one warning line
-instead of being skipped silently. `run_from_record` rebuilds the exact run from a record.
-"""
+Filed under ROOT/records/<key>.json (ROOT: results/fuzz), written atomically with a key and
+checksum, and read back through the store's checks: an unusable file goes to ROOT/quarantine/ with
+one warning line instead of being skipped silently. `run_from_record` rebuilds the exact run from a
+record."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.core.fields import check_version, expect, expect_fields, from_fields
 from harness.fuzz.profiles import DEFAULT_ROOT, resolve_root
@@ -23,7 +25,8 @@ NAMESPACE = "records"
 
 @dataclass
 class FuzzRecord:
-    """One fuzzed configuration as stored: its run, assumption report, per-domain results and verdicts."""
+    """One fuzzed configuration as stored: its run, assumption report, per-domain results and
+    verdicts."""
 
     key: str
     source: str
@@ -47,10 +50,16 @@ class FuzzRecord:
         return d
 
     @classmethod
-    def from_json(cls, data: Any) -> "FuzzRecord":
+    def from_json(cls, data: Any) -> FuzzRecord:
         check_version(data, "FuzzRecord", FUZZ_SCHEMA_VERSION)
-        rec = from_fields(cls, data, {"run": lambda d: RunConfig.from_dict(expect(d, dict, "FuzzRecord.run"))})
-        expect_fields(rec, {"key": str, "source": str, "seed": int, "result": dict, "broke": list, "failed": bool}, "FuzzRecord")
+        rec = from_fields(
+            cls, data, {"run": lambda d: RunConfig.from_dict(expect(d, dict, "FuzzRecord.run"))}
+        )
+        expect_fields(
+            rec,
+            {"key": str, "source": str, "seed": int, "result": dict, "broke": list, "failed": bool},
+            "FuzzRecord",
+        )
         return rec
 
 
@@ -60,13 +69,18 @@ def fuzz_store(root: Path | str = DEFAULT_ROOT, log: Callable[[str], None] | Non
 
 
 def write_record(record: FuzzRecord, root: Path | str = DEFAULT_ROOT) -> Path:
-    """One JSON file per example under ROOT/records/, written atomically with its key and checksum."""
+    """One JSON file per example under ROOT/records/, written atomically with its key and
+    checksum."""
     return fuzz_store(root).write(NAMESPACE, record)
 
 
-def read_records(root: Path | str = DEFAULT_ROOT, source: str | None = None,
-                 log: Callable[[str], None] | None = None) -> list[FuzzRecord]:
-    """Every usable stored record (optionally of one source), by name; unusable files are quarantined."""
+def read_records(
+    root: Path | str = DEFAULT_ROOT,
+    source: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[FuzzRecord]:
+    """Every usable stored record (optionally of one source), by name; unusable files are
+    quarantined."""
     store = fuzz_store(root, log)
     out = [store.read_path(p, FuzzRecord.from_json) for p in store.paths(NAMESPACE)]
     return [r for r in out if r is not None and (source is None or r.source == source)]

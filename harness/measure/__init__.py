@@ -1,1 +1,2 @@
-"""Measuring a model on prompts: evaluation, attention and neuron probes, pruning masks, classical baselines. Knows nothing of training or claims."""
+"""Measuring a model on prompts: evaluation, attention and neuron probes, pruning masks, classical
+baselines. Knows nothing of training or claims."""

@@ -49,7 +49,8 @@ METHODS = ("transformer",) + BASELINES + ("best",)  # values of the eval axis "b
 
 
 def no_match_probability(sampling: str, alpha_test: float, l: int) -> float:
-    """P(no context of a test prompt shares the query's pattern) under the test sampling (harness.world.prompts)."""
+    """P(no context of a test prompt shares the query's pattern) under the test sampling
+    (harness.world.prompts)."""
     if sampling == "iid":
         return (1.0 - alpha_test / 2.0) ** l
     if sampling in ("at_least", "exact"):
@@ -58,11 +59,14 @@ def no_match_probability(sampling: str, alpha_test: float, l: int) -> float:
 
 
 def chance_floor(sampling: str, alpha_test: float, l: int) -> float:
-    """The error a context-reading learner cannot avoid from prompts with no same-pattern context (a coin on them)."""
+    """The error a context-reading learner cannot avoid from prompts with no same-pattern context (a
+    coin on them)."""
     return 0.5 * no_match_probability(sampling, alpha_test, l)
 
 
-def context_examples(P: torch.Tensor, q: torch.Tensor, dX: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def context_examples(
+    P: torch.Tensor, q: torch.Tensor, dX: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One member's prompts P (n, l + 1, d) and label direction q (dY,) ->
     context inputs X (n, l, dX), context labels y (n, l) in {+1, -1}, query inputs xq (n, dX)."""
     P = P.detach().double().cpu()
@@ -74,7 +78,8 @@ def context_examples(P: torch.Tensor, q: torch.Tensor, dX: int) -> tuple[np.ndar
 
 def make_estimator(name: str, n_ctx: int):
     """A fresh scikit-learn classifier for baseline `name` (n_ctx: context examples in the prompt);
-    `predict` answers knn1 / knn3 with `knn_predict` instead, checked against this one in the tests."""
+    `predict` answers knn1 / knn3 with `knn_predict` instead, checked against this one in the tests.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.svm import SVC
@@ -91,22 +96,29 @@ def make_estimator(name: str, n_ctx: int):
 
 
 def knn_predict(k: int, X: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
-    """k-NN predictions in {+1, -1} (n,) for every prompt at once: X (n, l, dX), y (n, l), xq (n, dX).
+    """k-NN predictions in {+1, -1} (n,) for every prompt at once: X (n, l, dX), y (n, l), xq (n,
+    dX).
 
     Squared distances are summed from exact differences in float64 (no
     |a|^2 - 2ab + |b|^2 cancellation), so equal distances compare equal; a stable
     sort then takes the lowest context index among them."""
-    Xt, yt, qt = torch.from_numpy(np.asarray(X, dtype=np.float64)), torch.from_numpy(np.asarray(y)), torch.from_numpy(np.asarray(xq, dtype=np.float64))
+    Xt, yt, qt = (
+        torch.from_numpy(np.asarray(X, dtype=np.float64)),
+        torch.from_numpy(np.asarray(y)),
+        torch.from_numpy(np.asarray(xq, dtype=np.float64)),
+    )
     n, l = yt.shape
     kk = min(k, l)
     d2 = (Xt - qt[:, None, :]).pow(2).sum(-1)  # (n, l)
     idx = torch.sort(d2, dim=1, stable=True).indices[:, :kk]  # (n, kk) nearest contexts
-    votes = yt.gather(1, idx).sum(1)  # (n,) sum of +-1 labels; one-class contexts vote for their class
+    # (n,) sum of +-1 labels; one-class contexts vote for their class
+    votes = yt.gather(1, idx).sum(1)
     return torch.where(votes > 0, 1, -1).to(torch.int64).numpy()
 
 
 def predict(name: str, X: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
-    """Predictions in {+1, -1} (n,) of baseline `name`, fitted separately on each prompt's contexts."""
+    """Predictions in {+1, -1} (n,) of baseline `name`, fitted separately on each prompt's
+    contexts."""
     if name in ("knn1", "knn3"):
         return knn_predict(int(name[-1]), X, y, xq)
     n, l = y.shape
@@ -143,7 +155,9 @@ class BaselineCache:
     def __init__(self) -> None:
         self._errs: dict[tuple, torch.Tensor] = {}
 
-    def errors(self, key: tuple, method: str, batch: PromptBatch, q: torch.Tensor, dX: int) -> torch.Tensor:
+    def errors(
+        self, key: tuple, method: str, batch: PromptBatch, q: torch.Tensor, dX: int
+    ) -> torch.Tensor:
         if method == "best":
             return torch.stack([self.errors(key, b, batch, q, dX) for b in BASELINES]).min(0).values
         k = (key, method)

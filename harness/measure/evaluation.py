@@ -1,9 +1,9 @@
 """Evaluation: error counts (not only rates), hinge loss and attention mass, per ensemble member.
 
-The theorems bound the expected hinge loss E[max(0, 1 - z F(P))] (SPEC 1.5); the figures plot the 0-1 error.
-Both are measured on the same prompts: `hinge_loss` is the mean over the n prompts, `hinge_sd` its standard
-deviation over prompts (ddof = 1), so a bound on the mean can be judged from the stored numbers.
-A non-finite output gives a NaN hinge loss (and counts as an error)."""
+The theorems bound the expected hinge loss E[max(0, 1 - z F(P))] (SPEC 1.5); the figures plot the
+0-1 error. Both are measured on the same prompts: `hinge_loss` is the mean over the n prompts,
+`hinge_sd` its standard deviation over prompts (ddof = 1), so a bound on the mean can be judged from
+the stored numbers. A non-finite output gives a NaN hinge loss (and counts as an error)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from models import EnsembleDeepTransformer, EnsembleICLTransformer
-
 from harness.measure.architectures import architecture_of
 from harness.world.prompts import PromptBatch
+from models import EnsembleDeepTransformer, EnsembleICLTransformer
 
 
 @dataclass
@@ -22,9 +21,11 @@ class EvalResult:
     errors: torch.Tensor  # (E,) number of prompts with z F <= 0 (non-finite F counts as an error)
     n: int  # prompts per member
     attn_same: torch.Tensor  # (E,) mean attention mass on contexts sharing the query's pattern
-    # deep model only: (E, L, H) mean query-row attention mass on same-pattern contexts per block and head
+    # deep model only: (E, L, H) mean query-row attention mass on same-pattern contexts per block
+    # and head
     attn_layers: torch.Tensor | None = None
-    hinge_loss: torch.Tensor | None = None  # (E,) mean hinge loss max(0, 1 - z F) over the n prompts
+    # (E,) mean hinge loss max(0, 1 - z F) over the n prompts
+    hinge_loss: torch.Tensor | None = None
     hinge_sd: torch.Tensor | None = None  # (E,) its standard deviation over the prompts (ddof = 1)
 
     @property
@@ -34,7 +35,10 @@ class EvalResult:
 
 @torch.no_grad()
 def evaluate(
-    model: EnsembleICLTransformer | EnsembleDeepTransformer, batch: PromptBatch, neuron_mask: torch.Tensor | None = None, chunk: int = 2048
+    model: EnsembleICLTransformer | EnsembleDeepTransformer,
+    batch: PromptBatch,
+    neuron_mask: torch.Tensor | None = None,
+    chunk: int = 2048,
 ) -> EvalResult:
     """Errors and same-pattern attention mass over a stacked batch (E, n, ...).
 
@@ -50,7 +54,8 @@ def evaluate(
     for s in range(0, n, chunk):
         part = batch.slice(s, min(n, s + chunk))
         if layered:
-            F, A, AL = model.forward_layers(part.P, neuron_mask=neuron_mask)  # AL (E, L, H, n, l + 1)
+            # AL (E, L, H, n, l + 1)
+            F, A, AL = model.forward_layers(part.P, neuron_mask=neuron_mask)
             same = part.same_as_query[:, None, None]  # (E, 1, 1, n, l)
             m = (AL[..., :-1] * same).sum(-1).double().nan_to_num(0.0).sum(-1)  # (E, L, H)
             attn_layers = m if attn_layers is None else attn_layers + m
@@ -64,6 +69,11 @@ def evaluate(
         attn += (A * part.same_as_query).sum(-1).double().nan_to_num(0.0).sum(-1)
     mean = h_sum / n
     var = ((h_sq - n * mean * mean) / max(n - 1, 1)).clamp_min(0.0)
-    return EvalResult(errors=errors.cpu(), n=n, attn_same=(attn / n).cpu(),
-                      attn_layers=(attn_layers / n).cpu() if attn_layers is not None else None,
-                      hinge_loss=mean.cpu(), hinge_sd=var.sqrt().cpu())
+    return EvalResult(
+        errors=errors.cpu(),
+        n=n,
+        attn_same=(attn / n).cpu(),
+        attn_layers=(attn_layers / n).cpu() if attn_layers is not None else None,
+        hinge_loss=mean.cpu(),
+        hinge_sd=var.sqrt().cpu(),
+    )

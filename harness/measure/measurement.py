@@ -1,8 +1,8 @@
-"""What a trained model's measurement is: per eval point (Measurement), per model (Probes), both per member.
+"""What a trained model's measurement is: per eval point (Measurement), per model (Probes), both per
+member.
 
-`measure_ensemble` returns these; the stored record (harness.claims.record) holds them as they are, and
-claims read their metrics off them (harness.claims.metrics).
-"""
+`measure_ensemble` returns these; the stored record (harness.claims.record) holds them as they are,
+and claims read their metrics off them (harness.claims.metrics)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from typing import Any
 
 from harness.core.fields import expect, from_fields
 
-
 HINGE_FIELDS = ("hinge_loss_id", "hinge_loss_ood", "hinge_sd_id", "hinge_sd_ood")
 
 
 @dataclass
 class Measurement:
-    """Error counts, hinge loss and same-pattern attention mass of one model at one eval point on n test prompts each."""
+    """Error counts, hinge loss and same-pattern attention mass of one model at one eval point on n
+    test prompts each."""
 
     point: dict[str, Any]
     n: int
@@ -39,7 +39,7 @@ class Measurement:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: Any) -> "Measurement":
+    def from_json(cls, data: Any) -> Measurement:
         m = from_fields(cls, data, optional=("attn_id_layers", "attn_ood_layers") + HINGE_FIELDS)
         expect(m.point, dict, "Measurement.point")
         for name in ("n", "err_id", "err_ood"):
@@ -60,13 +60,14 @@ class Probes:
     feature_alignment: float
     large_neuron_fraction: float
     norm_ratio: float
-    row_norms: list[float] = field(default_factory=list)  # norms of the W_O rows (neurons), for the norm histogram
+    # norms of the W_O rows (neurons), for the norm histogram
+    row_norms: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: Any) -> "Probes":
+    def from_json(cls, data: Any) -> Probes:
         p = from_fields(cls, data)
         for f in dataclasses.fields(cls):
             if f.name != "row_norms":

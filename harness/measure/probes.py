@@ -24,7 +24,9 @@ class NeuronProbe:
     row_norms: torch.Tensor  # (m,) norms of W_O rows
 
 
-def neuron_probe(model: EnsembleICLTransformer, e: int, mean_idr: torch.Tensor, q: torch.Tensor, dX: int) -> NeuronProbe:
+def neuron_probe(
+    model: EnsembleICLTransformer, e: int, mean_idr: torch.Tensor, q: torch.Tensor, dX: int
+) -> NeuronProbe:
     """Probe member e; mean_idr (dX,), q (dY,) from that member's world."""
     W = (model.W_O[e] @ model.W_V[e]).detach().double()  # (m, d)
     sign = torch.sign(model.a[e].detach()).double()
@@ -48,22 +50,26 @@ def two_cluster_split(values: torch.Tensor) -> tuple[float, float]:
         lo, hi = x[:k], x[k:]
         within = ((lo - lo.mean()) ** 2).sum() + ((hi - hi.mean()) ** 2).sum()
         if within < best[0]:
-            best = (float(within), k, float((hi.exp().mean() / lo.exp().mean())))
+            best = (float(within), k, float(hi.exp().mean() / lo.exp().mean()))
     _, k, ratio = best
     return (n - k) / n, ratio
 
 
-QK_FIELDS = ("query_norm", "query_fraction", "key_norm", "key_fraction")  # the order of a History.qk entry
+# the order of a History.qk entry
+QK_FIELDS = ("query_norm", "query_fraction", "key_norm", "key_fraction")
 
 
 @torch.no_grad()
-def qk_projection(model: EnsembleICLTransformer, relevant: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """(E, 4) per member: mean |W_Q p| over the query columns p = (mu_j; 0), the mean fraction |<W_Q p, u_j>| / |W_Q p|
-    along u_j = (mu_j / |mu_j|; 0), and the same for W_K over the context columns p = (mu_j; +-q) (both labels).
+def qk_projection(
+    model: EnsembleICLTransformer, relevant: torch.Tensor, q: torch.Tensor
+) -> torch.Tensor:
+    """(E, 4) per member: mean |W_Q p| over the query columns p = (mu_j; 0), the mean fraction |<W_Q
+    p, u_j>| / |W_Q p| along u_j = (mu_j / |mu_j|; 0), and the same for W_K over the context columns
+    p = (mu_j; +-q) (both labels).
 
-    relevant (E, M1, dX), q (E, dY). The fraction needs W_Q p in the embedding space (mb = d, as at the
-    identity initialisation): NaN otherwise. At init (W = delta I) the norms are delta |mu| (query) and
-    delta sqrt(|mu|^2 + 1) (key), the fractions 1 and |mu| / sqrt(|mu|^2 + 1)."""
+    relevant (E, M1, dX), q (E, dY). The fraction needs W_Q p in the embedding space (mb = d, as at
+    the identity initialisation): NaN otherwise. At init (W = delta I) the norms are delta |mu|
+    (query) and delta sqrt(|mu|^2 + 1) (key), the fractions 1 and |mu| / sqrt(|mu|^2 + 1)."""
     WQ, WK = model.W_Q.detach().double(), model.W_K.detach().double()  # (E, mb, d)
     rel, qq = relevant.to(WQ).contiguous(), q.to(WQ)
     E, M, dX = rel.shape
@@ -71,13 +77,19 @@ def qk_projection(model: EnsembleICLTransformer, relevant: torch.Tensor, q: torc
     zeros = torch.zeros(E, M, d - dX, dtype=WQ.dtype, device=WQ.device)
     u = torch.cat([rel / rel.norm(dim=-1, keepdim=True), zeros], dim=-1)  # (E, M, d)
     Pq = torch.cat([rel, zeros], dim=-1)
-    Pk = torch.cat([torch.cat([rel, s * qq[:, None, :].expand(E, M, -1)], dim=-1) for s in (1.0, -1.0)], dim=1)
+    Pk = torch.cat(
+        [torch.cat([rel, s * qq[:, None, :].expand(E, M, -1)], dim=-1) for s in (1.0, -1.0)], dim=1
+    )
     uk = torch.cat([u, u], dim=1)
 
     def one(W: torch.Tensor, P: torch.Tensor, U: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         v = P @ W.transpose(1, 2)  # (E, n, mb)
         norm = v.norm(dim=-1)
-        frac = ((v * U).sum(-1).abs() / norm.clamp_min(1e-30)) if W.shape[1] == d else torch.full_like(norm, float("nan"))
+        frac = (
+            ((v * U).sum(-1).abs() / norm.clamp_min(1e-30))
+            if W.shape[1] == d
+            else torch.full_like(norm, float("nan"))
+        )
         return norm.mean(-1), frac.mean(-1)
 
     qn, qf = one(WQ, Pq, u)

@@ -7,7 +7,9 @@ import torch
 PRUNE_MODES = ("small", "large", "random")
 
 
-def prune_mask(W_O: torch.Tensor, fraction: float, mode: str, g: torch.Generator | None = None) -> torch.Tensor:
+def prune_mask(
+    W_O: torch.Tensor, fraction: float, mode: str, g: torch.Generator | None = None
+) -> torch.Tensor:
     """(E, m) 0/1 mask that removes round(fraction * m) rows of each member's W_O (E, m, ma).
 
     small: the rows of smallest norm; large: the largest; random: uniformly at

@@ -1,34 +1,32 @@
-"""Comparing runs: verdict flips and estimate drifts between a baseline run and a new one, and across many.
+"""Comparing runs: verdict flips and estimate drifts between a baseline run and a new one, and
+across many.
 
-A nightly run is only useful against something: this module says what changed
-since the baseline (yesterday's run of the same profile, or a committed
-reference), which changes should turn the job red, and writes the result as
-compare.json and a short Markdown summary.
+A nightly run is only useful against something: this module says what changed since the baseline
+(yesterday's run of the same profile, or a committed reference), which changes should turn the job
+red, and writes the result as compare.json and a short Markdown summary.
 
 - **flip**: the claim's verdict differs between the two runs.
 - **unexpected flip**: a flip whose new verdict does not match the claim's
-  recorded expectation, and that is a step down: the new verdict is REFUTED or
-  ERROR, or the baseline was CONFIRMED (CONFIRMED -> INCONCLUSIVE). Steps up
-  (REFUTED -> INCONCLUSIVE, INCONCLUSIVE -> CONFIRMED, ...) are flips, never
-  unexpected.
+  recorded expectation, and that is a step down: the new verdict is REFUTED or ERROR, or the
+  baseline was CONFIRMED (CONFIRMED -> INCONCLUSIVE). Steps up (REFUTED -> INCONCLUSIVE,
+  INCONCLUSIVE -> CONFIRMED, ...) are flips, never unexpected.
 - **drift**: the claim's estimate (the number its verdict rests on: exponent,
-  worst-point error rate, mean paired difference, Spearman rho, mean) moved by
-  more than `threshold` combined standard errors:
-  z = (new - old) / hypot(se_old, se_new) (Estimate.drift_z), for every kind.
-  Runs written before verdicts carried estimates are compared on verdicts only,
-  and the comparison says so.
+  worst-point error rate, mean paired difference, Spearman rho, mean) moved by more than `threshold`
+  combined standard errors: z = (new - old) / hypot(se_old, se_new) (Estimate.drift_z), for every
+  kind. Runs written before verdicts carried estimates are compared on verdicts only, and the
+  comparison says so.
 
-Runs of different profiles measure different grids and replicates: comparing
-them raises RunMismatchError unless allowed. A different device only warns.
-"""
+Runs of different profiles measure different grids and replicates: comparing them raises
+RunMismatchError unless allowed. A different device only warns."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tabulate import tabulate
 
@@ -46,7 +44,8 @@ class RunMismatchError(ValueError):
 
 
 def unexpected_flip(old: str, new: str, expected: Any = None) -> bool:
-    """Whether a change of verdict old -> new is a step down that the claim's recorded expectation does not explain."""
+    """Whether a change of verdict old -> new is a step down that the claim's recorded expectation
+    does not explain."""
     if old == new or (expected and expected[0] == new):
         return False
     return new in ("REFUTED", "ERROR") or old == "CONFIRMED"
@@ -62,7 +61,8 @@ def _estimate(v: dict[str, Any]) -> Estimate | None:
 
 @dataclass
 class ClaimChange:
-    """One claim in both runs (or in one: `baseline` or `new` is None for a removed or added claim)."""
+    """One claim in both runs (or in one: `baseline` or `new` is None for a removed or added
+    claim)."""
 
     claim_id: str
     baseline: str | None
@@ -73,7 +73,8 @@ class ClaimChange:
     estimate: str | None = None  # the estimate's name
     old_value: float | None = None
     new_value: float | None = None
-    z: float | None = None  # drift z-score; None when either run has no estimate or no standard error
+    # drift z-score; None when either run has no estimate or no standard error
+    z: float | None = None
     drift: bool = False
     note: str = ""
 
@@ -85,9 +86,15 @@ class ClaimChange:
         elif self.new is None:
             parts.append("removed")
         elif self.flip:
-            parts.append(("UNEXPECTED flip " if self.unexpected else "flip ") + f"{self.baseline} -> {self.new}")
+            parts.append(
+                ("UNEXPECTED flip " if self.unexpected else "flip ")
+                + f"{self.baseline} -> {self.new}"
+            )
         if self.drift:
-            parts.append(f"drift z={self.z:+.1f} ({self.estimate} {self.old_value:.4g} -> {self.new_value:.4g})")
+            parts.append(
+                f"drift z={self.z:+.1f} ({self.estimate} {self.old_value:.4g} -> "
+                f"{self.new_value:.4g})"
+            )
         return "; ".join(parts)
 
 
@@ -123,12 +130,18 @@ class Comparison:
         return [c.claim_id for c in self.claims if c.new is None]
 
     def counts(self) -> dict[str, int]:
-        return {"claims": len(self.claims), "flips": len(self.flips), "unexpected_flips": len(self.unexpected_flips),
-                "drifts": len(self.drifts), "added": len(self.added), "removed": len(self.removed)}
+        return {
+            "claims": len(self.claims),
+            "flips": len(self.flips),
+            "unexpected_flips": len(self.unexpected_flips),
+            "drifts": len(self.drifts),
+            "added": len(self.added),
+            "removed": len(self.removed),
+        }
 
     def failed(self, fail_on: str = "flip") -> bool:
-        """Whether the comparison turns a job red: 'flip' an unexpected flip; 'any-change' any flip, drift, added or
-        removed claim; 'never' never."""
+        """Whether the comparison turns a job red: 'flip' an unexpected flip; 'any-change' any flip,
+        drift, added or removed claim; 'never' never."""
         if fail_on not in FAIL_ON:
             raise ValueError(f"--fail-on {fail_on!r}: must be one of {', '.join(FAIL_ON)}")
         if fail_on == "never":
@@ -138,65 +151,113 @@ class Comparison:
         return any(c.change() for c in self.claims)
 
     def to_json(self) -> dict[str, Any]:
-        """compare.json: both runs, the threshold, the counts, the warnings and every claim (NaN-free)."""
-        return {"schema_version": COMPARE_SCHEMA, "baseline": self.baseline, "new": self.new, "drift_threshold_z": self.threshold,
-                "estimates_missing": self.estimates_missing, "warnings": self.warnings, "counts": self.counts(),
-                "flips": [c.claim_id for c in self.flips], "unexpected_flips": [c.claim_id for c in self.unexpected_flips],
-                "drifts": [c.claim_id for c in self.drifts], "added": self.added, "removed": self.removed,
-                "claims": [asdict(c) for c in self.claims]}
+        """compare.json: both runs, the threshold, the counts, the warnings and every claim
+        (NaN-free)."""
+        return {
+            "schema_version": COMPARE_SCHEMA,
+            "baseline": self.baseline,
+            "new": self.new,
+            "drift_threshold_z": self.threshold,
+            "estimates_missing": self.estimates_missing,
+            "warnings": self.warnings,
+            "counts": self.counts(),
+            "flips": [c.claim_id for c in self.flips],
+            "unexpected_flips": [c.claim_id for c in self.unexpected_flips],
+            "drifts": [c.claim_id for c in self.drifts],
+            "added": self.added,
+            "removed": self.removed,
+            "claims": [asdict(c) for c in self.claims],
+        }
 
     def to_markdown(self, links: dict[str, str] | None = None) -> str:
-        """A job summary: the runs, warnings, counts, a table of the claims that changed, and `links` (label -> href)."""
+        """A job summary: the runs, warnings, counts, a table of the claims that changed, and
+        `links` (label -> href)."""
         b, n = self.baseline, self.new
         k = self.counts()
         lines = [f"## iclcheck: profile `{n.get('profile')}` against its baseline", ""]
         lines += [f"> **warning:** {w}" for w in self.warnings] + ([""] if self.warnings else [])
-        lines += [f"- new run `{Path(n['path']).name}`: commit `{str(n.get('git_commit'))[:10]}`, device `{n.get('device')}`",
-                  f"- baseline `{b['path']}`: commit `{str(b.get('git_commit'))[:10]}`, device `{b.get('device')}`, "
-                  f"profile `{b.get('profile')}`",
-                  f"- {k['claims']} claims: {k['flips']} flips ({k['unexpected_flips']} unexpected), "
-                  f"{k['drifts']} drifts (|z| > {self.threshold:g}), {k['added']} added, {k['removed']} removed", ""]
+        lines += [
+            f"- new run `{Path(n['path']).name}`: commit `{str(n.get('git_commit'))[:10]}`, device "
+            f"`{n.get('device')}`",
+            f"- baseline `{b['path']}`: commit `{str(b.get('git_commit'))[:10]}`, device "
+            f"`{b.get('device')}`, "
+            f"profile `{b.get('profile')}`",
+            f"- {k['claims']} claims: {k['flips']} flips ({k['unexpected_flips']} unexpected), "
+            f"{k['drifts']} drifts (|z| > {self.threshold:g}), {k['added']} added, {k['removed']} "
+            "removed",
+            "",
+        ]
         changed = [c for c in self.claims if c.change()]
         if changed:
-            lines += [tabulate([[c.claim_id, c.baseline or "-", c.new or "-", c.change()] for c in changed],
-                               headers=["claim", "baseline", "new", "change"], tablefmt="github"), ""]
+            lines += [
+                tabulate(
+                    [[c.claim_id, c.baseline or "-", c.new or "-", c.change()] for c in changed],
+                    headers=["claim", "baseline", "new", "change"],
+                    tablefmt="github",
+                ),
+                "",
+            ]
         else:
             lines += ["No verdict flips, no drifts.", ""]
         if links:
-            lines.append("Links: " + ", ".join(f"[{label}]({href})" for label, href in links.items()))
+            lines.append(
+                "Links: " + ", ".join(f"[{label}]({href})" for label, href in links.items())
+            )
         return "\n".join(lines).rstrip() + "\n"
 
 
 def _side(path: str | Path, run: dict[str, Any]) -> dict[str, Any]:
     m = run["meta"]
-    return {"path": str(path), "profile": m.get("profile"), "device": m.get("device"), "git_commit": m.get("git_commit"),
-            "started": m.get("started"), "schema_version": run.get("schema_version", 1)}
+    return {
+        "path": str(path),
+        "profile": m.get("profile"),
+        "device": m.get("device"),
+        "git_commit": m.get("git_commit"),
+        "started": m.get("started"),
+        "schema_version": run.get("schema_version", 1),
+    }
 
 
-def check_profiles(baseline_path: str | Path, baseline_profile: Any, new_profile: Any, allow_mismatch: bool = False) -> str | None:
-    """RunMismatchError when the profiles differ (unless allowed); a warning when they differ but are allowed, or
-    when either is unknown; None when they match."""
+def check_profiles(
+    baseline_path: str | Path, baseline_profile: Any, new_profile: Any, allow_mismatch: bool = False
+) -> str | None:
+    """RunMismatchError when the profiles differ (unless allowed); a warning when they differ but
+    are allowed, or when either is unknown; None when they match."""
     if baseline_profile is None or new_profile is None:
-        return f"profile unknown for {'the baseline' if baseline_profile is None else 'the new run'}: cannot check that both ran the same grids"
+        return (
+            f"profile unknown for {'the baseline' if baseline_profile is None else 'the new run'}: "
+            "cannot check that both ran the same grids"
+        )
     if baseline_profile == new_profile:
         return None
-    msg = f"profile mismatch: baseline {baseline_path} is profile '{baseline_profile}', the new run '{new_profile}'"
+    msg = (
+        f"profile mismatch: baseline {baseline_path} is profile '{baseline_profile}', the new run "
+        f"'{new_profile}'"
+    )
     if not allow_mismatch:
-        raise RunMismatchError(msg + " (different grids and replicates; --allow-mismatch compares them anyway)")
+        raise RunMismatchError(
+            msg + " (different grids and replicates; --allow-mismatch compares them anyway)"
+        )
     return msg + " (compared anyway: --allow-mismatch)"
 
 
-def compare_claim(cid: str, old: dict[str, Any] | None, new: dict[str, Any] | None, threshold: float) -> ClaimChange:
+def compare_claim(
+    cid: str, old: dict[str, Any] | None, new: dict[str, Any] | None, threshold: float
+) -> ClaimChange:
     """One claim's change: flip, unexpectedness, drift z-score from the stored estimates."""
     expected = (new or {}).get("expected")
-    c = ClaimChange(cid, old and old["verdict"], new and new["verdict"], expected[0] if expected else None)
+    c = ClaimChange(
+        cid, old and old["verdict"], new and new["verdict"], expected[0] if expected else None
+    )
     if old is None or new is None:
         return c
     c.flip = c.baseline != c.new
     c.unexpected = unexpected_flip(c.baseline, c.new, expected)
     eo, en = _estimate(old), _estimate(new)
     if eo is None or en is None:
-        c.note = "no estimate in " + " or ".join(s for s, e in (("the baseline", eo), ("the new run", en)) if e is None)
+        c.note = "no estimate in " + " or ".join(
+            s for s, e in (("the baseline", eo), ("the new run", en)) if e is None
+        )
         return c
     c.estimate, c.old_value, c.new_value = en.name, eo.value, en.value
     if eo.name != en.name:
@@ -210,8 +271,14 @@ def compare_claim(cid: str, old: dict[str, Any] | None, new: dict[str, Any] | No
     return c
 
 
-def compare(baseline_run: str | Path, new_run: str | Path, threshold: float = DRIFT_Z, allow_mismatch: bool = False) -> Comparison:
-    """Compare two run folders (RunFolderError naming an unreadable one; RunMismatchError on a profile mismatch)."""
+def compare(
+    baseline_run: str | Path,
+    new_run: str | Path,
+    threshold: float = DRIFT_Z,
+    allow_mismatch: bool = False,
+) -> Comparison:
+    """Compare two run folders (RunFolderError naming an unreadable one; RunMismatchError on a
+    profile mismatch)."""
     rb, rn = load_run(baseline_run), load_run(new_run)
     b, n = _side(baseline_run, rb), _side(new_run, rn)
     cmp = Comparison(b, n, threshold)
@@ -219,26 +286,37 @@ def compare(baseline_run: str | Path, new_run: str | Path, threshold: float = DR
     if warn:
         cmp.warnings.append(warn)
     if b["device"] != n["device"]:
-        cmp.warnings.append(f"device differs: baseline '{b['device']}', new run '{n['device']}': "
-                            "timings and floating-point results may differ, drifts may come from the machine")
+        cmp.warnings.append(
+            f"device differs: baseline '{b['device']}', new run '{n['device']}': "
+            "timings and floating-point results may differ, drifts may come from the machine"
+        )
     vb = {v["claim_id"]: v for v in rb["verdicts"]}
     vn = {v["claim_id"]: v for v in rn["verdicts"]}
-    cmp.claims = [compare_claim(cid, vb.get(cid), vn.get(cid), threshold) for cid in sorted(set(vb) | set(vn))]
-    old_format = [name for name, r in (("the baseline", rb), ("the new run", rn)) if not _has_estimates(r)]
+    cmp.claims = [
+        compare_claim(cid, vb.get(cid), vn.get(cid), threshold) for cid in sorted(set(vb) | set(vn))
+    ]
+    old_format = [
+        name for name, r in (("the baseline", rb), ("the new run", rn)) if not _has_estimates(r)
+    ]
     if old_format:
         cmp.estimates_missing = True
         who = "both runs predate" if len(old_format) == 2 else f"{old_format[0]} predates"
-        cmp.warnings.append(f"estimates missing: {who} structured estimates (verdicts.json without 'estimate'): "
-                            "verdicts compared, no drift check")
+        cmp.warnings.append(
+            f"estimates missing: {who} structured estimates (verdicts.json without 'estimate'): "
+            "verdicts compared, no drift check"
+        )
     return cmp
 
 
 def _has_estimates(run: dict[str, Any]) -> bool:
-    """Whether a run's verdicts carry the `estimate` field (None for ERROR); runs before schema 2 do not."""
+    """Whether a run's verdicts carry the `estimate` field (None for ERROR); runs before schema 2 do
+    not."""
     return not run["verdicts"] or any("estimate" in v for v in run["verdicts"])
 
 
-def write_comparison(cmp: Comparison, folder: str | Path, links: dict[str, str] | None = None) -> tuple[Path, Path]:
+def write_comparison(
+    cmp: Comparison, folder: str | Path, links: dict[str, str] | None = None
+) -> tuple[Path, Path]:
     """compare.json and summary.md in `folder`; returns both paths."""
     folder = Path(folder)
     j, s = folder / "compare.json", folder / "summary.md"
@@ -264,8 +342,10 @@ def _finite(x: Any) -> Any:
 
 
 def terminal_rows(cmp: Comparison) -> list[tuple[str, str, str]]:
-    """(claim, verdict, change) for terminal.table: the verdict as 'OLD -> NEW' when it flipped; the change, else the
-    z-score, else why there is none (left out when a whole run has no estimates: cmp.warnings says so)."""
+    """(claim, verdict, change) for terminal.table: the verdict as 'OLD -> NEW' when it flipped; the
+    change, else the z-score, else why there is none (left out when a whole run has no estimates:
+    cmp.warnings says so)."""
+
     def verdict(c: ClaimChange) -> str:
         return c.new if c.baseline == c.new else f"{c.baseline or '-'} -> {c.new or '-'}"
 
@@ -273,13 +353,18 @@ def terminal_rows(cmp: Comparison) -> list[tuple[str, str, str]]:
         if c.change():
             return c.change()
         return f"z={c.z:+.1f}" if c.z is not None else ("" if cmp.estimates_missing else c.note)
+
     return [(c.claim_id, verdict(c), detail(c)) for c in cmp.claims]
 
 
-def history(run_dirs: list[str | Path], warn: Callable[[str], None] | None = None, threshold: float = DRIFT_Z) -> str:
-    """Verdicts and estimates of every claim across runs in the given order, each against the previous run by the
-    same rules as `compare`: `*` the verdict flipped, `~` the estimate drifted (|z| > threshold).
-    An unreadable run folder is left out with `warn(message)`."""
+def history(
+    run_dirs: list[str | Path],
+    warn: Callable[[str], None] | None = None,
+    threshold: float = DRIFT_Z,
+) -> str:
+    """Verdicts and estimates of every claim across runs in the given order, each against the
+    previous run by the same rules as `compare`: `*` the verdict flipped, `~` the estimate drifted
+    (|z| > threshold). An unreadable run folder is left out with `warn(message)`."""
     loaded = load_runs(run_dirs, warn)
     claims = sorted({v["claim_id"] for _, r in loaded for v in r["verdicts"]})
     rows = []

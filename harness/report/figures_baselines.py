@@ -1,8 +1,9 @@
-"""The "baselines_by_context_length" figure and table: in-domain error against the number of context examples l_ts,
-one line per method (the trained Transformer on top, the classical baselines fitted on the same prompts' contexts
-beneath it), one panel per alpha'; mean over seeds with 95% t intervals clipped to [0, 1]. Grey lines: the
-combinatorial floor (half the chance that no context shares the query's pattern) under the test sampling in use
-and, when that is not "iid", under iid draws for reference."""
+"""The "baselines_by_context_length" figure and table: in-domain error against the number of context
+examples l_ts, one line per method (the trained Transformer on top, the classical baselines fitted
+on the same prompts' contexts beneath it), one panel per alpha'; mean over seeds with 95% t
+intervals clipped to [0, 1]. Grey lines: the combinatorial floor (half the chance that no context
+shares the query's pattern) under the test sampling in use and, when that is not "iid", under iid
+draws for reference."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ RATE = (0.0, 1.0)
 
 def baseline_table(records: list[Record]) -> dict[float, dict[str, dict[int, list[float]]]]:
     """alpha' -> method -> l_ts -> per-seed in-domain error rates."""
-    out: dict[float, dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    out: dict[float, dict[str, dict[int, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
     for r in records:
         if r.failed:
             continue
@@ -43,7 +46,8 @@ def test_sampling(records: list[Record]) -> str:
 
 
 def _methods(by_method: dict[str, Any]) -> list[str]:
-    """The methods with the Transformer first (it keeps the first colour and the legend's top row)."""
+    """The methods with the Transformer first (it keeps the first colour and the legend's top
+    row)."""
     return sorted(by_method, key=lambda m: (m != "transformer", m))
 
 
@@ -62,13 +66,38 @@ def baselines_by_context_length(records: list[Record], title: str, path: Path) -
             stats = [seed_interval(by_l[x], clip=RATE) for x in xs]
             means = [m for m, _, _ in stats]
             top = method == "transformer"  # drawn last-on-top: thick black, above every baseline
-            style = dict(lw=2.4, color="k", zorder=10, ms=6) if top else dict(lw=1, color=f"C{i}", ls="--" if method == "best" else "-", zorder=3, ms=4, alpha=0.85)
-            ax.errorbar(xs, means, yerr=yerr(means, [(lo, hi) for _, lo, hi in stats]), fmt="o", capsize=2,
-                        label=f"{method} (ours)" if top else method, **style)
+            style = (
+                dict(lw=2.4, color="k", zorder=10, ms=6)
+                if top
+                else dict(
+                    lw=1,
+                    color=f"C{i}",
+                    ls="--" if method == "best" else "-",
+                    zorder=3,
+                    ms=4,
+                    alpha=0.85,
+                )
+            )
+            ax.errorbar(
+                xs,
+                means,
+                yerr=yerr(means, [(lo, hi) for _, lo, hi in stats]),
+                fmt="o",
+                capsize=2,
+                label=f"{method} (ours)" if top else method,
+                **style,
+            )
         ls = sorted({x for by_l in table[alpha].values() for x in by_l})
         for smp, ls_style in zip([sampling] + (["iid"] if sampling != "iid" else []), ("-", ":")):
-            ax.plot(ls, [chance_floor(smp, alpha, x) for x in ls], color="0.5", ls=ls_style, lw=1, zorder=2,
-                    label=f"floor: no same-pattern context ({smp})")
+            ax.plot(
+                ls,
+                [chance_floor(smp, alpha, x) for x in ls],
+                color="0.5",
+                ls=ls_style,
+                lw=1,
+                zorder=2,
+                label=f"floor: no same-pattern context ({smp})",
+            )
         ax.set_xscale("log", base=2)
         ax.set_xticks(ls, [str(x) for x in ls])
         ax.minorticks_off()

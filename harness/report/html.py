@@ -1,13 +1,11 @@
 """A self-contained single-page HTML report of one run, and a shields-style badge.
 
-Rendered from what a run folder already holds (verdicts.json and plots/*.png),
-so a report rebuilt from the store, or one copied off a CI machine, renders the
-same. Figures are embedded as base64 PNGs; nothing is fetched from the network.
-Per claim: a verdict badge, the prediction beside the measurement with its
-interval, the notes, the re-planning log ([[changes]], with the old verdict), the figures, the multiverse table when the run has one,
-and a sparkline of the claim's verdicts over earlier runs. A text box filters
-the claims by id, verdict or source.
-"""
+Rendered from what a run folder already holds (verdicts.json and plots/*.png), so a report rebuilt
+from the store, or one copied off a CI machine, renders the same. Figures are embedded as base64
+PNGs; nothing is fetched from the network. Per claim: a verdict badge, the prediction beside the
+measurement with its interval, the notes, the re-planning log ([[changes]], with the old verdict),
+the figures, the multiverse table when the run has one, and a sparkline of the claim's verdicts over
+earlier runs. A text box filters the claims by id, verdict or source."""
 
 from __future__ import annotations
 
@@ -23,8 +21,13 @@ from harness.report import ledger_section
 from harness.report.run_folders import load_run
 
 OUTCOMES = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
-COLOURS = {"CONFIRMED": "#2e7d32", "REFUTED": "#c62828", "INCONCLUSIVE": "#9e9e9e", "ERROR": "#6a1b9a",
-           "EXPECTED": "#ef6c00"}
+COLOURS = {
+    "CONFIRMED": "#2e7d32",
+    "REFUTED": "#c62828",
+    "INCONCLUSIVE": "#9e9e9e",
+    "ERROR": "#6a1b9a",
+    "EXPECTED": "#ef6c00",
+}
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -57,7 +60,8 @@ window.addEventListener('DOMContentLoaded',function(){
 
 @dataclass
 class RunPage:
-    """What one page shows: the run's meta and verdicts (as stored in verdicts.json) and its folder."""
+    """What one page shows: the run's meta and verdicts (as stored in verdicts.json) and its
+    folder."""
 
     run_dir: Path
     meta: dict[str, Any]
@@ -65,7 +69,8 @@ class RunPage:
 
 
 def outcome_of(v: dict[str, Any]) -> str:
-    """A verdict's one name: its verdict, or EXPECTED when it matches the claim's recorded expectation."""
+    """A verdict's one name: its verdict, or EXPECTED when it matches the claim's recorded
+    expectation."""
     exp = v.get("expected")
     return "EXPECTED" if exp and exp[0] == v.get("verdict") else str(v.get("verdict"))
 
@@ -78,7 +83,10 @@ def counts_of(verdicts: list[dict[str, Any]]) -> dict[str, int]:
 def _badge(v: dict[str, Any]) -> str:
     o = outcome_of(v)
     label = f"{v.get('verdict')} (recorded)" if o == "EXPECTED" else o
-    return f'<span class="badge" style="background:{COLOURS.get(o, "#555")}">{html.escape(label)}</span>'
+    return (
+        '<span class="badge" '
+        f'style="background:{COLOURS.get(o, "#555")}">{html.escape(label)}</span>'
+    )
 
 
 def _img(path: Path) -> str:
@@ -87,7 +95,8 @@ def _img(path: Path) -> str:
 
 
 def _figures(run_dir: Path, v: dict[str, Any]) -> list[Path]:
-    """The PNGs the run recorded for a claim (verdicts.json lists them per claim), those that exist."""
+    """The PNGs the run recorded for a claim (verdicts.json lists them per claim), those that
+    exist."""
     return [run_dir / f for f in v.get("figures", []) if (run_dir / f).is_file()]
 
 
@@ -95,27 +104,40 @@ def _sparkline(history: list[str]) -> str:
     """An inline SVG: one square per earlier run, coloured by that run's outcome for the claim."""
     if not history:
         return '<span class="muted">no earlier runs</span>'
-    cells = "".join(f'<rect x="{i * 9}" y="0" width="8" height="12" fill="{COLOURS.get(o, "#ccc")}"><title>{o}</title></rect>'
-                    for i, o in enumerate(history))
+    cells = "".join(
+        f'<rect x="{i * 9}" y="0" width="8" height="12" '
+        f'fill="{COLOURS.get(o, "#ccc")}"><title>{o}</title></rect>'
+        for i, o in enumerate(history)
+    )
     return f'<svg class="spark" width="{9 * len(history)}" height="12" role="img">{cells}</svg>'
 
 
 def _multiverse(v: dict[str, Any]) -> str:
-    """The claim's multiverse table (alternative, verdict, measurement or skip reason, why) when the run has one."""
+    """The claim's multiverse table (alternative, verdict, measurement or skip reason, why) when the
+    run has one."""
     block = v.get("multiverse") or {}
     rows = block.get("alternatives") or []
     if not rows:
         return ""
     main = block.get("main", {})
-    body = (f"<tr><td><b>main setting</b></td><td><b>{html.escape(str(main.get('verdict')))}</b></td>"
-            f"<td>{html.escape(str(main.get('measurement', '')))}</td><td></td></tr>")
-    body += "".join(f"<tr><td>{html.escape(str(r.get('name')))}</td>"
-                    f"<td>{html.escape(str(r.get('verdict') if r.get('status') == 'ran' else 'skipped'))}</td>"
-                    f"<td>{html.escape(str(r.get('measurement') if r.get('status') == 'ran' else r.get('skipped', '')))}</td>"
-                    f"<td>{html.escape(str(r.get('why', '')))}</td></tr>" for r in rows)
+    body = (
+        f"<tr><td><b>main setting</b></td><td><b>{html.escape(str(main.get('verdict')))}</b></td>"
+        f"<td>{html.escape(str(main.get('measurement', '')))}</td><td></td></tr>"
+    )
+    body += "".join(
+        f"<tr><td>{html.escape(str(r.get('name')))}</td>"
+        f"<td>{html.escape(str(r.get('verdict') if r.get('status') == 'ran' else 'skipped'))}</td>"
+        f"<td>{html.escape(str(r.get('measurement') if r.get('status') == 'ran' else r.get('skipped', '')))}</td>"
+        f"<td>{html.escape(str(r.get('why', '')))}</td></tr>"
+        for r in rows
+    )
     label = html.escape(str(v.get("robustness", "")))
-    return (f"<p><b>Multiverse</b> {label} <span class='muted'>{html.escape(str(block.get('correction', '')))}</span></p>"
-            f"<table class='mv'><tr><th>alternative</th><th>verdict</th><th>measurement</th><th>why</th></tr>{body}</table>")
+    return (
+        f"<p><b>Multiverse</b> {label} <span "
+        f"class='muted'>{html.escape(str(block.get('correction', '')))}</span></p>"
+        "<table "
+        f"class='mv'><tr><th>alternative</th><th>verdict</th><th>measurement</th><th>why</th></tr>{body}</table>"
+    )
 
 
 def _replanned(v: dict[str, Any]) -> str:
@@ -125,10 +147,19 @@ def _replanned(v: dict[str, Any]) -> str:
 
 def _claim_section(page: RunPage, v: dict[str, Any], history: list[str]) -> str:
     cid = str(v.get("claim_id"))
-    search = html.escape(" ".join(str(v.get(k, "")) for k in ("claim_id", "verdict", "source")).lower() + " " + outcome_of(v).lower())
-    items = [("source", v.get("source")), ("statement", v.get("statement")), ("prediction", v.get("prediction")),
-             ("measurement", v.get("measurement")), ("interval over", v.get("over")),
-             ("points x seeds", f"{v.get('n_points')} x {v.get('n_replicates')}")]
+    search = html.escape(
+        " ".join(str(v.get(k, "")) for k in ("claim_id", "verdict", "source")).lower()
+        + " "
+        + outcome_of(v).lower()
+    )
+    items = [
+        ("source", v.get("source")),
+        ("statement", v.get("statement")),
+        ("prediction", v.get("prediction")),
+        ("measurement", v.get("measurement")),
+        ("interval over", v.get("over")),
+        ("points x seeds", f"{v.get('n_points')} x {v.get('n_replicates')}"),
+    ]
     if v.get("paper_trend"):
         items.append(("paper reports", v["paper_trend"]))
     if v.get("expected"):
@@ -137,52 +168,81 @@ def _claim_section(page: RunPage, v: dict[str, Any], history: list[str]) -> str:
     items += [("note", n) for n in v.get("notes", [])]
     shared = (v.get("details") or {}).get("shared_models") or {}
     if shared.get("shared"):  # the run planner's sharing across claims (harness.run.plan)
-        items.append(("models", f"shares {shared['shared']} of its {shared['models']} models with: {', '.join(shared['with'])}"))
+        items.append(
+            (
+                "models",
+                f"shares {shared['shared']} of its {shared['models']} models with: "
+                f"{', '.join(shared['with'])}",
+            )
+        )
     dl = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(val))}</dd>" for k, val in items)
     figs = "".join(_img(p) for p in _figures(page.run_dir, v))
-    return (f'<section class="claim" id="{html.escape(cid)}" data-claim="{html.escape(cid)}" data-search="{search}">'
-            f"<h2>{html.escape(cid)} {_badge(v)} {_sparkline(history)}{_replanned(v)}</h2><dl>{dl}</dl>{_multiverse(v)}"
-            f"<div>{figs}</div></section>")
+    return (
+        f'<section class="claim" id="{html.escape(cid)}" data-claim="{html.escape(cid)}" '
+        f'data-search="{search}">'
+        f"<h2>{html.escape(cid)} {_badge(v)} "
+        f"{_sparkline(history)}{_replanned(v)}</h2><dl>{dl}</dl>{_multiverse(v)}"
+        f"<div>{figs}</div></section>"
+    )
 
 
 def _summary_rows(verdicts: list[dict[str, Any]]) -> str:
     rows = []
     for v in verdicts:
         cid = html.escape(str(v.get("claim_id")))
-        search = html.escape(f"{v.get('claim_id')} {v.get('verdict')} {v.get('source')} {outcome_of(v)}".lower())
-        rows.append(f'<tr data-claim="{cid}" data-search="{search}"><td><a href="#{cid}">{cid}</a></td><td>{_badge(v)}{_replanned(v)}</td>'
-                    f"<td>{html.escape(str(v.get('prediction')))}</td><td>{html.escape(str(v.get('measurement')))}</td>"
-                    f"<td>{html.escape(str(v.get('robustness', '—')))}</td></tr>")
+        search = html.escape(
+            f"{v.get('claim_id')} {v.get('verdict')} {v.get('source')} {outcome_of(v)}".lower()
+        )
+        rows.append(
+            f'<tr data-claim="{cid}" data-search="{search}"><td><a '
+            f'href="#{cid}">{cid}</a></td><td>{_badge(v)}{_replanned(v)}</td>'
+            f"<td>{html.escape(str(v.get('prediction')))}</td><td>{html.escape(str(v.get('measurement')))}</td>"
+            f"<td>{html.escape(str(v.get('robustness', '—')))}</td></tr>"
+        )
     return "".join(rows)
 
 
 def render(page: RunPage, history: dict[str, list[str]] | None = None) -> str:
-    """The page's HTML text; `history` maps a claim id to its outcomes in earlier runs, oldest first."""
+    """The page's HTML text; `history` maps a claim id to its outcomes in earlier runs, oldest
+    first."""
     history = history or {}
     m = page.meta
     counts = counts_of(page.verdicts)
-    count_html = "".join(f'<span><span class="badge" style="background:{COLOURS[o]}">{n} {o}</span></span>'
-                         for o, n in counts.items())
-    sections = "".join(_claim_section(page, v, history.get(str(v.get("claim_id")), [])) for v in page.verdicts)
+    count_html = "".join(
+        f'<span><span class="badge" style="background:{COLOURS[o]}">{n} {o}</span></span>'
+        for o, n in counts.items()
+    )
+    sections = "".join(
+        _claim_section(page, v, history.get(str(v.get("claim_id")), [])) for v in page.verdicts
+    )
     title = f"Claim report: profile {m.get('profile', '?')}"
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body><header><h1>{html.escape(title)}</h1>"
-            f"<p>commit {html.escape(str(m.get('git_commit', '?')))} | device {html.escape(str(m.get('device', '?')))} | "
-            f"started {html.escape(str(m.get('started', '?')))} | family-wise control {html.escape(str(m.get('family', '?')))}</p>"
-            f"<p class='counts'>{count_html}</p></header><main>"
-            f"<input id='filter' type='search' placeholder='filter claims: id, verdict or source' aria-label='filter claims'>"
-            f"<table class='summary'><thead><tr><th>claim</th><th>verdict</th><th>prediction</th><th>measurement</th><th>robustness</th></tr>"
-            f"</thead><tbody>{_summary_rows(page.verdicts)}</tbody></table>{sections}</main></body></html>")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta "
+        f"charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body><header><h1>{html.escape(title)}</h1>"
+        f"<p>commit {html.escape(str(m.get('git_commit', '?')))} | device "
+        f"{html.escape(str(m.get('device', '?')))} | "
+        f"started {html.escape(str(m.get('started', '?')))} | family-wise control "
+        f"{html.escape(str(m.get('family', '?')))}</p>"
+        f"<p class='counts'>{count_html}</p></header><main>"
+        "<input id='filter' type='search' placeholder='filter claims: id, verdict or source' "
+        "aria-label='filter claims'>"
+        "<table "
+        "class='summary'><thead><tr><th>claim</th><th>verdict</th><th>prediction</th><th>measurement</th><th>robustness</th></tr>"
+        f"</thead><tbody>{_summary_rows(page.verdicts)}</tbody></table>{sections}</main></body></html>"
+    )
 
 
 def read_page(run_dir: Path) -> RunPage:
-    """The run folder as a page (read and checked by run_folders.load_run; RunFolderError, a ValueError, names it)."""
+    """The run folder as a page (read and checked by run_folders.load_run; RunFolderError, a
+    ValueError, names it)."""
     run = load_run(run_dir)
     return RunPage(Path(run_dir), dict(run["meta"]), list(run["verdicts"]))
 
 
 def outcome_history(run_dirs: list[Path]) -> dict[str, list[str]]:
-    """Claim id -> outcomes over the given earlier runs (oldest first); unreadable runs are skipped."""
+    """Claim id -> outcomes over the given earlier runs (oldest first); unreadable runs are
+    skipped."""
     out: dict[str, list[str]] = {}
     for d in run_dirs:
         try:
@@ -195,12 +255,19 @@ def outcome_history(run_dirs: list[Path]) -> dict[str, list[str]]:
 
 
 def badge(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
-    """A shields.io endpoint badge: the counts by verdict, red if any verdict is unexpectedly REFUTED or ERROR."""
+    """A shields.io endpoint badge: the counts by verdict, red if any verdict is unexpectedly
+    REFUTED or ERROR."""
     counts = counts_of(verdicts)
-    bad = any(v.get("verdict") in ("REFUTED", "ERROR") and outcome_of(v) != "EXPECTED" for v in verdicts)
+    bad = any(
+        v.get("verdict") in ("REFUTED", "ERROR") and outcome_of(v) != "EXPECTED" for v in verdicts
+    )
     message = " | ".join(f"{n} {o.lower()}" for o, n in counts.items() if n)
-    return {"schemaVersion": 1, "label": "claims", "message": message or "none",
-            "color": "red" if bad else ("green" if counts["CONFIRMED"] else "lightgrey")}
+    return {
+        "schemaVersion": 1,
+        "label": "claims",
+        "message": message or "none",
+        "color": "red" if bad else ("green" if counts["CONFIRMED"] else "lightgrey"),
+    }
 
 
 def write_html(run_dir: str | Path, earlier_runs: list[Path] | None = None) -> Path:
@@ -209,5 +276,7 @@ def write_html(run_dir: str | Path, earlier_runs: list[Path] | None = None) -> P
     earlier = [d for d in (earlier_runs or []) if Path(d).resolve() != page.run_dir.resolve()]
     out = page.run_dir / "report.html"
     atomic_write_text(out, render(page, outcome_history(earlier)))
-    atomic_write_text(page.run_dir / "badge.json", json.dumps(badge(page.verdicts), indent=1) + "\n")
+    atomic_write_text(
+        page.run_dir / "badge.json", json.dumps(badge(page.verdicts), indent=1) + "\n"
+    )
     return out

@@ -1,17 +1,18 @@
-"""One figure per claim, drawn from its Verdict by the claim's kind: `KIND_FIGURES` maps a kind name to its drawer.
+"""One figure per claim, drawn from its Verdict by the claim's kind: `KIND_FIGURES` maps a kind name
+to its drawer.
 
-Every drawer shows what the verdict rests on: the measured numbers with intervals (t intervals over seeds, or
-Clopper-Pearson for pooled error counts; clipped to [0, 1] for metrics that are proportions), the claim's
-eps, threshold or margin, and the paper's values where SPEC gives them (report.paper_values). A new kind
-registers its drawer with `KIND_FIGURES.register(name, drawer)`.
+Every drawer shows what the verdict rests on: the measured numbers with intervals (t intervals over
+seeds, or Clopper-Pearson for pooled error counts; clipped to [0, 1] for metrics that are
+proportions), the claim's eps, threshold or margin, and the paper's values where SPEC gives them
+(report.paper_values). A new kind registers its drawer with `KIND_FIGURES.register(name, drawer)`.
 """
 
 from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -20,7 +21,15 @@ from harness.claims.metrics import METRICS
 from harness.claims.verdict import Verdict
 from harness.core.registry import Registry
 from harness.report.paper_values import draw_paper, paper_values
-from harness.report.plotting import accepted_exponents, finish, new_axes, plain_log_ticks, set_grid_xscale, t_interval, yerr
+from harness.report.plotting import (
+    accepted_exponents,
+    finish,
+    new_axes,
+    plain_log_ticks,
+    set_grid_xscale,
+    t_interval,
+    yerr,
+)
 
 Drawer = Callable[[Verdict, Path], "Path | None"]
 KIND_FIGURES: Registry[Drawer] = Registry("kind figure")
@@ -28,7 +37,8 @@ CLAIM_COLOR, MEASURED_COLOR = "C3", "C0"  # the claim's eps / threshold / margin
 
 
 def proportion_clip(v: Verdict) -> tuple[float, float] | None:
-    """(0, 1) when the verdict's metric is a proportion (an error rate, an attention mass), else None."""
+    """(0, 1) when the verdict's metric is a proportion (an error rate, an attention mass), else
+    None."""
     return (0.0, 1.0) if v.metric in METRICS and METRICS.get(v.metric).proportion else None
 
 
@@ -42,8 +52,9 @@ def _finite(x: object) -> bool:
 
 
 def draw_rate(v: Verdict, path: Path) -> Path | None:
-    """Log-log: per-point geometric means with 95% t intervals over seeds, the fit, the predicted exponent through
-    the points' centre and the margin as the band of slopes b0 +- margin around it."""
+    """Log-log: per-point geometric means with 95% t intervals over seeds, the fit, the predicted
+    exponent through the points' centre and the margin as the band of slopes b0 +- margin around it.
+    """
     d = v.details
     pts = [p for p in d.get("points", []) if _finite(p.get("mean_log_y"))]
     if not pts:
@@ -54,65 +65,126 @@ def draw_rate(v: Verdict, path: Path) -> Path | None:
     ivs = [t_interval(p["mean_log_y"], p["sd_log_y"], p["n"]) for p in pts]
     gm, lo, hi = np.exp(m), np.exp([a for a, _ in ivs]), np.exp([b for _, b in ivs])
     fig, ax = new_axes((5.6, 4.4))
-    for sel, fmt, color, label in ((valid, "o", MEASURED_COLOR, "geometric mean over seeds, 95% t interval"),
-                                    (~valid, "x", "C1", "point with capped runs (not fitted)")):
+    for sel, fmt, color, label in (
+        (valid, "o", MEASURED_COLOR, "geometric mean over seeds, 95% t interval"),
+        (~valid, "x", "C1", "point with capped runs (not fitted)"),
+    ):
         if sel.any():
-            ax.errorbar(x[sel], gm[sel], yerr=[gm[sel] - lo[sel], hi[sel] - gm[sel]], fmt=fmt, color=color, capsize=3, zorder=3, label=label)
+            ax.errorbar(
+                x[sel],
+                gm[sel],
+                yerr=[gm[sel] - lo[sel], hi[sel] - gm[sel]],
+                fmt=fmt,
+                color=color,
+                capsize=3,
+                zorder=3,
+                label=label,
+            )
     xs = np.geomspace(x.min(), x.max(), 60)
     b, ci = d.get("exponent"), d.get("ci90") or (math.nan, math.nan)
     if _finite(b) and _finite(d.get("intercept")):  # a failed fit (nan) leaves the points alone
-        fit = d["intercept"] * xs**b + d["offset"] if _finite(d.get("offset")) else np.exp(d["intercept"]) * xs**b
-        ax.plot(xs, fit, "-", color=MEASURED_COLOR, zorder=2, label=f"fit b = {b:.3g}, 90% CI [{ci[0]:.3g}, {ci[1]:.3g}]")
+        fit = (
+            d["intercept"] * xs**b + d["offset"]
+            if _finite(d.get("offset"))
+            else np.exp(d["intercept"]) * xs**b
+        )
+        ax.plot(
+            xs,
+            fit,
+            "-",
+            color=MEASURED_COLOR,
+            zorder=2,
+            label=f"fit b = {b:.3g}, 90% CI [{ci[0]:.3g}, {ci[1]:.3g}]",
+        )
     b0, margin = v.predicted.get("exponent"), v.predicted.get("margin")
     if _finite(b0) and valid.any():
         cx, cy = np.mean(np.log(x[valid])), np.mean(m[valid])
         line = lambda slope: np.exp(cy + slope * (np.log(xs) - cx))  # noqa: E731  (through the points' centre)
-        ax.plot(xs, line(b0), "--", color=CLAIM_COLOR, zorder=2, label=f"predicted (paper): b = {b0:.3g}")
+        ax.plot(
+            xs,
+            line(b0),
+            "--",
+            color=CLAIM_COLOR,
+            zorder=2,
+            label=f"predicted (paper): b = {b0:.3g}",
+        )
         if _finite(margin):
             lo, hi, text = accepted_exponents(v.predicted)
             if math.isfinite(lo) and math.isfinite(hi):
-                ax.fill_between(xs, np.minimum(line(lo), line(hi)), np.maximum(line(lo), line(hi)),
-                                color=CLAIM_COLOR, alpha=0.12, lw=0, label=f"margin: slopes {lo:.3g} to {hi:.3g}")
-            else:  # one-sided (sufficient): the edge slope, dotted; any slope on its allowed side is accepted
+                ax.fill_between(
+                    xs,
+                    np.minimum(line(lo), line(hi)),
+                    np.maximum(line(lo), line(hi)),
+                    color=CLAIM_COLOR,
+                    alpha=0.12,
+                    lw=0,
+                    label=f"margin: slopes {lo:.3g} to {hi:.3g}",
+                )
+            # one-sided (sufficient): the edge slope, dotted; any slope on its allowed side is
+            # accepted
+            else:
                 edge = lo if math.isfinite(lo) else hi
-                ax.plot(xs, line(edge), ":", color=CLAIM_COLOR, zorder=2, label=f"edge slope: {text}")
+                ax.plot(
+                    xs, line(edge), ":", color=CLAIM_COLOR, zorder=2, label=f"edge slope: {text}"
+                )
     set_grid_xscale(ax, list(x), force_log=True)
     ax.set_yscale("log")
     plain_log_ticks(ax.yaxis)
     ax.set_xlabel(d.get("x_axis", "x") + " (log)")
-    ax.set_ylabel("\n".join(textwrap.wrap(f"{d.get('y_label') or v.metric or 'y'} (log)", 40)))  # the fitted quantity
+    # the fitted quantity
+    ax.set_ylabel("\n".join(textwrap.wrap(f"{d.get('y_label') or v.metric or 'y'} (log)", 40)))
     draw_paper(ax, paper_values(v.claim_id))
     return finish(fig, ax, _title(v, v.prediction), path, outside=True)
 
 
 def _positions(points: list[dict]) -> tuple[list[float], list[str] | None, str]:
-    """x of each grid point: the value of the one numeric axis they vary in (label None), else 0..n-1 with the
-    points as tick labels; and the axis name."""
+    """x of each grid point: the value of the one numeric axis they vary in (label None), else
+    0..n-1 with the points as tick labels; and the axis name."""
     keys = sorted({k for p in points for k in p})
     if len(keys) == 1 and all(_finite(p.get(keys[0])) for p in points):
         return [float(p[keys[0]]) for p in points], None, keys[0]
     varying = [k for k in keys if len({repr(p.get(k)) for p in points}) > 1]
     if not varying:
         return list(range(len(points))), [fmt_point(p) for p in points], "grid point"
-    ticks = ["/".join(f"{p[k]:g}" if isinstance(p.get(k), float) else str(p.get(k)) for k in varying) for p in points]
-    return list(range(len(points))), ticks, "grid point: " + " / ".join(k.split(".")[-1] for k in varying)
+    ticks = [
+        "/".join(f"{p[k]:g}" if isinstance(p.get(k), float) else str(p.get(k)) for k in varying)
+        for p in points
+    ]
+    return (
+        list(range(len(points))),
+        ticks,
+        "grid point: " + " / ".join(k.split(".")[-1] for k in varying),
+    )
 
 
 def draw_bound(v: Verdict, path: Path) -> Path | None:
-    """Error rate per grid point (pooled over seeds) with its Clopper-Pearson 95% bounds (or the hinge loss with its
-    t bounds over seeds), and the eps line."""
+    """Error rate per grid point (pooled over seeds) with its Clopper-Pearson 95% bounds (or the
+    hinge loss with its t bounds over seeds), and the eps line."""
     pts = v.details.get("points", [])
     eps = v.details.get("eps", v.predicted.get("eps"))
     if not pts or not _finite(eps):
         return None
     x, ticks, axis = _positions([p["point"] for p in pts])
-    hinge = "mean" in pts[0]  # a hinge-loss bound: mean over seeds with one-sided t bounds (kinds.bound)
+    # a hinge-loss bound: mean over seeds with one-sided t bounds (kinds.bound)
+    hinge = "mean" in pts[0]
     rate = [p["mean" if hinge else "rate"] for p in pts]
     lo, hi = ("lower95", "upper95") if hinge else ("cp_lower95", "cp_upper95")
     fig, ax = new_axes()
-    ax.errorbar(x, rate, yerr=yerr(rate, [(p[lo], p[hi]) for p in pts]), fmt="o", color=MEASURED_COLOR, capsize=4, zorder=3,
-                label="mean hinge loss over seeds, one-sided 95% t bounds" if hinge else "errors / prompts (pooled over seeds), CP 95% bounds")
-    ax.axhline(eps, color=CLAIM_COLOR, ls="--", label=f"eps = {eps:g}: the upper bound must stay below")
+    ax.errorbar(
+        x,
+        rate,
+        yerr=yerr(rate, [(p[lo], p[hi]) for p in pts]),
+        fmt="o",
+        color=MEASURED_COLOR,
+        capsize=4,
+        zorder=3,
+        label="mean hinge loss over seeds, one-sided 95% t bounds"
+        if hinge
+        else "errors / prompts (pooled over seeds), CP 95% bounds",
+    )
+    ax.axhline(
+        eps, color=CLAIM_COLOR, ls="--", label=f"eps = {eps:g}: the upper bound must stay below"
+    )
     if ticks:
         ax.set_xticks(x, ticks, fontsize=7, rotation=30 if len(x) > 4 else 0)
         ax.set_xlim(-0.6, len(x) - 0.4)
@@ -134,20 +206,42 @@ def _strip(n: int, centre: float) -> np.ndarray:
 
 
 def draw_comparison(v: Verdict, path: Path) -> Path | None:
-    """The paired differences a - b (one dot per pair), their mean with the one-sided 95% t bounds, the margin and 0."""
+    """The paired differences a - b (one dot per pair), their mean with the one-sided 95% t bounds,
+    the margin and 0."""
     diffs = [x for x in v.details.get("differences", []) if _finite(x)]
     if not diffs or v.estimate is None:
         return None
     rel, margin = v.predicted.get("relation", ""), v.predicted.get("margin")
     fig, ax = new_axes()
-    ax.plot(_strip(len(diffs), 0.0), diffs, "o", color=MEASURED_COLOR, alpha=0.6, zorder=3, label=f"paired difference a - b ({len(diffs)} pairs)")
+    ax.plot(
+        _strip(len(diffs), 0.0),
+        diffs,
+        "o",
+        color=MEASURED_COLOR,
+        alpha=0.6,
+        zorder=3,
+        label=f"paired difference a - b ({len(diffs)} pairs)",
+    )
     e = v.estimate
-    bounds = (e.lower if math.isfinite(e.lower) else e.value, e.upper if math.isfinite(e.upper) else e.value)
-    ax.errorbar([1.0], [e.value], yerr=yerr([e.value], [bounds]), fmt="D", color="k", capsize=5, zorder=4,
-                label="mean, one-sided 95% t bounds")
+    bounds = (
+        e.lower if math.isfinite(e.lower) else e.value,
+        e.upper if math.isfinite(e.upper) else e.value,
+    )
+    ax.errorbar(
+        [1.0],
+        [e.value],
+        yerr=yerr([e.value], [bounds]),
+        fmt="D",
+        color="k",
+        capsize=5,
+        zorder=4,
+        label="mean, one-sided 95% t bounds",
+    )
     ax.axhline(0.0, color="k", lw=0.6, zorder=1)
     if _finite(margin):
-        ax.axhline(margin, color=CLAIM_COLOR, ls="--", label=f"margin: predicted a - b {rel} {margin:g}")
+        ax.axhline(
+            margin, color=CLAIM_COLOR, ls="--", label=f"margin: predicted a - b {rel} {margin:g}"
+        )
     draw_paper(ax, paper_values(v.claim_id))
     ax.set_xticks([0.0, 1.0], ["pairs", "mean"])
     ax.set_xlim(-0.6, 1.6)
@@ -159,8 +253,8 @@ def draw_comparison(v: Verdict, path: Path) -> Path | None:
 
 
 def draw_trend(v: Verdict, path: Path) -> Path | None:
-    """Per-x means with 95% t intervals over seeds (clipped to [0, 1] for proportions), the predicted direction
-    as an arrow, and the paper's values."""
+    """Per-x means with 95% t intervals over seeds (clipped to [0, 1] for proportions), the
+    predicted direction as an arrow, and the paper's values."""
     pts = [p for p in v.details.get("points", []) if _finite(p.get("x")) and _finite(p.get("mean"))]
     if not pts:
         return None
@@ -168,15 +262,32 @@ def draw_trend(v: Verdict, path: Path) -> Path | None:
     x, mean = [p["x"] for p in pts], [p["mean"] for p in pts]
     ivs = [t_interval(p["mean"], p.get("sd", math.nan), p.get("n", 1), clip=clip) for p in pts]
     fig, ax = new_axes()
-    ax.errorbar(x, mean, yerr=yerr(mean, ivs), fmt="o-", color=MEASURED_COLOR, capsize=3, zorder=3,
-                label=f"mean over seeds, 95% t interval{' (clipped to [0, 1])' if clip else ''}")
+    ax.errorbar(
+        x,
+        mean,
+        yerr=yerr(mean, ivs),
+        fmt="o-",
+        color=MEASURED_COLOR,
+        capsize=3,
+        zorder=3,
+        label=f"mean over seeds, 95% t interval{' (clipped to [0, 1])' if clip else ''}",
+    )
     log = set_grid_xscale(ax, x)
     draw_paper(ax, paper_values(v.claim_id), x_max=max(x))
     direction = v.predicted.get("direction", "")
-    if direction in ("increasing", "decreasing"):  # a legend entry, so the arrow never sits on the data
+    # a legend entry, so the arrow never sits on the data
+    if direction in ("increasing", "decreasing"):
         rho = v.details.get("rho")
-        ax.plot([], [], ls="none", marker=r"$\nearrow$" if direction == "increasing" else r"$\searrow$", ms=14, color=CLAIM_COLOR,
-                label=f"predicted: {direction}" + (f" (measured Spearman rho = {rho:.2f})" if _finite(rho) else ""))
+        ax.plot(
+            [],
+            [],
+            ls="none",
+            marker=r"$\nearrow$" if direction == "increasing" else r"$\searrow$",
+            ms=14,
+            color=CLAIM_COLOR,
+            label=f"predicted: {direction}"
+            + (f" (measured Spearman rho = {rho:.2f})" if _finite(rho) else ""),
+        )
     if clip:
         ax.set_ylim(-0.02, min(1.02, max(hi for _, hi in ivs) * 1.35 + 0.02))
     ax.set_xlabel(v.details.get("x_axis", "x") + (" (log)" if log else ""))
@@ -185,25 +296,57 @@ def draw_trend(v: Verdict, path: Path) -> Path | None:
 
 
 def draw_threshold(v: Verdict, path: Path) -> Path | None:
-    """Every run's value, the mean with its one-sided 95% t bounds (clipped to [0, 1] for proportions), the
-    per-point means where there are several grid points, the threshold and the paper's values."""
+    """Every run's value, the mean with its one-sided 95% t bounds (clipped to [0, 1] for
+    proportions), the per-point means where there are several grid points, the threshold and the
+    paper's values."""
     vals = [x for x in v.details.get("values", []) if _finite(x)]
     thr = v.predicted.get("threshold")
     if not vals or v.estimate is None or not _finite(thr):
         return None
     clip = proportion_clip(v) or (-math.inf, math.inf)
     e = v.estimate
-    lo, hi = max(clip[0], e.lower if math.isfinite(e.lower) else e.value), min(clip[1], e.upper if math.isfinite(e.upper) else e.value)
+    lo, hi = (
+        max(clip[0], e.lower if math.isfinite(e.lower) else e.value),
+        min(clip[1], e.upper if math.isfinite(e.upper) else e.value),
+    )
     fig, ax = new_axes()
-    ax.plot(_strip(len(vals), 0.0), vals, "o", color=MEASURED_COLOR, alpha=0.6, zorder=3, label=f"per run ({len(vals)} runs)")
-    ax.errorbar([1.0], [e.value], yerr=yerr([e.value], [(lo, hi)]), fmt="D", color="k", capsize=5, zorder=4,
-                label="mean, one-sided 95% t bounds")
+    ax.plot(
+        _strip(len(vals), 0.0),
+        vals,
+        "o",
+        color=MEASURED_COLOR,
+        alpha=0.6,
+        zorder=3,
+        label=f"per run ({len(vals)} runs)",
+    )
+    ax.errorbar(
+        [1.0],
+        [e.value],
+        yerr=yerr([e.value], [(lo, hi)]),
+        fmt="D",
+        color="k",
+        capsize=5,
+        zorder=4,
+        label="mean, one-sided 95% t bounds",
+    )
     ticks = ["runs", "mean"]
     per = v.details.get("points", [])
     if len(per) > 1:
-        ax.plot(range(2, 2 + len(per)), [p["mean"] for p in per], "s", color="C2", zorder=3, label="mean per grid point")
+        ax.plot(
+            range(2, 2 + len(per)),
+            [p["mean"] for p in per],
+            "s",
+            color="C2",
+            zorder=3,
+            label="mean per grid point",
+        )
         ticks += [textwrap.shorten(fmt_point(p["point"]), 18) for p in per]
-    ax.axhline(thr, color=CLAIM_COLOR, ls="--", label=f"threshold: mean {v.predicted.get('relation', '')} {thr:g}")
+    ax.axhline(
+        thr,
+        color=CLAIM_COLOR,
+        ls="--",
+        label=f"threshold: mean {v.predicted.get('relation', '')} {thr:g}",
+    )
     draw_paper(ax, paper_values(v.claim_id))
     ax.set_xticks(range(len(ticks)), ticks, fontsize=7, rotation=20 if len(ticks) > 3 else 0)
     ax.set_xlim(-0.6, len(ticks) - 0.4)
@@ -213,11 +356,17 @@ def draw_threshold(v: Verdict, path: Path) -> Path | None:
     return finish(fig, ax, _title(v, v.prediction), path, outside=True)
 
 
-for _kind, _drawer in (("rate", draw_rate), ("bound", draw_bound), ("comparison", draw_comparison), ("trend", draw_trend),
-                       ("threshold", draw_threshold)):
+for _kind, _drawer in (
+    ("rate", draw_rate),
+    ("bound", draw_bound),
+    ("comparison", draw_comparison),
+    ("trend", draw_trend),
+    ("threshold", draw_threshold),
+):
     KIND_FIGURES.register(_kind, _drawer)
 
 
 def draw_kind_figure(v: Verdict, path: Path) -> Path | None:
-    """The kind figure of `v` at `path` (None when its kind has no drawer or the verdict has nothing to draw, e.g. ERROR)."""
+    """The kind figure of `v` at `path` (None when its kind has no drawer or the verdict has nothing
+    to draw, e.g. ERROR)."""
     return KIND_FIGURES.get(v.kind)(v, path) if v.kind in KIND_FIGURES else None

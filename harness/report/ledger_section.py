@@ -1,11 +1,10 @@
-"""How reports mark a claim re-planned after a verdict: its `[[changes]]` log, the old verdict kept visible.
+"""How reports mark a claim re-planned after a verdict: its `[[changes]]` log, the old verdict kept
+visible.
 
-Every report reads the same stored fields of a verdict (`plan_changes`,
-`plan_digest`; harness.claims.plan), as a Verdict or as the dict verdicts.json
-holds, and says it the same way: "re-planned after INCONCLUSIVE at commit
-ee948af: <why>". The Markdown report, the HTML page and the terminal tables use
-these functions.
-"""
+Every report reads the same stored fields of a verdict (`plan_changes`, `plan_digest`;
+harness.claims.plan), as a Verdict or as the dict verdicts.json holds, and says it the same way:
+"re-planned after INCONCLUSIVE at commit ee948af: <why>". The Markdown report, the HTML page and the
+terminal tables use these functions."""
 
 from __future__ import annotations
 
@@ -23,7 +22,8 @@ def changes(v: Any) -> list[dict[str, str]]:
 
 
 def headline(change: dict[str, str], short: bool = False) -> str:
-    """'re-planned after INCONCLUSIVE at commit ee948af (2026-11-23)' for one entry ('... at ee948af' when short)."""
+    """'re-planned after INCONCLUSIVE at commit ee948af (2026-11-23)' for one entry ('... at
+    ee948af' when short)."""
     at = f" at {'' if short else 'commit '}{change['commit'][:7]}" if change.get("commit") else ""
     when = f" ({change['date']})" if change.get("date") and not short else ""
     return f"re-planned after {change.get('old_verdict', 'not recorded')}{at}{when}"
@@ -31,7 +31,10 @@ def headline(change: dict[str, str], short: bool = False) -> str:
 
 def describe(change: dict[str, str]) -> str:
     """One entry in full: the headline, what changed, why, and the replaced plan's digest."""
-    return f"{headline(change)}: {change.get('what', '')}. Why: {change.get('why', '')} (old plan {change.get('old_plan', '?')})"
+    return (
+        f"{headline(change)}: {change.get('what', '')}. Why: {change.get('why', '')} (old plan "
+        f"{change.get('old_plan', '?')})"
+    )
 
 
 def marker(v: Any, short: bool = False) -> str:
@@ -44,14 +47,20 @@ def marker(v: Any, short: bool = False) -> str:
 
 
 def markdown_lines(v: Any) -> list[str]:
-    """The detail lines of a claim in report.md: the plan digest, and each re-planning in bold with its old verdict."""
+    """The detail lines of a claim in report.md: the plan digest, and each re-planning in bold with
+    its old verdict."""
     digest = field_of(v, "plan_digest", "")
     lines = [f"- plan: `{digest}`"] if digest else []
-    return lines + [f"- **{headline(c)}**: {c.get('what', '')}. Why: {c.get('why', '')} (old plan `{c.get('old_plan', '?')}`)"
-                    for c in changes(v)]
+    return lines + [
+        f"- **{headline(c)}**: {c.get('what', '')}. Why: {c.get('why', '')} (old plan "
+        f"`{c.get('old_plan', '?')}`)"
+        for c in changes(v)
+    ]
 
 
 def html_items(v: Any) -> list[tuple[str, str]]:
     """(label, text) items of a claim's section on the HTML page."""
     digest = field_of(v, "plan_digest", "")
-    return [("re-planned", describe(c)) for c in changes(v)] + ([("plan", digest)] if digest else [])
+    return [("re-planned", describe(c)) for c in changes(v)] + (
+        [("plan", digest)] if digest else []
+    )

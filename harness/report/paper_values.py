@@ -1,10 +1,11 @@
-"""The paper's reported values (as SPEC.md gives them), by claim id, drawn into that claim's figures as "paper".
+"""The paper's reported values (as SPEC.md gives them), by claim id, drawn into that claim's figures
+as "paper".
 
-SPEC gives few numbers: same-pattern attention ~0.4 -> ~1.0 (one layer) and ~0.8-0.9 per layer (deep model),
-error flat up to ~15% small-magnitude pruning, in-domain and OOD (S1 >= 1) error near 0, OOD plateaus growing
-as S1 falls below 1 (0.9, 0.7, 0.5), and Theorem 3.3's B >= max(eps^-2, M1) with M1 = 6. Claims the paper
-gives no number for have no entry; a rate claim's exponent is drawn from its prediction.
-"""
+SPEC gives few numbers: same-pattern attention ~0.4 -> ~1.0 (one layer) and ~0.8-0.9 per layer (deep
+model), error flat up to ~15% small-magnitude pruning, in-domain and OOD (S1 >= 1) error near 0, OOD
+plateaus growing as S1 falls below 1 (0.9, 0.7, 0.5), and Theorem 3.3's B >= max(eps^-2, M1) with M1
+= 6. Claims the paper gives no number for have no entry; a rate claim's exponent is drawn from its
+prediction."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ PAPER_COLOR = "C4"
 
 @dataclass(frozen=True)
 class PaperValue:
-    """One reported value: a horizontal line at `y`, a band `band` = (low, high), a vertical line at `x`, or a
-    shaded range of x `x_span` = (low, high); `x_from` limits a horizontal line to x >= x_from (the paper's value
-    holds only there)."""
+    """One reported value: a horizontal line at `y`, a band `band` = (low, high), a vertical line at
+    `x`, or a shaded range of x `x_span` = (low, high); `x_from` limits a horizontal line to x >=
+    x_from (the paper's value holds only there)."""
 
     label: str
     y: float | None = None
@@ -30,7 +31,9 @@ class PaperValue:
 _ATTN = PaperValue("paper: ~0.4 -> ~1.0 over training", y=1.0)
 _PRUNE_FLAT = PaperValue("paper: error flat up to ~15% (difference ~0)", y=0.0)
 _OOD_LOW = PaperValue("paper: OOD error near 0 for S1 >= 1", y=0.0, x_from=1.0)
-_OOD_PLATEAU = PaperValue("paper: S1 < 1, error plateaus grow as S1 falls (0.9, 0.7, 0.5)", x_span=(0.0, 1.0))
+_OOD_PLATEAU = PaperValue(
+    "paper: S1 < 1, error plateaus grow as S1 falls (0.9, 0.7, 0.5)", x_span=(0.0, 1.0)
+)
 
 PAPER: dict[str, tuple[PaperValue, ...]] = {
     "attn-concentration": (_ATTN,),
@@ -53,8 +56,8 @@ def paper_values(claim_id: str) -> tuple[PaperValue, ...]:
 
 
 def draw_paper(ax, values: tuple[PaperValue, ...], x_max: float | None = None) -> None:
-    """Draw `values` on `ax` in the paper's colour, each labelled (for the legend); `x_max` ends a line that starts
-    at `x_from` (default: the axes' right edge)."""
+    """Draw `values` on `ax` in the paper's colour, each labelled (for the legend); `x_max` ends a
+    line that starts at `x_from` (default: the axes' right edge)."""
     for pv in values:
         style = dict(color=PAPER_COLOR, lw=1.4, ls="-.", zorder=1.5, label=pv.label)
         if pv.band is not None:
@@ -68,5 +71,12 @@ def draw_paper(ax, values: tuple[PaperValue, ...], x_max: float | None = None) -
             ax.axvline(pv.x, **style)
         elif pv.x_span is not None:  # shaded within the data's x range only
             lim = ax.get_xlim()
-            ax.axvspan(max(pv.x_span[0], lim[0]), min(pv.x_span[1], lim[1]), color=PAPER_COLOR, alpha=0.1, lw=0, label=pv.label)
+            ax.axvspan(
+                max(pv.x_span[0], lim[0]),
+                min(pv.x_span[1], lim[1]),
+                color=PAPER_COLOR,
+                alpha=0.1,
+                lw=0,
+                label=pv.label,
+            )
             ax.set_xlim(lim)

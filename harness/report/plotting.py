@@ -1,4 +1,5 @@
-"""The matplotlib setup, axis and interval helpers and save steps shared by every report figure (headless, Agg)."""
+"""The matplotlib setup, axis and interval helpers and save steps shared by every report figure
+(headless, Agg)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def new_axes(size: tuple[float, float] = (5.2, 3.8)):
 
 
 def new_panels(ncols: int, size: tuple[float, float]):
-    """A (figure, axes array) with `ncols` panels side by side sharing the y axis, on the Agg backend."""
+    """A (figure, axes array) with `ncols` panels side by side sharing the y axis, on the Agg
+    backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -27,8 +29,8 @@ def new_panels(ncols: int, size: tuple[float, float]):
 
 
 def save_figure(fig, path: Path) -> Path:
-    """Tight layout, save as PNG (creating the folder; the bounding box grown to a legend placed outside the axes),
-    close; returns the path."""
+    """Tight layout, save as PNG (creating the folder; the bounding box grown to a legend placed
+    outside the axes), close; returns the path."""
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
@@ -39,25 +41,33 @@ def save_figure(fig, path: Path) -> Path:
 
 
 def finish(fig, ax, title: str, path: Path, outside: bool = False) -> Path:
-    """Title, legend, tight layout, save as PNG, close; returns the path. `outside` puts the legend below the axes
-    (for figures whose data fill the plot, so the legend hides nothing)."""
+    """Title, legend, tight layout, save as PNG, close; returns the path. `outside` puts the legend
+    below the axes (for figures whose data fill the plot, so the legend hides nothing)."""
     ax.set_title(title, fontsize=9)
     if outside:
         n = len(ax.get_legend_handles_labels()[1])
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=1 if n <= 4 else 2, frameon=False)
+        ax.legend(
+            fontsize=7,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.24),
+            ncol=1 if n <= 4 else 2,
+            frameon=False,
+        )
     else:
         ax.legend(fontsize=7, loc="best", framealpha=0.85)
     return save_figure(fig, path)
 
 
 GEOMETRIC_MIN_RATIO = 1.5  # successive grid values growing by more than this factor...
-GEOMETRIC_SPREAD = 2.5  # ...with the largest and smallest such ratio within this factor of each other: a log axis
+# ...with the largest and smallest such ratio within this factor of each other: a log axis
+GEOMETRIC_SPREAD = 2.5
 MAX_GRID_TICKS = 8  # more grid values than this get 1-2-5 ticks instead of one per value
 
 
 def is_geometric(values: list[float]) -> bool:
-    """Whether a grid is geometric (e.g. B = 1, 2, 4, ..., 64): three or more positive values whose successive
-    ratios are all > 1.5 and roughly constant. Such a grid reads on a log axis; on a linear one it bunches up."""
+    """Whether a grid is geometric (e.g. B = 1, 2, 4, ..., 64): three or more positive values whose
+    successive ratios are all > 1.5 and roughly constant. Such a grid reads on a log axis; on a
+    linear one it bunches up."""
     xs = sorted({float(v) for v in values})
     if len(xs) < 3 or xs[0] <= 0:
         return False
@@ -66,14 +76,14 @@ def is_geometric(values: list[float]) -> bool:
 
 
 def set_grid_xscale(ax, values: list[float], force_log: bool = False) -> bool:
-    """A log x axis with ticks at the grid values (1-2-5 ticks on a dense grid) where the grid is geometric (or
-    `force_log`); linear otherwise.
-    Returns whether the axis is logarithmic."""
+    """A log x axis with ticks at the grid values (1-2-5 ticks on a dense grid) where the grid is
+    geometric (or `force_log`); linear otherwise. Returns whether the axis is logarithmic."""
     if not (force_log or is_geometric(values)):
         return False
     xs = sorted({float(v) for v in values})
     ax.set_xscale("log")
-    if len(xs) > MAX_GRID_TICKS:  # a dense grid (e.g. l_ts = 1..48): 1-2-5 ticks, or the labels run together
+    # a dense grid (e.g. l_ts = 1..48): 1-2-5 ticks, or the labels run together
+    if len(xs) > MAX_GRID_TICKS:
         plain_log_ticks(ax.xaxis)
         return True
     ax.set_xticks(xs, [f"{x:g}" for x in xs])
@@ -82,7 +92,8 @@ def set_grid_xscale(ax, values: list[float], force_log: bool = False) -> bool:
 
 
 def plain_log_ticks(axis) -> None:
-    """Ticks of a log axis (ax.xaxis or ax.yaxis) at 1, 2, 5 x 10^k, written as plain numbers (0.2, not 2 x 10^-1)."""
+    """Ticks of a log axis (ax.xaxis or ax.yaxis) at 1, 2, 5 x 10^k, written as plain numbers (0.2,
+    not 2 x 10^-1)."""
     from matplotlib.ticker import FuncFormatter, LogLocator
 
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
@@ -90,10 +101,12 @@ def plain_log_ticks(axis) -> None:
     axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
 
-def t_interval(mean: float, sd: float, n: int, level: float = 0.95,
-               clip: tuple[float, float] | None = None) -> tuple[float, float]:
-    """Two-sided t interval of a mean of n values with standard deviation sd (the mean itself when n < 2 or sd is
-    not finite), clipped to `clip` (e.g. (0, 1) for a rate: an interval of a proportion never leaves [0, 1])."""
+def t_interval(
+    mean: float, sd: float, n: int, level: float = 0.95, clip: tuple[float, float] | None = None
+) -> tuple[float, float]:
+    """Two-sided t interval of a mean of n values with standard deviation sd (the mean itself when n
+    < 2 or sd is not finite), clipped to `clip` (e.g. (0, 1) for a rate: an interval of a proportion
+    never leaves [0, 1])."""
     from scipy.stats import t
 
     if n < 2 or not math.isfinite(sd):
@@ -108,12 +121,17 @@ def t_interval(mean: float, sd: float, n: int, level: float = 0.95,
 
 def yerr(means: list[float], intervals: list[tuple[float, float]]) -> list[list[float]]:
     """matplotlib's asymmetric yerr ([below], [above]) from intervals around the means."""
-    return [[max(0.0, m - lo) for m, (lo, _) in zip(means, intervals)], [max(0.0, hi - m) for m, (_, hi) in zip(means, intervals)]]
+    return [
+        [max(0.0, m - lo) for m, (lo, _) in zip(means, intervals)],
+        [max(0.0, hi - m) for m, (_, hi) in zip(means, intervals)],
+    ]
 
 
-def seed_interval(values: list[float], clip: tuple[float, float] | None = None) -> tuple[float, float, float]:
-    """(mean, lower, upper) of the finite `values` (one per seed) with a 95% t interval, clipped to `clip`;
-    nan when there are none."""
+def seed_interval(
+    values: list[float], clip: tuple[float, float] | None = None
+) -> tuple[float, float, float]:
+    """(mean, lower, upper) of the finite `values` (one per seed) with a 95% t interval, clipped to
+    `clip`; nan when there are none."""
     v = [x for x in values if isinstance(x, (int, float)) and math.isfinite(x)]
     if not v:
         return math.nan, math.nan, math.nan
@@ -123,8 +141,9 @@ def seed_interval(values: list[float], clip: tuple[float, float] | None = None) 
 
 
 def accepted_exponents(predicted: dict) -> tuple[float, float, str]:
-    """The exponents a rate prediction accepts, as (low, high, legend text): b0 +- margin for a tight law; for a
-    sufficient condition (`limit` lower or upper, tested one-sided) everything on the allowed side of its edge."""
+    """The exponents a rate prediction accepts, as (low, high, legend text): b0 +- margin for a
+    tight law; for a sufficient condition (`limit` lower or upper, tested one-sided) everything on
+    the allowed side of its edge."""
     b0, m = float(predicted["exponent"]), float(predicted["margin"])
     limit = predicted.get("limit")
     if limit == "lower":

@@ -40,13 +40,16 @@ def _problem(run: Any) -> str | None:
 
 
 def load_run(run_dir: str | Path) -> dict[str, Any]:
-    """The run's {meta, verdicts}; RunFolderError if the folder is missing, empty, partial or corrupt."""
+    """The run's {meta, verdicts}; RunFolderError if the folder is missing, empty, partial or
+    corrupt."""
     d = Path(run_dir)
     if not d.is_dir():
         raise RunFolderError(f"{d}: not a run folder (no such folder)")
     p = d / "verdicts.json"
     if not p.is_file():
-        raise RunFolderError(f"{d}: not a run folder (no verdicts.json: empty, or a run that did not finish)")
+        raise RunFolderError(
+            f"{d}: not a run folder (no verdicts.json: empty, or a run that did not finish)"
+        )
     try:
         run = json.loads(p.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -57,7 +60,9 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
     return run
 
 
-def load_runs(run_dirs: list[str | Path], warn: Any = None) -> list[tuple[str | Path, dict[str, Any]]]:
+def load_runs(
+    run_dirs: list[str | Path], warn: Any = None
+) -> list[tuple[str | Path, dict[str, Any]]]:
     """(folder, run) for every readable run; an unreadable one is skipped with `warn(message)`.
     RunFolderError if none is readable."""
     out = []
@@ -68,13 +73,19 @@ def load_runs(run_dirs: list[str | Path], warn: Any = None) -> list[tuple[str | 
             if warn:
                 warn(f"skipped {exc}")
     if not out:
-        raise RunFolderError(f"no readable run among {len(run_dirs)} folder(s)" + (f", e.g. {run_dirs[0]}" if run_dirs else ""))
+        raise RunFolderError(
+            f"no readable run among {len(run_dirs)} folder(s)"
+            + (f", e.g. {run_dirs[0]}" if run_dirs else "")
+        )
     return out
 
 
-def latest_run(runs_dir: str | Path, profile: str, exclude: str | Path | None = None, warn: Any = None) -> Path | None:
-    """The newest readable run folder of `profile` under `runs_dir` (by its recorded start time, then by name), other
-    than `exclude`; None if there is none. Unreadable folders are skipped with `warn(message)`."""
+def latest_run(
+    runs_dir: str | Path, profile: str, exclude: str | Path | None = None, warn: Any = None
+) -> Path | None:
+    """The newest readable run folder of `profile` under `runs_dir` (by its recorded start time,
+    then by name), other than `exclude`; None if there is none. Unreadable folders are skipped with
+    `warn(message)`."""
     root = Path(runs_dir)
     skip = Path(exclude).resolve() if exclude else None
     found: list[tuple[str, str, Path]] = []

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from harness.report import ledger_section
 
@@ -18,7 +19,8 @@ MIN_WIDTH = 60
 
 
 def width(requested: int | None = None) -> int:
-    """Columns to fit: `requested`, else $COLUMNS, else the terminal's, else 100 (never under 60)."""
+    """Columns to fit: `requested`, else $COLUMNS, else the terminal's, else 100 (never under
+    60)."""
     if requested:
         return max(MIN_WIDTH, requested)
     env = os.environ.get("COLUMNS", "")
@@ -31,7 +33,7 @@ def clip(text: Any, n: int) -> str:
     """`text` on one line, at most n characters ("..." marks a cut)."""
     s = " ".join(str(text).split())
     if n <= 3:
-        return s[:max(0, n)]
+        return s[: max(0, n)]
     return s if len(s) <= n else s[: n - 3].rstrip() + "..."
 
 
@@ -43,19 +45,24 @@ def short_path(path: Any) -> str:
 
 
 def outcome_name(verdict: str, expected: tuple[str, str] | list | None) -> str:
-    """The one name of an outcome: the verdict, with "(recorded)" when it matches the recorded expectation."""
+    """The one name of an outcome: the verdict, with "(recorded)" when it matches the recorded
+    expectation."""
     return f"{verdict} (recorded)" if expected and expected[0] == verdict else verdict
 
 
 def short_measurement(measurement: str, prediction: str) -> str:
-    """"measured M | predicted P": both cut to their first clause (before ';'), the report has the rest."""
+    """ "measured M | predicted P": both cut to their first clause (before ';'), the report has the
+    rest."""
     return f"measured {measurement.split(';')[0]} | predicted {prediction.split(';')[0]}"
 
 
-def table(rows: Iterable[tuple[str, ...]], cols: int | None = None,
-          headers: tuple[str, ...] = ("claim", "verdict", "measured vs predicted")) -> str:
-    """Rows of three columns (claim, outcome, detail by default; a fourth, e.g. robustness, goes before the detail)
-    as a table no line of which is wider than `cols`."""
+def table(
+    rows: Iterable[tuple[str, ...]],
+    cols: int | None = None,
+    headers: tuple[str, ...] = ("claim", "verdict", "measured vs predicted"),
+) -> str:
+    """Rows of three columns (claim, outcome, detail by default; a fourth, e.g. robustness, goes
+    before the detail) as a table no line of which is wider than `cols`."""
     rows = [tuple(r) for r in rows]
     w = width(cols)
     caps = [(5, 28), (7, 24)] + [(len(h), 12) for h in headers[2:-1]]
@@ -66,37 +73,57 @@ def table(rows: Iterable[tuple[str, ...]], cols: int | None = None,
         head = "  ".join(f"{clip(c, n):<{n}}" for c, n in zip(cells, fixed))
         return f"{head}  {clip(cells[-1], rest)}".rstrip()
 
-    lines = [line(headers),
-             "  ".join("-" * n for n in fixed) + f"  {'-' * min(rest, 21)}"]
+    lines = [line(headers), "  ".join("-" * n for n in fixed) + f"  {'-' * min(rest, 21)}"]
     lines += [line(r) for r in rows]
     return "\n".join(x[:w] for x in lines)
 
 
 def detail(v: Any) -> str:
-    """The third column for a Verdict or a stored verdict dict: the short measurement, after the re-planning mark
-    ("re-planned after INCONCLUSIVE at ee948af | measured ...") when the claim's plan changed after a verdict."""
+    """The third column for a Verdict or a stored verdict dict: the short measurement, after the
+    re-planning mark ("re-planned after INCONCLUSIVE at ee948af | measured ...") when the claim's
+    plan changed after a verdict."""
     f = ledger_section.field_of
     mark = ledger_section.marker(v, short=True)
-    return (f"{mark} | " if mark else "") + short_measurement(f(v, "measurement", ""), f(v, "prediction", ""))
+    return (f"{mark} | " if mark else "") + short_measurement(
+        f(v, "measurement", ""), f(v, "prediction", "")
+    )
 
 
-def verdict_table(verdicts: Iterable[Any], cols: int | None = None, robustness: dict[str, str] | None = None) -> str:
-    """The compact table of Verdict objects (claim, outcome, short measurement against prediction); with `robustness`
-    (claim id -> ROBUST / FRAGILE / PARTIAL) a robustness column, — for claims without a multiverse."""
+def verdict_table(
+    verdicts: Iterable[Any], cols: int | None = None, robustness: dict[str, str] | None = None
+) -> str:
+    """The compact table of Verdict objects (claim, outcome, short measurement against prediction);
+    with `robustness` (claim id -> ROBUST / FRAGILE / PARTIAL) a robustness column, — for claims
+    without a multiverse."""
     if robustness is None:
-        return table(((v.claim_id, outcome_name(v.verdict, v.expected), detail(v))
-                      for v in verdicts), cols)
-    return table(((v.claim_id, outcome_name(v.verdict, v.expected), robustness.get(v.claim_id, "—"),
-                   detail(v)) for v in verdicts), cols,
-                 headers=("claim", "verdict", "robustness", "measured vs predicted"))
+        return table(
+            ((v.claim_id, outcome_name(v.verdict, v.expected), detail(v)) for v in verdicts), cols
+        )
+    return table(
+        (
+            (
+                v.claim_id,
+                outcome_name(v.verdict, v.expected),
+                robustness.get(v.claim_id, "—"),
+                detail(v),
+            )
+            for v in verdicts
+        ),
+        cols,
+        headers=("claim", "verdict", "robustness", "measured vs predicted"),
+    )
 
 
 def stored_table(verdicts: list[dict[str, Any]], cols: int | None = None) -> str:
-    """The compact table of a run folder's stored verdicts (verdicts.json), with the robustness column when the run
-    had a multiverse (a claim without one shows —)."""
-    rows = [(v["claim_id"], outcome_name(v["verdict"], v.get("expected")), detail(v))
-            for v in verdicts]
+    """The compact table of a run folder's stored verdicts (verdicts.json), with the robustness
+    column when the run had a multiverse (a claim without one shows —)."""
+    rows = [
+        (v["claim_id"], outcome_name(v["verdict"], v.get("expected")), detail(v)) for v in verdicts
+    ]
     if not any(v.get("multiverse") for v in verdicts):
         return table(rows, cols)
-    return table([(a, b, str(v.get("robustness", "—")), c) for (a, b, c), v in zip(rows, verdicts)], cols,
-                 headers=("claim", "verdict", "robustness", "measured vs predicted"))
+    return table(
+        [(a, b, str(v.get("robustness", "—")), c) for (a, b, c), v in zip(rows, verdicts)],
+        cols,
+        headers=("claim", "verdict", "robustness", "measured vs predicted"),
+    )

@@ -1,20 +1,22 @@
-"""Run the multiverse: every claim judged again under each applicable alternative, one alternative at a time.
+"""Run the multiverse: every claim judged again under each applicable alternative, one alternative
+at a time.
 
-The main verdicts come from the ordinary run (Holm across claims, as always). The derived claims (ordinary `Claim`
-objects, harness.claims.multiverse_derive) go through the same runner in one call, so their units are planned
-together and a unit already in the store (an analysis-only alternative reuses the main setting's models) is never
-retrained. Family-wise control of the alternatives: Holm within each claim's multiverse (the claim's alternatives
-are one family; the main verdict is not in it): an alternative's refutation that does not survive becomes
-INCONCLUSIVE, as a main refutation does across claims. The result per claim is a JSON-ready block for verdicts.json
-and the report (`multiverse`), with its label ROBUST / FRAGILE / PARTIAL.
-"""
+The main verdicts come from the ordinary run (Holm across claims, as always). The derived claims
+(ordinary `Claim` objects, harness.claims.multiverse_derive) go through the same runner in one call,
+so their units are planned together and a unit already in the store (an analysis-only alternative
+reuses the main setting's models) is never retrained. Family-wise control of the alternatives: Holm
+within each claim's multiverse (the claim's alternatives are one family; the main verdict is not in
+it): an alternative's refutation that does not survive becomes INCONCLUSIVE, as a main refutation
+does across claims. The result per claim is a JSON-ready block for verdicts.json and the report
+(`multiverse`), with its label ROBUST / FRAGILE / PARTIAL."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.claims.claim import Claim
 from harness.claims.multiverse import Alternative, load_narrowing
@@ -23,13 +25,18 @@ from harness.claims.verdicts import Verdict, family_control
 from harness.run.execution import Executor
 from harness.run.runner import ClaimRun, run_claims
 
-CORRECTION = ("Holm within each claim's multiverse: the claim's alternatives are one family (the main verdict keeps "
-              "the run's correction across claims); a refutation under an alternative whose Holm-adjusted p is not "
-              "below 0.05 is reported INCONCLUSIVE")
+CORRECTION = (
+    "Holm within each claim's multiverse: the claim's alternatives are one family (the main "
+    "verdict keeps "
+    "the run's correction across claims); a refutation under an alternative whose Holm-adjusted p "
+    "is not "
+    "below 0.05 is reported INCONCLUSIVE"
+)
 
 
 def plan_variants(claims: list[Claim], alternatives: list[Alternative]) -> dict[str, list[Variant]]:
-    """Claim id -> its variants (derived or skipped with a reason); ClaimError for a bad `[multiverse]` table."""
+    """Claim id -> its variants (derived or skipped with a reason); ClaimError for a bad
+    `[multiverse]` table."""
     names = [a.name for a in alternatives]
     return {c.id: derive_all(c, alternatives, load_narrowing(c.path, names)) for c in claims}
 
@@ -39,35 +46,73 @@ def _num(x: Any) -> Any:
 
 
 def _verdict_row(v: Verdict) -> dict[str, Any]:
-    return {"verdict": v.verdict, "measurement": v.measurement, "over": v.over, "p_refute": _num(v.p_refute),
-            "p_refute_adjusted": _num(v.details.get("p_refute_adjusted")), "notes": list(v.notes),
-            "estimate": dataclasses.asdict(v.estimate) if v.estimate else None}
+    return {
+        "verdict": v.verdict,
+        "measurement": v.measurement,
+        "over": v.over,
+        "p_refute": _num(v.p_refute),
+        "p_refute_adjusted": _num(v.details.get("p_refute_adjusted")),
+        "notes": list(v.notes),
+        "estimate": dataclasses.asdict(v.estimate) if v.estimate else None,
+    }
 
 
-def multiverse_block(main: Verdict, variants: list[Variant], judged: dict[str, Verdict]) -> dict[str, Any]:
-    """The claim's `multiverse` block: the main verdict, every alternative (judged or skipped, with why), the label."""
+def multiverse_block(
+    main: Verdict, variants: list[Variant], judged: dict[str, Verdict]
+) -> dict[str, Any]:
+    """The claim's `multiverse` block: the main verdict, every alternative (judged or skipped, with
+    why), the label."""
     rows = []
     for var in variants:
         a = var.alternative
         row: dict[str, Any] = {"name": a.name, "change": a.change(), "why": a.why}
         if var.claim is None:
-            row.update(status="skipped", skipped=var.skipped, verdict=None, measurement="", estimate=None)
+            row.update(
+                status="skipped", skipped=var.skipped, verdict=None, measurement="", estimate=None
+            )
         else:
             row.update(status="ran", skipped="", **_verdict_row(judged[a.name]))
         rows.append(row)
-    lab = robustness(main.verdict, [(r["name"], r["verdict"]) for r in rows if r["status"] == "ran"])
-    return {"label": lab.label, "flips": lab.flips, "undecided": lab.undecided, "correction": CORRECTION,
-            "main": {**_verdict_row(main), "predicted": dict(main.predicted)}, "alternatives": rows}
+    lab = robustness(
+        main.verdict, [(r["name"], r["verdict"]) for r in rows if r["status"] == "ran"]
+    )
+    return {
+        "label": lab.label,
+        "flips": lab.flips,
+        "undecided": lab.undecided,
+        "correction": CORRECTION,
+        "main": {**_verdict_row(main), "predicted": dict(main.predicted)},
+        "alternatives": rows,
+    }
 
 
-def run_multiverse(runs: list[ClaimRun], variants: dict[str, list[Variant]], results_dir: str | Path, executor: Executor,
-                   max_ensemble: int = 64, progress: bool = True, log: Callable[[str], None] | None = None,
-                   reuse_stale: bool = False) -> tuple[dict[str, dict[str, Any]], list[ClaimRun]]:
-    """Judge every runnable variant (one runner call, no family control there), then Holm within each claim's
-    multiverse; returns (claim id -> multiverse block, the variants' claim runs)."""
+def run_multiverse(
+    runs: list[ClaimRun],
+    variants: dict[str, list[Variant]],
+    results_dir: str | Path,
+    executor: Executor,
+    max_ensemble: int = 64,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    reuse_stale: bool = False,
+) -> tuple[dict[str, dict[str, Any]], list[ClaimRun]]:
+    """Judge every runnable variant (one runner call, no family control there), then Holm within
+    each claim's multiverse; returns (claim id -> multiverse block, the variants' claim runs)."""
     todo = [(cid, v) for cid, vs in variants.items() for v in vs if v.claim is not None]
-    alt_runs = run_claims([v.claim for _, v in todo], results_dir, executor, max_ensemble=max_ensemble, progress=progress,
-                          family="none", log=log, reuse_stale=reuse_stale) if todo else []
+    alt_runs = (
+        run_claims(
+            [v.claim for _, v in todo],
+            results_dir,
+            executor,
+            max_ensemble=max_ensemble,
+            progress=progress,
+            family="none",
+            log=log,
+            reuse_stale=reuse_stale,
+        )
+        if todo
+        else []
+    )
     by_obj = {id(r.claim): r for r in alt_runs}
     judged: dict[str, dict[str, Verdict]] = {}
     for i, (cid, v) in enumerate(todo):
@@ -75,5 +120,10 @@ def run_multiverse(runs: list[ClaimRun], variants: dict[str, list[Variant]], res
         judged.setdefault(cid, {})[v.alternative.name] = r.verdict
     for per_claim in judged.values():
         family_control(list(per_claim.values()), "holm")
-    blocks = {r.claim.id: multiverse_block(r.verdict, variants.get(r.claim.id, []), judged.get(r.claim.id, {})) for r in runs}
+    blocks = {
+        r.claim.id: multiverse_block(
+            r.verdict, variants.get(r.claim.id, []), judged.get(r.claim.id, {})
+        )
+        for r in runs
+    }
     return blocks, alt_runs

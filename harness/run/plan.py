@@ -29,8 +29,11 @@ from harness.world.config import split_name
 
 
 def _point_order(point: dict) -> tuple[str, str]:
-    """Eval points sorted so that points with the same test prompts (same data overrides) sit together."""
-    return canonical({k: v for k, v in point.items() if split_name(k)[0] == "data"}), canonical(point)
+    """Eval points sorted so that points with the same test prompts (same data overrides) sit
+    together."""
+    return canonical({k: v for k, v in point.items() if split_name(k)[0] == "data"}), canonical(
+        point
+    )
 
 
 @dataclass
@@ -57,7 +60,9 @@ class Sharing:
     def text(self) -> str:
         if not self.shared:
             return f"shares none of its {self.models} models"
-        return f"shares {self.shared} of its {self.models} models with: {', '.join(self.with_claims)}"
+        return (
+            f"shares {self.shared} of its {self.models} models with: {', '.join(self.with_claims)}"
+        )
 
 
 @dataclass
@@ -83,7 +88,8 @@ class Plan:
         return out
 
     def sharing(self) -> dict[str, Sharing]:
-        """Per claim: how many of its models (distinct planned units) other claims use, and which claims."""
+        """Per claim: how many of its models (distinct planned units) other claims use, and which
+        claims."""
         users = self.users()
         out = {}
         for cp in self.claims:
@@ -95,8 +101,9 @@ class Plan:
 
 
 def plan_run(claims: list[Claim], device: str = "cpu") -> Plan:
-    """Expand every claim, then keep one planned unit per model (equal `model_key`), measured at the union of the
-    eval points its claims ask for (sorted, so the plan does not depend on the claims' order)."""
+    """Expand every claim, then keep one planned unit per model (equal `model_key`), measured at the
+    union of the eval points its claims ask for (sorted, so the plan does not depend on the claims'
+    order)."""
     by_model: dict[str, Unit] = {}
     points: dict[str, dict[str, dict]] = {}
     claim_plans = []
@@ -118,9 +125,14 @@ def plan_run(claims: list[Claim], device: str = "cpu") -> Plan:
 
 
 def claim_record(rec: Record, unit: Unit) -> Record:
-    """A planned unit's record as one claim's unit sees it: that unit's train point, replicate and eval points, and
-    the measurements at those points only."""
+    """A planned unit's record as one claim's unit sees it: that unit's train point, replicate and
+    eval points, and the measurements at those points only."""
     wanted = {canonical(p) for p in unit.eval_points}
     return dataclasses.replace(
-        rec, claim=unit.claim_id, train_point=dict(unit.train_point), replicate=unit.replicate, eval_points=unit.eval_points,
-        measurements=[m for m in rec.measurements if canonical(m.point) in wanted])
+        rec,
+        claim=unit.claim_id,
+        train_point=dict(unit.train_point),
+        replicate=unit.replicate,
+        eval_points=unit.eval_points,
+        measurements=[m for m in rec.measurements if canonical(m.point) in wanted],
+    )

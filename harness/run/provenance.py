@@ -18,14 +18,30 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def _git_commit_in(folder: Path) -> str | None:
-    """HEAD of the git checkout holding `folder`, or None; '+dirty' when tracked files other than the
-    top-level results/ changed (a run that rewrites a committed reference report has not changed the code)."""
+    """HEAD of the git checkout holding `folder`, or None; '+dirty' when tracked files other than
+    the top-level results/ changed (a run that rewrites a committed reference report has not changed
+    the code)."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10
+        )
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", ":(top,exclude)results"],
-                               cwd=folder, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ":/",
+                ":(top,exclude)results",
+            ],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -33,8 +49,8 @@ def _git_commit_in(folder: Path) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str:
-    """Commit of the checkout being run: the working directory's (where tox and the CLI run, and where the
-    claim files are read), else the one holding the package's source, else 'unknown'."""
+    """Commit of the checkout being run: the working directory's (where tox and the CLI run, and
+    where the claim files are read), else the one holding the package's source, else 'unknown'."""
     return _git_commit_in(Path.cwd()) or _git_commit_in(PACKAGE_DIR) or "unknown"
 
 
@@ -43,8 +59,12 @@ def versions() -> dict[str, str]:
     import scipy
 
     return {
-        "harness": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
-        "numpy": numpy.__version__, "scipy": scipy.__version__, "platform": platform.platform(),
+        "harness": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "platform": platform.platform(),
     }
 
 
@@ -60,7 +80,8 @@ def provenance(device: str | torch.device) -> Provenance:
 
 
 def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else platform's guess: platform.processor() is often empty."""
+    """The CPU's model name from /proc/cpuinfo (Linux), else platform's guess: platform.processor()
+    is often empty."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -71,6 +92,14 @@ def cpu_model() -> str:
 
 
 def machine() -> dict[str, object]:
-    """The machine a committed reference ran on: its timings and crossings move with the CPU and thread count."""
-    return {"cpu": cpu_model(), "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": sys.version.split()[0], "platform": platform.platform(), "git_commit": git_commit()}
+    """The machine a committed reference ran on: its timings and crossings move with the CPU and
+    thread count."""
+    return {
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+    }

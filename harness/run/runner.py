@@ -1,12 +1,12 @@
-"""Run claims end to end: plan every claim's units at once (deduplicated across claims), execute them (resuming),
-judge each claim from its records, control the family."""
+"""Run claims end to end: plan every claim's units at once (deduplicated across claims), execute
+them (resuming), judge each claim from its records, control the family."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from harness.claims.claim import Claim
 from harness.claims.record import Record
@@ -20,8 +20,9 @@ from harness.run.store import Store
 
 @dataclass
 class ClaimRun:
-    """One claim's verdict and records. `counts` attributes each model to the first claim of the run that uses it,
-    so summing over claims counts every model once; `sharing` says which models other claims use too."""
+    """One claim's verdict and records. `counts` attributes each model to the first claim of the run
+    that uses it, so summing over claims counts every model once; `sharing` says which models other
+    claims use too."""
 
     claim: Claim
     verdict: Verdict
@@ -29,7 +30,8 @@ class ClaimRun:
     seconds: float
     counts: dict[str, int]
     sharing: Sharing | None = None
-    planned: dict[str, int] = field(default_factory=dict)  # the run's plan: units requested, models planned
+    # the run's plan: units requested, models planned
+    planned: dict[str, int] = field(default_factory=dict)
 
     @property
     def stale_records(self) -> list[Record]:
@@ -37,7 +39,9 @@ class ClaimRun:
         return [r for r in self.records if r.fingerprint != code_fingerprint()]
 
 
-def _owned_counts(cp: ClaimPlan, owner: dict[int, str], outcomes: dict[str, str], stale: set[str]) -> dict[str, int]:
+def _owned_counts(
+    cp: ClaimPlan, owner: dict[int, str], outcomes: dict[str, str], stale: set[str]
+) -> dict[str, int]:
     """Outcomes of the planned units this claim is the first user of."""
     counts = {"done": 0, "skipped": 0, "crashed": 0, "stale": 0}
     for p in {id(p): p for p in cp.planned}.values():
@@ -47,28 +51,56 @@ def _owned_counts(cp: ClaimPlan, owner: dict[int, str], outcomes: dict[str, str]
     return counts
 
 
-def judge_claim(cp: ClaimPlan, records: dict[int, Record | None], counts: dict[str, int]) -> ClaimRun:
+def judge_claim(
+    cp: ClaimPlan, records: dict[int, Record | None], counts: dict[str, int]
+) -> ClaimRun:
     """Judge one claim from the records of its planned units, seen as its own units."""
     t0 = time.perf_counter()
-    recs = [claim_record(records[id(p)], u) for u, p in zip(cp.units, cp.planned) if records[id(p)] is not None]
+    recs = [
+        claim_record(records[id(p)], u)
+        for u, p in zip(cp.units, cp.planned)
+        if records[id(p)] is not None
+    ]
     verdict = judge(cp.claim, recs, expected_units=len(cp.units))
     run = ClaimRun(cp.claim, verdict, recs, time.perf_counter() - t0, counts)
     stale = run.stale_records
     if stale:
         prints = ", ".join(sorted({r.fingerprint for r in stale}))
-        verdict.notes.append(f"{len(stale)} of {len(recs)} records reused from other code (--reuse-stale; "
-                             f"code fingerprint {prints}, this code {code_fingerprint()})")
+        verdict.notes.append(
+            f"{len(stale)} of {len(recs)} records reused from other code (--reuse-stale; "
+            f"code fingerprint {prints}, this code {code_fingerprint()})"
+        )
     return run
 
 
-def run_plan(plan: Plan, store: Store, executor: Executor, max_ensemble: int = 64, progress: bool = True,
-             log: Callable[[str], None] | None = None, reuse_stale: bool = False) -> list[ClaimRun]:
-    """Train what is missing of the whole plan (ensembles packed across claims), then judge every claim."""
+def run_plan(
+    plan: Plan,
+    store: Store,
+    executor: Executor,
+    max_ensemble: int = 64,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    reuse_stale: bool = False,
+) -> list[ClaimRun]:
+    """Train what is missing of the whole plan (ensembles packed across claims), then judge every
+    claim."""
     outcomes: dict[str, str] = {}
-    execute(plan.units, store, executor, max_ensemble=max_ensemble, progress=progress, log=log, reuse_stale=reuse_stale,
-            outcomes=outcomes)
+    execute(
+        plan.units,
+        store,
+        executor,
+        max_ensemble=max_ensemble,
+        progress=progress,
+        log=log,
+        reuse_stale=reuse_stale,
+        outcomes=outcomes,
+    )
     records = {id(p): find_record(store, p, reuse_stale) for p in plan.units}
-    stale = {p.key for p in plan.units if records[id(p)] is not None and records[id(p)].fingerprint != p.fingerprint}
+    stale = {
+        p.key
+        for p in plan.units
+        if records[id(p)] is not None and records[id(p)].fingerprint != p.fingerprint
+    }
     owner = {i: users[0] for i, users in plan.users().items()}
     sharing = plan.sharing()
     planned = {"units_requested": plan.requested, "models_planned": len(plan.units)}
@@ -81,17 +113,41 @@ def run_plan(plan: Plan, store: Store, executor: Executor, max_ensemble: int = 6
     return runs
 
 
-def run_claims(claims: list[Claim], results_dir: str | Path, executor: Executor, max_ensemble: int = 64,
-               progress: bool = True, family: str = "holm", log: Callable[[str], None] | None = None,
-               reuse_stale: bool = False) -> list[ClaimRun]:
+def run_claims(
+    claims: list[Claim],
+    results_dir: str | Path,
+    executor: Executor,
+    max_ensemble: int = 64,
+    progress: bool = True,
+    family: str = "holm",
+    log: Callable[[str], None] | None = None,
+    reuse_stale: bool = False,
+) -> list[ClaimRun]:
     """All claims planned together, then family-wise control of refutations across them."""
     store = Store(store_root(Path(results_dir)), log)
-    runs = run_plan(plan_run(claims, executor.device), store, executor, max_ensemble, progress, log, reuse_stale)
+    runs = run_plan(
+        plan_run(claims, executor.device), store, executor, max_ensemble, progress, log, reuse_stale
+    )
     family_control([r.verdict for r in runs], family)
     return runs
 
 
-def run_claim(claim: Claim, store: Store, executor: Executor, max_ensemble: int = 64, progress: bool = True,
-              log: Callable[[str], None] | None = None, reuse_stale: bool = False) -> ClaimRun:
+def run_claim(
+    claim: Claim,
+    store: Store,
+    executor: Executor,
+    max_ensemble: int = 64,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    reuse_stale: bool = False,
+) -> ClaimRun:
     """Train what is missing for one claim, then judge it from its stored records."""
-    return run_plan(plan_run([claim], executor.device), store, executor, max_ensemble, progress, log, reuse_stale)[0]
+    return run_plan(
+        plan_run([claim], executor.device),
+        store,
+        executor,
+        max_ensemble,
+        progress,
+        log,
+        reuse_stale,
+    )[0]

@@ -1,20 +1,21 @@
 """Results store: one JSON file per record, filed by namespace and key, checked on every read.
 
-Layout: DIR/<namespace>/<key>.json (claims: results/store/<claim-id>/, fuzzing: results/fuzz/records/).
-A record is written atomically (temporary file + rename, harness.core.jsonio), so a kill leaves the whole
-record or none; a rerun skips every unit whose record is there. Each file carries its key and a checksum
-(sha256 of the canonical JSON of the rest). A file that does not parse, fails its checksum, sits under
-another key, or that its type refuses (a missing field, an old schema version) is moved to
-DIR/quarantine/ with one warning line naming it, and counts as missing: it is never used silently.
-"""
+Layout: DIR/<namespace>/<key>.json (claims: results/store/<claim-id>/, fuzzing:
+results/fuzz/records/). A record is written atomically (temporary file + rename,
+harness.core.jsonio), so a kill leaves the whole record or none; a rerun skips every unit whose
+record is there. Each file carries its key and a checksum (sha256 of the canonical JSON of the
+rest). A file that does not parse, fails its checksum, sits under another key, or that its type
+refuses (a missing field, an old schema version) is moved to DIR/quarantine/ with one warning line
+naming it, and counts as missing: it is never used silently."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from harness.core.fields import RecordError
 from harness.core.jsonio import atomic_write_text, content_hash, dumps, restore
@@ -46,7 +47,12 @@ class Store:
         self.log = log or _stderr
 
     def path(self, namespace: str, key: str) -> Path:
-        if namespace in ("", ".", "..", QUARANTINE) or "/" in namespace or "/" in key or key.startswith("."):
+        if (
+            namespace in ("", ".", "..", QUARANTINE)
+            or "/" in namespace
+            or "/" in key
+            or key.startswith(".")
+        ):
             raise ValueError(f"store: invalid namespace or key {namespace!r}/{key!r}")
         return self.dir / namespace / f"{key}.json"
 
@@ -66,7 +72,8 @@ class Store:
         return self._load(p, parse, key) if p.exists() else None
 
     def read_path(self, path: Path, parse: Callable[[Any], T]) -> T | None:
-        """The record in one file of this store (its key is its name), or None if it was quarantined."""
+        """The record in one file of this store (its key is its name), or None if it was
+        quarantined."""
         return self._load(path, parse, path.stem)
 
     def paths(self, namespace: str, pattern: str = "*") -> list[Path]:
@@ -95,7 +102,8 @@ class Store:
             return self.quarantine(p, str(exc))
 
     def quarantine(self, p: Path, why: str) -> None:
-        """Move a bad file to DIR/quarantine/<namespace>/ (never over another) and say so in one line."""
+        """Move a bad file to DIR/quarantine/<namespace>/ (never over another) and say so in one
+        line."""
         dest_dir = self.dir / QUARANTINE / p.parent.name
         dest_dir.mkdir(parents=True, exist_ok=True)
         dest, n = dest_dir / p.name, 1
@@ -104,7 +112,10 @@ class Store:
         try:
             os.replace(p, dest)
         except OSError as exc:
-            self.log(f"warning: store: {p}: unusable ({why}); could not quarantine it ({exc}); it is ignored")
+            self.log(
+                f"warning: store: {p}: unusable ({why}); could not quarantine it ({exc}); it is "
+                "ignored"
+            )
             return None
         self.log(f"warning: store: {p}: unusable ({why}); moved to {dest}, its unit is retrained")
         return None

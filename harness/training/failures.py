@@ -1,13 +1,12 @@
-"""Failure tracking: a member whose loss turns non-finite or exceeds `loss_limit` is marked failed and frozen.
+"""Failure tracking: a member whose loss turns non-finite or exceeds `loss_limit` is marked failed
+and frozen.
 
-The others go on. A failed member's step size becomes 0 and its update is masked
-(its gradient may be non-finite); its training loss reads NaN from then on, so a
-failed run never shows a good-looking number. The state lives on the training
-device and is updated with tensor ops only (no host read per step, so a GPU step
-never waits); `failed_at` is read back once, when training ends. Masking a member
-that has not failed selects its own value, so results are bit-identical to
-masking only after a failure.
-"""
+The others go on. A failed member's step size becomes 0 and its update is masked (its gradient may
+be non-finite); its training loss reads NaN from then on, so a failed run never shows a good-looking
+number. The state lives on the training device and is updated with tensor ops only (no host read per
+step, so a GPU step never waits); `failed_at` is read back once, when training ends. Masking a
+member that has not failed selects its own value, so results are bit-identical to masking only after
+a failure."""
 
 from __future__ import annotations
 

@@ -20,15 +20,18 @@ def _per_member(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 class EnsembleOptimizer:
-    """SGD (`kind="sgd"`) or Adam (`"adam"`: betas 0.9 / 0.999, eps 1e-8, no weight decay, bias-corrected)."""
+    """SGD (`kind="sgd"`) or Adam (`"adam"`: betas 0.9 / 0.999, eps 1e-8, no weight decay,
+    bias-corrected)."""
 
     def __init__(self, model: torch.nn.Module, kind: str = "sgd"):
         self.params = dict(model.named_parameters())
         self.adam = kind == "adam"
-        self.moments: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # Adam: per-parameter (m, v), leading dim = member
+        # Adam: per-parameter (m, v), leading dim = member
+        self.moments: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _direction(self, k: str, gk: torch.Tensor, step: int) -> torch.Tensor:
-        """The gradient itself for SGD; Adam's bias-corrected m / (sqrt(v) + eps) after updating the moments."""
+        """The gradient itself for SGD; Adam's bias-corrected m / (sqrt(v) + eps) after updating the
+        moments."""
         if not self.adam:
             return gk
         b1, b2 = ADAM_BETAS
@@ -39,10 +42,18 @@ class EnsembleOptimizer:
         t = step + 1
         return (m1 / (1 - b1**t)) / ((v1 / (1 - b2**t)).sqrt() + ADAM_EPS)
 
-    def step(self, grads: dict[str, torch.Tensor], step: int, scale: torch.Tensor, frozen: torch.Tensor | None = None) -> None:
-        """One update at 0-based `step`: params[k] -= scale[e] * direction; members where `frozen` is True do not move.
+    def step(
+        self,
+        grads: dict[str, torch.Tensor],
+        step: int,
+        scale: torch.Tensor,
+        frozen: torch.Tensor | None = None,
+    ) -> None:
+        """One update at 0-based `step`: params[k] -= scale[e] * direction; members where `frozen`
+        is True do not move.
 
-        `frozen` is explicit even when their scale is 0, because a failed member's gradient may be non-finite."""
+        `frozen` is explicit even when their scale is 0, because a failed member's gradient may be
+        non-finite."""
         with torch.no_grad():
             for k, gk in grads.items():
                 gk = self._direction(k, gk, step)

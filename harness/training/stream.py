@@ -9,24 +9,31 @@ prompt builder and the paper model's factored loss run through torch.compile.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 import torch
 
+from harness.measure.architectures import architecture_of
+from harness.world.config import RunConfig
+from harness.world.prompts import (
+    N_UNIFORMS,
+    FactoredPrompts,
+    PromptBatch,
+    draw_uniforms,
+    factor_prompts,
+    materialise,
+)
+from harness.world.seeding import derive_seed, generator
+from harness.world.world import World
 from models import EnsembleDeepTransformer, EnsembleICLTransformer
 from models.icl_transformer import factored_hinge_loss_and_grads
 
-from harness.world.config import RunConfig
-from harness.measure.architectures import architecture_of
-from harness.world.prompts import N_UNIFORMS, FactoredPrompts, PromptBatch, draw_uniforms, factor_prompts, materialise
-from harness.world.seeding import derive_seed, generator
-from harness.world.world import World
 
-
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def torch_compiled(fn: Callable) -> Callable:
-    """One torch.compile wrapper per function for the whole process, so its compiled graphs are reused."""
+    """One torch.compile wrapper per function for the whole process, so its compiled graphs are
+    reused."""
     return torch.compile(fn, dynamic=False)
 
 
@@ -41,18 +48,33 @@ class TrainingStream:
     its own slice, so the split changes the wall time and nothing else. `close()`
     ends the threads."""
 
-    def __init__(self, worlds: list[World], runs: list[RunConfig], device: torch.device, dtype: torch.dtype,
-                 compiled: bool = False):
+    def __init__(
+        self,
+        worlds: list[World],
+        runs: list[RunConfig],
+        device: torch.device,
+        dtype: torch.dtype,
+        compiled: bool = False,
+    ):
         self.worlds, self.device, self.dtype, self.compiled = worlds, device, dtype, compiled
         self.threads = min(torch.get_num_threads(), len(runs)) if device.type == "cpu" else 1
-        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="iclcheck-draws") if self.threads > 1 else None
+        self.pool = (
+            ThreadPoolExecutor(self.threads, thread_name_prefix="iclcheck-draws")
+            if self.threads > 1
+            else None
+        )
         self.gens = [generator(derive_seed(r.seed, "train-data"), device) for r in runs]
         self.l = runs[0].data.l_tr
         self.rel = torch.stack([w.ind.relevant for w in worlds]).to(device, dtype)
         self.irr = torch.stack([w.ind.irrelevant for w in worlds]).to(device, dtype)
         self.q = torch.stack([w.ind.q for w in worlds]).to(device, dtype)
         T = max(len(w.train_tasks) for w in worlds)
-        self.tasks = torch.stack([torch.cat([w.train_tasks, w.train_tasks[:1].expand(T - len(w.train_tasks), 2)]) for w in worlds]).to(device)
+        self.tasks = torch.stack(
+            [
+                torch.cat([w.train_tasks, w.train_tasks[:1].expand(T - len(w.train_tasks), 2)])
+                for w in worlds
+            ]
+        ).to(device)
         self.n_tasks = torch.tensor([len(w.train_tasks) for w in worlds], device=device)
         self.alpha = torch.tensor([r.data.alpha for r in runs], dtype=torch.float64)
         self.K = torch.tensor([r.data.K for r in runs], dtype=torch.float64)
@@ -86,8 +108,18 @@ class TrainingStream:
         U = torch.empty(E, n, self.l + 1, N_UNIFORMS, device=self.device)
         self._each_member(lambda e: draw_uniforms(n, self.l, self.gens[e], out=U[e]))
         build = torch_compiled(factor_prompts) if self.compiled else factor_prompts
-        f = build(U, self.rel.shape[1], self.irr.shape[1], self.tasks, self.n_tasks, self.alpha, self.K,
-                           sampling="iid", balanced=self.balanced, dtype=self.dtype)
+        f = build(
+            U,
+            self.rel.shape[1],
+            self.irr.shape[1],
+            self.tasks,
+            self.n_tasks,
+            self.alpha,
+            self.K,
+            sampling="iid",
+            balanced=self.balanced,
+            dtype=self.dtype,
+        )
         if self.factored:
             return f
         normals = torch.zeros(E, n, self.l + 1, dX, device=self.device)
@@ -95,20 +127,43 @@ class TrainingStream:
 
         def draw_noise(e: int) -> None:
             if noisy[e]:
-                torch.randn(n, self.l + 1, dX, generator=self.gens[e], device=self.device, out=normals[e])
+                torch.randn(
+                    n, self.l + 1, dX, generator=self.gens[e], device=self.device, out=normals[e]
+                )
 
         self._each_member(draw_noise)
         return materialise(f, self.rel, self.irr, self.q, self.noise, normals)
 
-    def loss_and_grads(self, model: EnsembleICLTransformer | EnsembleDeepTransformer, batch: FactoredPrompts | PromptBatch):
-        factored = architecture_of(model).factored  # hand-written gradients on factored prompts (the paper's model)
+    def loss_and_grads(
+        self,
+        model: EnsembleICLTransformer | EnsembleDeepTransformer,
+        batch: FactoredPrompts | PromptBatch,
+    ):
+        # hand-written gradients on factored prompts (the paper's model)
+        factored = architecture_of(model).factored
         if isinstance(batch, FactoredPrompts):
             if factored and self.compiled:
                 with torch.no_grad():
                     return torch_compiled(factored_hinge_loss_and_grads)(
-                        model.W_Q, model.W_K, model.W_V, model.W_O, model.a, model.train_a,
-                        self.rel, self.irr, self.q, batch.pat, batch.k, batch.kappa, batch.y, batch.z)
+                        model.W_Q,
+                        model.W_K,
+                        model.W_V,
+                        model.W_O,
+                        model.a,
+                        model.train_a,
+                        self.rel,
+                        self.irr,
+                        self.q,
+                        batch.pat,
+                        batch.k,
+                        batch.kappa,
+                        batch.y,
+                        batch.z,
+                    )
             if factored:
-                return model.hinge_loss_and_grads_factored(self.rel, self.irr, self.q, batch.pat, batch.k, batch.kappa, batch.y, batch.z)
-            batch = materialise(batch, self.rel, self.irr, self.q)  # a model without the factored path gets dense prompts (no noise here)
+                return model.hinge_loss_and_grads_factored(
+                    self.rel, self.irr, self.q, batch.pat, batch.k, batch.kappa, batch.y, batch.z
+                )
+            # a model without the factored path gets dense prompts (no noise here)
+            batch = materialise(batch, self.rel, self.irr, self.q)
         return model.hinge_loss_and_grads(batch.P, batch.z)

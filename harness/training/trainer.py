@@ -23,8 +23,6 @@ from dataclasses import dataclass
 
 import torch
 
-from models import EnsembleDeepTransformer, EnsembleICLTransformer
-
 from harness.measure.architectures import ARCHITECTURES
 from harness.training.failures import FailureTracker
 from harness.training.history import Checkpointer, History
@@ -34,6 +32,7 @@ from harness.training.stream import TrainingStream
 from harness.world.config import RunConfig
 from harness.world.seeding import derive_seed, generator
 from harness.world.world import World
+from models import EnsembleDeepTransformer, EnsembleICLTransformer
 
 
 @dataclass
@@ -52,26 +51,32 @@ class TrainedEnsemble:
 def _check_same_shape(runs: list[RunConfig]) -> None:
     keys = {r.shape_key() for r in runs}
     if len(keys) != 1:
-        raise ValueError(f"runs in one ensemble must share their tensor shape and schedule, got {len(keys)} different shapes")
+        raise ValueError(
+            f"runs in one ensemble must share their tensor shape and schedule, got {len(keys)} "
+            "different shapes"
+        )
 
 
-def init_ensemble(runs: list[RunConfig], device: torch.device | str,
-                  dtype: torch.dtype = torch.float32) -> EnsembleICLTransformer | EnsembleDeepTransformer:
+def init_ensemble(
+    runs: list[RunConfig], device: torch.device | str, dtype: torch.dtype = torch.float32
+) -> EnsembleICLTransformer | EnsembleDeepTransformer:
     """Each member initialised from derive_seed(run.seed, "init")."""
     arch = ARCHITECTURES.get(runs[0].model.arch)
     gens = [generator(derive_seed(r.seed, "init"), device) for r in runs]
     return arch.init(runs, gens, dtype).to(device)
 
 
-
 def train_ensemble(
-    runs: list[RunConfig], device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, progress=None,
+    runs: list[RunConfig],
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    progress=None,
     compile: bool | None = None,
 ) -> TrainedEnsemble:
     """Train all `runs` in lockstep; returns weights, histories and failure flags.
 
-    `compile`: torch.compile the hot path (None: the ICLCHECK_COMPILE environment variable, see compile_enabled).
-    `progress(n)`, if given, is called after every step."""
+    `compile`: torch.compile the hot path (None: the ICLCHECK_COMPILE environment variable, see
+    compile_enabled). `progress(n)`, if given, is called after every step."""
     if not runs:
         raise ValueError("train_ensemble needs at least one run")
     for r in runs:
@@ -110,6 +115,13 @@ def train_ensemble(
     finally:
         stream.close()
     return TrainedEnsemble(
-        runs=list(runs), worlds=worlds, model=model, histories=history.histories, failed=failures.failed.cpu().tolist(),
-        failed_at=failures.failed_at, seconds=time.perf_counter() - t0, device=str(device), compiled=compiled,
+        runs=list(runs),
+        worlds=worlds,
+        model=model,
+        histories=history.histories,
+        failed=failures.failed.cpu().tolist(),
+        failed_at=failures.failed_at,
+        seconds=time.perf_counter() - t0,
+        device=str(device),
+        compiled=compiled,
     )

@@ -16,8 +16,8 @@ import torch
 from harness.world.config import DataConfig, gram_matrix
 from harness.world.seeding import derive_seed, generator
 
-
-OOD_READINGS = {  # ood_spread -> one line for reports (SPEC 1.4: how sum c = S1 spreads over the IDR patterns)
+# ood_spread -> one line for reports (SPEC 1.4: how sum c = S1 spreads over the IDR patterns)
+OOD_READINGS = {
     "one": "each ODR pattern is S1 times one IDR pattern (|mu'| = |S1| beta)",
     "pair": "each ODR pattern mixes its own group of g = M1 // M1' IDR patterns (a pair at M1 = 6, M1' = 3), coefficients summing to S1 (|mu'| ~ S1 beta / sqrt g)",
     "all": "each ODR pattern mixes all M1 IDR patterns, coefficients summing to S1 (|mu'| ~ S1 beta / sqrt M1)",
@@ -30,7 +30,10 @@ OOD_RENORMALISE = {  # ood_renormalise -> one line for reports
 
 def ood_reading(cfg: DataConfig) -> str:
     """The OOD reading of a data config in one line (spread; renormalisation)."""
-    return f"ood_spread={cfg.ood_spread}: {OOD_READINGS[cfg.ood_spread]}; ood_renormalise={cfg.renormalised}: {OOD_RENORMALISE[cfg.renormalised]}"
+    return (
+        f"ood_spread={cfg.ood_spread}: {OOD_READINGS[cfg.ood_spread]}; "
+        f"ood_renormalise={cfg.renormalised}: {OOD_RENORMALISE[cfg.renormalised]}"
+    )
 
 
 @dataclass
@@ -40,7 +43,7 @@ class PatternSet:
     q: torch.Tensor  # (dY,), unit norm
     coef: torch.Tensor | None = None  # (M', M1) for OOD sets: relevant = coef @ mu
 
-    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "PatternSet":
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> PatternSet:
         def mv(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.to(device=device, dtype=dtype or t.dtype)
 
@@ -69,7 +72,8 @@ def in_domain_patterns(cfg: DataConfig, seed: int) -> PatternSet:
         L = torch.linalg.cholesky(G)
     except RuntimeError:
         raise ValueError(
-            "coherence_rel/coherence_irr/coherence_cross must give a positive-definite Gram matrix, got "
+            "coherence_rel/coherence_irr/coherence_cross must give a positive-definite Gram "
+            "matrix, got "
             f"({cfg.coherence_rel}, {cfg.coherence_irr}, {cfg.coherence_cross})"
         ) from None
     Q = _orthonormal_columns(cfg.dX, n, g)
@@ -81,18 +85,24 @@ def in_domain_patterns(cfg: DataConfig, seed: int) -> PatternSet:
 
 
 def ood_coefficients(cfg: DataConfig, seed: int) -> torch.Tensor:
-    """(M1', M1) coefficients with row sums exactly S1, under the config's OOD reading [choose] (SPEC 1.4).
+    """(M1', M1) coefficients with row sums exactly S1, under the config's OOD reading [choose]
+    (SPEC 1.4).
 
-    `ood_spread` picks the IDR patterns of row j: "one" (pattern j), "pair" (the disjoint group j g .. j g + g - 1
-    of g = M1 // M1' patterns: the pair 2j, 2j + 1 in the paper's M1 = 6, M1' = 3; leftover indices unused)
-    or "all" (all M1). With disjoint groups, ODR patterns built from orthogonal IDR patterns are orthogonal.
-    With g patterns per row and u ~ U(-1, 1)^g drawn per row:
+    `ood_spread` picks the IDR patterns of row j: "one" (pattern j), "pair" (the disjoint group j g
+    .. j g + g - 1 of g = M1 // M1' patterns: the pair 2j, 2j + 1 in the paper's M1 = 6, M1' = 3;
+    leftover indices unused) or "all" (all M1). With disjoint groups, ODR patterns built from
+    orthogonal IDR patterns are orthogonal. With g patterns per row and u ~ U(-1, 1)^g drawn per
+    row:
 
-    - not renormalised (the paper's reading, default): c = S1 (1/g + s (u - mean u)), s = ood_coef_spread;
-      the ODR norm then changes with S1 (about |S1| beta / sqrt(g) for orthogonal IDR patterns of norm beta).
-    - renormalised (`ood_renormalise`, or the legacy ood_coef_mode = "unit_norm"): c = S1/g + r with r
-      orthogonal to 1 inside the group and |c| = 1, so the ODR pattern keeps the norm beta and S1 enters only
-      through the coefficient sum (needs |S1| <= sqrt(g); |S1| = 1 for "one"); ood_coef_spread is unused.
+    - not renormalised (the paper's reading, default): c = S1 (1/g + s (u - mean u)), s =
+      ood_coef_spread;
+      the ODR norm then changes with S1 (about |S1| beta / sqrt(g) for orthogonal IDR patterns of
+      norm beta).
+    - renormalised (`ood_renormalise`, or the legacy ood_coef_mode = "unit_norm"): c = S1/g + r with
+      r
+      orthogonal to 1 inside the group and |c| = 1, so the ODR pattern keeps the norm beta and S1
+      enters only through the coefficient sum (needs |S1| <= sqrt(g); |S1| = 1 for "one");
+      ood_coef_spread is unused.
     """
     g_ = generator(derive_seed(seed, "ood-coefficients"))
     Mp, M1 = cfg.M1_ood, cfg.M1

@@ -26,14 +26,16 @@ def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
 
 
 def make_deterministic(device: torch.device | str = "cpu") -> None:
-    """Deterministic kernels for CPU runs (applied by the entry points: training.runtime.RuntimeSettings).
+    """Deterministic kernels for CPU runs (applied by the entry points:
+    training.runtime.RuntimeSettings).
 
-    On CUDA the scatter-adds of the factored path have no deterministic kernel;
-    GPU runs are reproducible to float tolerance, not bit for bit.
-    """
+    On CUDA the scatter-adds of the factored path have no deterministic kernel; GPU runs are
+    reproducible to float tolerance, not bit for bit."""
     if torch.device(device).type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
-        # Deterministic mode also fills every torch.empty with NaN, a guard for code that reads memory it never
-        # wrote. Nothing here does (tests/test_runtime.py checks that training is bit-identical without it), and
+        # Deterministic mode also fills every torch.empty with NaN, a guard for code that reads
+        # memory it never
+        # wrote. Nothing here does (tests/test_runtime.py checks that training is bit-identical
+        # without it), and
         # the fill is a whole extra pass over each chunk's uniforms and every new buffer.
         torch.utils.deterministic.fill_uninitialized_memory = False

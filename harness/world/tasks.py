@@ -19,13 +19,13 @@ def all_tasks(M: int) -> torch.Tensor:
 
 
 def training_tasks(cfg: DataConfig, seed: int) -> torch.Tensor:
-    """T_tr of size cfg.train_task_count (n_train_tasks, or set by train_task_rule) following `cfg.coverage`.
+    """T_tr of size cfg.train_task_count (n_train_tasks, or set by train_task_rule) following
+    `cfg.coverage`.
 
-    uniform: n_train_tasks / M1 distinct cyclic shifts drawn from 1..M1-1.
-    missing_pattern: tasks that never use `coverage_pattern` (a random subset of them).
-    one_label_side: `coverage_pattern` appears only as the +1 side (claim coverage-labels: tasks that need it as
-    the -1 side are unseen; `test_on = "pattern"` tests on the unseen tasks using it).
-    """
+    uniform: n_train_tasks / M1 distinct cyclic shifts drawn from 1..M1-1. missing_pattern: tasks
+    that never use `coverage_pattern` (a random subset of them). one_label_side: `coverage_pattern`
+    appears only as the +1 side (claim coverage-labels: tasks that need it as the -1 side are
+    unseen; `test_on = "pattern"` tests on the unseen tasks using it)."""
     M, n = cfg.M1, cfg.train_task_count
     g = generator(derive_seed(seed, "train-tasks"))
     if cfg.coverage == "uniform":
@@ -41,7 +41,9 @@ def training_tasks(cfg: DataConfig, seed: int) -> torch.Tensor:
         keep = pool[:, 1] != j
     pool = pool[keep]
     if n > len(pool):
-        raise ValueError(f"n_train_tasks must be <= {len(pool)} for coverage={cfg.coverage!r}, got {n}")
+        raise ValueError(
+            f"n_train_tasks must be <= {len(pool)} for coverage={cfg.coverage!r}, got {n}"
+        )
     return pool[torch.randperm(len(pool), generator=g)[:n]]
 
 
@@ -55,7 +57,8 @@ def unseen_tasks(M: int, train: torch.Tensor) -> torch.Tensor:
 
 
 def tasks_using(tasks: torch.Tensor, pattern: int, side: int | None = None) -> torch.Tensor:
-    """The rows of `tasks` in which `pattern` is either side (side None), the +1 side (0) or the -1 side (1)."""
+    """The rows of `tasks` in which `pattern` is either side (side None), the +1 side (0) or the -1
+    side (1)."""
     if side is not None:
         return tasks[tasks[:, side] == pattern]
     return tasks[(tasks[:, 0] == pattern) | (tasks[:, 1] == pattern)]

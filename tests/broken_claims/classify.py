@@ -22,11 +22,16 @@ OUTCOMES = ("clean", "wrong_key", "unnamed", "traceback", "accepted")
 
 def corpus() -> list[Path]:
     """The broken claim files (not the base files, which start with '_')."""
-    return sorted(p for p in HERE.iterdir() if p.suffix == ".toml" and not p.name.startswith("_") or p.name == "...toml")
+    return sorted(
+        p
+        for p in HERE.iterdir()
+        if p.suffix == ".toml" and not p.name.startswith("_") or p.name == "...toml"
+    )
 
 
 def expectation(path: Path) -> tuple[Path, str]:
-    """(file that must be named, key that must be blamed; '' for none) from the file's '# expect:' line."""
+    """(file that must be named, key that must be blamed; '' for none) from the file's '# expect:'
+    line."""
     for line in path.read_bytes().decode("utf-8", "replace").splitlines()[:3]:
         if line.startswith("# expect:"):
             words = line.removeprefix("# expect:").split()
@@ -62,7 +67,9 @@ def main(argv: list[str]) -> int:
         counts[outcome] += 1
         if "-v" in argv and outcome != "clean":
             print(f"{outcome:10s} {p.name}: {msg[:160]}")
-    print(f"{sum(counts.values())} broken files: " + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES))
+    print(
+        f"{sum(counts.values())} broken files: " + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES)
+    )
     return 0 if counts["clean"] == sum(counts.values()) else 1
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from harness.claims.claim import Claim
 from harness.claims.metrics import Row, metric_label
@@ -34,30 +35,68 @@ class ClaimKind:
     required: tuple[str, ...]  # those a claim file must give
     describe: Callable[[Claim], str]  # the prediction in words
     judge: Callable[[Claim, list[Row]], Verdict]
-    metric_fields: dict[str, type] = field(default_factory=dict)  # [metric] keys only this kind reads (each then required)
-    check: Callable[[dict[str, Any], dict[str, Any]], Problem] = _no_check  # ranges of the prediction values
+    # [metric] keys only this kind reads (each then required)
+    metric_fields: dict[str, type] = field(default_factory=dict)
+    # ranges of the prediction values
+    check: Callable[[dict[str, Any], dict[str, Any]], Problem] = _no_check
 
 
 KINDS: Registry[ClaimKind] = Registry("claim kind")
 
 
-def make_verdict(claim: Claim, verdict: str, measurement: str, over: str, n_points: int, n_rep: int,
-                 estimate: Estimate | None, **kw: Any) -> Verdict:
-    """A verdict of `claim` with its prediction text and the claim file's prediction numbers; a sufficient-form claim
-    and the claim's readings of unrecovered details are named in the notes."""
-    extra = (["form sufficient: tested one-sided (doing as well with less does not contradict it)"] if claim.form == "sufficient" else [])
+def make_verdict(
+    claim: Claim,
+    verdict: str,
+    measurement: str,
+    over: str,
+    n_points: int,
+    n_rep: int,
+    estimate: Estimate | None,
+    **kw: Any,
+) -> Verdict:
+    """A verdict of `claim` with its prediction text and the claim file's prediction numbers; a
+    sufficient-form claim and the claim's readings of unrecovered details are named in the notes."""
+    extra = (
+        ["form sufficient: tested one-sided (doing as well with less does not contradict it)"]
+        if claim.form == "sufficient"
+        else []
+    )
     extra += [f"reading {k}: {v}" for k, v in claim.readings.items()]
     if extra:
         kw["notes"] = list(kw.get("notes", [])) + extra
-    return Verdict(claim.id, claim.source, claim.statement, claim.kind, claim.profile, verdict, describe(claim),
-                   measurement, over, n_points, n_rep, estimate=estimate, predicted=dict(claim.prediction),
-                   metric=str(claim.metric.get("name", "")), **kw)
+    return Verdict(
+        claim.id,
+        claim.source,
+        claim.statement,
+        claim.kind,
+        claim.profile,
+        verdict,
+        describe(claim),
+        measurement,
+        over,
+        n_points,
+        n_rep,
+        estimate=estimate,
+        predicted=dict(claim.prediction),
+        metric=str(claim.metric.get("name", "")),
+        **kw,
+    )
 
 
 def error_verdict(claim: Claim, why: str, n_points: int = 0) -> Verdict:
     """ERROR: never REFUTED, never CONFIRMED; `why` is the reason."""
-    return make_verdict(claim, "ERROR", "n/a", why, n_points, claim.replicates, None, notes=[why],
-                        expected=claim.expected_verdict(), paper_trend=claim.paper_trend)
+    return make_verdict(
+        claim,
+        "ERROR",
+        "n/a",
+        why,
+        n_points,
+        claim.replicates,
+        None,
+        notes=[why],
+        expected=claim.expected_verdict(),
+        paper_trend=claim.paper_trend,
+    )
 
 
 def describe(claim: Claim) -> str:
@@ -80,5 +119,15 @@ def point_key(point: dict[str, Any]) -> str:
     return json.dumps(point, sort_keys=True)
 
 
-__all__ = ["ClaimKind", "KINDS", "Problem", "make_verdict", "error_verdict", "describe", "by_point", "fmt_point",
-           "metric_label", "point_key"]
+__all__ = [
+    "ClaimKind",
+    "KINDS",
+    "Problem",
+    "make_verdict",
+    "error_verdict",
+    "describe",
+    "by_point",
+    "fmt_point",
+    "metric_label",
+    "point_key",
+]

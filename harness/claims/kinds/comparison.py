@@ -24,7 +24,10 @@ LEVEL = stats.SIGNIFICANCE
 
 def describe(c: Claim) -> str:
     p, m = c.prediction, c.metric
-    return f"{m['name']}[{canonical(m['a'])}] - {m['name']}[{canonical(m['b'])}] {p['relation']} {p['margin']:.3g}"
+    return (
+        f"{m['name']}[{canonical(m['a'])}] - {m['name']}[{canonical(m['b'])}] {p['relation']} "
+        f"{p['margin']:.3g}"
+    )
 
 
 def judge(claim: Claim, rows: list[Row]) -> Verdict:
@@ -49,19 +52,53 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
         ok, bad = mi.lower >= margin, mi.upper < margin
         p = stats.mean_p_value(d, margin, "less")
     verdict = "CONFIRMED" if ok else ("REFUTED" if bad and p < LEVEL else "INCONCLUSIVE")
-    meas = f"mean paired difference {mi.mean:.4g}, one-sided 95% bounds [{mi.lower:.4g}, {mi.upper:.4g}]"
-    over = f"{len(keys)} pairs (same trained model and test prompts, paired by seed; t, {len(keys) - 1} dof)"
+    meas = (
+        f"mean paired difference {mi.mean:.4g}, one-sided 95% bounds [{mi.lower:.4g}, "
+        f"{mi.upper:.4g}]"
+    )
+    over = (
+        f"{len(keys)} pairs (same trained model and test prompts, paired by seed; t, "
+        f"{len(keys) - 1} dof)"
+    )
     notes = []
     if float(np.std(d)) == 0.0:
-        notes.append(f"all {len(keys)} paired differences equal {d[0]:.4g}: the t bounds collapse onto it")
-    a_mean = float(np.mean([sides['a'][k] for k in keys]))
-    b_mean = float(np.mean([sides['b'][k] for k in keys]))
-    est = Estimate("mean paired difference a - b", mi.mean, mi.lower, mi.upper, 0.95, mi.sd / math.sqrt(mi.n), mi.n)
-    return make_verdict(claim, verdict, meas, over, n_points, len(keys) // max(n_points, 1), est,
-                        p_refute=p if verdict == "REFUTED" else 1.0, notes=notes + [f"mean a = {a_mean:.4g}, mean b = {b_mean:.4g}"],
-                        details={"differences": d.tolist(), "a_mean": a_mean, "b_mean": b_mean})
+        notes.append(
+            f"all {len(keys)} paired differences equal {d[0]:.4g}: the t bounds collapse onto it"
+        )
+    a_mean = float(np.mean([sides["a"][k] for k in keys]))
+    b_mean = float(np.mean([sides["b"][k] for k in keys]))
+    est = Estimate(
+        "mean paired difference a - b",
+        mi.mean,
+        mi.lower,
+        mi.upper,
+        0.95,
+        mi.sd / math.sqrt(mi.n),
+        mi.n,
+    )
+    return make_verdict(
+        claim,
+        verdict,
+        meas,
+        over,
+        n_points,
+        len(keys) // max(n_points, 1),
+        est,
+        p_refute=p if verdict == "REFUTED" else 1.0,
+        notes=notes + [f"mean a = {a_mean:.4g}, mean b = {b_mean:.4g}"],
+        details={"differences": d.tolist(), "a_mean": a_mean, "b_mean": b_mean},
+    )
 
 
-KINDS.register("comparison", ClaimKind(
-    "comparison", "a paired difference metric[a] - metric[b] against a margin (one-sided t bounds)",
-    {"relation": str, "margin": float}, ("relation", "margin"), describe, judge, metric_fields={"a": dict, "b": dict}))
+KINDS.register(
+    "comparison",
+    ClaimKind(
+        "comparison",
+        "a paired difference metric[a] - metric[b] against a margin (one-sided t bounds)",
+        {"relation": str, "margin": float},
+        ("relation", "margin"),
+        describe,
+        judge,
+        metric_fields={"a": dict, "b": dict},
+    ),
+)

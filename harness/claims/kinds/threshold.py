@@ -1,4 +1,5 @@
-"""Kind "threshold": the mean of the metric over runs is >= (or <=) a threshold: one-sided t bounds."""
+"""Kind "threshold": the mean of the metric over runs is >= (or <=) a threshold: one-sided t
+bounds."""
 
 from __future__ import annotations
 
@@ -33,12 +34,40 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     groups = by_point(rows)
     meas = f"mean {mi.mean:.4g}, one-sided 95% bounds [{mi.lower:.4g}, {mi.upper:.4g}]"
     over = f"{len(vals)} measurements over {len(groups)} grid points (t, {len(vals) - 1} dof)"
-    per = [{"point": g[0].point, "mean": float(np.mean([r.value for r in g])), "n": len(g)} for g in groups.values()]
-    est = Estimate(f"mean {claim.metric['name']}", mi.mean, mi.lower, mi.upper, 0.95, mi.sd / math.sqrt(mi.n), mi.n)
-    return make_verdict(claim, verdict, meas, over, len(groups), max(p["n"] for p in per), est,
-                        p_refute=p if verdict == "REFUTED" else 1.0, details={"points": per, "values": vals.tolist()})
+    per = [
+        {"point": g[0].point, "mean": float(np.mean([r.value for r in g])), "n": len(g)}
+        for g in groups.values()
+    ]
+    est = Estimate(
+        f"mean {claim.metric['name']}",
+        mi.mean,
+        mi.lower,
+        mi.upper,
+        0.95,
+        mi.sd / math.sqrt(mi.n),
+        mi.n,
+    )
+    return make_verdict(
+        claim,
+        verdict,
+        meas,
+        over,
+        len(groups),
+        max(p["n"] for p in per),
+        est,
+        p_refute=p if verdict == "REFUTED" else 1.0,
+        details={"points": per, "values": vals.tolist()},
+    )
 
 
-KINDS.register("threshold", ClaimKind(
-    "threshold", "the mean of the metric over runs against a threshold (one-sided t bounds)",
-    {"relation": str, "threshold": float}, ("relation", "threshold"), describe, judge))
+KINDS.register(
+    "threshold",
+    ClaimKind(
+        "threshold",
+        "the mean of the metric over runs against a threshold (one-sided t bounds)",
+        {"relation": str, "threshold": float},
+        ("relation", "threshold"),
+        describe,
+        judge,
+    ),
+)

@@ -1,4 +1,5 @@
-"""Kind "trend": the metric grows (or falls) with a grid axis: a one-sided Spearman test over all runs."""
+"""Kind "trend": the metric grows (or falls) with a grid axis: a one-sided Spearman test over all
+runs."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def describe(c: Claim) -> str:
 
 
 def rho_interval(rho: float, n: int, level: float = 0.95) -> tuple[float, float, float]:
-    """Fisher-z interval and standard error of a Spearman rho over n pairs (Fieller's 1.03 factor)."""
+    """Fisher-z interval and standard error of a Spearman rho over n pairs (Fieller's 1.03
+    factor)."""
     if n <= 3 or not math.isfinite(rho):
         return math.nan, math.nan, math.nan
     se = 1.03 / math.sqrt(n - 3)
@@ -41,16 +43,46 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     means = []
     for xv in sorted(set(x.tolist())):
         sel = y[x == xv]
-        means.append({"x": xv, "mean": float(sel.mean()), "sd": float(sel.std(ddof=1)) if len(sel) > 1 else math.nan, "n": int(len(sel))})
+        means.append(
+            {
+                "x": xv,
+                "mean": float(sel.mean()),
+                "sd": float(sel.std(ddof=1)) if len(sel) > 1 else math.nan,
+                "n": int(len(sel)),
+            }
+        )
     n_rep = max(m["n"] for m in means)
-    meas = f"Spearman rho = {rho:.3g}, one-sided p = {p_for:.3g}; means " + ", ".join(f"{m['x']:g}: {m['mean']:.3g}" for m in means)
-    over = f"{len(rows)} runs over {len(means)} values of {xaxis} ({n_rep} seeds each; one-sided Spearman test)"
+    meas = f"Spearman rho = {rho:.3g}, one-sided p = {p_for:.3g}; means " + ", ".join(
+        f"{m['x']:g}: {m['mean']:.3g}" for m in means
+    )
+    over = (
+        f"{len(rows)} runs over {len(means)} values of {xaxis} ({n_rep} seeds each; one-sided "
+        "Spearman test)"
+    )
     lo, hi, se = rho_interval(rho, len(rows))
     est = Estimate("Spearman rho", float(rho), lo, hi, 0.95, se, len(rows))
-    return make_verdict(claim, verdict, meas, over, len(means), n_rep, est, p_refute=p_against if verdict == "REFUTED" else 1.0,
-                        details={"points": means, "x_axis": xaxis, "rho": rho})
+    return make_verdict(
+        claim,
+        verdict,
+        meas,
+        over,
+        len(means),
+        n_rep,
+        est,
+        p_refute=p_against if verdict == "REFUTED" else 1.0,
+        details={"points": means, "x_axis": xaxis, "rho": rho},
+    )
 
 
-KINDS.register("trend", ClaimKind(
-    "trend", "the metric increases or decreases along a grid axis (one-sided Spearman test)",
-    {"direction": str}, ("direction",), describe, judge, metric_fields={"x": str}))
+KINDS.register(
+    "trend",
+    ClaimKind(
+        "trend",
+        "the metric increases or decreases along a grid axis (one-sided Spearman test)",
+        {"direction": str},
+        ("direction",),
+        describe,
+        judge,
+        metric_fields={"x": str},
+    ),
+)
