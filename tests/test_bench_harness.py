@@ -49,7 +49,7 @@ def _run_bench_conftest(
     shutil.copy(BENCH / "conftest.py", suite / "conftest.py")
     (suite / "test_fake.py").write_text(
         "def test_row(table):\n    table.append({'config': 'fake', 'ratio': 2.0})\n    assert not "
-        "%r\n" % fail
+        f"{fail!r}\n"
     )
     results = tmp_path / "results"
     # only `env` may ask for it

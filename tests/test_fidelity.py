@@ -42,7 +42,8 @@ def _claim(tmp_path: Path, body: str, name: str = "synthetic", replicates: int =
         name,
         f'id = "{name}"\nsource = "test"\nstatement = "synthetic"\n'
         + body
-        + f"\n[profiles.quick]\nreplicates = {replicates}\n[profiles.nightly]\nreplicates = {replicates}\n",
+        + f"\n[profiles.quick]\nreplicates = {replicates}\n"
+        + f"[profiles.nightly]\nreplicates = {replicates}\n",
     )
     return load_claim(p, "quick")
 

@@ -437,9 +437,9 @@ def test_minimize_finds_a_local_minimum_of_a_synthetic_break(threshold, over, no
 
 
 def test_pick_failures_keeps_the_closest_per_claim_and_knob_set():
-    mk = lambda c, e: _synthetic(
-        PROFILE.run(dataclasses.replace(ANCHOR, coherence_rel=c), 0), e, 0.0
-    )  # noqa: E731
+    def mk(c, e):
+        return _synthetic(PROFILE.run(dataclasses.replace(ANCHOR, coherence_rel=c), 0), e, 0.0)
+
     outs = [
         mk(0.9, 0.5),
         mk(0.8, 0.4),

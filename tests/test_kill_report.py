@@ -20,7 +20,10 @@ from harness.report.claim_report import write_report
 out, i = sys.argv[1], 0
 notes = ["x" * 1000] * 2000  # ~2 MB per file: most of the loop's time is spent writing
 while True:
-    v = Verdict("c", "s", "st", "bound", "quick", "CONFIRMED", "p", "m", "o", 1, 1, notes=notes + [f"END {i}"])
+    v = Verdict(
+        "c", "s", "st", "bound", "quick", "CONFIRMED", "p", "m", "o", 1, 1,
+        notes=notes + [f"END {i}"],
+    )
     write_report(out, [v], {"profile": "quick"}, robustness=None)
     print(i, flush=True)
     i += 1
@@ -78,7 +81,8 @@ from harness.measure.measurement import Measurement
 from harness.run.store import Store
 
 store, i = Store(sys.argv[1]), 0
-meas = [Measurement({"data.l_ts": j}, 1000, j, j, 0.5, 0.5) for j in range(4000)]  # ~0.5 MB per record
+meas = [Measurement({"data.l_ts": j}, 1000, j, j, 0.5, 0.5) for j in range(4000)]
+# ~0.5 MB per record
 while True:
     store.write("c", make_record(key=f"k{i % 3}", replicate=i, measurements=meas))
     print(i, flush=True)

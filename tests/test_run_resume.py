@@ -303,15 +303,24 @@ FAKE_JUDGE = """
 import harness.run.runner as runner
 from harness.claims.verdicts import Verdict
 
-P_REFUTE = {"c1": 0.03, "c2": 0.04}  # each significant alone at 5%; under Holm over both neither survives (0.06, 0.06); under BH both do
+# each significant alone at 5%; under Holm over both neither survives (0.06, 0.06);
+# under BH both do
+P_REFUTE = {"c1": 0.03, "c2": 0.04}
 
 
 def judge(claim, records, expected_units=0):
-    return Verdict(claim.id, "test", "s", claim.kind, claim.profile, "REFUTED", "p", "m", "o", 3, 2, p_refute=P_REFUTE[claim.id])
+    return Verdict(
+        claim.id, "test", "s", claim.kind, claim.profile, "REFUTED", "p", "m", "o", 3, 2,
+        p_refute=P_REFUTE[claim.id],
+    )
 
 
 runner.judge = judge
-runner.execute = lambda units, store, executor, **kw: {"done": 0, "skipped": len(units), "crashed": 0}
+def execute(units, store, executor, **kw):
+    return {"done": 0, "skipped": len(units), "crashed": 0}
+
+
+runner.execute = execute
 """
 
 

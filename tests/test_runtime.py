@@ -41,7 +41,7 @@ def test_apply_sets_the_process_wide_settings(monkeypatch):
         torch.set_num_threads(threads)
 
 
-def test_deterministic_mode_skips_the_nan_fill_of_new_tensors_and_training_is_bit_identical_without_it():
+def test_deterministic_mode_skips_the_nan_fill_and_training_is_bit_identical_without_it():
     """make_deterministic turns off torch's NaN fill of uninitialised memory (a whole extra pass
     over every new buffer); nothing reads memory it did not write, so training gives the same bits
     with the fill and without."""

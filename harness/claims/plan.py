@@ -16,7 +16,7 @@ plan changed after a verdict logs the move:
     what = "dropped B = 128 from the nightly grid"
     why = "..."
     old_verdict = "INCONCLUSIVE" # the verdict the old plan gave, or "not recorded"
-    old_plan = "1a2b3c4d5e6f"    # digest of the replaced plan (6 to 64 hex digits, a prefix is enough)
+    old_plan = "1a2b3c4d5e6f"    # digest of the replaced plan (6 to 64 hex digits; a prefix)
     commit = "ee948af"           # optional: the commit of the old verdict
 
 harness.claims.ledger compares plans with a reference run."""

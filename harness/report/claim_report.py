@@ -32,10 +32,12 @@ VERDICTS_SCHEMA = 2  # verdicts.json layout: 2 adds schema_version, counts and e
 
 
 FAMILY_NOTE = {
-    "holm": "Holm's procedure controls the family-wise error rate under arbitrary dependence between the claims' "
-    "p-values, so it stays valid when claims share trained models (and so are dependent).",
-    "bh": "Benjamini-Hochberg controls the false discovery rate under independence or positive dependence of the "
-    "p-values; claims that share trained models are dependent, so Holm is the safe choice.",
+    "holm": "Holm's procedure controls the family-wise error rate under arbitrary dependence"
+    " between the claims' p-values, so it stays valid when claims share trained models"
+    " (and so are dependent).",
+    "bh": "Benjamini-Hochberg controls the false discovery rate under independence or positive"
+    " dependence of the p-values; claims that share trained models are dependent, so Holm is"
+    " the safe choice.",
 }
 
 

@@ -30,19 +30,24 @@ COLOURS = {
 }
 
 STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;background:#fafafa}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#222;
+background:#fafafa}
 header{background:#263238;color:#fff;padding:16px 24px}header h1{margin:0 0 6px;font-size:20px}
 header p{margin:2px 0;font-size:13px;color:#cfd8dc}main{padding:16px 24px;max-width:1200px}
 .counts span{display:inline-block;margin-right:8px}
-.badge{display:inline-block;padding:2px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
+.badge{display:inline-block;padding:2px 8px;border-radius:10px;color:#fff;font-size:12px;
+font-weight:600}
 #filter{width:320px;padding:6px;margin:12px 0;font-size:14px}
 table.summary{border-collapse:collapse;width:100%;font-size:13px;background:#fff}
-table.summary td,table.summary th{border-bottom:1px solid #e0e0e0;padding:6px 8px;text-align:left;vertical-align:top}
-section.claim{background:#fff;border:1px solid #e0e0e0;border-radius:6px;margin:16px 0;padding:12px 16px}
+table.summary td,table.summary th{border-bottom:1px solid #e0e0e0;padding:6px 8px;text-align:left;
+vertical-align:top}
+section.claim{background:#fff;border:1px solid #e0e0e0;border-radius:6px;margin:16px 0;
+padding:12px 16px}
 section.claim h2{font-size:16px;margin:0 0 6px}section.claim dl{font-size:13px;margin:6px 0}
 section.claim dt{font-weight:600;float:left;width:130px}section.claim dd{margin:0 0 4px 140px}
 section.claim img{max-width:560px;width:100%;margin:6px 8px 0 0;border:1px solid #eee}
-table.mv{border-collapse:collapse;font-size:12px;margin-top:6px}table.mv td,table.mv th{border:1px solid #ddd;padding:3px 6px}
+table.mv{border-collapse:collapse;font-size:12px;margin-top:6px}
+table.mv td,table.mv th{border:1px solid #ddd;padding:3px 6px}
 .replanned{color:#b71c1c;font-size:12px;font-weight:600}.spark{vertical-align:middle}.muted{color:#777;font-size:12px}
 """
 
@@ -66,6 +71,11 @@ class RunPage:
     run_dir: Path
     meta: dict[str, Any]
     verdicts: list[dict[str, Any]]
+
+
+def _measured_or_skipped(row: dict) -> object:
+    """A multiverse row's measurement when it ran, else why it was skipped."""
+    return row.get("measurement") if row.get("status") == "ran" else row.get("skipped", "")
 
 
 def outcome_of(v: dict[str, Any]) -> str:
@@ -127,7 +137,7 @@ def _multiverse(v: dict[str, Any]) -> str:
     body += "".join(
         f"<tr><td>{html.escape(str(r.get('name')))}</td>"
         f"<td>{html.escape(str(r.get('verdict') if r.get('status') == 'ran' else 'skipped'))}</td>"
-        f"<td>{html.escape(str(r.get('measurement') if r.get('status') == 'ran' else r.get('skipped', '')))}</td>"
+        f"<td>{html.escape(str(_measured_or_skipped(r)))}</td>"
         f"<td>{html.escape(str(r.get('why', '')))}</td></tr>"
         for r in rows
     )

@@ -19,11 +19,20 @@ from harness.world.seeding import derive_seed, generator
 # ood_spread -> one line for reports (SPEC 1.4: how sum c = S1 spreads over the IDR patterns)
 OOD_READINGS = {
     "one": "each ODR pattern is S1 times one IDR pattern (|mu'| = |S1| beta)",
-    "pair": "each ODR pattern mixes its own group of g = M1 // M1' IDR patterns (a pair at M1 = 6, M1' = 3), coefficients summing to S1 (|mu'| ~ S1 beta / sqrt g)",
-    "all": "each ODR pattern mixes all M1 IDR patterns, coefficients summing to S1 (|mu'| ~ S1 beta / sqrt M1)",
+    "pair": (
+        "each ODR pattern mixes its own group of g = M1 // M1' IDR patterns (a pair at M1 = 6,"
+        " M1' = 3), coefficients summing to S1 (|mu'| ~ S1 beta / sqrt g)"
+    ),
+    "all": (
+        "each ODR pattern mixes all M1 IDR patterns, coefficients summing to S1"
+        " (|mu'| ~ S1 beta / sqrt M1)"
+    ),
 }
 OOD_RENORMALISE = {  # ood_renormalise -> one line for reports
-    False: "ODR patterns not renormalised: their length changes with the coefficients (the paper's reading)",
+    False: (
+        "ODR patterns not renormalised: their length changes with the coefficients"
+        " (the paper's reading)"
+    ),
     True: "ODR patterns renormalised to norm beta, coefficients still summing to S1",
 }
 

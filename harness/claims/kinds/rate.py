@@ -139,7 +139,8 @@ def _notes(
             more = (
                 f"about {need} grid points at this scatter would narrow it to the margin"
                 if need and need > len(xs)
-                else "more grid points alone would not narrow it enough at this scatter: add seeds or widen the swept range"
+                else "more grid points alone would not narrow it enough at this scatter:"
+                " add seeds or widen the swept range"
             )
             notes.append(f"90% interval width {width:.3g} vs margin width {2 * margin:.3g}; {more}")
     return notes
