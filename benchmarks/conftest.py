@@ -38,7 +38,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         REFRESH_OPTION,
         action="store_true",
         default=False,
-        help="write the committed results/benchmarks/reference.json (with the machine) instead of the untracked latest.json",
+        help="write the committed results/benchmarks/reference.json (with the machine) instead of "
+        "the untracked latest.json",
     )
 
 

@@ -23,22 +23,13 @@ test's outcome, as they never change the CLI's exit code.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
-import time
 from pathlib import Path
 
 import pytest
 
-from harness.claims.schema import PROFILES, ClaimError
-from harness.claims.verdicts import Verdict
-from harness.loading import load_claims
-from harness.preflight import UsageError, check_run_options
-from harness.report import terminal
-from harness.run.execution import EXECUTORS, make_executor
-from harness.run.paths import new_run_dir, results_root, robustness_report_dir
-from harness.run.runner import ClaimRun, run_claims
-from harness.training.runtime import RuntimeSettings
+from harness.session.options import add_pytest_options, from_pytest
+
+# Nothing above imports torch: a pytest run that never asks for claims stays as light as before.
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,62 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption(
         "--iclcheck", action="store_true", help="collect claim files under claims/ folders as tests"
     )
-    g.addoption(
-        "--iclcheck-profile",
-        choices=PROFILES,
-        default=None,
-        help="claim profile to run (default quick; implies --iclcheck)",
-    )
-    g.addoption(
-        "--iclcheck-results",
-        default=None,
-        help="results folder (store and reports; default $ICLCHECK_RESULTS, else results/ under the rootdir)",
-    )
-    g.addoption("--iclcheck-device", default="cpu", help="cpu or cuda[:N]")
-    g.addoption("--iclcheck-executor", choices=EXECUTORS, default="local")
-    g.addoption(
-        "--iclcheck-jobs",
-        type=int,
-        default=1,
-        help="workers for the process/dask executors (dask on cuda: one per GPU)",
-    )
-    g.addoption(
-        "--iclcheck-address",
-        default=None,
-        help="Dask scheduler address (default: a LocalCluster on 127.0.0.1)",
-    )
-    g.addoption(
-        "--iclcheck-max-ensemble",
-        type=int,
-        default=64,
-        help="most members trained together in one group (one task)",
-    )
-    g.addoption(
-        "--iclcheck-family",
-        choices=("holm", "bh"),
-        default="holm",
-        help="family-wise control across the selected claims",
-    )
-    g.addoption(
-        "--iclcheck-strict", action="store_true", help="INCONCLUSIVE fails instead of skipping"
-    )
-    g.addoption("--iclcheck-no-report", action="store_true", help="do not write a run report")
-    g.addoption(
-        "--iclcheck-multiverse",
-        action="store_true",
-        help="also judge every selected claim under each applicable multiverse alternative (ROBUST / FRAGILE / PARTIAL)",
-    )
-    g.addoption(
-        "--iclcheck-multiverse-only",
-        default=None,
-        metavar="NAME[,NAME...]",
-        help="with --iclcheck-multiverse: only these alternatives",
-    )
-    g.addoption(
-        "--iclcheck-multiverse-file",
-        default=None,
-        help="the multiverse file (default: claims/_multiverse.toml)",
-    )
+    add_pytest_options(g)  # the run options the command line has too (harness.session.options)
     parser.addini(
         "iclcheck_claims",
         type="bool",
@@ -124,13 +60,21 @@ def profile(config: pytest.Config) -> str:
     return config.getoption("--iclcheck-profile") or "quick"
 
 
+def run_options(config: pytest.Config):
+    """The session's RunOptions, from the --iclcheck-* options (results default: under the
+    rootdir)."""
+    return from_pytest(
+        config.getoption, results_base=config.rootpath, profile=profile(config), progress=False
+    )
+
+
 class ClaimVerdictError(Exception):
-    def __init__(self, verdict: Verdict):
+    def __init__(self, verdict):
         super().__init__(verdict.line())
         self.verdict = verdict
 
 
-def _describe(v: Verdict) -> str:
+def _describe(v) -> str:
     lines = [
         f"{v.claim_id}: {v.verdict}",
         f"  source:      {v.source}",
@@ -155,6 +99,9 @@ def _skip_here(reason: str) -> None:
 
 class ClaimFile(pytest.File):
     def collect(self):
+        from harness.claims.errors import ClaimError
+        from harness.loading import load_claims
+
         try:
             (claim,) = load_claims([self.path], profile(self.config))
         except ClaimError as exc:
@@ -169,24 +116,26 @@ class ClaimItem(pytest.Item):
         self.add_marker(pytest.mark.claim)
 
     def runtest(self) -> None:
+        from harness.report import terminal
+
         state = self.config.stash[_STATE]
         v = state.verdict(self)
         self.user_properties.append(("verdict", v.verdict))
-        if state.multiverse and self.claim.id in state.multiverse:
-            self.user_properties.append(("robustness", state.multiverse[self.claim.id]["label"]))
-        if v.expected and v.expected[0] == v.verdict:
+        labels = state.result.labels() if state.result else None
+        if labels and self.claim.id in labels:
+            self.user_properties.append(("robustness", labels[self.claim.id]))
+        if v.matches_expectation:
             pytest.xfail(self._reason(f"recorded: {v.expected[1]}"))
         if v.verdict == "CONFIRMED":
             return
-        if v.verdict == "INCONCLUSIVE" and not self.config.getoption("--iclcheck-strict"):
-            # a refutation family control took back
-            adjusted = [n for n in v.notes if "does not survive" in n]
+        if v.verdict == "INCONCLUSIVE" and not state.session.options.strict:
+            taken_back = v.family is not None and v.family.overturned
             _skip_here(
                 self._reason(
                     "INCONCLUSIVE: "
                     + (
-                        adjusted[0]
-                        if adjusted
+                        v.family.note(v.p_refute)
+                        if taken_back
                         else terminal.short_measurement(v.measurement, v.prediction)
                     )
                 )
@@ -196,6 +145,8 @@ class ClaimItem(pytest.Item):
     def _reason(self, text: str) -> str:
         """A SKIPPED / XFAIL reason cut so that pytest's summary line ("XFAIL <node id> - reason")
         fits the terminal; the report holds the whole measurement and reason."""
+        from harness.report import terminal
+
         # 'XFAIL ', ' - '
         return terminal.clip(text, max(10, terminal.width() - len(self.nodeid) - 10))
 
@@ -208,127 +159,69 @@ class ClaimItem(pytest.Item):
         return self.path, 0, f"claim {self.claim.id} ({self.claim.profile})"
 
 
-def results_dir(config: pytest.Config) -> Path:
-    """--iclcheck-results, else $ICLCHECK_RESULTS, else results/ under pytest's rootdir (the
-    checkout)."""
-    option = config.getoption("--iclcheck-results")
-    return Path(option) if option else results_root(config.rootpath)
-
-
 class _State:
-    """The session's claim runs: all selected claims judged at once (family-controlled), then read
-    item by item."""
+    """The session's claim run: one RunSession judges every selected claim at the first claim test
+    (family-controlled together, as on the command line); each test then reads its verdict."""
 
-    def __init__(self, config: pytest.Config):
-        self.config = config
-        self.results = results_dir(config)
-        # every claim run, in item order: the verdicts, the report's figures and totals
-        self.runs: list[ClaimRun] | None = None
-        self.by_item: dict[str, Verdict] = {}
-        # claim id -> multiverse block, with --iclcheck-multiverse
-        self.multiverse: dict[str, dict] | None = None
-        self.multiverse_totals: dict | None = None
+    def __init__(self, session):
+        self.session = session  # harness.session.session.RunSession
+        self.result = None  # its RunResult, after the first claim test
+        self.by_item: dict[str, object] = {}
         self.error: BaseException | None = None
-        self.started = dt.datetime.now(dt.UTC)
-        self.t0 = time.perf_counter()
 
-    @property
-    def verdicts(self) -> list[Verdict]:
-        return [r.verdict for r in self.runs or []]
-
-    def verdict(self, item: ClaimItem) -> Verdict:
+    def verdict(self, item: ClaimItem):
         """The item's adjusted verdict; the first call trains and judges every selected claim."""
-        if self.runs is None and self.error is None:
+        if self.result is None and self.error is None:
             self._judge_all([i for i in item.session.items if isinstance(i, ClaimItem)])
         if self.error is not None:
             raise self.error
         return self.by_item[item.nodeid]
 
-    def _multiverse_options(self) -> argparse.Namespace:
-        """The options multiverse_cli reads, from the plugin's."""
-        o = self.config.getoption
-        return argparse.Namespace(
-            multiverse=o("--iclcheck-multiverse"),
-            multiverse_file=o("--iclcheck-multiverse-file"),
-            multiverse_only=o("--iclcheck-multiverse-only"),
-            results=self.results,
-            max_ensemble=o("--iclcheck-max-ensemble"),
-            no_progress=True,
-            reuse_stale=False,
-        )
-
     def _judge_all(self, items: list[ClaimItem]) -> None:
-        from harness import multiverse_cli
+        from harness.claims.errors import ClaimError
+        from harness.session.errors import UsageError
 
-        o = self.config.getoption
-        claims = [i.claim for i in items]
-        mv_opts = self._multiverse_options()
         try:
-            mv_plan = multiverse_cli.prepare(mv_opts, claims)  # validated before anything trains
+            self.session.prepare([i.claim for i in items])  # checked before anything trains
         except (ClaimError, UsageError) as exc:
             self.error = exc
             return
-        ex = make_executor(
-            o("--iclcheck-executor"),
-            o("--iclcheck-jobs"),
-            o("--iclcheck-device"),
-            o("--iclcheck-address"),
-        )
         try:
-            self.runs = run_claims(
-                claims,
-                self.results,
-                ex,
-                o("--iclcheck-max-ensemble"),
-                progress=False,
-                family=o("--iclcheck-family"),
-            )
-            if mv_plan is not None:
-                self.multiverse, self.multiverse_totals = multiverse_cli.run(
-                    mv_opts, self.runs, ex, mv_plan
-                )
+            self.result = self.session.execute()
         except Exception as exc:  # every claim test reports it
             self.error = exc
             return
-        finally:
-            ex.close()
-        self.by_item = {i.nodeid: r.verdict for i, r in zip(items, self.runs)}
+        self.by_item = {i.nodeid: v for i, v in zip(items, self.result.verdicts)}
 
 
 _STATE = pytest.StashKey[_State]()
 
 
-def check_options(config: pytest.Config) -> None:
-    """The CLI's pre-flight checks of the run options (device exists, --iclcheck-address only with
-    the dask executor and answering, jobs and ensemble size >= 1, results writable), as a pytest
-    usage error."""
-    o = config.getoption
-    opts = argparse.Namespace(
-        device=o("--iclcheck-device"),
-        jobs=o("--iclcheck-jobs"),
-        max_ensemble=o("--iclcheck-max-ensemble"),
-        executor=o("--iclcheck-executor"),
-        address=o("--iclcheck-address"),
-        results=results_dir(config),
-        out=None,
-    )
-    try:
-        check_run_options(opts)
-    except UsageError as exc:
-        raise pytest.UsageError(str(exc).replace("--", "--iclcheck-", 1)) from None
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claim: a claim file of the paper, judged by icl-claimcheck")
     if enabled(config):
-        check_options(config)
-        config.stash[_STATE] = _State(config)
+        config.stash[_STATE] = _State(check_options(config))
+
+
+def check_options(config: pytest.Config):
+    """The session's RunSession, built from the options: the CLI's pre-flight checks (device exists,
+    --iclcheck-address only with the dask executor and answering, jobs and ensemble size >= 1,
+    results writable) fail as a pytest usage error."""
+    from harness.session.errors import UsageError
+    from harness.session.session import RunSession
+
+    try:
+        return RunSession(run_options(config))
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc).replace("--", "--iclcheck-", 1)) from None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """The process-wide runtime settings (deterministic algorithms, allocator, threads, compile), as
     the CLI sets them."""
     if enabled(session.config):
+        from harness.training.runtime import RuntimeSettings
+
         RuntimeSettings.from_env().apply(session.config.getoption("--iclcheck-device"))
 
 
@@ -345,57 +238,18 @@ def pytest_collect_file(file_path: Path, parent):
 
 def pytest_sessionfinish(session, exitstatus) -> None:
     state = session.config.stash.get(_STATE, None)
-    if state is None or not state.verdicts or session.config.getoption("--iclcheck-no-report"):
+    if state is None or state.result is None or not state.result.verdicts:
         return
-    from harness.report.claim_report import claim_figures, run_totals, write_report
-
-    o = session.config.getoption
-    out = new_run_dir(state.results, state.started, profile(session.config))
-    meta = {
-        "profile": profile(session.config),
-        "started": state.started.isoformat(),
-        "seconds": time.perf_counter() - state.t0,
-        "executor": o("--iclcheck-executor"),
-        "family": o("--iclcheck-family"),
-        "claims": [v.claim_id for v in state.verdicts],
-        "max_ensemble": o("--iclcheck-max-ensemble"),
-        **run_totals(state.runs),
-        **({"multiverse": state.multiverse_totals} if state.multiverse_totals else {}),
-    }
-    state.report = write_report(
-        out,
-        state.verdicts,
-        meta,
-        o("--iclcheck-device"),
-        claim_figures(state.runs),
-        robustness=robustness_report_dir(state.results),
-        multiverse=state.multiverse,
-    )
+    if state.session.options.write_report:
+        state.result = state.session.write_report(state.result)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     state = config.stash.get(_STATE, None)
-    if state is None or not state.verdicts:
+    if state is None or state.result is None or not state.result.verdicts:
         return
-    tr = terminalreporter
-    tr.section("claim verdicts")
-    mv = state.multiverse
-    tr.write_line(
-        terminal.verdict_table(
-            state.verdicts,
-            robustness={c: b["label"] for c, b in mv.items()} if mv is not None else None,
-        )
-    )
-    if state.multiverse_totals:
-        from harness import multiverse_cli
+    from harness.session.summary import summary_lines
 
-        tr.write_line(multiverse_cli.summary_line(state.multiverse_totals))
-        for cid, block in mv.items():  # the table gives the label; name what flips it
-            if block["flips"]:
-                verdict_of = {r["name"]: r["verdict"] for r in block["alternatives"]}
-                tr.write_line(
-                    f"  {cid} flipped by: "
-                    + ", ".join(f"{n} -> {verdict_of.get(n)}" for n in block["flips"])
-                )
-    if getattr(state, "report", None):
-        tr.write_line(f"report: {terminal.short_path(state.report)}")
+    terminalreporter.section("claim verdicts")
+    for line in summary_lines(state.result):
+        terminalreporter.write_line(line)

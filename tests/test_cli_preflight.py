@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 import harness.cli as cli
-from harness.preflight import check_address, write_error_log
 from harness.run.paths import new_run_dir
+from harness.session.checks import check_address
+from harness.session.errors import write_error_log
 
 CLAIM = str(Path(__file__).resolve().parent.parent / "claims" / "ood-s1.toml")
 
@@ -26,7 +27,7 @@ def no_training(monkeypatch):
     def train(*a, **k):
         raise AssertionError("training started before the pre-flight checks failed")
 
-    monkeypatch.setattr(cli, "run_claims", train)
+    monkeypatch.setattr("harness.run.runner.run_claims", train)
 
 
 def one_error_line(capsys) -> str:
@@ -129,7 +130,7 @@ def test_run_folders_of_the_same_second_differ(tmp_path):
 
 
 def test_two_runs_write_two_reports(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "run_claims", lambda *a, **k: [])
+    monkeypatch.setattr("harness.run.runner.run_claims", lambda *a, **k: [])
     for _ in range(2):
         assert cli.main(["run", CLAIM, "--results", str(tmp_path), "--no-progress"]) == 0
     assert len(list((tmp_path / "runs").glob("*/report.md"))) == 2
@@ -139,7 +140,7 @@ def test_internal_error_exits_3_with_the_traceback_in_a_log(tmp_path, capsys, mo
     def crash(*a, **k):
         raise ZeroDivisionError("division by zero\nsecond line")
 
-    monkeypatch.setattr(cli, "run_claims", crash)
+    monkeypatch.setattr("harness.run.runner.run_claims", crash)
     assert cli.main(["run", CLAIM, "--results", str(tmp_path)]) == 3
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith(
@@ -154,7 +155,9 @@ def test_internal_error_exits_3_with_the_traceback_in_a_log(tmp_path, capsys, mo
 
 
 def test_a_value_error_after_preflight_is_internal_not_bad_input(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "run_claims", lambda *a, **k: int("x"))
+    import harness.run.runner as runner
+
+    monkeypatch.setattr(runner, "run_claims", lambda *a, **k: int("x"))
     assert cli.main(["run", CLAIM, "--results", str(tmp_path)]) == 3
 
 
@@ -272,7 +275,13 @@ def test_a_closed_pipe_is_not_an_error(monkeypatch, capsys):
     def closed(a):
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr(cli, "cmd_list", closed)
+    import dataclasses
+
+    import harness.cli.list as list_command
+
+    monkeypatch.setattr(
+        list_command, "COMMAND", dataclasses.replace(list_command.COMMAND, run=closed)
+    )
     assert cli.main(["list"]) == 0
 
 
@@ -281,18 +290,14 @@ class _Config:
 
     def __init__(self, tmp_path: Path, **opts):
         self.rootpath = tmp_path
-        self.opts = {
-            "device": "cpu",
-            "jobs": 1,
-            "max-ensemble": 64,
-            "executor": "local",
-            "address": None,
-            "results": str(tmp_path / "res"),
-            **opts,
-        }
+        self.opts = {"results": str(tmp_path / "res"), **opts}
 
     def getoption(self, name: str):
-        return self.opts[name.removeprefix("--iclcheck-")]
+        from harness.session.options import RUN_OPTIONS
+
+        key = name.removeprefix("--iclcheck-")
+        default = {o.long[2:]: o.default for o in RUN_OPTIONS}.get(key)
+        return self.opts.get(key, default)
 
 
 @pytest.mark.parametrize(

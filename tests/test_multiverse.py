@@ -221,7 +221,7 @@ def test_run_multiverse_end_to_end(tmp_path, capsys):
 
 
 def test_unknown_alternative_in_a_claim_file_exits_2_before_training(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("harness.cli.run_claims", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr("harness.run.runner.run_claims", lambda *a, **k: pytest.fail("trained"))
     claim = _tiny(tmp_path, '[multiverse]\nskip = { "nope" = "x" }\n')
     _mv(tmp_path)
     assert cli.main(["run", str(claim), "--multiverse", "--results", str(tmp_path / "r")]) == 2
@@ -234,7 +234,7 @@ def test_validate_checks_the_narrowing_and_only_selects(tmp_path, capsys, monkey
     assert cli.main(["validate", str(claim)]) == 2
     assert "tiny.toml: multiverse.skip.beta-2: needs a reason" in capsys.readouterr().err
     claim = _tiny(tmp_path)
-    monkeypatch.setattr("harness.cli.run_claims", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr("harness.run.runner.run_claims", lambda *a, **k: pytest.fail("trained"))
     assert (
         cli.main(
             [
@@ -294,7 +294,7 @@ def test_block_names_the_flips_and_holm_runs_within_the_claim(tmp_path):
         "eta-0.5": _verdict("REFUTED", 0.80, 0.001),
     }
     # 3 alternatives: 0.03 -> 0.06 does not survive, 0.001 -> 0.003 does
-    family_control(list(judged.values()), "holm")
+    judged = dict(zip(judged, family_control(list(judged.values()), "holm")))
     assert judged["beta-2"].verdict == "INCONCLUSIVE" and judged["eta-0.5"].verdict == "REFUTED"
     variants = [Variant(a, object()) for a in alts[:3]] + [
         Variant(alts[3], None, "the claim varies train.steps in its grid")

@@ -233,8 +233,7 @@ def test_corrupt_baseline_is_named(tmp_path, capsys, monkeypatch):
     assert cli.main(["compare", str(bad), str(good)]) == 2
     assert str(bad / "verdicts.json") in capsys.readouterr().err
     monkeypatch.setattr(
-        cli,
-        "run_claims",
+        "harness.run.runner.run_claims",
         lambda *a, **k: pytest.fail("training started before the baseline was checked"),
     )
     claims = ROOT / "claims" / "ood-s1.toml"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.fuzz.campaign import add_arguments, report_dir
+from harness.cli.fuzz import add_arguments, fuzz_options
+from harness.fuzz.campaign import FuzzOptions, report_dir
 from harness.report.claim_report import robustness_section
 from harness.run.paths import (
     bench_result_path,
@@ -33,10 +34,10 @@ def _report(folder: Path, created: str | None, answers: tuple[str, ...] = ("- an
     return folder
 
 
-def _fuzz_args(root: Path, *argv: str) -> argparse.Namespace:
+def _fuzz_args(root: Path, *argv: str) -> FuzzOptions:
     ap = argparse.ArgumentParser()
     add_arguments(ap)
-    return ap.parse_args(["--root", str(root), *argv])
+    return fuzz_options(ap.parse_args(["--root", str(root), *argv]))
 
 
 def test_layout_under_the_results_folder(tmp_path):

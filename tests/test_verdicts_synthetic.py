@@ -213,12 +213,14 @@ def test_family_control_turns_a_weak_refutation_inconclusive(tmp_path):
         for _ in range(100)
     ]
     # weak: p ~ 7e-4, second smallest of 102: Holm multiplies by 101
-    family_control([weak, strong, *nulls], "holm")
-    assert weak.verdict == "INCONCLUSIVE" and any("does not survive holm" in n for n in weak.notes)
-    assert strong.verdict == "REFUTED" and all(v.verdict == "CONFIRMED" for v in nulls)
-    weak = judge(c, _bound_records([62, 60, 61, 63]))
-    family_control([weak, strong, *nulls], "bh")  # BH multiplies by 102 / 2: it survives
-    assert weak.verdict == "REFUTED"
+    w, s, *ns = family_control([weak, strong, *nulls], "holm")
+    assert w.verdict == "INCONCLUSIVE" and w.family.overturned and w.family.method == "holm"
+    assert any("does not survive holm" in n for n in w.notes)  # the reason, in words, for people
+    assert weak.verdict == "REFUTED"  # a verdict is built once: the control returns new ones
+    assert s.verdict == "REFUTED" and not s.family.overturned
+    assert all(v.verdict == "CONFIRMED" for v in ns)
+    w, *_ = family_control([weak, strong, *nulls], "bh")  # BH multiplies by 102 / 2: it survives
+    assert w.verdict == "REFUTED" and w.family.p_adjusted < 0.05
 
 
 def test_trend_and_threshold_directions():

@@ -38,8 +38,8 @@ from harness.claims.plan import (
     resolve_plan,
 )
 from harness.claims.schema import load_toml
+from harness.core.choices import REFERENCE_ENV
 
-REFERENCE_ENV = "ICLCHECK_REFERENCE"
 REFERENCE_DIR = Path("results") / "reference" / "nightly-cpu"
 GIT_TIMEOUT_S = 30
 

@@ -35,6 +35,7 @@ from harness.claims.grid import cartesian
 from harness.claims.kinds import KINDS
 from harness.claims.metrics import METRICS, check_metric
 from harness.claims.verdict import VERDICTS
+from harness.core.choices import PROFILES
 from harness.world.config import split_name
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
     "METRICS",
 ]
 
-PROFILES = ("quick", "nightly")
 TOP_KEYS = {
     "id": str,
     "source": str,

@@ -1,8 +1,10 @@
 """The verdict of one claim, with its numbers as fields (estimate, interval, standard error, p, n).
 
-Reports, compare and the nightly drift check read these fields; the prose
-(`prediction`, `measurement`, `over`) is for people and is never parsed back.
-"""
+A `Verdict` is frozen: the claim's kind builds it, and each later step (the judge adding the plan,
+the family-wise control, the runner's sharing counts) returns a new one with its result as a typed
+field (`family`, `expected`, `matches_expectation`). Reports, compare and the nightly drift check
+read these fields; the prose (`prediction`, `measurement`, `over`, `notes`) is for people and is
+never parsed back."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any
 VERDICTS = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Estimate:
     """The number a verdict rests on: e.g. the fitted exponent, the worst point's error rate, the
     mean paired difference, Spearman's rho or a mean, with its interval at `level` and its standard
@@ -42,7 +44,25 @@ class Estimate:
         return (other.value - self.value) / s if math.isfinite(s) and s > 0 else math.nan
 
 
-@dataclass
+@dataclass(frozen=True)
+class FamilyResult:
+    """The family-wise control of refutations across a run's claims (or one claim's multiverse):
+    the method, the adjusted p-value, and whether it overturned a refutation."""
+
+    method: str  # holm or bh
+    p_adjusted: float
+    alpha: float  # a refutation stands when p_adjusted < alpha
+    overturned: bool  # a REFUTED verdict whose adjusted p is not below alpha: now INCONCLUSIVE
+
+    def note(self, p_refute: float) -> str:
+        """The reason an overturned refutation is INCONCLUSIVE, in words."""
+        return (
+            f"refutation p = {p_refute:.3g} does not survive {self.method} adjustment (adjusted "
+            f"{self.p_adjusted:.3g})"
+        )
+
+
+@dataclass(frozen=True)
 class Verdict:
     claim_id: str
     source: str
@@ -69,6 +89,13 @@ class Verdict:
     plan: dict[str, Any] = field(default_factory=dict)
     # the claim file's [[changes]] log
     plan_changes: list[dict[str, str]] = field(default_factory=list)
+    family: FamilyResult | None = None  # the family-wise control, once the run applied it
+
+    @property
+    def matches_expectation(self) -> bool:
+        """Whether the claim file's [expected] table names this verdict (a known, reasoned
+        outcome: it does not make a run red)."""
+        return bool(self.expected) and self.expected[0] == self.verdict
 
     def line(self) -> str:
         """One line: claim, verdict, prediction beside measurement."""

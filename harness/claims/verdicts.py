@@ -9,6 +9,7 @@ INCONCLUSIVE with the reason stated.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 
@@ -19,15 +20,23 @@ from harness.claims.kinds.base import error_verdict
 from harness.claims.metrics import Row, metric_label, metric_rows
 from harness.claims.plan import plan_digest
 from harness.claims.record import Record
-from harness.claims.verdict import Estimate, Verdict
+from harness.claims.verdict import Estimate, FamilyResult, Verdict
 from harness.core.jsonio import canonical
 
-__all__ = ["Verdict", "Estimate", "judge", "collect_rows", "family_control", "metric_label"]
+__all__ = [
+    "Verdict",
+    "Estimate",
+    "FamilyResult",
+    "judge",
+    "collect_rows",
+    "family_control",
+    "metric_label",
+]
 
 MAX_FAILED_FRACTION = 0.2  # more diverged/crashed units than this: ERROR
 # more runs at the iteration cap than this: ERROR (the rate kind allows censored points)
 MAX_CENSORED_FRACTION = 0.5
-LEVEL = stats.SIGNIFICANCE  # significance for refutations and trend tests
+ALPHA = stats.SIGNIFICANCE  # significance for refutations and trend tests
 
 
 def collect_rows(claim: Claim, records: list[Record]) -> list[Row]:
@@ -55,13 +64,12 @@ def collect_rows(claim: Claim, records: list[Record]) -> list[Row]:
 def judge(claim: Claim, records: list[Record], expected_units: int | None = None) -> Verdict:
     """Apply the claim's analysis to its stored records; the verdict records the plan it was judged
     under."""
-    v = _judge(claim, records, expected_units)
-    v.plan_digest, v.plan, v.plan_changes = (
-        plan_digest(claim.plan),
-        dict(claim.plan),
-        list(claim.changes),
+    return dataclasses.replace(
+        _judge(claim, records, expected_units),
+        plan_digest=plan_digest(claim.plan),
+        plan=dict(claim.plan),
+        plan_changes=list(claim.changes),
     )
-    return v
 
 
 def _judge(claim: Claim, records: list[Record], expected_units: int | None) -> Verdict:
@@ -85,20 +93,22 @@ def _judge(claim: Claim, records: list[Record], expected_units: int | None) -> V
     if claim.kind != "rate" and n_cens / len(rows) > MAX_CENSORED_FRACTION:
         return error_verdict(claim, f"{n_cens} of {len(rows)} measurements hit the cap")
     v = KINDS.get(claim.kind).judge(claim, rows)
-    if n_failed:
-        v.notes.append(f"{n_failed} of {len(records)} runs diverged and were left out")
-    v.expected = claim.expected_verdict()
-    v.paper_trend = claim.paper_trend
-    return v
+    failed = [f"{n_failed} of {len(records)} runs diverged and were left out"] if n_failed else []
+    return dataclasses.replace(
+        v,
+        notes=[*v.notes, *failed],
+        expected=claim.expected_verdict(),
+        paper_trend=claim.paper_trend,
+    )
 
 
 def family_control(verdicts: list[Verdict], method: str = "holm") -> list[Verdict]:
-    """Adjust refutation p-values across the run (Holm or BH; the CLI and the pytest plugin
-    both judge all their claims first); a REFUTED verdict whose adjusted p is not below LEVEL
-    becomes INCONCLUSIVE (with the reason in its notes)."""
+    """The verdicts with refutation p-values adjusted across the run (Holm or BH; the CLI and the
+    pytest plugin both judge all their claims first): new verdicts carrying a `FamilyResult`, and a
+    REFUTED whose adjusted p is not below ALPHA is INCONCLUSIVE (the reason in its notes)."""
     # "none": the caller controls the family itself (the multiverse does)
     if not verdicts or method == "none":
-        return verdicts
+        return list(verdicts)
     ps = [v.p_refute for v in verdicts]
     if method == "holm":
         adj = stats.holm(ps)
@@ -106,12 +116,16 @@ def family_control(verdicts: list[Verdict], method: str = "holm") -> list[Verdic
         adj = stats.benjamini_hochberg(ps)
     else:
         raise ValueError(f"family control must be 'holm' or 'bh', got {method!r}")
+    out = []
     for v, a in zip(verdicts, adj):
-        v.details["p_refute_adjusted"] = a
-        if v.verdict == "REFUTED" and a >= LEVEL:
-            v.verdict = "INCONCLUSIVE"
-            v.notes.append(
-                f"refutation p = {v.p_refute:.3g} does not survive {method} adjustment (adjusted "
-                f"{a:.3g})"
+        fam = FamilyResult(method, a, ALPHA, v.verdict == "REFUTED" and a >= ALPHA)
+        out.append(
+            dataclasses.replace(
+                v,
+                verdict="INCONCLUSIVE" if fam.overturned else v.verdict,
+                notes=[*v.notes, fam.note(v.p_refute)] if fam.overturned else list(v.notes),
+                details={**v.details, "p_refute_adjusted": a},
+                family=fam,
             )
-    return verdicts
+        )
+    return out

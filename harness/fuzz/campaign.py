@@ -1,4 +1,4 @@
-"""The fuzz campaign and its batched shrinker, and the `iclcheck fuzz` command.
+"""The fuzz campaign and its batched shrinker, and the fuzz run behind `iclcheck fuzz`.
 
 `iclcheck fuzz [--profile quick|nightly] [--out DIR | --refresh-reference]` runs the robustness
 sweep (harness.fuzz.sweep) and its probes (harness.fuzz.probes), a Hypothesis campaign over
@@ -10,10 +10,8 @@ machine it ran on."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -217,64 +215,37 @@ def minimize(
 
 
 # ----------------------------------------------------------------------
-# CLI
+# the fuzz run
 
 
-def add_arguments(ap: argparse.ArgumentParser) -> None:
-    """The options of `iclcheck fuzz`."""
-    ap.add_argument(
-        "--profile",
-        choices=("quick", "nightly"),
-        default=os.environ.get("ICLCHECK_FUZZ_PROFILE") or "quick",
-    )
-    where = ap.add_mutually_exclusive_group()
-    where.add_argument("--out", default=None, help="report folder (default ROOT/latest, untracked)")
-    where.add_argument(
-        "--refresh-reference",
-        action="store_true",
-        help=f"rewrite the committed report ({fuzz_reference_dir()}) and record the machine it ran on",
-    )
-    ap.add_argument(
-        "--root", default=None, help="fuzz results folder: records/, db/ (default results/fuzz)"
-    )
-    ap.add_argument(
-        "--threads",
-        type=int,
-        default=int(os.environ.get("ICLCHECK_FUZZ_THREADS", "1")),
-        help="torch CPU threads (default 1: the machine is shared)",
-    )
-    ap.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        help="Hypothesis seed of the campaign (default: 0 for quick, random for nightly)",
-    )
-    ap.add_argument("--no-campaign", action="store_true", help="only the sweep")
-    ap.add_argument(
-        "--no-budget-probe",
-        action="store_true",
-        help="skip retraining the breaking grid points with more steps",
-    )
-    ap.add_argument(
-        "--no-task-graph",
-        action="store_true",
-        help="skip the probe of uniformly covering T_tr shapes",
-    )
-    ap.add_argument("--axes", nargs="*", default=None, help="only these sweep axes")
+@dataclasses.dataclass(frozen=True)
+class FuzzOptions:
+    """What `iclcheck fuzz` was asked to do (harness.cli.fuzz parses them)."""
+
+    profile: str = "quick"
+    out: Path | None = None
+    refresh_reference: bool = False
+    root: Path | None = None
+    threads: int = 1
+    seed: int | None = None
+    campaign: bool = True
+    budget_probe: bool = True
+    task_graph: bool = True
+    axes: tuple[str, ...] = ()
 
 
-def report_dir(a: argparse.Namespace, root: Path) -> Path:
+def report_dir(o: FuzzOptions, root: Path) -> Path:
     """Where this run's report goes: --out, the committed reference with --refresh-reference (a full
     run only, so that the reference never loses a part), else ROOT/latest, which git ignores."""
-    if not a.refresh_reference:
-        return Path(a.out) if a.out else root / "latest"
+    if not o.refresh_reference:
+        return Path(o.out) if o.out else root / "latest"
     partial = [
         flag
         for flag, on in (
-            ("--axes", a.axes),
-            ("--no-campaign", a.no_campaign),
-            ("--no-budget-probe", a.no_budget_probe),
-            ("--no-task-graph", a.no_task_graph),
+            ("--axes", o.axes),
+            ("--no-campaign", not o.campaign),
+            ("--no-budget-probe", not o.budget_probe),
+            ("--no-task-graph", not o.task_graph),
         )
         if on
     ]
@@ -285,38 +256,38 @@ def report_dir(a: argparse.Namespace, root: Path) -> Path:
     return fuzz_reference_dir()
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class FuzzPlan:
     """What `iclcheck fuzz` will do, checked before anything trains (bad options are ValueErrors
     here, not later)."""
 
-    args: argparse.Namespace
+    options: FuzzOptions
     profile: FuzzProfile
     root: Path
     out: Path
 
 
-def plan_fuzz(a: argparse.Namespace) -> FuzzPlan:
+def plan_fuzz(o: FuzzOptions) -> FuzzPlan:
     """The options checked and resolved: the profile (restricted to --axes), the fuzz folder and the
     report folder."""
-    profile = get_profile(a.profile)
-    if a.axes:
-        unknown = set(a.axes) - {ax.name for ax in profile.axes}
+    profile = get_profile(o.profile)
+    if o.axes:
+        unknown = set(o.axes) - {ax.name for ax in profile.axes}
         if unknown:
             raise ValueError(
                 f"--axes: unknown axes {sorted(unknown)}; choose from "
                 f"{[ax.name for ax in profile.axes]}"
             )
         profile = dataclasses.replace(
-            profile, axes=tuple(ax for ax in profile.axes if ax.name in a.axes)
+            profile, axes=tuple(ax for ax in profile.axes if ax.name in o.axes)
         )
-    root = Path(a.root) if a.root else fuzz_root()
-    return FuzzPlan(a, profile, root, report_dir(a, root))
+    root = Path(o.root) if o.root else fuzz_root()
+    return FuzzPlan(o, profile, root, report_dir(o, root))
 
 
 def run_fuzz(plan: FuzzPlan) -> int:
     """`iclcheck fuzz`: the sweep, the probes, the campaign and its shrinking, then the report."""
-    a, profile, root, out = plan.args, plan.profile, plan.root, plan.out
+    a, profile, root, out = plan.options, plan.profile, plan.root, plan.out
     RuntimeSettings.from_env(threads=max(1, a.threads)).apply()
     t0 = time.perf_counter()
 
@@ -337,10 +308,10 @@ def run_fuzz(plan: FuzzPlan) -> int:
     ]
     if anchor_broken:
         log(f"WARNING: the anchor itself breaks a claim in {len(anchor_broken)} replicate(s)")
-    budget = [] if a.no_budget_probe else run_budget_probe(profile, points, root, progress=log)
-    task_graph = [] if a.no_task_graph else run_task_graph_probe(profile, root, progress=log)
+    budget = [] if not a.budget_probe else run_budget_probe(profile, points, root, progress=log)
+    task_graph = [] if not a.task_graph else run_task_graph_probe(profile, root, progress=log)
     campaign, minimal = [], []
-    if not a.no_campaign:
+    if a.campaign:
         seed = a.seed if a.seed is not None else (0 if profile.name == "quick" else None)
         log(
             f"campaign: {profile.campaign_batches} Hypothesis examples x {profile.campaign_batch} "

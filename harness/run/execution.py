@@ -31,6 +31,7 @@ import torch
 
 from harness.claims.grid import Unit, device_kind
 from harness.claims.record import Record, Timing
+from harness.core.choices import EXECUTORS
 from harness.core.fingerprint import code_fingerprint
 from harness.core.jsonio import canonical
 from harness.measure.ensemble import measure_ensemble
@@ -41,7 +42,6 @@ from harness.training.runtime import RuntimeSettings
 from harness.training.trainer import TrainedEnsemble, train_ensemble
 from harness.world.seeding import derive_seed
 
-EXECUTORS = ("local", "process", "dask")
 # a training step's fixed cost (Python, kernel launches), in prompts of work
 STEP_OVERHEAD_PROMPTS = 64
 NAMESPACE = "units"  # the store folder of claim units (results/store/units/<key>.json)

@@ -118,8 +118,8 @@ def run_multiverse(
     for i, (cid, v) in enumerate(todo):
         r = by_obj.get(id(v.claim)) or alt_runs[i]
         judged.setdefault(cid, {})[v.alternative.name] = r.verdict
-    for per_claim in judged.values():
-        family_control(list(per_claim.values()), "holm")
+    for cid, per_claim in judged.items():  # Holm within each claim's multiverse
+        judged[cid] = dict(zip(per_claim, family_control(list(per_claim.values()), "holm")))
     blocks = {
         r.claim.id: multiverse_block(
             r.verdict, variants.get(r.claim.id, []), judged.get(r.claim.id, {})

@@ -3,6 +3,7 @@ them (resuming), judge each claim from its records, control the family."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from harness.run.plan import ClaimPlan, Plan, Sharing, claim_record, plan_run
 from harness.run.store import Store
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClaimRun:
     """One claim's verdict and records. `counts` attributes each model to the first claim of the run
     that uses it, so summing over claims counts every model once; `sharing` says which models other
@@ -62,15 +63,18 @@ def judge_claim(
         if records[id(p)] is not None
     ]
     verdict = judge(cp.claim, recs, expected_units=len(cp.units))
-    run = ClaimRun(cp.claim, verdict, recs, time.perf_counter() - t0, counts)
-    stale = run.stale_records
+    stale = [r for r in recs if r.fingerprint != code_fingerprint()]
     if stale:
         prints = ", ".join(sorted({r.fingerprint for r in stale}))
-        verdict.notes.append(
-            f"{len(stale)} of {len(recs)} records reused from other code (--reuse-stale; "
-            f"code fingerprint {prints}, this code {code_fingerprint()})"
+        verdict = dataclasses.replace(
+            verdict,
+            notes=[
+                *verdict.notes,
+                f"{len(stale)} of {len(recs)} records reused from other code (--reuse-stale; "
+                f"code fingerprint {prints}, this code {code_fingerprint()})",
+            ],
         )
-    return run
+    return ClaimRun(cp.claim, verdict, recs, time.perf_counter() - t0, counts)
 
 
 def run_plan(
@@ -107,9 +111,11 @@ def run_plan(
     runs = []
     for cp in plan.claims:
         run = judge_claim(cp, records, _owned_counts(cp, owner, outcomes, stale))
-        run.sharing, run.planned = sharing[cp.claim.id], planned
-        run.verdict.details["shared_models"] = run.sharing.to_json()
-        runs.append(run)
+        share = sharing[cp.claim.id]
+        verdict = dataclasses.replace(
+            run.verdict, details={**run.verdict.details, "shared_models": share.to_json()}
+        )
+        runs.append(dataclasses.replace(run, verdict=verdict, sharing=share, planned=planned))
     return runs
 
 
@@ -128,26 +134,5 @@ def run_claims(
     runs = run_plan(
         plan_run(claims, executor.device), store, executor, max_ensemble, progress, log, reuse_stale
     )
-    family_control([r.verdict for r in runs], family)
-    return runs
-
-
-def run_claim(
-    claim: Claim,
-    store: Store,
-    executor: Executor,
-    max_ensemble: int = 64,
-    progress: bool = True,
-    log: Callable[[str], None] | None = None,
-    reuse_stale: bool = False,
-) -> ClaimRun:
-    """Train what is missing for one claim, then judge it from its stored records."""
-    return run_plan(
-        plan_run([claim], executor.device),
-        store,
-        executor,
-        max_ensemble,
-        progress,
-        log,
-        reuse_stale,
-    )[0]
+    adjusted = family_control([r.verdict for r in runs], family)
+    return [dataclasses.replace(r, verdict=v) for r, v in zip(runs, adjusted)]

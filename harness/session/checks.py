@@ -1,41 +1,24 @@
-"""Pre-flight checks of a run's options, before any training, and the exit codes of the command
-line.
+"""Pre-flight checks of a run's options, before any training.
 
 A run that trains for an hour and then finds it cannot write its report, or that every group fails
-on `--device gpu`, loses the hour: everything that can be checked up front is checked here, and a
-problem is one line and exit 2. An error that is not bad input is an internal error: one line to
-stderr, the traceback in a log file, exit 3, so CI can tell a crash from a refutation."""
+on `--device gpu`, loses the hour: everything about the options that can be checked up front is
+checked here, and a problem is one `UsageError` line (exit 2). Messages name the command-line flag;
+the pytest plugin rewrites it to its `--iclcheck-` spelling."""
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import os
 import re
 import socket
 import tempfile
-import traceback
 from pathlib import Path
 from urllib.parse import urlsplit
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
-EXIT_CODES = f"""exit codes:
-  {EXIT_OK}  every verdict as expected
-  {EXIT_FAILED}  an unexpected REFUTED or ERROR verdict (or INCONCLUSIVE with --strict)
-  {EXIT_BAD_INPUT}  bad input: a claim file, an option, a pre-flight check (one line: FILE: KEY: what is wrong)
-  {EXIT_INTERNAL}  internal error: one line names the log file holding the traceback
-"""
+from harness.session.errors import UsageError
+from harness.session.options import RunOptions
+
 DEVICE = re.compile(r"cpu|cuda(:[0-9]+)?")
 ADDRESS_TIMEOUT = 3.0  # seconds to wait for a Dask scheduler to accept a connection
-
-
-class UsageError(ValueError):
-    """Bad options or an unusable environment, found before any training (exit 2)."""
-
-
-class InternalError(Exception):
-    """Raised from a failure after the pre-flight checks passed: not bad input (exit 3); the cause
-    is the original."""
 
 
 def check_device(device: str) -> None:
@@ -89,32 +72,7 @@ def check_address(address: str, timeout: float = ADDRESS_TIMEOUT) -> None:
         ) from None
 
 
-def write_error_log(exc: BaseException, results: Path | None) -> Path:
-    """The traceback of `exc` in RESULTS/logs/<time>-<pid>-error.log, or in a temporary file if that
-    is not writable."""
-    text = "".join(traceback.format_exception(exc))
-    name = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}-error.log"
-    if results is not None:
-        try:
-            log = Path(results) / "logs" / name
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text(text)
-            return log
-        except OSError:
-            pass
-    fd, tmp = tempfile.mkstemp(prefix="iclcheck-", suffix="-error.log")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    return Path(tmp)
-
-
-def one_line(exc: BaseException) -> str:
-    """The exception as one line: its type and its message with newlines folded."""
-    msg = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
-
-
-def check_run_options(a: argparse.Namespace) -> None:
+def check_run_options(a: RunOptions) -> None:
     """Everything about the options that can fail, checked before any training (UsageError: exit
     2)."""
     check_device(a.device)
@@ -125,9 +83,7 @@ def check_run_options(a: argparse.Namespace) -> None:
         raise UsageError(f"--address {a.address}: only --executor dask uses a scheduler address")
     if a.address:
         check_address(a.address)
-    results = Path(a.results)
+    results = a.results
     check_writable_dir(results, "--results")
     check_writable_dir(results / "store", "--results")
-    check_writable_dir(
-        Path(a.out) if a.out else results / "runs", "--out" if a.out else "--results"
-    )
+    check_writable_dir(a.out if a.out else results / "runs", "--out" if a.out else "--results")

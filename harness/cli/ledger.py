@@ -1,55 +1,47 @@
 """`iclcheck ledger`: every claim's plan changes, logged and unlogged, against the reference run.
 
-Per claim: its plan digest now and in the reference run (in the reference's
-profile), whether it changed, and each `[[changes]]` entry with the old verdict;
-then every unlogged change in the validator's one line. Exit 0 when every
-change is logged, 1 when one is not, 2 for a bad claim file or option.
-"""
+Per claim: its plan digest now and in the reference run (in the reference's profile), whether it
+changed, and each `[[changes]]` entry with the old verdict; then every unlogged change in the
+validator's one line."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from harness.claims import ledger
-from harness.claims.schema import discover, load_claim
-from harness.preflight import EXIT_FAILED, EXIT_OK
-from harness.report import ledger_section, terminal
-from harness.run.paths import claims_dir
+from harness.cli.base import Command
+from harness.core.choices import REFERENCE_ENV
+from harness.session.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
-LEDGER_EXIT_CODES = f"""exit codes:
+EXIT_CODES = f"""exit codes:
   {EXIT_OK}  every plan change since the reference run has a [[changes]] entry
-  {EXIT_FAILED}  a plan changed since the reference run with no [[changes]] entry (one line each: file, key, digests)
-  2  bad input: a claim file or an option
+  {EXIT_FAILED}  a plan changed since the reference run with no [[changes]] entry
+     (one line each: file, key, digests)
+  {EXIT_BAD_INPUT}  bad input: a claim file or an option
 """
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register `ledger` (and the shared --reference help) on the CLI's subcommands."""
-    s = sub.add_parser(
-        "ledger",
-        help="list plan changes per claim: logged [[changes]] and unlogged differences "
-        "against the reference run",
-        epilog=LEDGER_EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    s.add_argument("paths", nargs="*", help="claim files or folders (default: claims/)")
-    add_reference_option(s)
-    s.set_defaults(fn=cmd_ledger)
-
-
 def add_reference_option(s: argparse.ArgumentParser) -> None:
+    """--reference, shared with `validate`."""
     s.add_argument(
         "--reference",
         default=None,
-        help=f"reference run folder whose verdicts' plans the claims are checked "
-        f"against ('none': no check; default ${ledger.REFERENCE_ENV}, else "
-        "results/reference/nightly-cpu "
+        metavar="DIR",
+        help="reference run folder whose verdicts' plans the claims are checked against "
+        f"('none': no check; default ${REFERENCE_ENV}, else results/reference/nightly-cpu "
         "beside the claims folder)",
     )
 
 
-def _status(s: ledger.PlanStatus) -> str:
+def add_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "paths", nargs="*", metavar="PATH", help="claim files or folders (default: claims/)"
+    )
+    add_reference_option(s)
+
+
+def _status(s) -> str:
+    """A claim's plan status in two words."""
     if s.unlogged:
         return "UNLOGGED change"
     if s.logged:
@@ -57,7 +49,12 @@ def _status(s: ledger.PlanStatus) -> str:
     return s.note or "unchanged"
 
 
-def cmd_ledger(a: argparse.Namespace) -> int:
+def run(a: argparse.Namespace) -> int:
+    from harness.claims import ledger
+    from harness.claims.schema import discover, load_claim
+    from harness.report import ledger_section, terminal
+    from harness.run.paths import claims_dir
+
     paths = discover(a.paths or [claims_dir()])
     for p in paths:
         load_claim(p)  # validates the file in every profile (bad input: exit 2)
@@ -100,3 +97,13 @@ def cmd_ledger(a: argparse.Namespace) -> int:
         + f", {sum(len(s.changes) for s in result.statuses)} [[changes]] entries"
     )
     return EXIT_FAILED if result.unlogged else EXIT_OK
+
+
+COMMAND = Command(
+    name="ledger",
+    help="plan changes per claim: logged [[changes]] and unlogged differences from the reference",
+    add_arguments=add_arguments,
+    run=run,
+    examples=("iclcheck ledger", "iclcheck ledger claims/prune-small.toml --reference DIR"),
+    exit_codes=EXIT_CODES,
+)

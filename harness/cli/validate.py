@@ -1,0 +1,39 @@
+"""`iclcheck validate`: every claim file in both profiles, and the checks across files and against
+the reference run's plans, without training anything."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness.cli.base import Command
+from harness.cli.ledger import add_reference_option
+from harness.session.errors import EXIT_BAD_INPUT, EXIT_OK
+
+
+def add_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "paths", nargs="*", metavar="PATH", help="claim files or folders (default: claims/)"
+    )
+    add_reference_option(s)
+
+
+def run(a: argparse.Namespace) -> int:
+    """Every file in both profiles (load_claim checks both), and the checks across files."""
+    from harness.core.choices import PROFILES
+    from harness.loading import load_claims
+    from harness.run.paths import claims_dir
+
+    claims = load_claims(a.paths or [claims_dir()], "quick", reference=a.reference)
+    print(f"ok: {len(claims)} claim files valid in profiles {', '.join(PROFILES)}")
+    return EXIT_OK
+
+
+COMMAND = Command(
+    name="validate",
+    help="validate claim files (both profiles) without training",
+    add_arguments=add_arguments,
+    run=run,
+    examples=("iclcheck validate", "iclcheck validate my-claims/ --reference none"),
+    exit_codes=f"exit codes:\n  {EXIT_OK}  every file valid\n"
+    f"  {EXIT_BAD_INPUT}  a file is not (one line: FILE: KEY: what is wrong)\n",
+)

@@ -1,0 +1,52 @@
+"""What a finished run prints: the verdict table, the multiverse line and the totals, the same
+lines on the command line and in pytest's terminal summary."""
+
+from __future__ import annotations
+
+from harness.report import terminal
+from harness.session.session import RunResult
+
+
+def flips_lines(result: RunResult) -> list[str]:
+    """Per claim the multiverse alternatives that flip its verdict (the table gives the label)."""
+    lines = []
+    for cid, block in (result.multiverse or {}).items():
+        if block["flips"]:
+            verdict_of = {r["name"]: r["verdict"] for r in block["alternatives"]}
+            lines.append(
+                f"  {cid} flipped by: "
+                + ", ".join(f"{n} -> {verdict_of.get(n)}" for n in block["flips"])
+            )
+    return lines
+
+
+def totals_line(result: RunResult) -> str:
+    """Claims by verdict, models trained and reused, seconds."""
+    m = result.meta
+    return (
+        f"{len(result.verdicts)} claims: "
+        + ", ".join(f"{n} {s}" for s, n in result.counts().items())
+        + f" | {m['models_trained']} models trained, {m['models_reused']} reused from the store"
+        f" ({m.get('models_planned', '?')} distinct models for "
+        f"{m.get('units_requested', '?')} claim units)"
+        f" | {result.seconds:.0f} s"
+    )
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    """The verdict table, the multiverse (line and flips), the totals and the report's path."""
+    lines = [terminal.verdict_table(result.verdicts, robustness=result.labels())]
+    if result.multiverse_totals:
+        lines += [result.multiverse_totals.line(), *flips_lines(result)]
+    report = f" | report: {terminal.short_path(result.report)}" if result.report else ""
+    lines += ["", totals_line(result) + report]
+    return lines
+
+
+def stale_warnings(result: RunResult) -> list[str]:
+    """One warning per claim that reused records written by other code (--reuse-stale)."""
+    return [
+        f"{cid}: {v['records']} records reused from other code (fingerprint "
+        f"{', '.join(v['fingerprints'])})"
+        for cid, v in result.meta["reused_from_other_code"].items()
+    ]
