@@ -12,6 +12,8 @@ from hypothesis import settings
 
 from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
+pytest_plugins = ("pytester",)
+
 # The tensors here are tiny: one thread is fastest and keeps timings stable on a busy 2-core
 # machine.
 torch.set_num_threads(1)

@@ -19,6 +19,7 @@ import pytest
 from harness.claims.verdicts import Verdict
 from harness.report.claim_report import write_report
 from harness.report.html import badge, outcome_history, read_page, render
+from harness.report.run_folders import StoredVerdict
 
 
 def _verdict(cid: str, verdict: str, expected: tuple[str, str] | None = None) -> Verdict:
@@ -79,12 +80,12 @@ def test_badge_counts_and_colour(run_dir: Path):
         and b["message"] == "1 confirmed | 1 refuted | 1 inconclusive | 1 error"
     )
     assert b["color"] == "red"  # delta-claim is an unexpected ERROR
-    ok = badge(
-        [
-            {"claim_id": "a", "verdict": "CONFIRMED"},
-            {"claim_id": "b", "verdict": "REFUTED", "expected": ["REFUTED", "r"]},
-        ]
-    )
+    stored = [
+        {"claim_id": "a", "verdict": "CONFIRMED"},
+        {"claim_id": "b", "verdict": "REFUTED", "expected": ["REFUTED", "r"]},
+    ]
+    base = {"prediction": "p", "measurement": "m", "over": "o"}
+    ok = badge([StoredVerdict.from_json({**base, **v}) for v in stored])
     assert ok["color"] == "green"
 
 

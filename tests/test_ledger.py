@@ -22,6 +22,7 @@ from harness.claims.verdicts import Verdict, judge
 from harness.cli import main
 from harness.report import terminal
 from harness.report.claim_report import write_report
+from harness.report.run_folders import StoredVerdict
 
 CLAIM = """id = "toy-margin"
 source = "test"
@@ -224,7 +225,9 @@ def test_verdicts_record_their_plan_and_the_report_marks_a_replanned_claim(moved
     assert mark in md and "the theorem's O(eps) term" in md and f"`{v.plan_digest}`" in md
     assert mark in (out / "report.html").read_text()
     short = "re-planned after INCONCLUSIVE at abc1234 | measured"
-    assert short in terminal.verdict_table([v], 200) and terminal.detail(stored).startswith(short)
+    assert short in terminal.verdict_table([v], 200) and terminal.detail(
+        StoredVerdict.from_json(stored)
+    ).startswith(short)
     plain = Verdict("x", "s", "st", "bound", "quick", "CONFIRMED", "p", "m", "o", 1, 1)
     assert "re-planned" not in terminal.verdict_table([plain], 200)
 

@@ -328,13 +328,21 @@ def test_terminal_tables_show_the_robustness_column():
     lines = verdict_table([v], cols=100, robustness={"c": FRAGILE}).splitlines()
     assert lines[0].split()[:3] == ["claim", "verdict", "robustness"] and "FRAGILE" in lines[2]
     assert all(len(x) <= 100 for x in lines)
-    stored = [{"claim_id": "c", "verdict": "CONFIRMED", "measurement": "m", "prediction": "p"}]
-    assert "robustness" not in stored_table(stored, cols=80)
-    stored[0].update(multiverse={"label": ROBUST}, robustness=ROBUST)
-    assert "ROBUST" in stored_table(
-        stored + [{"claim_id": "d", "verdict": "ERROR", "measurement": "m", "prediction": "p"}],
-        cols=80,
-    )
+    from harness.report.run_folders import StoredVerdict
+
+    def stored(cid, verdict, **kw):
+        d = {
+            "claim_id": cid,
+            "verdict": verdict,
+            "measurement": "m",
+            "prediction": "p",
+            "over": "o",
+        }
+        return StoredVerdict.from_json(d, **kw)
+
+    assert "robustness" not in stored_table([stored("c", "CONFIRMED")], cols=80)
+    c = stored("c", "CONFIRMED", multiverse={"label": ROBUST}, robustness=ROBUST)
+    assert "ROBUST" in stored_table([c, stored("d", "ERROR")], cols=80)
 
 
 @pytest.mark.slow

@@ -3,6 +3,8 @@ the width."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,8 +30,11 @@ def test_clip_is_one_line_and_marks_the_cut():
 
 
 def test_one_name_per_outcome():
-    assert outcome_name("REFUTED", ("REFUTED", "why")) == "REFUTED (recorded)"
-    assert outcome_name("REFUTED", ("CONFIRMED", "why")) == "REFUTED"
+    from harness.claims.verdict import Verdict
+
+    v = Verdict("c", "s", "st", "bound", "quick", "REFUTED", "p", "m", "o", 1, 1)
+    assert outcome_name(dataclasses.replace(v, expected=("REFUTED", "why"))) == "REFUTED (recorded)"
+    assert outcome_name(dataclasses.replace(v, expected=("CONFIRMED", "why"))) == "REFUTED"
 
 
 def test_width_reads_columns_at_call_time(monkeypatch):

@@ -8,6 +8,7 @@ never parsed back."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +97,35 @@ class Verdict:
         """Whether the claim file's [expected] table names this verdict (a known, reasoned
         outcome: it does not make a run red)."""
         return bool(self.expected) and self.expected[0] == self.verdict
+
+    def to_json(self) -> dict[str, Any]:
+        """The verdict as verdicts.json stores it."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any], **extra: Any) -> Verdict:
+        """A stored verdict (verdicts.json) as an object again: the one way back from disk. Fields a
+        run of older code did not write take their defaults; keys this code does not know are
+        ignored. `extra` sets fields of a subclass (a stored verdict's figures, say)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw: dict[str, Any] = {k: v for k, v in d.items() if k in names}
+        for k, default in (("source", ""), ("statement", ""), ("kind", ""), ("profile", "")):
+            kw.setdefault(k, default)
+        kw.setdefault("n_points", 0)
+        kw.setdefault("n_replicates", 0)
+        p = kw.get("p_refute")
+        kw["p_refute"] = float(p) if isinstance(p, (int, float)) else 1.0
+        est = d.get("estimate")
+        try:
+            kw["estimate"] = Estimate.from_dict(est) if isinstance(est, dict) else None
+        except (KeyError, TypeError, ValueError):
+            kw["estimate"] = None
+        fam = d.get("family")
+        kw["family"] = FamilyResult(**fam) if isinstance(fam, dict) else None
+        exp = d.get("expected")
+        kw["expected"] = (str(exp[0]), str(exp[1])) if exp else None
+        kw["notes"] = [str(n) for n in d.get("notes") or []]
+        return cls(**{**kw, **extra})
 
     def line(self) -> str:
         """One line: claim, verdict, prediction beside measurement."""

@@ -52,7 +52,7 @@ def resolve_baseline(
             )
         return found
     run = load_run(spec)
-    problem = check_profiles(spec, run["meta"].get("profile"), profile, allow_mismatch)
+    problem = check_profiles(spec, run.meta.get("profile"), profile, allow_mismatch)
     if problem:
         warn(problem)
     return Path(spec)

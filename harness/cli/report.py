@@ -16,14 +16,14 @@ def run(a: argparse.Namespace) -> int:
     from harness.report.run_folders import load_run
 
     stored = load_run(a.run)
-    m = stored["meta"]
+    m = stored.meta
     print(
         terminal.clip(
             f"profile {m.get('profile')} | commit {m.get('git_commit')} | device {m.get('device')}",
             terminal.width(),
         )
     )
-    print(terminal.stored_table(stored["verdicts"]))
+    print(terminal.stored_table(stored.verdicts))
     return 0
 
 

@@ -46,7 +46,7 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
 
 
 def _outcome(v: Verdict) -> str:
-    return outcome_name(v.verdict, v.expected)
+    return outcome_name(v)
 
 
 def record_commits(records: list[Record]) -> dict[str, int]:
@@ -244,7 +244,7 @@ def write_report(
         )
         for v in verdicts
     ]
-    counts = counts_of(stored)
+    counts = counts_of(verdicts)
     lines = [
         f"# Claim report: profile `{meta.get('profile')}`",
         "",

@@ -30,9 +30,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from harness.claims.verdict import Estimate
 from harness.core.jsonio import atomic_write_text
-from harness.report.run_folders import load_run, load_runs
+from harness.report.run_folders import StoredRun, StoredVerdict, load_run, load_runs
 
 DRIFT_Z = 3.0  # |z| above this flags a drift
 FAIL_ON = ("flip", "any-change", "never")
@@ -49,14 +48,6 @@ def unexpected_flip(old: str, new: str, expected: Any = None) -> bool:
     if old == new or (expected and expected[0] == new):
         return False
     return new in ("REFUTED", "ERROR") or old == "CONFIRMED"
-
-
-def _estimate(v: dict[str, Any]) -> Estimate | None:
-    e = v.get("estimate")
-    try:
-        return Estimate.from_dict(e) if isinstance(e, dict) else None
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 @dataclass
@@ -206,15 +197,15 @@ class Comparison:
         return "\n".join(lines).rstrip() + "\n"
 
 
-def _side(path: str | Path, run: dict[str, Any]) -> dict[str, Any]:
-    m = run["meta"]
+def _side(path: str | Path, run: StoredRun) -> dict[str, Any]:
+    m = run.meta
     return {
         "path": str(path),
         "profile": m.get("profile"),
         "device": m.get("device"),
         "git_commit": m.get("git_commit"),
         "started": m.get("started"),
-        "schema_version": run.get("schema_version", 1),
+        "schema_version": run.schema_version,
     }
 
 
@@ -242,18 +233,21 @@ def check_profiles(
 
 
 def compare_claim(
-    cid: str, old: dict[str, Any] | None, new: dict[str, Any] | None, threshold: float
+    cid: str, old: StoredVerdict | None, new: StoredVerdict | None, threshold: float
 ) -> ClaimChange:
     """One claim's change: flip, unexpectedness, drift z-score from the stored estimates."""
-    expected = (new or {}).get("expected")
+    expected = new.expected if new is not None else None
     c = ClaimChange(
-        cid, old and old["verdict"], new and new["verdict"], expected[0] if expected else None
+        cid,
+        old.verdict if old is not None else None,
+        new.verdict if new is not None else None,
+        expected[0] if expected else None,
     )
     if old is None or new is None:
         return c
     c.flip = c.baseline != c.new
     c.unexpected = unexpected_flip(c.baseline, c.new, expected)
-    eo, en = _estimate(old), _estimate(new)
+    eo, en = old.estimate, new.estimate
     if eo is None or en is None:
         c.note = "no estimate in " + " or ".join(
             s for s, e in (("the baseline", eo), ("the new run", en)) if e is None
@@ -290,13 +284,13 @@ def compare(
             f"device differs: baseline '{b['device']}', new run '{n['device']}': "
             "timings and floating-point results may differ, drifts may come from the machine"
         )
-    vb = {v["claim_id"]: v for v in rb["verdicts"]}
-    vn = {v["claim_id"]: v for v in rn["verdicts"]}
+    vb = {v.claim_id: v for v in rb.verdicts}
+    vn = {v.claim_id: v for v in rn.verdicts}
     cmp.claims = [
         compare_claim(cid, vb.get(cid), vn.get(cid), threshold) for cid in sorted(set(vb) | set(vn))
     ]
     old_format = [
-        name for name, r in (("the baseline", rb), ("the new run", rn)) if not _has_estimates(r)
+        name for name, r in (("the baseline", rb), ("the new run", rn)) if not r.has_estimates
     ]
     if old_format:
         cmp.estimates_missing = True
@@ -306,12 +300,6 @@ def compare(
             "verdicts compared, no drift check"
         )
     return cmp
-
-
-def _has_estimates(run: dict[str, Any]) -> bool:
-    """Whether a run's verdicts carry the `estimate` field (None for ERROR); runs before schema 2 do
-    not."""
-    return not run["verdicts"] or any("estimate" in v for v in run["verdicts"])
 
 
 def write_comparison(
@@ -366,17 +354,17 @@ def history(
     previous run by the same rules as `compare`: `*` the verdict flipped, `~` the estimate drifted
     (|z| > threshold). An unreadable run folder is left out with `warn(message)`."""
     loaded = load_runs(run_dirs, warn)
-    claims = sorted({v["claim_id"] for _, r in loaded for v in r["verdicts"]})
+    claims = sorted({v.claim_id for _, r in loaded for v in r.verdicts})
     rows = []
     for cid in claims:
         row, prev = [cid], None
         for _, r in loaded:
-            v = next((x for x in r["verdicts"] if x["claim_id"] == cid), None)
+            v = r.verdict(cid)
             if v is None:
                 row.append("-")
                 continue
-            e = _estimate(v)
-            cell = v["verdict"] + (f" {e.value:.3g}" if e else "")
+            e = v.estimate
+            cell = v.verdict + (f" {e.value:.3g}" if e else "")
             if prev is not None:
                 c = compare_claim(cid, prev, v, threshold)
                 cell = ("*" if c.flip else "") + ("~" if c.drift else "") + cell

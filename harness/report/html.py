@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.core.jsonio import atomic_write_text
 from harness.report import ledger_section
-from harness.report.run_folders import load_run
+from harness.report.run_folders import StoredVerdict, load_run
 
 OUTCOMES = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
 COLOURS = {
@@ -65,12 +65,12 @@ window.addEventListener('DOMContentLoaded',function(){
 
 @dataclass
 class RunPage:
-    """What one page shows: the run's meta and verdicts (as stored in verdicts.json) and its
+    """What one page shows: the run's meta and verdicts (read back by run_folders.load_run) and its
     folder."""
 
     run_dir: Path
     meta: dict[str, Any]
-    verdicts: list[dict[str, Any]]
+    verdicts: list[StoredVerdict]
 
 
 def _measured_or_skipped(row: dict) -> object:
@@ -78,21 +78,20 @@ def _measured_or_skipped(row: dict) -> object:
     return row.get("measurement") if row.get("status") == "ran" else row.get("skipped", "")
 
 
-def outcome_of(v: dict[str, Any]) -> str:
+def outcome_of(v: Any) -> str:
     """A verdict's one name: its verdict, or EXPECTED when it matches the claim's recorded
     expectation."""
-    exp = v.get("expected")
-    return "EXPECTED" if exp and exp[0] == v.get("verdict") else str(v.get("verdict"))
+    return "EXPECTED" if v.matches_expectation else v.verdict
 
 
-def counts_of(verdicts: list[dict[str, Any]]) -> dict[str, int]:
+def counts_of(verdicts: list[Any]) -> dict[str, int]:
     """Claims per verdict (recorded expectations counted under their verdict)."""
-    return {o: sum(v.get("verdict") == o for v in verdicts) for o in OUTCOMES}
+    return {o: sum(v.verdict == o for v in verdicts) for o in OUTCOMES}
 
 
-def _badge(v: dict[str, Any]) -> str:
+def _badge(v: StoredVerdict) -> str:
     o = outcome_of(v)
-    label = f"{v.get('verdict')} (recorded)" if o == "EXPECTED" else o
+    label = f"{v.verdict} (recorded)" if o == "EXPECTED" else o
     return (
         '<span class="badge" '
         f'style="background:{COLOURS.get(o, "#555")}">{html.escape(label)}</span>'
@@ -104,10 +103,10 @@ def _img(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
-def _figures(run_dir: Path, v: dict[str, Any]) -> list[Path]:
+def _figures(run_dir: Path, v: StoredVerdict) -> list[Path]:
     """The PNGs the run recorded for a claim (verdicts.json lists them per claim), those that
     exist."""
-    return [run_dir / f for f in v.get("figures", []) if (run_dir / f).is_file()]
+    return [run_dir / f for f in v.figures if (run_dir / f).is_file()]
 
 
 def _sparkline(history: list[str]) -> str:
@@ -122,10 +121,10 @@ def _sparkline(history: list[str]) -> str:
     return f'<svg class="spark" width="{9 * len(history)}" height="12" role="img">{cells}</svg>'
 
 
-def _multiverse(v: dict[str, Any]) -> str:
+def _multiverse(v: StoredVerdict) -> str:
     """The claim's multiverse table (alternative, verdict, measurement or skip reason, why) when the
     run has one."""
-    block = v.get("multiverse") or {}
+    block = v.multiverse or {}
     rows = block.get("alternatives") or []
     if not rows:
         return ""
@@ -141,7 +140,7 @@ def _multiverse(v: dict[str, Any]) -> str:
         f"<td>{html.escape(str(r.get('why', '')))}</td></tr>"
         for r in rows
     )
-    label = html.escape(str(v.get("robustness", "")))
+    label = html.escape(v.robustness)
     return (
         f"<p><b>Multiverse</b> {label} <span "
         f"class='muted'>{html.escape(str(block.get('correction', '')))}</span></p>"
@@ -150,33 +149,29 @@ def _multiverse(v: dict[str, Any]) -> str:
     )
 
 
-def _replanned(v: dict[str, Any]) -> str:
+def _replanned(v: StoredVerdict) -> str:
     mark = ledger_section.marker(v)
     return f"<br><span class='replanned'>{html.escape(mark)}</span>" if mark else ""
 
 
-def _claim_section(page: RunPage, v: dict[str, Any], history: list[str]) -> str:
-    cid = str(v.get("claim_id"))
-    search = html.escape(
-        " ".join(str(v.get(k, "")) for k in ("claim_id", "verdict", "source")).lower()
-        + " "
-        + outcome_of(v).lower()
-    )
+def _claim_section(page: RunPage, v: StoredVerdict, history: list[str]) -> str:
+    cid = v.claim_id
+    search = html.escape(f"{v.claim_id} {v.verdict} {v.source} {outcome_of(v)}".lower())
     items = [
-        ("source", v.get("source")),
-        ("statement", v.get("statement")),
-        ("prediction", v.get("prediction")),
-        ("measurement", v.get("measurement")),
-        ("interval over", v.get("over")),
-        ("points x seeds", f"{v.get('n_points')} x {v.get('n_replicates')}"),
+        ("source", v.source),
+        ("statement", v.statement),
+        ("prediction", v.prediction),
+        ("measurement", v.measurement),
+        ("interval over", v.over),
+        ("points x seeds", f"{v.n_points} x {v.n_replicates}"),
     ]
-    if v.get("paper_trend"):
-        items.append(("paper reports", v["paper_trend"]))
-    if v.get("expected"):
-        items.append(("recorded", f"{v['expected'][0]}: {v['expected'][1]}"))
+    if v.paper_trend:
+        items.append(("paper reports", v.paper_trend))
+    if v.expected:
+        items.append(("recorded", f"{v.expected[0]}: {v.expected[1]}"))
     items += ledger_section.html_items(v)
-    items += [("note", n) for n in v.get("notes", [])]
-    shared = (v.get("details") or {}).get("shared_models") or {}
+    items += [("note", n) for n in v.notes]
+    shared = (v.details or {}).get("shared_models") or {}
     if shared.get("shared"):  # the run planner's sharing across claims (harness.run.plan)
         items.append(
             (
@@ -196,18 +191,16 @@ def _claim_section(page: RunPage, v: dict[str, Any], history: list[str]) -> str:
     )
 
 
-def _summary_rows(verdicts: list[dict[str, Any]]) -> str:
+def _summary_rows(verdicts: list[StoredVerdict]) -> str:
     rows = []
     for v in verdicts:
-        cid = html.escape(str(v.get("claim_id")))
-        search = html.escape(
-            f"{v.get('claim_id')} {v.get('verdict')} {v.get('source')} {outcome_of(v)}".lower()
-        )
+        cid = html.escape(v.claim_id)
+        search = html.escape(f"{v.claim_id} {v.verdict} {v.source} {outcome_of(v)}".lower())
         rows.append(
             f'<tr data-claim="{cid}" data-search="{search}"><td><a '
             f'href="#{cid}">{cid}</a></td><td>{_badge(v)}{_replanned(v)}</td>'
-            f"<td>{html.escape(str(v.get('prediction')))}</td><td>{html.escape(str(v.get('measurement')))}</td>"
-            f"<td>{html.escape(str(v.get('robustness', '—')))}</td></tr>"
+            f"<td>{html.escape(v.prediction)}</td><td>{html.escape(v.measurement)}</td>"
+            f"<td>{html.escape(v.robustness or '—')}</td></tr>"
         )
     return "".join(rows)
 
@@ -222,9 +215,7 @@ def render(page: RunPage, history: dict[str, list[str]] | None = None) -> str:
         f'<span><span class="badge" style="background:{COLOURS[o]}">{n} {o}</span></span>'
         for o, n in counts.items()
     )
-    sections = "".join(
-        _claim_section(page, v, history.get(str(v.get("claim_id")), [])) for v in page.verdicts
-    )
+    sections = "".join(_claim_section(page, v, history.get(v.claim_id, [])) for v in page.verdicts)
     title = f"Claim report: profile {m.get('profile', '?')}"
     return (
         "<!DOCTYPE html><html lang='en'><head><meta "
@@ -247,7 +238,7 @@ def read_page(run_dir: Path) -> RunPage:
     """The run folder as a page (read and checked by run_folders.load_run; RunFolderError, a
     ValueError, names it)."""
     run = load_run(run_dir)
-    return RunPage(Path(run_dir), dict(run["meta"]), list(run["verdicts"]))
+    return RunPage(Path(run_dir), run.meta, run.verdicts)
 
 
 def outcome_history(run_dirs: list[Path]) -> dict[str, list[str]]:
@@ -260,17 +251,15 @@ def outcome_history(run_dirs: list[Path]) -> dict[str, list[str]]:
         except ValueError:
             continue
         for v in page.verdicts:
-            out.setdefault(str(v.get("claim_id")), []).append(outcome_of(v))
+            out.setdefault(v.claim_id, []).append(outcome_of(v))
     return out
 
 
-def badge(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+def badge(verdicts: list[Any]) -> dict[str, Any]:
     """A shields.io endpoint badge: the counts by verdict, red if any verdict is unexpectedly
     REFUTED or ERROR."""
     counts = counts_of(verdicts)
-    bad = any(
-        v.get("verdict") in ("REFUTED", "ERROR") and outcome_of(v) != "EXPECTED" for v in verdicts
-    )
+    bad = any(v.verdict in ("REFUTED", "ERROR") and outcome_of(v) != "EXPECTED" for v in verdicts)
     message = " | ".join(f"{n} {o.lower()}" for o, n in counts.items() if n)
     return {
         "schemaVersion": 1,

@@ -11,14 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def field_of(v: Any, name: str, default: Any = None) -> Any:
-    """A field of a Verdict or of a verdict as verdicts.json stores it."""
-    return v.get(name, default) if isinstance(v, dict) else getattr(v, name, default)
-
-
 def changes(v: Any) -> list[dict[str, str]]:
-    """The [[changes]] entries recorded with a verdict (a Verdict or a stored dict); [] for none."""
-    return [c for c in (field_of(v, "plan_changes") or []) if isinstance(c, dict)]
+    """The [[changes]] entries recorded with a verdict; [] for none."""
+    return [c for c in (v.plan_changes or []) if isinstance(c, dict)]
 
 
 def headline(change: dict[str, str], short: bool = False) -> str:
@@ -49,7 +44,7 @@ def marker(v: Any, short: bool = False) -> str:
 def markdown_lines(v: Any) -> list[str]:
     """The detail lines of a claim in report.md: the plan digest, and each re-planning in bold with
     its old verdict."""
-    digest = field_of(v, "plan_digest", "")
+    digest = v.plan_digest
     lines = [f"- plan: `{digest}`"] if digest else []
     return lines + [
         f"- **{headline(c)}**: {c.get('what', '')}. Why: {c.get('why', '')} (old plan "
@@ -60,7 +55,7 @@ def markdown_lines(v: Any) -> list[str]:
 
 def html_items(v: Any) -> list[tuple[str, str]]:
     """(label, text) items of a claim's section on the HTML page."""
-    digest = field_of(v, "plan_digest", "")
+    digest = v.plan_digest
     return [("re-planned", describe(c)) for c in changes(v)] + (
         [("plan", digest)] if digest else []
     )

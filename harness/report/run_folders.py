@@ -1,22 +1,50 @@
-"""Reading a run folder (RESULTS/runs/<run>/verdicts.json) for `report`, `compare` and `history`.
+"""Reading a run folder (RESULTS/runs/<run>/verdicts.json): the one loader from disk, for `report`,
+`compare`, `history`, `nightly` and the HTML page.
 
-A run folder can be empty (a run killed before its report), partial or
-corrupt (a disk, an editor, a copy). Reading one either returns the run, with
-the fields the views read checked, or raises `RunFolderError`: one line naming
-the folder or file and what is wrong, never a traceback.
-"""
+A run folder can be empty (a run killed before its report), partial or corrupt (a disk, an editor, a
+copy). Reading one either returns a typed `StoredRun` (its meta and its verdicts as `StoredVerdict`
+objects: the same `Verdict` a run builds, with the figures, robustness label and multiverse block
+the report stored beside it), or raises `RunFolderError`: one line naming the folder or file and
+what is wrong, never a traceback."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from harness.claims.verdict import Verdict
 
 VERDICT_FIELDS = ("claim_id", "verdict", "prediction", "measurement", "over")
 
 
 class RunFolderError(ValueError):
     """A run folder that cannot be read: the message is one line naming it."""
+
+
+@dataclass(frozen=True)
+class StoredVerdict(Verdict):
+    """A verdict read back from verdicts.json, with what the report stored beside it."""
+
+    figures: list[str] = field(default_factory=list)  # plot paths, relative to the run folder
+    robustness: str = ""  # the multiverse label (ROBUST / FRAGILE / PARTIAL), when it ran
+    multiverse: dict[str, Any] | None = None  # the claim's multiverse block, when it ran
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run folder, read and checked: its meta and its verdicts."""
+
+    folder: Path
+    meta: dict[str, Any]
+    verdicts: list[StoredVerdict]
+    schema_version: int = 1
+    # whether the verdicts carry the `estimate` field (runs before schema 2 do not)
+    has_estimates: bool = True
+
+    def verdict(self, claim_id: str) -> StoredVerdict | None:
+        return next((v for v in self.verdicts if v.claim_id == claim_id), None)
 
 
 def _problem(run: Any) -> str | None:
@@ -39,8 +67,8 @@ def _problem(run: Any) -> str | None:
     return None
 
 
-def load_run(run_dir: str | Path) -> dict[str, Any]:
-    """The run's {meta, verdicts}; RunFolderError if the folder is missing, empty, partial or
+def load_run(run_dir: str | Path) -> StoredRun:
+    """The run folder as a StoredRun; RunFolderError if it is missing, empty, partial or
     corrupt."""
     d = Path(run_dir)
     if not d.is_dir():
@@ -57,12 +85,30 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
     problem = _problem(run)
     if problem:
         raise RunFolderError(f"{p}: {problem}")
-    return run
+    try:
+        verdicts = [
+            StoredVerdict.from_json(
+                v,
+                figures=[str(f) for f in v.get("figures") or []],
+                robustness=str(v.get("robustness") or ""),
+                multiverse=v.get("multiverse") if isinstance(v.get("multiverse"), dict) else None,
+            )
+            for v in run["verdicts"]
+        ]
+    except (TypeError, ValueError) as exc:
+        raise RunFolderError(
+            f"{p}: a verdict is malformed ({' '.join(str(exc).split())})"
+        ) from None
+    return StoredRun(
+        d,
+        dict(run["meta"]),
+        verdicts,
+        int(run.get("schema_version", 1)),
+        not run["verdicts"] or any("estimate" in v for v in run["verdicts"]),
+    )
 
 
-def load_runs(
-    run_dirs: list[str | Path], warn: Any = None
-) -> list[tuple[str | Path, dict[str, Any]]]:
+def load_runs(run_dirs: list[str | Path], warn: Any = None) -> list[tuple[str | Path, StoredRun]]:
     """(folder, run) for every readable run; an unreadable one is skipped with `warn(message)`.
     RunFolderError if none is readable."""
     out = []
@@ -98,6 +144,6 @@ def latest_run(
             if warn:
                 warn(f"skipped {exc}")
             continue
-        if run["meta"].get("profile") == profile:
-            found.append((str(run["meta"].get("started") or ""), d.name, d))
+        if run.meta.get("profile") == profile:
+            found.append((str(run.meta.get("started") or ""), d.name, d))
     return max(found)[2] if found else None

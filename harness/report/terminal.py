@@ -44,10 +44,10 @@ def short_path(path: Any) -> str:
     return rel if not rel.startswith("..") else p
 
 
-def outcome_name(verdict: str, expected: tuple[str, str] | list | None) -> str:
-    """The one name of an outcome: the verdict, with "(recorded)" when it matches the recorded
-    expectation."""
-    return f"{verdict} (recorded)" if expected and expected[0] == verdict else verdict
+def outcome_name(v: Any) -> str:
+    """The one name of a verdict's outcome: the verdict, with "(recorded)" when it matches the
+    claim's recorded expectation."""
+    return f"{v.verdict} (recorded)" if v.matches_expectation else v.verdict
 
 
 def short_measurement(measurement: str, prediction: str) -> str:
@@ -79,14 +79,11 @@ def table(
 
 
 def detail(v: Any) -> str:
-    """The third column for a Verdict or a stored verdict dict: the short measurement, after the
+    """The third column for a Verdict (run or stored): the short measurement, after the
     re-planning mark ("re-planned after INCONCLUSIVE at ee948af | measured ...") when the claim's
     plan changed after a verdict."""
-    f = ledger_section.field_of
     mark = ledger_section.marker(v, short=True)
-    return (f"{mark} | " if mark else "") + short_measurement(
-        f(v, "measurement", ""), f(v, "prediction", "")
-    )
+    return (f"{mark} | " if mark else "") + short_measurement(v.measurement, v.prediction)
 
 
 def verdict_table(
@@ -96,14 +93,12 @@ def verdict_table(
     with `robustness` (claim id -> ROBUST / FRAGILE / PARTIAL) a robustness column, — for claims
     without a multiverse."""
     if robustness is None:
-        return table(
-            ((v.claim_id, outcome_name(v.verdict, v.expected), detail(v)) for v in verdicts), cols
-        )
+        return table(((v.claim_id, outcome_name(v), detail(v)) for v in verdicts), cols)
     return table(
         (
             (
                 v.claim_id,
-                outcome_name(v.verdict, v.expected),
+                outcome_name(v),
                 robustness.get(v.claim_id, "—"),
                 detail(v),
             )
@@ -114,16 +109,8 @@ def verdict_table(
     )
 
 
-def stored_table(verdicts: list[dict[str, Any]], cols: int | None = None) -> str:
-    """The compact table of a run folder's stored verdicts (verdicts.json), with the robustness
-    column when the run had a multiverse (a claim without one shows —)."""
-    rows = [
-        (v["claim_id"], outcome_name(v["verdict"], v.get("expected")), detail(v)) for v in verdicts
-    ]
-    if not any(v.get("multiverse") for v in verdicts):
-        return table(rows, cols)
-    return table(
-        [(a, b, str(v.get("robustness", "—")), c) for (a, b, c), v in zip(rows, verdicts)],
-        cols,
-        headers=("claim", "verdict", "robustness", "measured vs predicted"),
-    )
+def stored_table(verdicts: list[Any], cols: int | None = None) -> str:
+    """The compact table of a run folder's stored verdicts (run_folders.StoredVerdict), with the
+    robustness column when the run had a multiverse (a claim without one shows —)."""
+    labels = {v.claim_id: v.robustness or "—" for v in verdicts if v.multiverse}
+    return verdict_table(verdicts, cols, robustness=labels or None)

@@ -62,6 +62,8 @@ class Option:
 
 def _opt(field: str, help: str, **kw: Any) -> Option:
     where = kw.pop("where", ("cli", "pytest"))
+    if kw.get("flag"):
+        kw.setdefault("default", False)
     return Option(field, help, where=frozenset(where), **kw)
 
 
