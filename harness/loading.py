@@ -3,7 +3,7 @@ layers.
 
 `harness.claims.schema` validates one file on its own (every profile). Here, above every layer, the
 claims of one invocation are also checked against each other (no two files share an id: they would
-share a store folder and the second would reuse the first's models) and against what higher layers
+share one verdict, report section and plot name in the run folder) and against what higher layers
 register (the paper-comparison figure a claim names must exist in `harness.report.figures`), and
 each claim's `[multiverse]` narrowing against the multiverse file (`harness.claims.multiverse`). The
 CLI and the pytest plugin both load through `load_claims`, so they accept the same files. Then every
@@ -45,7 +45,7 @@ def load_claims(
         if c.id in first:
             raise ClaimError(
                 f"{c.path}: id: {c.id!r} is also the id of {first[c.id]} (each claim id names one "
-                "store folder)"
+                "verdict, report section and plot)"
             )
         first[c.id] = c.path
         claims.append(c)

@@ -4,7 +4,7 @@
 #
 #   scripts/gpu_check.sh OUT_DIR
 #
-# Uses the python3 on PATH and its preinstalled torch (never installs or upgrades torch). Missing
+# Uses $PYTHON (default: python3 on PATH) and its preinstalled torch (never installs torch). Missing
 # pure-Python dependencies are installed with pip (ICLCHECK_GPU_PIP=0: never); the harness itself runs
 # from this checkout (PYTHONPATH), not installed. Fails at once, exit 2, when torch sees no CUDA device.
 # OUT_DIR gets: env.txt (torch, CUDA, GPUs, commit), claims/ (the report), dask/ (a one-claim Dask
@@ -14,6 +14,7 @@
 # Environment: ICLCHECK_GPU_DEVICE (default cuda), ICLCHECK_GPU_BENCH_ARGS (extra pytest arguments for
 # the benchmarks, e.g. '-k "not compiled"' to leave torch.compile out), ICLCHECK_GPU_DASK=0 (skip the Dask step).
 set -uo pipefail
+PYTHON="${PYTHON:-python3}"  # the interpreter (a test passes its own)
 
 out=${1:?usage: scripts/gpu_check.sh OUT_DIR}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +23,7 @@ device=${ICLCHECK_GPU_DEVICE:-cuda}
 cd "$repo"
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" ICLCHECK_RESULTS="$out/results" PYTHONHASHSEED=0
 
-python3 - "$device" > "$out/env.txt" <<'EOF'
+"$PYTHON" - "$device" > "$out/env.txt" <<'EOF'
 import subprocess, sys
 try:
     import torch
@@ -44,7 +45,7 @@ rc=$?
 if [ "$rc" -ne 0 ]; then exit 2; fi
 cat "$out/env.txt"
 
-missing=$(python3 - <<'EOF'
+missing=$("$PYTHON" - <<'EOF'
 import importlib.util
 mods = {"numpy": "numpy", "scipy": "scipy", "tabulate": "tabulate", "matplotlib": "matplotlib", "tqdm": "tqdm",
         "sklearn": "scikit-learn", "pytest": "pytest", "pytest_benchmark": "pytest-benchmark", "hypothesis": "hypothesis",
@@ -56,7 +57,7 @@ if [ -n "$missing" ]; then
   if [ "${ICLCHECK_GPU_PIP:-1}" = 0 ]; then echo "gpu_check: missing packages: $missing (ICLCHECK_GPU_PIP=0)" >&2; exit 2; fi
   echo "installing: $missing"
   # shellcheck disable=SC2086  # one argument per package
-  python3 -m pip install -q $missing || { echo "gpu_check: pip could not install: $missing" >&2; exit 2; }
+  "$PYTHON" -m pip install -q $missing || { echo "gpu_check: pip could not install: $missing" >&2; exit 2; }
 fi
 
 status=0
@@ -72,15 +73,15 @@ step() {  # step NAME COMMAND...: run, log, time, keep the first failure
 }
 
 : > "$out/summary.txt"
-step claims python3 -m harness run --profile quick --device "$device" --out "$out/claims" --no-progress
+step claims "$PYTHON" -m harness run --profile quick --device "$device" --out "$out/claims" --no-progress
 if [ "${ICLCHECK_GPU_DASK:-1}" != 0 ]; then
-  step dask python3 -m harness run claims/attn-rise.toml --profile quick --device "$device" --executor dask \
+  step dask "$PYTHON" -m harness run claims/attn-rise.toml --profile quick --device "$device" --executor dask \
     --results "$out/dask-results" --out "$out/dask" --no-progress
 fi
 # shellcheck disable=SC2086  # extra arguments as the user wrote them
 eval "bench_args=(${ICLCHECK_GPU_BENCH_ARGS:-})"
 mkdir -p "$out/bench"
-step bench env ICLCHECK_BENCH_DEVICE="$device" python3 -m pytest benchmarks -p no:randomly -p no:cacheprovider --benchmark-only \
+step bench env ICLCHECK_BENCH_DEVICE="$device" "$PYTHON" -m pytest benchmarks -p no:randomly -p no:cacheprovider --benchmark-only \
   --benchmark-storage="$out/bench/storage" --benchmark-json="$out/bench/pytest-benchmark.json" -q -s "${bench_args[@]}"
 [ -f "$out/results/benchmarks/latest.json" ] && mkdir -p "$out/bench" && cp "$out/results/benchmarks/latest.json" "$out/bench/"
 summary "gpu_check: $([ "$status" -eq 0 ] && echo passed || echo "FAILED (exit $status)"); outputs in $out"

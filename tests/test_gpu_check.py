@@ -3,7 +3,9 @@ with one clear line."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,11 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "gpu_check.sh"
 )
 def test_gpu_check_fails_clearly_without_cuda(tmp_path):
     r = subprocess.run(
-        ["bash", str(SCRIPT), str(tmp_path / "out")], capture_output=True, text=True, timeout=120
+        ["bash", str(SCRIPT), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHON": sys.executable},  # this test's interpreter, not PATH's
     )
     assert r.returncode == 2, r.stdout + r.stderr
     assert (

@@ -82,7 +82,7 @@ DEFAULT_EVAL = {"n_test": 1000, "chunk": 2048}
 METRIC_KEYS = {"name": str, "eps": float, "domain": str, "search": str, "at": str}
 EXPECTATION_KEYS = {"verdict": str, "reason": str, "profiles": list}
 PROFILE_KEYS = {"replicates": int, "setting": dict, "grid": dict, "eval": dict}
-# the id names the store folder: nothing that leaves store/
+# the id names files in the run folder (plots/<id>.png): nothing that leaves it
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 MAX_POINTS = 100_000  # grid points (train x eval) checked one by one
 
@@ -189,7 +189,7 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
             path,
             "id",
             f"the file name {path.stem!r} is not a safe claim id (letters, digits, '-' and '_', "
-            "starting with a letter or digit): the id names the claim's store folder",
+            "starting with a letter or digit): the id names the claim's plot files",
         )
     raw = load_toml(path)
     _check_keys(path, "", raw, TOP_KEYS)

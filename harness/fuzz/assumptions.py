@@ -29,16 +29,29 @@ in-domain); S1, the ODI span, K' and the ODR coefficients concern OOD only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import torch
 
+from harness.fuzz.assumption_report import (  # noqa: F401  (re-exported: the checks' one home)
+    BOTH,
+    ID,
+    OOD,
+    OOD_ONLY,
+    REGIME_CHECKS,
+    THEORY_CHECKS,
+    TOL,
+    AssumptionReport,
+    Check,
+    describe,
+)
+from harness.fuzz.pattern_geometry import (  # noqa: F401
+    _max_abs_cos,
+    _unit_rows,
+    span_residual_max,
+    task_graph_shortcut,
+)
 from harness.world.config import DataConfig, RunConfig, TrainConfig
 from harness.world.tasks import coverage_counts
 from harness.world.world import World
-
-TOL = 1e-9  # a margin above this is a violation (measured cosines carry ~1e-16 rounding)
 
 # --- regime constants [choose], measured on the default setting at B = 64, eta = 1
 # -------------------------
@@ -59,162 +72,6 @@ ALPHA_SHIFT = 0.2
 #                    alpha = 1, alpha' = 0.75 up to 4% per seed; alpha - alpha' <= 0.2 stays <= ~3%)
 # OOD error <= eps needs S1 >= ~1.7 at 400 iterations here (S1 = 1 plateaus at 20%+); 2 with room
 S1_REGIME = 2.0
-
-ID, OOD = "id", "ood"
-BOTH = frozenset({ID, OOD})
-OOD_ONLY = frozenset({OOD})
-
-
-@dataclass(frozen=True)
-class Check:
-    """One assumption measured on one configuration."""
-
-    name: str
-    kind: str  # "theory" | "regime"
-    domains: frozenset  # claims it is an assumption of: {"id", "ood"} or {"ood"}
-    statement: str
-    value: float  # the measured quantity
-    bound: float  # the bound it is compared with
-    margin: float  # <= 0 holds (slack), > 0 violated by that much
-    scale: float  # margin / scale = severity
-
-    @property
-    def violated(self) -> bool:
-        return self.margin > TOL
-
-    @property
-    def severity(self) -> float:
-        return self.margin / self.scale
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "domains": sorted(self.domains),
-            "statement": self.statement,
-            "value": self.value,
-            "bound": self.bound,
-            "margin": self.margin,
-            "severity": self.severity,
-            "violated": self.violated,
-        }
-
-
-@dataclass
-class AssumptionReport:
-    checks: list[Check]
-    max_coherence: float  # largest |cosine| among all M1 + M2 in-domain patterns
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> Check:
-        for c in self.checks:
-            if c.name == name:
-                return c
-        raise KeyError(name)
-
-    def names(self) -> list[str]:
-        return [c.name for c in self.checks]
-
-    def violated(self, domain: str | None = None, kind: str | None = None) -> list[Check]:
-        """Violated checks, optionally only those of a claim's domain ("id"/"ood") or of one
-        kind."""
-        return [
-            c
-            for c in self.checks
-            if c.violated
-            and (domain is None or domain in c.domains)
-            and (kind is None or c.kind == kind)
-        ]
-
-    def holds(self, domain: str, kind: str | None = None) -> bool:
-        return not self.violated(domain, kind)
-
-    def severity(self, domain: str | None = None, kind: str | None = None) -> float:
-        """Sum of the positive severities (0 when nothing is violated)."""
-        return float(sum(c.severity for c in self.violated(domain, kind)))
-
-    def margins(self) -> dict[str, float]:
-        return {c.name: c.margin for c in self.checks}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "max_coherence": self.max_coherence,
-            "checks": [c.to_dict() for c in self.checks],
-            "violated": {d: [c.name for c in self.violated(d)] for d in (ID, OOD)},
-            "violated_theory": {d: [c.name for c in self.violated(d, "theory")] for d in (ID, OOD)},
-            "severity": {d: self.severity(d) for d in (ID, OOD)},
-            **self.extra,
-        }
-
-
-def _unit_rows(v: torch.Tensor) -> torch.Tensor:
-    return v / v.norm(dim=1, keepdim=True)
-
-
-def _max_abs_cos(a: torch.Tensor, b: torch.Tensor | None = None) -> float:
-    """Largest |cosine| between distinct rows of a (b None) or between rows of a and rows of b."""
-    ua = _unit_rows(a.to(torch.float64))
-    if b is None:
-        if ua.shape[0] < 2:
-            return 0.0
-        c = (ua @ ua.T).abs()
-        c.fill_diagonal_(0.0)
-        return float(c.max())
-    return float((ua @ _unit_rows(b.to(torch.float64)).T).abs().max())
-
-
-def span_residual_max(vectors: torch.Tensor, basis: torch.Tensor) -> float:
-    """Largest relative norm of a row of `vectors` outside span(rows of `basis`)
-    (patterns.span_residual)."""
-    from harness.world.patterns import span_residual
-
-    return float(span_residual(vectors, basis).max())
-
-
-def task_graph_shortcut(tasks: torch.Tensor, M: int) -> float:
-    """How completely a two-class shortcut explains T_tr: 0 if the undirected graph of training
-    pairs is not bipartite, else the largest |E| / (|A| |B|) over the 2-colourings (A, B) consistent
-    with it (1: complete bipartite).
-
-    When every training task pairs a pattern of class A with one of class B, "the query's label is
-    the label of the contexts of its class" fits every training prompt, and fails on unseen tasks
-    inside one class."""
-    edges = {(min(a, b), max(a, b)) for a, b in tasks.tolist() if a != b}
-    if not edges:
-        return 0.0
-    nbrs: dict[int, list[int]] = {v: [] for v in range(M)}
-    for a, b in edges:
-        nbrs[a].append(b)
-        nbrs[b].append(a)
-    color: dict[int, int] = {}
-    comps: list[list[int]] = []
-    for v in range(M):
-        if v in color:
-            continue
-        color[v], comp, stack = 0, [v], [v]
-        while stack:
-            u = stack.pop()
-            for w in nbrs[u]:
-                if w not in color:
-                    color[w] = 1 - color[u]
-                    comp.append(w)
-                    stack.append(w)
-                elif color[w] == color[u]:
-                    return 0.0
-        comps.append(comp)
-    # class-A size of each component as coloured
-    side = [sum(color[u] == 0 for u in c) for c in comps]
-    sizes = [len(c) for c in comps]
-    best = 0.0
-    n = len(comps)
-    masks = range(2 ** (n - 1)) if n - 1 <= 16 else range(1)
-    for mask in masks:  # flip component i (i >= 1) when bit i - 1 is set
-        a = side[0] + sum(
-            (sizes[i] - side[i]) if mask >> (i - 1) & 1 else side[i] for i in range(1, n)
-        )
-        if 0 < a < M:
-            best = max(best, len(edges) / (a * (M - a)))
-    return best
 
 
 def required_iterations(alpha: float) -> float:
@@ -497,36 +354,3 @@ def check_assumptions(
         max_coherence=_max_abs_cos(allp),
         extra={"min_norm": nmin, "max_norm": nmax, "coverage_counts": counts.long().tolist()},
     )
-
-
-THEORY_CHECKS = (
-    "orthogonal_idr",
-    "orthogonal_idi",
-    "orthogonal_cross",
-    "beta_at_least_1",
-    "equal_norms",
-    "K_at_most_half",
-    "no_noise",
-    "uniform_coverage",
-    "coverage_size",
-    "alpha_range",
-    "context_length",
-    "S1_at_least_1",
-    "odi_in_span",
-    "K_ood_at_most_half",
-)
-REGIME_CHECKS = (
-    "regime_task_shortcut",
-    "regime_test_context",
-    "regime_alpha_shift",
-    "regime_iterations",
-    "regime_S1",
-    "regime_coef_sign",
-)
-
-
-def describe(checks: list[Check]) -> str:
-    """'name +margin, ...' for a table cell."""
-    if not checks:
-        return "none"
-    return ", ".join(f"{c.name} (+{c.margin:.3g})" for c in checks)

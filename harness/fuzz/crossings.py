@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats as sps
 
 from harness.fuzz.outcomes import DomainResult, Outcome
-from harness.fuzz.profiles import EPS, LEVEL
+from harness.fuzz.profiles import CONFIDENCE, EPS
 
 
 def fmt(v: Any, spec: str = ".3g") -> str:
@@ -126,7 +126,7 @@ class Crossing:
 def crossing_summary(
     values: Sequence[float],
     censoring: Sequence[str],
-    level: float = LEVEL,
+    level: float = CONFIDENCE,
     brackets: Sequence[tuple[float, float] | None] | None = None,
 ) -> Crossing:
     """Mean crossing over replicates with a two-sided t interval (n - 1 dof); none if any replicate

@@ -62,7 +62,8 @@ def _plot_axes(
                     "--",
                     color=color,
                     lw=1,
-                    label=f"{s.axis.name}, {BUDGET_FACTOR}x steps (mean of {s.budget.err[dom].shape[1]})",
+                    label=f"{s.axis.name}, {BUDGET_FACTOR}x steps "
+                    f"(mean of {s.budget.err[dom].shape[1]})",
                 )
             c = s.crossing[dom]
             if not (c.n_left or c.n_right):

@@ -19,7 +19,7 @@ from typing import Any
 from harness.claims.stats import BoundDecision, bound_decision
 from harness.core.jsonio import content_hash
 from harness.fuzz.assumptions import ID, OOD, AssumptionReport, check_assumptions
-from harness.fuzz.profiles import EPS, LEVEL
+from harness.fuzz.profiles import CONFIDENCE, EPS
 from harness.fuzz.records import FuzzRecord
 from harness.measure.evaluation import evaluate
 from harness.training.trainer import train_ensemble
@@ -43,7 +43,7 @@ class DomainResult:
         return self.errors / self.n
 
     def decision(self) -> BoundDecision:
-        return bound_decision([(self.errors, self.n)], self.eps, LEVEL)
+        return bound_decision([(self.errors, self.n)], self.eps, CONFIDENCE)
 
     @property
     def bounds(self) -> tuple[float, float]:

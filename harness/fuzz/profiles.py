@@ -31,7 +31,7 @@ def resolve_root(root: Path | str | _DefaultRoot) -> Path:
 
 
 EPS = 0.05
-LEVEL = 0.95
+CONFIDENCE = 0.95
 # the paper's orthogonal world; S1 = 2 so that the OOD claim holds at the anchor
 ANCHOR = DataConfig(S1=2.0)
 # the budget probe retrains the breaking grid points with this many times the steps

@@ -14,8 +14,9 @@ from tabulate import tabulate
 from harness.fuzz.assumptions import ID, OOD, describe
 from harness.fuzz.axis_summary import AxisSummary
 from harness.fuzz.crossings import fmt
-from harness.fuzz.profiles import BUDGET_FACTOR, LEVEL
+from harness.fuzz.profiles import BUDGET_FACTOR, CONFIDENCE
 from harness.fuzz.ranking import Ranked
+from harness.fuzz.render_axes import axis_tables
 from harness.fuzz.summary import ClaimRanking, Headline, RobustnessSummary
 from harness.world.config import DataConfig, RunConfig
 
@@ -148,7 +149,8 @@ def answer_lines(s: RobustnessSummary) -> list[str]:
                     f"alpha = {t.row.alpha:g}: error {t.mean_error:.3f}"
                     for t in bad
                 )
-                + " (see the task-coverage table below; the regime check `regime_task_shortcut` flags them)."
+                + " (see the task-coverage table below; the regime check"
+                " `regime_task_shortcut` flags them)."
             )
         else:
             L.append(
@@ -175,7 +177,7 @@ def _intro(s: RobustnessSummary) -> list[str]:
         "",
         "Crossing = where the error first exceeds eps, interpolated linearly per replicate between "
         "neighbouring grid points; "
-        f"interval = two-sided {LEVEL:.0%} t interval over the {R} replicates (none when a "
+        f"interval = two-sided {CONFIDENCE:.0%} t interval over the {R} replicates (none when a "
         "replicate is censored). "
         "Holds up to / breaks from = the SPEC's bound rule on the counts pooled over replicates "
         "(one-sided 95% Clopper-Pearson: "
@@ -337,7 +339,12 @@ def _minimal(s: RobustnessSummary) -> list[str]:
             f"broken with no theory assumption violated: {len(un)}"
             + (
                 " "
-                f"({'; '.join(knob_text(o.run, s.anchor) + ' -> ' + '/'.join(o.unexplained('theory')) for o in un[:6])})"
+                "("
+                + "; ".join(
+                    knob_text(o.run, s.anchor) + " -> " + "/".join(o.unexplained("theory"))
+                    for o in un[:6]
+                )
+                + ")"
                 if un
                 else ""
             )
@@ -360,88 +367,12 @@ def _minimal(s: RobustnessSummary) -> list[str]:
     return L
 
 
-def _domain_cells(s: AxisSummary, i: int) -> list[str]:
-    """Per-replicate errors, pooled count with its CP bounds, and verdict at grid value i, in-domain
-    then OOD."""
-    cells = []
-    for dom in (ID, OOD):
-        p = s.pooled[dom][i]
-        cells += [" ".join(f"{e:.3f}" for e in s.err[dom][i]), p.text(), p.verdict]
-    return cells
-
-
-def _axis_tables(s: RobustnessSummary) -> list[str]:
-    L = ["", "## Sweeps, per axis"]
-    for a in s.axes:
-        L += [
-            "",
-            f"### `{a.axis.name}`: {a.axis.label}",
-            "",
-            f"Bends `{a.axis.assumption}`. Fields set: {', '.join(a.axis.fields)}. Crossing "
-            f"in-domain: {a.crossing[ID].text()}; "
-            f"OOD: {a.crossing[OOD].text()}.",
-            "",
-        ]
-        rows = [
-            [
-                fmt(v),
-                fmt(a.x[i]) if a.axis.group == "coherence" else "",
-                fmt(a.margins[i]),
-                *_domain_cells(a, i),
-            ]
-            for i, v in enumerate(a.values)
-        ]
-        L.append(
-            tabulate(
-                rows,
-                headers=[
-                    "value",
-                    "max coherence",
-                    "margin",
-                    "id error per replicate",
-                    "id pooled [CP 95%]",
-                    "id",
-                    "ood error per replicate",
-                    "ood pooled [CP 95%]",
-                    "ood",
-                ],
-                tablefmt="github",
-            )
-        )
-        b = a.budget
-        if b is not None:
-            L += [
-                "",
-                f"With {BUDGET_FACTOR}x steps ({s.profile.steps * BUDGET_FACTOR}), replicates "
-                f"0..{b.err[ID].shape[1] - 1}: "
-                f"crossing in-domain {b.crossing[ID].text()}, OOD {b.crossing[OOD].text()}.",
-                "",
-            ]
-            brows = [[fmt(v), *_domain_cells(b, i)] for i, v in enumerate(b.values)]
-            L.append(
-                tabulate(
-                    brows,
-                    headers=[
-                        "value",
-                        "id error per replicate",
-                        "id pooled [CP 95%]",
-                        "id",
-                        "ood error per replicate",
-                        "ood pooled [CP 95%]",
-                        "ood",
-                    ],
-                    tablefmt="github",
-                )
-            )
-    return L
-
-
 def render_markdown(s: RobustnessSummary, figures: dict[str, Path | None]) -> str:
     """The whole report.md; `figures` maps a figure name to its PNG (None: not drawn)."""
     answers = answer_lines(s)
     n_head = len(s.headlines)
     L = _intro(s) + ["## Answers", "", *answers[:n_head], "", *answers[n_head:], ""]
-    L += _ranking(s) + _task_graph(s) + _minimal(s) + _axis_tables(s)
+    L += _ranking(s) + _task_graph(s) + _minimal(s) + axis_tables(s)
     L += ["", "## Figures", ""]
     for k, p in figures.items():
         if p is not None:

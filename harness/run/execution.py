@@ -172,8 +172,6 @@ def find_record(store: Store, unit: Unit, reuse_stale: bool = False) -> Record |
 class Executor:
     """Runs groups and yields (group, records or the exception that ended it)."""
 
-    name = "local"
-
     def __init__(self, jobs: int = 1, device: str = "cpu", address: str | None = None):
         self.jobs, self.device, self.address = max(1, jobs), device, address
 
@@ -197,8 +195,6 @@ def _threads_per_worker(jobs: int) -> int:
 class ProcessExecutor(Executor):
     """A local process pool; on CUDA its workers are spawned, not forked (a fork after CUDA is
     initialised is broken)."""
-
-    name = "process"
 
     def map_groups(self, groups):
         settings = RuntimeSettings.from_env(threads=_threads_per_worker(self.jobs))
@@ -239,8 +235,6 @@ class DaskExecutor(Executor):
     per visible GPU, each pinned to it (`dask_plugin.worker_envs`). Remote: each worker uses the
     device its own environment exposes, and its own cores (the worker plugin). `ran_on` maps each
     finished unit's key to the address of the worker that trained it."""
-
-    name = "dask"
 
     def __init__(self, jobs: int = 1, device: str = "cpu", address: str | None = None):
         super().__init__(jobs, device, address)

@@ -26,8 +26,8 @@ def results_root(base: Path = Path(".")) -> Path:
 
 
 def store_root(results: Path | None = None) -> Path:
-    """The claims' record store (one folder per claim id, quarantine/ for unusable records) under a
-    results folder."""
+    """The claims' record store under a results folder: content-addressed (units/<key>.json), with
+    quarantine/ for unusable records."""
     return (results_root() if results is None else Path(results)) / "store"
 
 

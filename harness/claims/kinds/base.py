@@ -8,7 +8,6 @@ judge (metric rows -> Verdict with an Estimate). Registering a new kind is one
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -115,10 +114,6 @@ def fmt_point(point: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in point.items()) or "(base)"
 
 
-def point_key(point: dict[str, Any]) -> str:
-    return json.dumps(point, sort_keys=True)
-
-
 __all__ = [
     "ClaimKind",
     "KINDS",
@@ -129,5 +124,4 @@ __all__ = [
     "by_point",
     "fmt_point",
     "metric_label",
-    "point_key",
 ]

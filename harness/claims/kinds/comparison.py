@@ -19,7 +19,7 @@ from harness.claims.metrics import Row
 from harness.claims.verdict import Estimate, Verdict
 from harness.core.jsonio import canonical
 
-LEVEL = stats.SIGNIFICANCE
+ALPHA = stats.SIGNIFICANCE
 
 
 def describe(c: Claim) -> str:
@@ -51,7 +51,7 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     else:
         ok, bad = mi.lower >= margin, mi.upper < margin
         p = stats.mean_p_value(d, margin, "less")
-    verdict = "CONFIRMED" if ok else ("REFUTED" if bad and p < LEVEL else "INCONCLUSIVE")
+    verdict = "CONFIRMED" if ok else ("REFUTED" if bad and p < ALPHA else "INCONCLUSIVE")
     meas = (
         f"mean paired difference {mi.mean:.4g}, one-sided 95% bounds [{mi.lower:.4g}, "
         f"{mi.upper:.4g}]"

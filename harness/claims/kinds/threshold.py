@@ -13,7 +13,7 @@ from harness.claims.kinds.base import KINDS, ClaimKind, by_point, error_verdict,
 from harness.claims.metrics import Row
 from harness.claims.verdict import Estimate, Verdict
 
-LEVEL = stats.SIGNIFICANCE
+ALPHA = stats.SIGNIFICANCE
 
 
 def describe(c: Claim) -> str:
@@ -30,7 +30,7 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
         ok, bad, p = mi.lower >= thr, mi.upper < thr, stats.mean_p_value(vals, thr, "less")
     else:
         ok, bad, p = mi.upper <= thr, mi.lower > thr, stats.mean_p_value(vals, thr, "greater")
-    verdict = "CONFIRMED" if ok else ("REFUTED" if bad and p < LEVEL else "INCONCLUSIVE")
+    verdict = "CONFIRMED" if ok else ("REFUTED" if bad and p < ALPHA else "INCONCLUSIVE")
     groups = by_point(rows)
     meas = f"mean {mi.mean:.4g}, one-sided 95% bounds [{mi.lower:.4g}, {mi.upper:.4g}]"
     over = f"{len(vals)} measurements over {len(groups)} grid points (t, {len(vals) - 1} dof)"

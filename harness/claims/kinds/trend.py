@@ -14,7 +14,7 @@ from harness.claims.kinds.base import KINDS, ClaimKind, make_verdict
 from harness.claims.metrics import Row
 from harness.claims.verdict import Estimate, Verdict
 
-LEVEL = stats.SIGNIFICANCE
+ALPHA = stats.SIGNIFICANCE
 
 
 def describe(c: Claim) -> str:
@@ -39,7 +39,7 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     y = np.array([r.value for r in rows], dtype=float)
     rho, p_inc, p_dec = stats.trend_test(x, y)
     p_for, p_against = (p_inc, p_dec) if direction == "increasing" else (p_dec, p_inc)
-    verdict = "CONFIRMED" if p_for < LEVEL else ("REFUTED" if p_against < LEVEL else "INCONCLUSIVE")
+    verdict = "CONFIRMED" if p_for < ALPHA else ("REFUTED" if p_against < ALPHA else "INCONCLUSIVE")
     means = []
     for xv in sorted(set(x.tolist())):
         sel = y[x == xv]
