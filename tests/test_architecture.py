@@ -212,3 +212,20 @@ def test_a_toy_kind_owns_its_validation(tmp_path, toy_registered, capsys):
     assert main(["validate", str(claims)]) == 2
     err = capsys.readouterr().err
     assert "prediction.eps" in err and "kind 'exactly' does not read it" in err
+
+
+def test_a_registry_takes_a_name_once_by_add_or_decorator():
+    from types import SimpleNamespace
+
+    from harness.core.registry import Registry
+
+    reg: Registry = Registry("thing")
+    item = reg.add(SimpleNamespace(name="a"))
+
+    @reg.register("b")
+    def b() -> int:
+        return 2
+
+    assert reg.get("a") is item and reg.get("b")() == 2 and reg.names() == ("a", "b")
+    with pytest.raises(ValueError, match="already registered"):
+        reg.add(SimpleNamespace(name="a"))

@@ -4,7 +4,7 @@ checks.
 A `Metric` turns one stored `Record` into `Row`s (one per eval point, or one per unit for
 train-level metrics such as steps-to-eps or the neuron probes). The records hold raw measurements
 (`harness.measure.ensemble`, the training history), so changing a claim's eps re-judges without
-retraining. Registering a new metric is one `METRICS.register(name, Metric(...))`, from the package
+retraining. Registering a new metric is one `METRICS.add(Metric(name, ...))`, from the package
 or from a test or plugin."""
 
 from __future__ import annotations
@@ -245,130 +245,94 @@ def _check_checkpointed(c: Claim) -> Problem:
     return None
 
 
-for _name, _metric in (
-    (
+for _metric in (
+    Metric(
         "steps_to_eps",
-        Metric(
-            "steps_to_eps",
-            "training steps until the error is <= eps (censored at the cap)",
-            _steps_to_eps(False),
-            per_point=False,
-            check=_check_checkpointed,
-            needs_eps=True,
-            reads={"threshold_on": str},
-        ),
+        "training steps until the error is <= eps (censored at the cap)",
+        _steps_to_eps(False),
+        per_point=False,
+        check=_check_checkpointed,
+        needs_eps=True,
+        reads={"threshold_on": str},
     ),
-    (
+    Metric(
         "samples_to_eps",
-        Metric(
-            "samples_to_eps",
-            "training prompts N = B T until the error is <= eps (censored at the cap)",
-            _steps_to_eps(True),
-            per_point=False,
-            check=_check_checkpointed,
-            needs_eps=True,
-            reads={"threshold_on": str},
-        ),
+        "training prompts N = B T until the error is <= eps (censored at the cap)",
+        _steps_to_eps(True),
+        per_point=False,
+        check=_check_checkpointed,
+        needs_eps=True,
+        reads={"threshold_on": str},
     ),
-    (
+    Metric(
         "error_rate",
-        Metric(
-            "error_rate",
-            "classification error on fresh test prompts (k errors of n)",
-            _error_rate,
-            proportion=True,
-        ),
+        "classification error on fresh test prompts (k errors of n)",
+        _error_rate,
+        proportion=True,
     ),
-    (
+    Metric(
         "hinge_loss",
-        Metric(
-            "hinge_loss",
-            "mean hinge loss max(0, 1 - z F) on fresh test prompts (mean and sd over n prompts)",
-            _hinge_loss,
-            check=_check_hinge,
-        ),
+        "mean hinge loss max(0, 1 - z F) on fresh test prompts (mean and sd over n prompts)",
+        _hinge_loss,
+        check=_check_hinge,
     ),
-    (
+    Metric(
         "qk_projection",
-        Metric(
-            "qk_projection",
-            "|W_Q p_query| or |W_K p_i| (metric.side) and its fraction along the relevant pattern "
-            "(metric.quantity: norm, fraction, norm_gain, fraction_gain) off the checkpoints",
-            _qk_projection,
-            per_point=False,
-            reads={"side": str, "quantity": str},
-            check=_check_qk,
-        ),
+        "|W_Q p_query| or |W_K p_i| (metric.side) and its fraction along the relevant pattern "
+        "(metric.quantity: norm, fraction, norm_gain, fraction_gain) off the checkpoints",
+        _qk_projection,
+        per_point=False,
+        reads={"side": str, "quantity": str},
+        check=_check_qk,
     ),
-    (
+    Metric(
         "attn_mass",
-        Metric(
-            "attn_mass",
-            "attention mass of the query on same-pattern contexts",
-            _attn_mass,
-            proportion=True,
-        ),
+        "attention mass of the query on same-pattern contexts",
+        _attn_mass,
+        proportion=True,
     ),
-    (
+    Metric(
         "attn_gain",
-        Metric(
-            "attn_gain",
-            "same-pattern attention mass, final minus initial checkpoint",
-            _attn_gain,
-            per_point=False,
-            check=_check_checkpointed,
-        ),
+        "same-pattern attention mass, final minus initial checkpoint",
+        _attn_gain,
+        per_point=False,
+        check=_check_checkpointed,
     ),
-    (
+    Metric(
         "label_alignment",
-        Metric(
-            "label_alignment",
-            "cosine of large W_O W_V rows' label part with +-q",
-            _probe("label_alignment"),
-            per_point=False,
-        ),
+        "cosine of large W_O W_V rows' label part with +-q",
+        _probe("label_alignment"),
+        per_point=False,
     ),
-    (
+    Metric(
         "feature_alignment",
-        Metric(
-            "feature_alignment",
-            "cosine of large rows' feature part with the mean IDR pattern",
-            _probe("feature_alignment"),
-            per_point=False,
-        ),
+        "cosine of large rows' feature part with the mean IDR pattern",
+        _probe("feature_alignment"),
+        per_point=False,
     ),
-    (
+    Metric(
         "large_neuron_fraction",
-        Metric(
-            "large_neuron_fraction",
-            "fraction of W_O rows in the large-norm cluster",
-            _probe("large_neuron_fraction"),
-            per_point=False,
-            proportion=True,
-        ),
+        "fraction of W_O rows in the large-norm cluster",
+        _probe("large_neuron_fraction"),
+        per_point=False,
+        proportion=True,
     ),
-    (
+    Metric(
         "norm_ratio",
-        Metric(
-            "norm_ratio",
-            "mean row norm of the large cluster over the small one",
-            _probe("norm_ratio"),
-            per_point=False,
-        ),
+        "mean row norm of the large cluster over the small one",
+        _probe("norm_ratio"),
+        per_point=False,
     ),
-    (
+    Metric(
         "attn_mass_layer",
-        Metric(
-            "attn_mass_layer",
-            "same-pattern mass of one block (metric.layer, 1-based; 0 = the weakest block)",
-            _attn_mass_layer,
-            reads={"layer": int, "head": int},
-            check=_check_layered,
-            proportion=True,
-        ),
+        "same-pattern mass of one block (metric.layer, 1-based; 0 = the weakest block)",
+        _attn_mass_layer,
+        reads={"layer": int, "head": int},
+        check=_check_layered,
+        proportion=True,
     ),
 ):
-    METRICS.register(_name, _metric)
+    METRICS.add(_metric)
 
 
 def metric_label(c: Claim) -> str:

@@ -2,16 +2,19 @@
 extended.
 
 Each registered object owns its validation, its measurement (or row extraction) and its text; adding
-one is one `register` call, from the package or from a test or plugin, with no other module edited.
-Unknown names get one line with a "did you mean" suggestion."""
+one is one call, from the package or from a test or plugin, with no other module edited, and its
+name is written once: `KINDS.add(ClaimKind("bound", ...))` takes the name the object carries, and
+`@FIGURE_DRAWERS.register("attention_curve")` names a function. Unknown names get one line with a
+"did you mean" suggestion."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+_DECORATE = object()  # register(name) without an item: used as a decorator
 
 
 def suggestion(name: str, allowed: list[str] | tuple[str, ...] | set[str]) -> str:
@@ -29,12 +32,24 @@ class Registry(Generic[T]):
         self.what = what
         self._items: dict[str, T] = {}
 
-    def register(self, name: str, item: T, *, replace: bool = False) -> T:
-        """Add `item` under `name`; a second registration of a name is an error unless `replace`."""
+    def register(self, name: str, item: Any = _DECORATE, *, replace: bool = False) -> Any:
+        """Add `item` under `name`; without `item`, a decorator that adds the function it wraps. A
+        second registration of a name is an error unless `replace`."""
+        if item is _DECORATE:
+
+            def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+                self.register(name, fn, replace=replace)
+                return fn
+
+            return decorate
         if name in self._items and not replace:
             raise ValueError(f"{self.what} {name!r} is already registered")
         self._items[name] = item
         return item
+
+    def add(self, item: T, *, replace: bool = False) -> T:
+        """Add an object under the name it carries (`item.name`)."""
+        return self.register(item.name, item, replace=replace)  # type: ignore[attr-defined]
 
     def unregister(self, name: str) -> None:
         self._items.pop(name, None)

@@ -5,8 +5,8 @@ The harness asks an `Architecture` instead of testing a model's type or attribut
 members through `init`, the trainer uses the hand-written factored gradients when `factored` is set,
 evaluation reads per-block attention when `layered`, pruning and the neuron probes read
 `neuron_rows`, and the W_O W_V alignment probes exist only where `value_rows` is set. Registering
-another architecture (a test can) is one `ARCHITECTURES.register(...)`; its `ModelConfig.arch` name
-is then valid in claim files."""
+another architecture (a test can) is one `ARCHITECTURES.add(Architecture(name, ...))`; its
+`ModelConfig.arch` name is then valid in claim files."""
 
 from __future__ import annotations
 
@@ -61,8 +61,7 @@ def _init_deep(runs, gens, dtype):
     return EnsembleDeepTransformer.from_members(members, heads=runs[0].model.heads)
 
 
-ARCHITECTURES.register(
-    "paper",
+ARCHITECTURES.add(
     Architecture(
         "paper",
         "the paper's one-layer, one-head Transformer with a ReLU MLP (SPEC 1.5)",
@@ -74,8 +73,7 @@ ARCHITECTURES.register(
         value_rows=True,
     ),
 )
-ARCHITECTURES.register(
-    "deep",
+ARCHITECTURES.add(
     Architecture(
         "deep",
         "a multi-layer, multi-head GPT-2-style Transformer on the same prompts (SPEC 1.7)",

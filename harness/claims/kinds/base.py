@@ -3,7 +3,7 @@
 A kind owns its part of the claim file (the [prediction] fields it reads, the
 [metric] keys only it reads, its range checks), its prediction text and its
 judge (metric rows -> Verdict with an Estimate). Registering a new kind is one
-`KINDS.register(name, ClaimKind(...))`, from the package or from outside it.
+`KINDS.add(ClaimKind(name, ...))`, from the package or from outside it.
 """
 
 from __future__ import annotations

@@ -185,8 +185,7 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     )
 
 
-KINDS.register(
-    "bound",
+KINDS.add(
     ClaimKind(
         "bound",
         "metric <= eps at every grid point (error_rate: one-sided Clopper-Pearson on pooled "

@@ -90,8 +90,7 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     )
 
 
-KINDS.register(
-    "comparison",
+KINDS.add(
     ClaimKind(
         "comparison",
         "a paired difference metric[a] - metric[b] against a margin (one-sided t bounds)",

@@ -213,8 +213,7 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     )
 
 
-KINDS.register(
-    "rate",
+KINDS.add(
     ClaimKind(
         "rate",
         "a power law y ~ C x^b: the fitted exponent against b0 +- margin",

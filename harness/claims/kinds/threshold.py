@@ -60,8 +60,7 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     )
 
 
-KINDS.register(
-    "threshold",
+KINDS.add(
     ClaimKind(
         "threshold",
         "the mean of the metric over runs against a threshold (one-sided t bounds)",

@@ -74,8 +74,7 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     )
 
 
-KINDS.register(
-    "trend",
+KINDS.add(
     ClaimKind(
         "trend",
         "the metric increases or decreases along a grid axis (one-sided Spearman test)",
