@@ -96,7 +96,7 @@ def _apply(c: Claim, alt: Alternative) -> tuple[Claim | None, str]:
             return None, f"the claim's own metric is already {alt.metric!r}"
         metric["name"] = alt.metric
     if alt.fit_range and alt.fit_range != "all":
-        if c.kind != "rate":
+        if not KINDS.get(c.kind).fitted:
             return None, f"fit_range applies to rate claims (this claim is a {c.kind})"
         grid, why = _half(c, alt.fit_range)
         if why:
@@ -112,7 +112,8 @@ def _invalid(d: Claim) -> str:
     try:
         for point in cartesian(d.grid):
             point_config(d, point)
-        problem = check_metric(d) or KINDS.get(d.kind).check(d.metric, d.prediction)
+        kind = KINDS.get(d.kind)
+        problem = check_metric(d) or kind.check_claim(d) or kind.check(d.metric, d.prediction)
     except (ValueError, TypeError) as exc:
         return f"the configuration is invalid under it: {exc}"
     return f"{problem[0]}: {problem[1]}" if problem else ""

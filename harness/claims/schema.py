@@ -380,7 +380,7 @@ def _check_semantics(path: Path, c: Claim) -> None:
     if name not in METRICS:
         fail(path, "metric.name", f"unknown metric {name!r}" + suggest(name, METRICS.names()))
     try:
-        problem = check_metric(c)
+        problem = check_metric(c) or KINDS.get(c.kind).check_claim(c)
     except (ValueError, TypeError) as exc:
         problem = ("setting", str(exc))
     if problem:
@@ -412,9 +412,8 @@ def _check_semantics(path: Path, c: Claim) -> None:
         if k not in names:
             fail(path, f"select.{k}", "not a grid axis" + suggest(k, names))
     checks.check_selection(path, "select", c.select, c.grid)
-    if c.kind == "comparison":
-        for side in ("a", "b"):
-            checks.check_selection(path, f"metric.{side}", c.metric[side], c.grid)
+    for key, sel in KINDS.get(c.kind).selections(c).items():  # the kind's own selections
+        checks.check_selection(path, key, sel, c.grid)
 
 
 def discover(paths: list[str | Path]) -> list[Path]:

@@ -90,7 +90,7 @@ def _judge(claim: Claim, records: list[Record], expected_units: int | None) -> V
     if not rows:
         return error_verdict(claim, "no measurements match the claim's metric and selection")
     n_cens = sum(r.censored for r in rows)
-    if claim.kind != "rate" and n_cens / len(rows) > MAX_CENSORED_FRACTION:
+    if not KINDS.get(claim.kind).fitted and n_cens / len(rows) > MAX_CENSORED_FRACTION:
         return error_verdict(claim, f"{n_cens} of {len(rows)} measurements hit the cap")
     v = KINDS.get(claim.kind).judge(claim, rows)
     failed = [f"{n_failed} of {len(records)} runs diverged and were left out"] if n_failed else []

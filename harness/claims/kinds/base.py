@@ -26,6 +26,14 @@ def _no_check(metric: dict[str, Any], prediction: dict[str, Any]) -> Problem:
     return None
 
 
+def _no_claim_check(claim: Claim) -> Problem:
+    return None
+
+
+def _no_selections(claim: Claim) -> dict[str, dict[str, Any]]:
+    return {}
+
+
 @dataclass(frozen=True)
 class ClaimKind:
     name: str
@@ -38,6 +46,13 @@ class ClaimKind:
     metric_fields: dict[str, type] = field(default_factory=dict)
     # ranges of the prediction values
     check: Callable[[dict[str, Any], dict[str, Any]], Problem] = _no_check
+    # the claim against its own grid (a comparison's a and b name grid axes)
+    check_claim: Callable[[Claim], Problem] = _no_claim_check
+    # a fit of a rate along a grid axis: its points may be censored at the cap (a search that
+    # never passed), and a multiverse fit_range can narrow the fitted range
+    fitted: bool = False
+    # eval-point selections the kind reads besides [select]: metric key -> selection
+    selections: Callable[[Claim], dict[str, dict[str, Any]]] = _no_selections
 
 
 KINDS: Registry[ClaimKind] = Registry("claim kind")

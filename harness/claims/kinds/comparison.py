@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 
 from harness.claims import stats
 from harness.claims.claim import Claim
-from harness.claims.kinds.base import KINDS, ClaimKind, error_verdict, make_verdict
+from harness.claims.kinds.base import KINDS, ClaimKind, Problem, error_verdict, make_verdict
 from harness.claims.metrics import Row
 from harness.claims.verdict import Estimate, Verdict
 from harness.core.jsonio import canonical
@@ -90,6 +91,29 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     )
 
 
+def check_sides(c: Claim) -> Problem:
+    """metric.a and metric.b are given and name only grid axes of the claim."""
+    m = c.metric
+    for side in ("a", "b"):
+        if side not in m:
+            return (
+                f"metric.{side}",
+                "missing (a comparison names the eval points a and b it pairs)",
+            )
+        for k in m[side]:
+            if k not in c.axis_names:
+                return (
+                    f"metric.{side}.{k}",
+                    f"not a grid axis of this claim (axes: {', '.join(c.axis_names)})",
+                )
+    return None
+
+
+def sides(c: Claim) -> dict[str, dict[str, Any]]:
+    """The two eval-point selections the comparison pairs."""
+    return {f"metric.{side}": c.metric[side] for side in ("a", "b")}
+
+
 KINDS.add(
     ClaimKind(
         "comparison",
@@ -99,5 +123,7 @@ KINDS.add(
         describe,
         judge,
         metric_fields={"a": dict, "b": dict},
+        check_claim=check_sides,
+        selections=sides,
     ),
 )

@@ -223,5 +223,6 @@ KINDS.add(
         judge,
         metric_fields={"x": str},
         check=check,
+        fitted=True,
     ),
 )
