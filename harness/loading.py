@@ -22,36 +22,47 @@ from harness.report.figures import FIGURES
 from harness.run.paths import claims_dir
 
 
-def check_references(claim: Claim) -> None:
-    """ClaimError if the claim names a figure no module registered."""
-    if claim.figure and claim.figure not in FIGURES:
-        raise ClaimError(
-            f"{claim.path}: figure: unknown figure {claim.figure!r}"
-            + suggest(claim.figure, FIGURES)
-        )
+def figures_registered(claims: list[Claim], reference: str | Path | None) -> None:
+    """Every figure a claim names is registered (harness.report.figures)."""
+    for c in claims:
+        if c.figure and c.figure not in FIGURES:
+            raise ClaimError(
+                f"{c.path}: figure: unknown figure {c.figure!r}" + suggest(c.figure, FIGURES)
+            )
 
 
-def load_claims(
-    paths: list[str | Path], profile: str, k: str | None = None, reference: str | Path | None = None
-) -> list[Claim]:
-    """Discover, load and validate claim files for one profile; `k` keeps ids containing it.
-    ClaimError if two files of the invocation share an id, or a plan changed since the reference run
-    (`reference`: see ledger.reference_dir) without a [[changes]] entry."""
-    claims: list[Claim] = []
+def ids_unique(claims: list[Claim], reference: str | Path | None) -> None:
+    """No two files of the invocation share an id."""
     first: dict[str, str] = {}
-    for f in discover(paths):
-        c = load_claim(f, profile)
-        check_references(c)
+    for c in claims:
         if c.id in first:
             raise ClaimError(
                 f"{c.path}: id: {c.id!r} is also the id of {first[c.id]} (each claim id names one "
                 "verdict, report section and plot)"
             )
         first[c.id] = c.path
-        claims.append(c)
+
+
+def plans_logged(claims: list[Claim], reference: str | Path | None) -> None:
+    """Every plan changed since the reference run has a [[changes]] entry (claims.ledger)."""
     ledger.enforce([c.path for c in claims], reference)
-    # each [multiverse] skip names a declared alternative
+
+
+def narrowings_declared(claims: list[Claim], reference: str | Path | None) -> None:
+    """Every [multiverse] skip names an alternative the multiverse file declares."""
     check_narrowings([c.path for c in claims], claims_dir())
-    if k:
-        claims = [c for c in claims if k in c.id]
-    return claims
+
+
+# The checks across files, in order; each file was validated on its own first (schema.load_claim).
+CHECKS_ACROSS_FILES = (figures_registered, ids_unique, plans_logged, narrowings_declared)
+
+
+def load_claims(
+    paths: list[str | Path], profile: str, k: str | None = None, reference: str | Path | None = None
+) -> list[Claim]:
+    """Discover, load and validate claim files for one profile, then run CHECKS_ACROSS_FILES; `k`
+    keeps the ids containing it. ClaimError names the first file and key that fails."""
+    claims = [load_claim(f, profile) for f in discover(paths)]
+    for check in CHECKS_ACROSS_FILES:
+        check(claims, reference)
+    return [c for c in claims if k in c.id] if k else claims

@@ -16,7 +16,7 @@ import pytest
 from conftest import write_claim
 
 from harness.claims import ledger
-from harness.claims.plan import plan_digest, resolve_plan
+from harness.claims.analysis_plan import plan_digest, resolve_plan
 from harness.claims.schema import ClaimError, load_claim, load_toml
 from harness.claims.verdicts import Verdict, judge
 from harness.cli import main

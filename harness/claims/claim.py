@@ -88,7 +88,7 @@ class Claim:
     pair_over: list[str]
     figure: str  # optional paper-comparison figure (harness.report.figures.FIGURES), "" for none
     expectation: dict[str, Any] | None
-    # the analysis plan of this profile (harness.claims.plan)
+    # the analysis plan of this profile (harness.claims.analysis_plan)
     plan: dict[str, Any] = field(default_factory=dict)
     changes: list[dict[str, str]] = field(default_factory=list)  # the file's [[changes]] log
     form: str = "tight"  # "tight" (both directions testable) or "sufficient" (one-sided; SPEC 2)

@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.claims.errors import ClaimError
-from harness.claims.plan import (
+from harness.claims.analysis_plan import (
     changed_fields,
     changes_of,
     file_key,
@@ -37,6 +36,7 @@ from harness.claims.plan import (
     plan_digest,
     resolve_plan,
 )
+from harness.claims.errors import ClaimError
 from harness.claims.schema import load_toml
 from harness.core.choices import REFERENCE_ENV
 

@@ -19,7 +19,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from harness.claims import checks, plan
+from harness.claims import analysis_plan, checks
 from harness.claims.claim import (
     BASELINE_KEYS,
     PRUNE_KEYS,
@@ -216,7 +216,7 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
     checks.check_form(path, raw)
     if "expectation" in raw:
         _check_expectation(path, raw["expectation"])
-    plan.check_changes(path, raw.get("changes", []))
+    analysis_plan.check_changes(path, raw.get("changes", []))
     for k in raw.get("pair_over", []):
         check_type(path, "pair_over", k, str)
     for p, table in raw["profiles"].items():
@@ -306,7 +306,10 @@ def _resolve(path: Path, raw: dict, base_path: Path, base: dict, profile: str) -
         form=raw.get("form", "tight"),
         readings=dict(raw.get("readings", {})),
     )
-    claim.plan, claim.changes = plan.resolve_plan(raw, base, profile), plan.changes_of(raw)
+    claim.plan, claim.changes = (
+        analysis_plan.resolve_plan(raw, base, profile),
+        analysis_plan.changes_of(raw),
+    )
     _check_points(claim, layers)
     _check_semantics(path, claim)
     return claim

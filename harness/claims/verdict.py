@@ -84,7 +84,7 @@ class Verdict:
     estimate: Estimate | None = None  # None for ERROR
     predicted: dict[str, Any] = field(default_factory=dict)  # the claim file's [prediction] numbers
     metric: str = ""  # the claim's metric name (figures read its scale from the metric registry)
-    # digest of the analysis plan this verdict was judged under (harness.claims.plan)
+    # digest of the analysis plan this verdict was judged under (harness.claims.analysis_plan)
     plan_digest: str = ""
     # that plan's fields, so a later ledger can name what changed
     plan: dict[str, Any] = field(default_factory=dict)

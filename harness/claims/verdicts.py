@@ -14,11 +14,11 @@ import json
 from collections import defaultdict
 
 from harness.claims import stats
+from harness.claims.analysis_plan import plan_digest
 from harness.claims.claim import Claim
 from harness.claims.kinds import KINDS
 from harness.claims.kinds.base import error_verdict
 from harness.claims.metrics import Row, metric_label, metric_rows
-from harness.claims.plan import plan_digest
 from harness.claims.record import Record
 from harness.claims.verdict import Estimate, FamilyResult, Verdict
 from harness.core.jsonio import canonical

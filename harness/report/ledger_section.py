@@ -2,7 +2,8 @@
 visible.
 
 Every report reads the same stored fields of a verdict (`plan_changes`, `plan_digest`;
-harness.claims.plan), as a Verdict or as the dict verdicts.json holds, and says it the same way:
+harness.claims.analysis_plan) of a Verdict, from a run or read back from verdicts.json, and says
+it the same way:
 "re-planned after INCONCLUSIVE at commit ee948af: <why>". The Markdown report, the HTML page and the
 terminal tables use these functions."""
 

@@ -66,7 +66,7 @@ class Sharing:
 
 
 @dataclass
-class Plan:
+class RunPlan:
     """The run's planned units (each trains one model) and every claim's view of them."""
 
     claims: list[ClaimPlan]
@@ -100,7 +100,7 @@ class Plan:
         return out
 
 
-def plan_run(claims: list[Claim], device: str = "cpu") -> Plan:
+def plan_run(claims: list[Claim], device: str = "cpu") -> RunPlan:
     """Expand every claim, then keep one planned unit per model (equal `model_key`), measured at the
     union of the eval points its claims ask for (sorted, so the plan does not depend on the claims'
     order)."""
@@ -121,7 +121,7 @@ def plan_run(claims: list[Claim], device: str = "cpu") -> Plan:
         claim_plans.append(ClaimPlan(c, units, planned))
     for k, p in by_model.items():
         p.eval_points = sorted(points[k].values(), key=_point_order)
-    return Plan(claim_plans, list(by_model.values()))
+    return RunPlan(claim_plans, list(by_model.values()))
 
 
 def claim_record(rec: Record, unit: Unit) -> Record:

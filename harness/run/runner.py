@@ -15,7 +15,7 @@ from harness.claims.verdicts import Verdict, family_control, judge
 from harness.core.fingerprint import code_fingerprint
 from harness.run.execution import Executor, execute, find_record
 from harness.run.paths import store_root
-from harness.run.plan import ClaimPlan, Plan, Sharing, claim_record, plan_run
+from harness.run.plan import ClaimPlan, RunPlan, Sharing, claim_record, plan_run
 from harness.run.store import Store
 
 
@@ -78,7 +78,7 @@ def judge_claim(
 
 
 def run_plan(
-    plan: Plan,
+    plan: RunPlan,
     store: Store,
     executor: Executor,
     max_ensemble: int = 64,
