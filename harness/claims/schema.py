@@ -434,6 +434,12 @@ def discover(paths: list[str | Path]) -> list[Path]:
         elif p.exists():
             out.append(p)
         else:
-            raise ClaimError(f"{p}: no such claim file or folder")
+            hint = (
+                " (the claim files ship with the repository, not the package: run from a checkout,"
+                " or name a folder of claim files)"
+                if p == Path("claims")
+                else ""
+            )
+            raise ClaimError(f"{p}: no such claim file or folder{hint}")
     seen: set[Path] = set()
     return [p for p in out if not (p.resolve() in seen or seen.add(p.resolve()))]
