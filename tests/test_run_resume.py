@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -147,10 +148,7 @@ def test_resume_after_kill_loses_nothing_and_runs_nothing_twice(tmp_path):
     after = {p.name: p.read_bytes() for p in store.glob("*.json")}
     assert len(after) == 12
     assert all(after[k] == v for k, v in before.items())  # finished records untouched
-    done, reused = (
-        r.stdout.split(" models trained, ")[0].split("| ")[-1],
-        r.stdout.split(" reused")[0].split(", ")[-1],
-    )
+    done, reused = re.search(r"(\d+) models trained, (\d+) reused", r.stdout).groups()
     assert int(done) == 12 - len(before) and int(reused) == len(before)
 
 

@@ -63,7 +63,7 @@ window.addEventListener('DOMContentLoaded',function(){
 """
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunPage:
     """What one page shows: the run's meta and verdicts (read back by run_folders.load_run) and its
     folder."""

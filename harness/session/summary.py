@@ -20,17 +20,17 @@ def flips_lines(result: RunResult) -> list[str]:
     return lines
 
 
-def totals_line(result: RunResult) -> str:
-    """Claims by verdict, models trained and reused, seconds."""
+def totals_lines(result: RunResult) -> list[str]:
+    """Claims by verdict; models trained and reused, seconds (two lines, each within 100
+    columns)."""
     m = result.meta
-    return (
+    return [
         f"{len(result.verdicts)} claims: "
-        + ", ".join(f"{n} {s}" for s, n in result.counts().items())
-        + f" | {m['models_trained']} models trained, {m['models_reused']} reused from the store"
+        + ", ".join(f"{n} {s}" for s, n in result.counts().items()),
+        f"{m['models_trained']} models trained, {m['models_reused']} reused from the store"
         f" ({m.get('models_planned', '?')} distinct models for "
-        f"{m.get('units_requested', '?')} claim units)"
-        f" | {result.seconds:.0f} s"
-    )
+        f"{m.get('units_requested', '?')} claim units) | {result.seconds:.0f} s",
+    ]
 
 
 def summary_lines(result: RunResult) -> list[str]:
@@ -38,8 +38,9 @@ def summary_lines(result: RunResult) -> list[str]:
     lines = [terminal.verdict_table(result.verdicts, robustness=result.labels())]
     if result.multiverse_totals:
         lines += [result.multiverse_totals.line(), *flips_lines(result)]
-    report = f" | report: {terminal.short_path(result.report)}" if result.report else ""
-    lines += ["", totals_line(result) + report]
+    lines += ["", *totals_lines(result)]
+    if result.report:
+        lines.append(f"report: {terminal.short_path(result.report)}")
     return lines
 
 
