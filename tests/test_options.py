@@ -85,3 +85,13 @@ def test_every_help_fits_100_columns_and_shows_examples(capsys):
         wide = [line for line in text.splitlines() if len(line) > 100]
         assert not wide, (name, wide)
         assert "examples:" in text, name
+
+
+@pytest.mark.parametrize("page", ["cli.md", "claim-files.md"])
+def test_the_reference_pages_are_generated_from_the_code(page):
+    from harness.cli.reference_docs import DOCS, PAGES
+
+    committed = (DOCS / page).read_text()
+    assert committed == PAGES[page](), (
+        f"docs/{page} is stale: run `python -m harness.cli.reference_docs`"
+    )
