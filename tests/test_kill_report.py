@@ -106,3 +106,16 @@ def test_sigkill_during_record_writes_loses_nothing_written_and_leaves_no_half_r
         rec = store.read("c", k, Record.from_json)
         assert rec is not None and len(rec.measurements) == 4000
     assert not warnings and not (tmp_path / QUARANTINE).exists()
+
+
+def test_reports_are_written_with_the_usual_file_mode(tmp_path):
+    import os
+    import stat
+
+    from harness.core import jsonio
+    from harness.core.jsonio import atomic_write_text
+
+    atomic_write_text(tmp_path / "report.md", "# report\n")
+    mode = stat.S_IMODE((tmp_path / "report.md").stat().st_mode)
+    assert mode == 0o666 & ~jsonio.UMASK and mode & stat.S_IROTH == (~jsonio.UMASK & stat.S_IROTH)
+    assert os.access(tmp_path / "report.md", os.R_OK)

@@ -56,11 +56,23 @@ def dumps(obj: Any) -> str:
     return json.dumps(json_safe(obj), sort_keys=True, indent=1, allow_nan=False)
 
 
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it: call it before threads start)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()  # read once, at import: os.umask is process-wide and not thread-safe
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, fsync, rename into place."""
+    """Write to a temporary file in the same folder, fsync, rename into place; the file gets the
+    mode a plain open() would give it (0666 less the umask), not mkstemp's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~UMASK)
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
