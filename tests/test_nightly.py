@@ -370,3 +370,10 @@ def test_nightly_twice_against_a_committed_style_baseline(tmp_path, monkeypatch,
     assert summary.read_text().count("## iclcheck") == 2 and "turns" in summary.read_text()
     out = capsys.readouterr().out
     assert "turns" in out and "1 flips (1 unexpected)" in out
+
+
+def test_equal_estimates_are_equal_not_missing_a_standard_error(tmp_path):
+    a = write_run(tmp_path / "a", [verdict("zero", value=0.0, se=0.0)])
+    b = write_run(tmp_path / "b", [verdict("zero", value=0.0, se=0.0)])
+    (c,) = compare(a, b).claims
+    assert c.z == 0.0 and not c.drift and c.note == "equal"

@@ -257,6 +257,9 @@ def compare_claim(
     if eo.name != en.name:
         c.note = f"estimate changed from '{eo.name}' to '{en.name}': no z-score"
         return c
+    if eo.value == en.value:  # the same number: no drift, whatever the standard errors
+        c.z, c.note = 0.0, "equal"
+        return c
     z = eo.drift_z(en)
     if math.isfinite(z):
         c.z, c.drift = z, abs(z) > threshold
@@ -340,6 +343,8 @@ def terminal_rows(cmp: Comparison) -> list[tuple[str, str, str]]:
     def detail(c: ClaimChange) -> str:
         if c.change():
             return c.change()
+        if c.note == "equal":
+            return "equal"
         return f"z={c.z:+.1f}" if c.z is not None else ("" if cmp.estimates_missing else c.note)
 
     return [(c.claim_id, verdict(c), detail(c)) for c in cmp.claims]
