@@ -65,6 +65,7 @@ def test_page_holds_every_claim_escaped_with_counts_and_history(run_dir: Path):
     hist = outcome_history([run_dir.parent / "20260101T000000Z-aaaa-quick"])
     assert hist == {"alpha-claim": ["CONFIRMED"], "beta-claim": ["EXPECTED"]}
     assert text.count("<rect") == 2  # one earlier run, two claims present in it
+    assert outcome_history([run_dir.parent / "20260101T000000Z-aaaa-quick"], "nightly") == {}
     data = json.loads((run_dir / "verdicts.json").read_text())
     assert data["schema_version"] == 2 and data["counts"] == {
         "CONFIRMED": 1,

@@ -241,14 +241,16 @@ def read_page(run_dir: Path) -> RunPage:
     return RunPage(Path(run_dir), run.meta, run.verdicts)
 
 
-def outcome_history(run_dirs: list[Path]) -> dict[str, list[str]]:
-    """Claim id -> outcomes over the given earlier runs (oldest first); unreadable runs are
-    skipped."""
+def outcome_history(run_dirs: list[Path], profile: str | None = None) -> dict[str, list[str]]:
+    """Claim id -> outcomes over the given earlier runs (oldest first), only runs of `profile` when
+    given (a quick run's outcomes say nothing of a nightly one); unreadable runs are skipped."""
     out: dict[str, list[str]] = {}
     for d in run_dirs:
         try:
             page = read_page(d)
         except ValueError:
+            continue
+        if profile is not None and page.meta.get("profile") != profile:
             continue
         for v in page.verdicts:
             out.setdefault(v.claim_id, []).append(outcome_of(v))
@@ -274,7 +276,7 @@ def write_html(run_dir: str | Path, earlier_runs: list[Path] | None = None) -> P
     page = read_page(Path(run_dir))
     earlier = [d for d in (earlier_runs or []) if Path(d).resolve() != page.run_dir.resolve()]
     out = page.run_dir / "report.html"
-    atomic_write_text(out, render(page, outcome_history(earlier)))
+    atomic_write_text(out, render(page, outcome_history(earlier, page.meta.get("profile"))))
     atomic_write_text(
         page.run_dir / "badge.json", json.dumps(badge(page.verdicts), indent=1) + "\n"
     )
