@@ -48,7 +48,7 @@ section.claim dt{font-weight:600;float:left;width:130px}section.claim dd{margin:
 section.claim img{max-width:560px;width:100%;margin:6px 8px 0 0;border:1px solid #eee}
 table.mv{border-collapse:collapse;font-size:12px;margin-top:6px}
 table.mv td,table.mv th{border:1px solid #ddd;padding:3px 6px}
-.replanned{color:#b71c1c;font-size:12px;font-weight:600}.spark{vertical-align:middle}.muted{color:#777;font-size:12px}
+.replanned{color:#5d6d7e;font-size:12px}.spark{vertical-align:middle}.muted{color:#777;font-size:12px}
 """
 
 SCRIPT = """
@@ -186,7 +186,7 @@ def _claim_section(page: RunPage, v: StoredVerdict, history: list[str]) -> str:
         f'<section class="claim" id="{html.escape(cid)}" data-claim="{html.escape(cid)}" '
         f'data-search="{search}">'
         f"<h2>{html.escape(cid)} {_badge(v)} "
-        f"{_sparkline(history)}{_replanned(v)}</h2><dl>{dl}</dl>{_multiverse(v)}"
+        f"{_sparkline(history)}</h2><dl>{dl}</dl>{_multiverse(v)}"
         f"<div>{figs}</div></section>"
     )
 
