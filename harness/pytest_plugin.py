@@ -216,15 +216,6 @@ def check_options(config: pytest.Config):
         raise pytest.UsageError(str(exc).replace("--", "--iclcheck-", 1)) from None
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """The process-wide runtime settings (deterministic algorithms, allocator, threads, compile), as
-    the CLI sets them."""
-    if enabled(session.config):
-        from harness.training.runtime import RuntimeSettings
-
-        RuntimeSettings.from_env().apply(session.config.getoption("--iclcheck-device"))
-
-
 def pytest_collect_file(file_path: Path, parent):
     if (
         enabled(parent.config)

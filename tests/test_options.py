@@ -47,7 +47,7 @@ def test_both_front_ends_build_the_same_run_options(tmp_path):
         "--iclcheck-multiverse-only": "beta-3,steps-3x",
         "--iclcheck-strict": True,
     }
-    defaults = {opts.pytest_flag(o.field): o.default for o in RUN_OPTIONS}
+    defaults = {o.flag_for(opts.PYTEST_PREFIX): o.default for o in RUN_OPTIONS}
     plugin = from_pytest(lambda name: given.get(name, defaults[name]), profile="quick")
     assert plugin == dataclasses.replace(cli, progress=True)  # --no-progress is the CLI's own
     assert cli.multiverse_only == ("beta-3", "steps-3x") and cli.jobs == 3

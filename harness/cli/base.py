@@ -41,5 +41,12 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, width=max(60, cols) - 2, max_help_position=30)
 
 
+def add_claim_paths(s: argparse.ArgumentParser) -> None:
+    """The claim files or folders a command reads (default: claims/)."""
+    s.add_argument(
+        "paths", nargs="*", metavar="PATH", help="claim files or folders (default: claims/)"
+    )
+
+
 def warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.cli.base import Command
+from harness.cli.base import Command, add_claim_paths
 from harness.core.choices import REFERENCE_ENV
 from harness.session.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
@@ -34,9 +34,7 @@ def add_reference_option(s: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
-    s.add_argument(
-        "paths", nargs="*", metavar="PATH", help="claim files or folders (default: claims/)"
-    )
+    add_claim_paths(s)
     add_reference_option(s)
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli.base import Command
+from harness.cli.base import Command, add_claim_paths
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
-    s.add_argument(
-        "paths", nargs="*", metavar="PATH", help="claim files or folders (default: claims/)"
-    )
+    add_claim_paths(s)
 
 
 def run(a: argparse.Namespace) -> int:

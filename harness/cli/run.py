@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.cli.base import Command
+from harness.cli.base import Command, add_claim_paths
 from harness.session.errors import EXIT_CODES, EXIT_FAILED, EXIT_OK
 from harness.session.options import RunOptions, add_argparse_options, from_namespace
 
@@ -14,9 +14,7 @@ from harness.session.options import RunOptions, add_argparse_options, from_names
 def add_run_arguments(s: argparse.ArgumentParser, profile: str = "quick") -> None:
     """The claim paths and the shared run options (harness.session.options), for run and
     nightly."""
-    s.add_argument(
-        "paths", nargs="*", metavar="PATH", help="claim files or folders (default: claims/)"
-    )
+    add_claim_paths(s)
     add_argparse_options(s, {"profile": profile})
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from harness.cli.base import Command
+from harness.cli.base import Command, add_claim_paths
 from harness.cli.ledger import add_reference_option
 from harness.session.errors import EXIT_BAD_INPUT, EXIT_OK
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
-    s.add_argument(
-        "paths", nargs="*", metavar="PATH", help="claim files or folders (default: claims/)"
-    )
+    add_claim_paths(s)
     add_reference_option(s)
 
 

@@ -8,6 +8,7 @@ exit code: a FRAGILE claim is reported, not failed."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ class MultiverseTotals:
     labels: dict[str, int]
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return dataclasses.asdict(self)
 
     def line(self) -> str:
         labels = ", ".join(f"{n} {lab}" for lab, n in self.labels.items())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,10 @@ class Option:
     def long(self) -> str:
         return "--" + self.field.replace("_", "-")
 
+    def flag_for(self, prefix: str = "") -> str:
+        """The flag as a front end spells it: `--device`, or `--iclcheck-device` under pytest."""
+        return f"--{prefix}{self.long[2:]}"
+
     def add_to(self, add: Callable[..., Any], prefix: str = "", default: Any = None) -> None:
         """Register on an argparse parser (add_argument) or a pytest group (addoption)."""
         kw: dict[str, Any] = {"help": self.help}
@@ -53,7 +57,7 @@ class Option:
                 kw["choices"] = self.choices
             if self.metavar is not None:
                 kw["metavar"] = self.metavar
-        names = [f"--{prefix}{self.long[2:]}"]
+        names = [self.flag_for(prefix)]
         if self.short and not prefix:
             names = [self.short]
             kw["dest"] = self.field
@@ -227,32 +231,6 @@ def from_pytest(getoption: Callable[[str], Any], **given: Any) -> RunOptions:
     """RunOptions from pytest's options (options the command line alone has take their default)."""
 
     def get(o: Option) -> Any:
-        return getoption(f"--{PYTEST_PREFIX}{o.long[2:]}") if "pytest" in o.where else o.default
+        return getoption(o.flag_for(PYTEST_PREFIX)) if "pytest" in o.where else o.default
 
     return RunOptions.from_values(get, **given)
-
-
-def flag_names(where: str) -> Iterable[str]:
-    """Every flag of the table as `where` spells it (for docs and tests)."""
-    prefix = PYTEST_PREFIX if where == "pytest" else ""
-    for o in options_for(where):
-        yield o.short if (o.short and not prefix) else f"--{prefix}{o.long[2:]}"
-
-
-def pytest_flag(field: str) -> str:
-    return f"--{PYTEST_PREFIX}{field.replace('_', '-')}"
-
-
-def cli_flag(field: str) -> str:
-    return "--" + field.replace("_", "-")
-
-
-__all__: Sequence[str] = (
-    "Option",
-    "RUN_OPTIONS",
-    "RunOptions",
-    "add_argparse_options",
-    "add_pytest_options",
-    "from_namespace",
-    "from_pytest",
-)

@@ -12,6 +12,7 @@ the multiverse blocks and totals, and whether a verdict makes the run red."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
@@ -173,12 +174,4 @@ class RunSession:
             )
         except Exception as exc:
             raise InternalError(one_line(exc)) from exc
-        return RunResult(
-            result.options,
-            result.runs,
-            result.multiverse,
-            result.multiverse_totals,
-            result.meta,
-            result.seconds,
-            path,
-        )
+        return dataclasses.replace(result, report=path)
