@@ -282,3 +282,119 @@ def test_the_old_plan_comes_from_git_when_the_reference_did_not_store_it(tmp_pat
     warnings: list[str] = []
     assert not ledger.enforce([claim], warn=warnings.append).unlogged
     assert len(warnings) == 1 and "git cannot read commit 000000000000" in warnings[0]
+
+
+# --- the world a claim runs in is part of its plan (plan version 2) ---------------------------
+
+WORLD_EDITS = {
+    # (what is edited, the key the one-line refusal names)
+    "claim-setting": ("[setting.data]\nbeta = 3.0\n", "setting.data.beta"),
+    "profile-setting": ("[profiles.nightly.setting.model]\nm = 32\n", "setting.model.m"),
+    "eval": ("[eval]\nn_test = 500\n", "eval.n_test"),
+}
+
+
+def _with(text: str, extra: str) -> str:
+    """The claim text with a TOML fragment added at the top level (before its profile tables when
+    the fragment is a top-level table, so it does not land inside one)."""
+    if extra.startswith("[profiles."):
+        return text + "\n" + extra
+    head, sep, tail = text.partition("[profiles.quick]")
+    return head + extra + "\n" + sep + tail
+
+
+@pytest.mark.parametrize("edit", sorted(WORLD_EDITS))
+def test_a_changed_setting_or_eval_value_is_refused_unless_logged(
+    edit: str, tmp_path: Path, capsys, monkeypatch
+):
+    fragment, key = WORLD_EDITS[edit]
+    text = CLAIM.format(statement="s", margin=0.02)
+    claim = write_claim(tmp_path / "claims", "toy-margin", text)
+    ref = _reference(tmp_path / "ref", claim)
+    old = plan_digest(_plan(claim))
+    claim.write_text(_with(text, fragment))
+    assert main(["validate", str(claim.parent), "--reference", str(ref)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "toy-margin.toml: " in err and key in err, err
+    monkeypatch.setenv(ledger.REFERENCE_ENV, str(ref))
+    res = str(tmp_path / "res")
+    assert main(["run", str(claim.parent), "--results", res, "--no-progress"]) == 2
+    assert key in capsys.readouterr().err
+    claim.write_text(_with(text, fragment) + _change(old))
+    assert main(["validate", str(claim.parent), "--reference", str(ref)]) == 0
+
+
+def test_a_changed_base_value_is_refused_in_the_base_file_and_one_base_entry_covers_it(
+    tmp_path: Path, capsys, monkeypatch
+):
+    folder = tmp_path / "claims"
+    one = write_claim(folder, "toy-margin", CLAIM.format(statement="s", margin=0.02))
+    two = write_claim(
+        folder,
+        "toy-other",
+        CLAIM.replace("toy-margin", "toy-other").format(statement="s", margin=0.03),
+    )
+    plans = {p.stem: _plan(p) for p in (one, two)}
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ref" / "verdicts.json").write_text(
+        json.dumps(
+            {
+                "meta": {"profile": "nightly", "git_commit": ""},
+                "verdicts": [
+                    {
+                        "claim_id": k,
+                        "verdict": "INCONCLUSIVE",
+                        "plan": p,
+                        "plan_digest": plan_digest(p),
+                    }
+                    for k, p in plans.items()
+                ],
+            }
+        )
+    )
+    base = folder / "_base.toml"
+    old_base = plans["toy-margin"]["base"]
+    base.write_text(base.read_text().replace("m = 64 ", "m = 32 "))
+    assert main(["validate", str(folder), "--reference", str(tmp_path / "ref")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {base}: setting.model.m: changed since the reference run"), err
+    assert "re-planning 2 claims" in err and f"old_plan {old_base}" in err
+    monkeypatch.setenv(ledger.REFERENCE_ENV, str(tmp_path / "ref"))
+    assert main(["run", str(folder), "--results", str(tmp_path / "res"), "--no-progress"]) == 2
+    assert "setting.model.m" in capsys.readouterr().err
+    base.write_text(
+        base.read_text() + _change(old_base).replace("margin 0.02 -> 0.05", "m 64 -> 32")
+    )
+    assert main(["validate", str(folder), "--reference", str(tmp_path / "ref")]) == 0
+    assert main(["ledger", str(folder), "--reference", str(tmp_path / "ref")]) == 0
+    out = capsys.readouterr().out
+    assert "re-plan 2 claim(s): toy-margin, toy-other" in out
+
+
+def test_a_version_one_reference_is_compared_on_its_analysis_keys_and_says_so(
+    tmp_path: Path, capsys
+):
+    from harness.claims.analysis_plan import legacy_plan
+
+    text = CLAIM.format(statement="s", margin=0.02)
+    claim = write_claim(tmp_path / "claims", "toy-margin", text)
+    old = legacy_plan(_plan(claim))
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ref" / "verdicts.json").write_text(
+        json.dumps(
+            {
+                "meta": {"profile": "nightly", "git_commit": ""},
+                "verdicts": [
+                    {
+                        "claim_id": "toy-margin",
+                        "verdict": "INCONCLUSIVE",
+                        "plan": old,
+                        "plan_digest": plan_digest(old),
+                    }
+                ],
+            }
+        )
+    )
+    claim.write_text(_with(text, "[setting.data]\nbeta = 3.0\n"))
+    assert main(["validate", str(claim.parent), "--reference", str(tmp_path / "ref")]) == 0
+    assert "plan version 1" in capsys.readouterr().err

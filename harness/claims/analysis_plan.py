@@ -1,12 +1,20 @@
 """A claim's pre-registered analysis plan, its digest, and its change log (`[[changes]]`).
 
-The plan is what decides a verdict, resolved for one profile exactly as the loader resolves it:
-`kind`, `metric`, `prediction`, `grid`, `select`, `replicates` and, where a file declares it, `form`
-(the claim file's values, then the profile's overrides: tables updated key by key, anything else
-replaced; `replicates` falls back to the base file's, then 3). Free text (statement, reasons,
-assumption_break, paper_trend), the setting, the figure and the `[[changes]]` log itself are not
-part of it. Its digest is the first 12 hex digits of the sha256 of its canonical JSON
-(harness.core.jsonio), so the order of keys and every word of prose leave it unchanged.
+The plan is everything that can change a verdict, resolved for one profile exactly as the loader
+resolves it:
+- the analysis: `kind`, `metric`, `prediction`, `grid`, `select`, `replicates`, `form`, `control`
+  (the claim file's values, then the profile's overrides: tables updated key by key, anything else
+  replaced; `replicates` falls back to the base file's, then 3);
+- the world it runs in: `setting` (base, claim and profile merged key by key), `eval` (the same;
+  `chunk`, which only sizes the evaluation batches, is left out), `pair_over`;
+- the readings, the multiverse narrowing and the expectation, as the file writes them;
+- `base`: the digest of the base file's setting, eval and replicates, so that a change entry in
+  the base file can cover what every claim inherits (see harness.claims.ledger);
+- `version`: 2. A plan of version 1 (no version key) held only the analysis keys; the ledger
+  compares a version-1 reference verdict on those alone and says so once.
+Free text (statement, reasons, assumption_break, paper_trend), the figure and the `[[changes]]`
+log itself are not part of it. Its digest is the first 12 hex digits of the sha256 of its canonical
+JSON (harness.core.jsonio), so the order of keys and every word of prose leave it unchanged.
 
 Every verdict records the digest of the plan it was judged under (the run profile's). A file whose
 plan changed after a verdict logs the move:
@@ -31,7 +39,11 @@ from harness.claims.errors import check_type, fail, suggest
 from harness.claims.verdict import VERDICTS
 from harness.core.jsonio import content_hash
 
-PLAN_KEYS = ("kind", "metric", "prediction", "grid", "select", "replicates", "form")
+# the analysis keys (all a version-1 plan held), then the world and the file's declarations
+ANALYSIS_KEYS = ("kind", "metric", "prediction", "grid", "select", "replicates", "form")
+DECLARED_KEYS = ("pair_over", "readings", "multiverse", "expectation")
+PLAN_VERSION = 2
+PERFORMANCE_EVAL_KEYS = frozenset({"chunk"})  # sizes batches only: never changes a verdict
 DIGEST_LENGTH = 12
 NOT_RECORDED = "not recorded"
 CHANGE_KEYS: dict[str, type] = {
@@ -48,13 +60,34 @@ DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def base_digest(base: dict) -> str:
+    """The digest of what a base file gives every claim: its setting, eval and replicates."""
+    inherited = {
+        "setting": base.get("setting") or {},
+        "eval": _eval_of(base),
+        "replicates": base.get("replicates", 3),
+    }
+    return content_hash(inherited, DIGEST_LENGTH)
+
+
+def _eval_of(table: dict) -> dict:
+    return {k: v for k, v in (table.get("eval") or {}).items() if k not in PERFORMANCE_EVAL_KEYS}
+
+
 def resolve_plan(raw: dict, base: dict, profile: str) -> dict[str, Any]:
-    """The plan of a parsed claim file (`raw`, with its parsed base file `base`) for `profile`; keys
-    a file does not declare are left out, so a new optional plan key leaves the digests of older
-    files unchanged."""
+    """The plan of a parsed claim file (`raw`, with its parsed base file `base`) for `profile`;
+    optional keys a file does not declare are left out, so a new optional key leaves the digests of
+    older files unchanged."""
     prof = (raw.get("profiles") or {}).get(profile) or {}
-    plan: dict[str, Any] = {}
-    for k in PLAN_KEYS:
+    plan: dict[str, Any] = {"version": PLAN_VERSION, "base": base_digest(base)}
+    for k in (*ANALYSIS_KEYS, "control"):
         v = raw.get(k)
         if k in prof:
             over = prof[k]
@@ -63,7 +96,26 @@ def resolve_plan(raw: dict, base: dict, profile: str) -> dict[str, Any]:
             v = base.get("replicates", 3)
         if v is not None:
             plan[k] = v
+    setting: dict = {}
+    ev: dict = {}
+    for table in (base, raw, prof):
+        setting = _merge(setting, table.get("setting") or {})
+        ev.update(_eval_of(table))
+    plan["setting"], plan["eval"] = setting, ev
+    for k in DECLARED_KEYS:
+        if raw.get(k):
+            plan[k] = raw[k]
     return plan
+
+
+def legacy_plan(plan: dict[str, Any]) -> dict[str, Any]:
+    """The version-1 part of a plan (its analysis keys), to compare with a version-1 reference."""
+    return {k: plan[k] for k in ANALYSIS_KEYS if k in plan}
+
+
+def is_legacy(plan: dict[str, Any] | None) -> bool:
+    """Whether a stored plan is of version 1 (written before plans held the setting)."""
+    return plan is not None and "version" not in plan
 
 
 def plan_digest(plan: dict[str, Any]) -> str:
@@ -77,28 +129,53 @@ def toml_key(*parts: str) -> str:
 
 
 def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, ...]]:
-    """The plan fields that differ, one level into tables: [("grid", "train.batch"),
-    ("replicates",)], sorted."""
+    """The plan fields that differ, down to the leaves of nested tables: [("grid", "train.batch"),
+    ("setting", "model", "m"), ("replicates",)], sorted."""
     out: list[tuple[str, ...]] = []
-    for k in sorted(set(old) | set(new)):
+    for k in sorted(set(old) | set(new), key=str):
         a, b = old.get(k), new.get(k)
         if a == b:
             continue
         if isinstance(a, dict) and isinstance(b, dict):
-            out += [(k, s) for s in sorted(set(a) | set(b)) if a.get(s) != b.get(s)]
+            out += [(k, *sub) for sub in changed_fields(a, b)]
         else:
             out.append((k,))
     return out
+
+
+INHERITED = ("setting", "eval", "replicates")  # plan fields a claim may take from its base file
+
+
+def set_in_claim(raw: dict, profile: str, field: tuple[str, ...]) -> bool:
+    """Whether the claim file itself (or its profile) writes `field`, rather than inheriting it
+    from the base file. Fields outside INHERITED are always the claim's."""
+    if field[0] == "base":
+        return False
+    if field[0] not in INHERITED:
+        return True
+    prof = (raw.get("profiles") or {}).get(profile) or {}
+    for table in (raw, prof):
+        node: Any = table
+        for part in field:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            return True
+    return False
 
 
 def file_key(raw: dict, profile: str, field: tuple[str, ...]) -> str:
     """Where `field` of the plan is written in the claim file: under [profiles.<profile>] when the
     profile sets it."""
     prof = (raw.get("profiles") or {}).get(profile) or {}
-    top = field[0]
-    in_profile = top in prof and (
-        len(field) == 1 or not isinstance(prof[top], dict) or field[1] in prof[top]
-    )
+    node: Any = prof
+    in_profile = True
+    for part in field:
+        if not isinstance(node, dict) or part not in node:
+            in_profile = False
+            break
+        node = node[part]
     return toml_key(*(("profiles", profile) if in_profile else ()), *field)
 
 

@@ -32,9 +32,13 @@ from harness.claims.analysis_plan import (
     changed_fields,
     changes_of,
     file_key,
+    is_legacy,
+    legacy_plan,
     logs,
     plan_digest,
     resolve_plan,
+    set_in_claim,
+    toml_key,
 )
 from harness.claims.errors import ClaimError
 from harness.claims.schema import load_toml
@@ -139,35 +143,64 @@ def git_show(folder: Path, commit: str, name: str) -> str | None:
 @dataclass
 class PlanStatus:
     """One claim's plan against the reference: logged changes, the reference plan and what
-    differs."""
+    differs. A change is logged by an entry of the claim file whose old_plan is the reference
+    plan's digest, or, when everything that changed is inherited from the base file, by an entry
+    of the base file whose old_plan is the reference plan's base digest."""
 
     claim_id: str
     path: str
-    digest: str  # the plan now, in the reference's profile
+    digest: str  # the plan now, in the reference's profile (its analysis keys: legacy)
     changes: list[dict[str, str]]
     old_digest: str | None = None  # the reference verdict's plan (None: new, or not checked)
-    # file keys that differ (empty when the old fields are unknown)
+    # file keys that differ (empty when the old fields are unknown): the claim's own, then those
+    # it inherits from the base file (written as the base file writes them)
     keys: list[str] = field(default_factory=list)
+    inherited: list[str] = field(default_factory=list)
     note: str = ""
+    base_path: str = ""
+    base_changes: list[dict[str, str]] = field(default_factory=list)
+    old_base: str = ""  # the reference plan's base digest ("" for a version-1 plan)
+    legacy: bool = False  # compared on the analysis keys only (a version-1 reference)
 
     @property
     def changed(self) -> bool:
         return self.old_digest is not None and self.old_digest != self.digest
 
     @property
+    def logged_in_base(self) -> bool:
+        return (
+            self.changed
+            and not self.keys
+            and bool(self.old_base)
+            and any(logs(c, self.old_base) for c in self.base_changes)
+        )
+
+    @property
     def logged(self) -> bool:
-        return self.changed and any(logs(c, self.old_digest or "") for c in self.changes)
+        return self.changed and (
+            any(logs(c, self.old_digest or "") for c in self.changes) or self.logged_in_base
+        )
 
     @property
     def unlogged(self) -> bool:
         return self.changed and not self.logged
 
-    def line(self) -> str:
-        """The one-line refusal: file, first changed key, both digests, the missing entry."""
+    def line(self, touches: int = 1) -> str:
+        """The one-line refusal: file, first changed key, both digests, the missing entry. A change
+        inherited from the base file is named in the base file."""
+        if not self.keys and self.old_base:
+            first = self.inherited[0] if self.inherited else "setting"
+            more = f" (and {len(self.inherited) - 1} more)" if len(self.inherited) > 1 else ""
+            return (
+                f"{self.base_path}: {first}{more}: changed since the reference run, "
+                f"re-planning {touches} claim{'s' if touches != 1 else ''} "
+                f"(first {self.claim_id}), "
+                f"with no [[changes]] entry in {self.base_path} for old_plan {self.old_base} "
+                f"(or in each claim file for its own old plan)"
+            )
+        keys = self.keys + self.inherited
         key = (
-            self.keys[0] + (f" (and {len(self.keys) - 1} more)" if len(self.keys) > 1 else "")
-            if self.keys
-            else "plan"
+            keys[0] + (f" (and {len(keys) - 1} more)" if len(keys) > 1 else "") if keys else "plan"
         )
         return (
             f"{self.path}: {key}: plan changed since the reference run (plan {self.old_digest} -> "
@@ -188,10 +221,22 @@ class Audit:
     def unlogged(self) -> list[PlanStatus]:
         return [s for s in self.statuses if s.unlogged]
 
+    def touches(self, status: PlanStatus) -> int:
+        """How many claims an unlogged change inherited from the same base file re-plans."""
+        return sum(
+            1
+            for s in self.unlogged
+            if s.base_path == status.base_path and not s.keys and s.old_base == status.old_base
+        )
+
+    def refusal(self) -> str | None:
+        """The one line `enforce` refuses with (the first unlogged change), or None."""
+        return self.unlogged[0].line(self.touches(self.unlogged[0])) if self.unlogged else None
+
 
 def _old_plan(ref: Reference, path: Path, rv: dict[str, Any]) -> tuple[str, dict | None]:
     """(digest, fields or None) of the reference verdict's plan: stored, else from git at the
-    reference commit."""
+    reference commit (as a version-1 plan where the stored digest is one)."""
     stored, fields = rv.get("plan_digest"), rv.get("plan")
     if isinstance(fields, dict) and stored == plan_digest(fields):
         return stored, fields
@@ -201,10 +246,15 @@ def _old_plan(ref: Reference, path: Path, rv: dict[str, Any]) -> tuple[str, dict
         if stored:
             return str(stored), None
         raise
-    if stored and (old is None or plan_digest(old) != stored):
-        return str(stored), None
     if old is None:
+        if stored:
+            return str(stored), None
         raise FileNotFoundError(f"{path.name} is not in commit {ref.commit[:12]}")
+    if stored:
+        for candidate in (old, legacy_plan(old)):
+            if plan_digest(candidate) == stored:
+                return str(stored), candidate
+        return str(stored), None
     return plan_digest(old), old
 
 
@@ -224,11 +274,18 @@ def _git_plan(ref: Reference, path: Path) -> dict | None:
     )
 
 
-def _current(path: Path, profile: str) -> tuple[dict, dict]:
+def _current(path: Path, profile: str) -> tuple[dict, dict, Path, dict]:
     raw = load_toml(path)
     base_path = path.parent / raw.get("base", "_base.toml")
     base = load_toml(base_path) if base_path.is_file() else {}
-    return raw, resolve_plan(raw, base, profile)
+    return raw, resolve_plan(raw, base, profile), base_path, base
+
+
+LEGACY_WARNING = (
+    "the reference run {folder} predates plans that hold the setting, eval values, readings and "
+    "base file (plan version 1): only the analysis keys (kind, metric, prediction, grid, select, "
+    "replicates, form) are checked until it is regenerated"
+)
 
 
 def audit(paths: list[str | Path], reference: str | Path | None = None) -> Audit:
@@ -246,9 +303,14 @@ def audit(paths: list[str | Path], reference: str | Path | None = None) -> Audit
         if ref and ref not in refs:
             refs.append(ref)
         profile = ref.profile if ref else "nightly"
-        raw, plan = _current(path, profile)
+        raw, plan, base_path, base = _current(path, profile)
         status = PlanStatus(
-            str(raw.get("id", path.stem)), str(path), plan_digest(plan), changes_of(raw)
+            str(raw.get("id", path.stem)),
+            str(path),
+            plan_digest(plan),
+            changes_of(raw),
+            base_path=str(base_path),
+            base_changes=changes_of(base),
         )
         out.append(status)
         rv = ref.verdicts.get(status.claim_id) if ref else None
@@ -268,8 +330,20 @@ def audit(paths: list[str | Path], reference: str | Path | None = None) -> Audit
             )
             status.note = "not checked"
             continue
+        stored = rv.get("plan")
+        stored_v2 = isinstance(stored, dict) and "version" in stored
+        if is_legacy(old) or (old is None and not stored_v2):
+            status.legacy, plan = True, legacy_plan(plan)
+            status.digest = plan_digest(plan)
+            msg = LEGACY_WARNING.format(folder=ref.folder)
+            warnings += [msg] if msg not in warnings else []
         if old is not None:
-            status.keys = [file_key(raw, profile, f) for f in changed_fields(old, plan)]
+            status.old_base = "" if status.legacy else str(old.get("base", ""))
+            for f in changed_fields(old, plan):
+                if set_in_claim(raw, profile, f):
+                    status.keys.append(file_key(raw, profile, f))
+                elif f[0] != "base":
+                    status.inherited.append(toml_key(*f))
         status.note = (
             "unchanged" if not status.changed else "logged" if status.logged else "UNLOGGED"
         )
@@ -296,6 +370,7 @@ def enforce(
     result = audit(paths, reference)
     for w in result.warnings:
         warn(w)
-    if result.unlogged:
-        raise ClaimError(result.unlogged[0].line())
+    refusal = result.refusal()
+    if refusal:
+        raise ClaimError(refusal)
     return result

@@ -75,7 +75,8 @@ TOP_KEYS = {
     "multiverse": dict,  # narrowing of the multiverse: harness.claims.multiverse.load_narrowing
 }
 REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profiles")
-BASE_KEYS = {"setting": dict, "eval": dict, "replicates": int}
+# a base file's [[changes]] log covers what its claims inherit (harness.claims.ledger)
+BASE_KEYS = {"setting": dict, "eval": dict, "replicates": int, "changes": list}
 EVAL_KEYS = {"n_test": int, "chunk": int}
 DEFAULT_EVAL = {"n_test": 1000, "chunk": 2048}
 # + those of the registered kinds and metrics
@@ -206,6 +207,7 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
         base = load_toml(base_path)
         _check_keys(base_path, "", base, BASE_KEYS)
         _check_layer(base_path, "", base)
+        analysis_plan.check_changes(base_path, base.get("changes", []))
     elif "base" in raw:
         fail(path, "base", f"base file {base_path} does not exist")
     _check_layer(path, "", raw)

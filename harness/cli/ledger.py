@@ -42,6 +42,8 @@ def _status(s) -> str:
     """A claim's plan status in two words."""
     if s.unlogged:
         return "UNLOGGED change"
+    if s.logged_in_base:
+        return "changed, logged in base"
     if s.logged:
         return "changed, logged"
     return s.note or "unchanged"
@@ -83,11 +85,22 @@ def run(a: argparse.Namespace) -> int:
             print(f"\n{s.claim_id} ({terminal.short_path(s.path)}):")
             for c in s.changes:
                 print(f"  - {ledger_section.describe(c)}")
+    bases = {s.base_path: s.base_changes for s in result.statuses if s.base_changes}
+    for path, entries in bases.items():
+        print(f"\nbase file {terminal.short_path(path)}:")
+        for c in entries:
+            print(f"  - {ledger_section.describe(c)}")
+    base_logged = [s.claim_id for s in result.statuses if s.logged_in_base]
+    if base_logged:
+        print(
+            f"\nchanges logged in the base file re-plan {len(base_logged)} claim(s): "
+            + ", ".join(base_logged)
+        )
     for s in result.unlogged:
-        print(f"\nerror: {s.line()}")
+        print(f"\nerror: {s.line(result.touches(s))}")
     counts = {
         k: sum(_status(s) == k for s in result.statuses)
-        for k in ("unchanged", "changed, logged", "UNLOGGED change")
+        for k in ("unchanged", "changed, logged", "changed, logged in base", "UNLOGGED change")
     }
     print(
         f"\n{len(result.statuses)} claims: "
