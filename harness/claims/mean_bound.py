@@ -17,7 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from harness.claims.stats import CONFIDENCE, SIGNIFICANCE, BoundDecision, bound_rule
+from harness.claims.stats import (
+    CONFIDENCE,
+    SIGNIFICANCE,
+    BoundDecision,
+    bound_rule,
+    zero_count_bound,
+)
 
 
 @dataclass(frozen=True)
@@ -62,13 +68,13 @@ def mean_point_bound(
         se = math.sqrt(var / S)
     else:
         se, dof = float(sd[0]) / math.sqrt(max(n, 1)), max(n - 1, 1)
-    if not (math.isfinite(se) and se > 0):
-        lo = hi = mean
-        p = 0.0 if mean > eps else 1.0
-    else:
-        half = float(stats.t.ppf(confidence, dof)) * se
-        lo, hi = mean - half, mean + half
-        p = float(stats.t.sf((mean - eps) / se, dof))
+    t = float(stats.t.ppf(confidence, dof))
+    # the resolution of S x n prompts: all of them at 0 loss bound the mean only to ~3 / (S n)
+    # hinge units (zero_count_bound), so identical zero losses never give a zero-width interval
+    se = max(se if math.isfinite(se) else 0.0, zero_count_bound(S * n, confidence) / t)
+    half = t * se
+    lo, hi = mean - half, mean + half
+    p = float(stats.t.sf((mean - eps) / se, dof))
     return MeanPointBound(mean, lo, hi, p, se, dof, S, n)
 
 

@@ -265,6 +265,11 @@ class MeanInterval:
     n: int
     sd: float
     level: float
+    se: float | None = None  # the standard error the bounds use, where not sd / sqrt(n)
+
+    @property
+    def standard_error(self) -> float:
+        return self.se if self.se is not None else self.sd / math.sqrt(max(self.n, 1))
 
 
 def mean_interval(values: np.ndarray, level: float = 0.95) -> MeanInterval:
@@ -278,6 +283,57 @@ def mean_interval(values: np.ndarray, level: float = 0.95) -> MeanInterval:
     t = stats.t.ppf(level, n - 1)
     half = t * sd / math.sqrt(n)
     return MeanInterval(m, m - half, m + half, n, sd, level)
+
+
+def zero_count_bound(n_total: int, confidence: float = CONFIDENCE) -> float:
+    """The one-sided Clopper-Pearson upper bound of a rate with 0 events in `n_total` trials, 1 -
+    (1 - confidence)^(1/n) (about 3 / n at 95%): the resolution of a rate measured on n prompts. A
+    measurement on finite prompts cannot tell a rate (or a hinge loss, in its units) closer to 0
+    than this, so no interval on one is narrower."""
+    return 1.0 - (1.0 - confidence) ** (1.0 / max(int(n_total), 1))
+
+
+@dataclass(frozen=True)
+class Noisy:
+    """A mean over S runs whose every value is itself measured on prompts: the run-to-run values,
+    the prompt variance of their mean (sum of each value's prompt variance over S^2; None when
+    the values carry no prompt noise, e.g. a weight probe) and the resolution floor of the
+    interval's half-width (zero_count_bound of the prompts behind one arm; 0 when none)."""
+
+    values: np.ndarray
+    prompt_var: float | None = None
+    resolution: float = 0.0
+
+
+def noisy_interval(x: Noisy, level: float = 0.95) -> MeanInterval:
+    """Mean with one-sided bounds at `level` that respect the prompt noise: the half-width is the
+    largest of the between-run t half-width (S - 1 dof), the prompt noise of the mean (the same t
+    quantile times its standard error) and the resolution floor. With no prompt noise and no
+    spread between the runs there is nothing to bound a mean by, and the bounds are infinite
+    (never a zero-width interval from finite data)."""
+    v = np.asarray(x.values, dtype=float)
+    n = len(v)
+    m = float(v.mean()) if n else math.nan
+    if n < 2:
+        return MeanInterval(m, -math.inf, math.inf, n, math.nan, level)
+    sd = float(v.std(ddof=1))
+    se = max(sd / math.sqrt(n), math.sqrt(x.prompt_var or 0.0))
+    t = float(stats.t.ppf(level, n - 1))
+    half = max(t * se, x.resolution)
+    if half <= 0:
+        return MeanInterval(m, -math.inf, math.inf, n, sd, level, math.inf)
+    return MeanInterval(m, m - half, m + half, n, sd, level, half / t)
+
+
+def noisy_p_value(x: Noisy, threshold: float, alternative: str, level: float = 0.95) -> float:
+    """One-sided p-value of the mean against `threshold` ('greater' or 'less') on the standard
+    error `noisy_interval` uses (so a refutation rests on the same floor as the interval)."""
+    mi = noisy_interval(x, level)
+    se = mi.standard_error
+    if mi.n < 2 or not math.isfinite(se) or se <= 0:
+        return 1.0
+    z = (mi.mean - threshold) / se
+    return float(stats.t.sf(z, mi.n - 1) if alternative == "greater" else stats.t.cdf(z, mi.n - 1))
 
 
 def mean_p_value(values: np.ndarray, threshold: float, alternative: str) -> float:

@@ -2,7 +2,8 @@
 
 The two sides are eval points of the same trained model measured on the same
 test prompts (or train points sharing seeds through `pair_over`); one-sided
-t bounds on the mean paired difference decide.
+t bounds on the mean paired difference decide, never narrower than the prompt noise of the two
+arms and the resolution of their prompts (harness.claims.prompt_noise).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from harness.claims import stats
 from harness.claims.claim import Claim
 from harness.claims.kinds.base import KINDS, ClaimKind, Problem, error_verdict, make_verdict
 from harness.claims.metrics import Row
+from harness.claims.prompt_noise import noisy_difference
 from harness.claims.verdict import Estimate, Verdict
 from harness.core.jsonio import canonical
 
@@ -34,24 +36,25 @@ def describe(c: Claim) -> str:
 def judge(claim: Claim, rows: list[Row]) -> Verdict:
     a_sel, b_sel = claim.metric["a"], claim.metric["b"]
     rel, margin = claim.prediction["relation"], float(claim.prediction["margin"])
-    sides: dict[str, dict[str, float]] = {"a": {}, "b": {}}
+    sides: dict[str, dict[str, Row]] = {"a": {}, "b": {}}
     for r in rows:
         for side, sel in (("a", a_sel), ("b", b_sel)):
             if all(r.point.get(k) == v for k, v in sel.items()):
                 rest = {k: v for k, v in r.point.items() if k not in sel}
-                sides[side][canonical([rest, r.replicate])] = r.value
+                sides[side][canonical([rest, r.replicate])] = r
     keys = sorted(set(sides["a"]) & set(sides["b"]))
     n_points = len({json.dumps(json.loads(k)[0], sort_keys=True) for k in keys})
     if len(keys) < 2:
         return error_verdict(claim, f"only {len(keys)} paired measurements (need 2)")
-    d = np.array([sides["a"][k] - sides["b"][k] for k in keys])
-    mi = stats.mean_interval(d, 0.95)
+    noisy = noisy_difference([(sides["a"][k], sides["b"][k]) for k in keys])
+    d = noisy.values
+    mi = stats.noisy_interval(noisy, 0.95)
     if rel == "<=":
         ok, bad = mi.upper <= margin, mi.lower > margin
-        p = stats.mean_p_value(d, margin, "greater")
+        p = stats.noisy_p_value(noisy, margin, "greater")
     else:
         ok, bad = mi.lower >= margin, mi.upper < margin
-        p = stats.mean_p_value(d, margin, "less")
+        p = stats.noisy_p_value(noisy, margin, "less")
     verdict = "CONFIRMED" if ok else ("REFUTED" if bad and p < ALPHA else "INCONCLUSIVE")
     meas = (
         f"mean paired difference {mi.mean:.4g}, one-sided 95% bounds [{mi.lower:.4g}, "
@@ -64,17 +67,21 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     notes = []
     if float(np.std(d)) == 0.0:
         notes.append(
-            f"all {len(keys)} paired differences equal {d[0]:.4g}: the t bounds collapse onto it"
+            f"all {len(keys)} paired differences equal {d[0]:.4g}: the interval is the prompt "
+            "noise and resolution of the test prompts alone"
+            if math.isfinite(mi.upper)
+            else f"all {len(keys)} paired differences equal {d[0]:.4g} and the metric carries no "
+            "prompt noise: nothing bounds the mean (no interval)"
         )
-    a_mean = float(np.mean([sides["a"][k] for k in keys]))
-    b_mean = float(np.mean([sides["b"][k] for k in keys]))
+    a_mean = float(np.mean([sides["a"][k].value for k in keys]))
+    b_mean = float(np.mean([sides["b"][k].value for k in keys]))
     est = Estimate(
         "mean paired difference a - b",
         mi.mean,
         mi.lower,
         mi.upper,
         0.95,
-        mi.sd / math.sqrt(mi.n),
+        mi.standard_error,
         mi.n,
     )
     return make_verdict(

@@ -1,9 +1,7 @@
 """Kind "threshold": the mean of the metric over runs is >= (or <=) a threshold: one-sided t
-bounds."""
+bounds, never narrower than the prompt noise of the measurements (harness.claims.prompt_noise)."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -11,6 +9,7 @@ from harness.claims import stats
 from harness.claims.claim import Claim
 from harness.claims.kinds.base import KINDS, ClaimKind, by_point, error_verdict, make_verdict
 from harness.claims.metrics import Row
+from harness.claims.prompt_noise import noisy_mean
 from harness.claims.verdict import Estimate, Verdict
 
 ALPHA = stats.SIGNIFICANCE
@@ -22,14 +21,15 @@ def describe(c: Claim) -> str:
 
 def judge(claim: Claim, rows: list[Row]) -> Verdict:
     rel, thr = claim.prediction["relation"], float(claim.prediction["threshold"])
-    vals = np.array([r.value for r in rows], dtype=float)
+    noisy = noisy_mean(rows)
+    vals = noisy.values
     if not np.all(np.isfinite(vals)):
         return error_verdict(claim, "non-finite measurements")
-    mi = stats.mean_interval(vals, 0.95)
+    mi = stats.noisy_interval(noisy, 0.95)
     if rel == ">=":
-        ok, bad, p = mi.lower >= thr, mi.upper < thr, stats.mean_p_value(vals, thr, "less")
+        ok, bad, p = mi.lower >= thr, mi.upper < thr, stats.noisy_p_value(noisy, thr, "less")
     else:
-        ok, bad, p = mi.upper <= thr, mi.lower > thr, stats.mean_p_value(vals, thr, "greater")
+        ok, bad, p = mi.upper <= thr, mi.lower > thr, stats.noisy_p_value(noisy, thr, "greater")
     verdict = "CONFIRMED" if ok else ("REFUTED" if bad and p < ALPHA else "INCONCLUSIVE")
     groups = by_point(rows)
     meas = f"mean {mi.mean:.4g}, one-sided 95% bounds [{mi.lower:.4g}, {mi.upper:.4g}]"
@@ -44,7 +44,7 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
         mi.lower,
         mi.upper,
         0.95,
-        mi.sd / math.sqrt(mi.n),
+        mi.standard_error,
         mi.n,
     )
     return make_verdict(
