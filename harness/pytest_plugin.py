@@ -16,7 +16,7 @@ At the end of the session the Markdown report is written under RESULTS/runs/.
 `--iclcheck-multiverse` (with `--iclcheck-multiverse-only NAME,...` as the size
 knob) also judges every selected claim under each applicable alternative of
 `claims/_multiverse.toml`, as `iclcheck run --multiverse` does: each claim test
-carries its ROBUST / FRAGILE / PARTIAL label (a user property, and the terminal
+carries its ROBUST / FRAGILE / CONTINGENT / PARTIAL label (a user property, and the terminal
 summary), the report holds the multiverse tables, and the labels never change a
 test's outcome, as they never change the CLI's exit code.
 """
@@ -136,6 +136,8 @@ class ClaimItem(pytest.Item):
                     + (
                         v.family.note(v.p_refute)
                         if taken_back
+                        else f"vacuous: {v.control.line()}"
+                        if v.vacuous and v.control
                         else terminal.short_measurement(v.measurement, v.prediction)
                     )
                 )

@@ -1,7 +1,7 @@
 """The multiverse: declaration and narrowing validated (one line, file and key), claims derived
 under an alternative (override applied, grid-axis conflicts and invalid configurations skipped with
-a reason), the ROBUST / FRAGILE / PARTIAL labels, and `iclcheck run --multiverse` end to end on a
-tiny claim (table, figure, verdicts.json block)."""
+a reason), the ROBUST / FRAGILE / CONTINGENT / PARTIAL labels, and `iclcheck run --multiverse` end
+to end on a tiny claim (table, figure, verdicts.json block)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from harness import cli
 from harness.claims.errors import ClaimError
 from harness.claims.multiverse import Alternative, load_alternatives, load_narrowing
 from harness.claims.multiverse_derive import (
+    CONTINGENT,
     FRAGILE,
     NO_MULTIVERSE,
     PARTIAL,
@@ -171,7 +172,7 @@ def test_fit_range_halves_a_rate_grid():
         ("CONFIRMED", [("a", "CONFIRMED"), ("b", "CONFIRMED")], ROBUST, []),
         ("INCONCLUSIVE", [("a", "INCONCLUSIVE")], ROBUST, []),
         ("REFUTED", [("a", "REFUTED"), ("b", "CONFIRMED"), ("c", "ERROR")], FRAGILE, ["b"]),
-        ("INCONCLUSIVE", [("a", "REFUTED")], FRAGILE, ["a"]),
+        ("INCONCLUSIVE", [("a", "REFUTED")], CONTINGENT, ["a"]),
         ("CONFIRMED", [("a", "INCONCLUSIVE"), ("b", "ERROR"), ("c", "CONFIRMED")], PARTIAL, []),
         ("CONFIRMED", [], NO_MULTIVERSE, []),
     ],
@@ -203,7 +204,7 @@ def test_run_multiverse_end_to_end(tmp_path, capsys):
     assert "robustness" in printed and "multiverse:" in printed
     v = json.loads((out / "verdicts.json").read_text())["verdicts"][0]
     block = v["multiverse"]
-    assert v["robustness"] == block["label"] in (ROBUST, FRAGILE, PARTIAL)
+    assert v["robustness"] == block["label"] in (ROBUST, FRAGILE, CONTINGENT, PARTIAL)
     rows = {r["name"]: r for r in block["alternatives"]}
     assert (
         rows["beta-2"]["status"] == rows["steps-2x"]["status"] == "ran"
@@ -326,7 +327,8 @@ def test_terminal_tables_show_the_robustness_column():
     v = _verdict("REFUTED", 0.85, 0.01)
     assert "robustness" not in verdict_table([v], cols=100)
     lines = verdict_table([v], cols=100, robustness={"c": FRAGILE}).splitlines()
-    assert lines[0].split()[:3] == ["claim", "verdict", "robustness"] and "FRAGILE" in lines[2]
+    assert lines[0].split()[:4] == ["claim", "verdict", "control", "robustness"]
+    assert "FRAGILE" in lines[2]
     assert all(len(x) <= 100 for x in lines)
     from harness.report.run_folders import StoredVerdict
 
@@ -365,7 +367,7 @@ def test_pytest_plugin_runs_the_multiverse_and_labels_each_claim_test(tmp_path):
     out = r.stdout + r.stderr
     assert "multiverse:" in out and "2 alternative runs" in out, out
     # the verdict table's robustness column
-    assert re.search(rf"tiny\s.*\b({ROBUST}|{FRAGILE}|{PARTIAL})\b", out), out
+    assert re.search(rf"tiny\s.*\b({ROBUST}|{FRAGILE}|{CONTINGENT}|{PARTIAL})\b", out), out
     (report,) = (tmp_path / "res" / "runs").glob("*/report.md")
     md = report.read_text()
     assert "#### Multiverse" in md and "| `beta-2` |" in md and "| `alpha-half` |" not in md

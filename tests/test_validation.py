@@ -204,10 +204,18 @@ def test_other_model_arguments(kw, name):
 
 @pytest.mark.parametrize(
     "name,value",
-    [("steps", 0), ("batch", -1), ("eval_every", 0), ("n_eval", 0), ("chunk", 0), ("steps", 10.0)],
+    [("batch", -1), ("eval_every", 0), ("n_eval", 0), ("chunk", 0)],
 )
 def test_non_positive_train_sizes(name, value):
     raises_naming(rf"^{name} must be a positive integer", TrainConfig(**{name: value}).validate)
+
+
+@pytest.mark.parametrize("value", [-1, 10.0, True])
+def test_steps_is_a_non_negative_integer(value):
+    """0 steps is the model at initialisation (the init control); fewer, or not an integer, is an
+    error."""
+    raises_naming(r"^steps must be a non-negative integer", TrainConfig(steps=value).validate)
+    assert TrainConfig(steps=0).validate().steps == 0
 
 
 @pytest.mark.parametrize(
@@ -225,7 +233,7 @@ def test_other_train_arguments(kw, name):
 def test_run_validate_propagates_each_part():
     raises_naming(r"^alpha", RunConfig(data=DataConfig(alpha=0)).validate)
     raises_naming(r"^delta", RunConfig(model=ModelConfig(delta=0.3)).validate)
-    raises_naming(r"^steps", RunConfig(train=TrainConfig(steps=0)).validate)
+    raises_naming(r"^steps", RunConfig(train=TrainConfig(steps=-1)).validate)
 
 
 def test_train_ensemble_validates_before_training():

@@ -17,6 +17,8 @@ from harness.claims.claim import FORMS, SECTION_FIELDS, axis_parts
 from harness.claims.errors import check_type, fail, suggest
 from harness.claims.kinds import KINDS
 from harness.claims.metrics import METRICS
+from harness.claims.verdict import VERDICTS
+from harness.core.choices import PROFILES
 from harness.world.config import DataConfig, ModelConfig, TrainConfig, split_name
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
@@ -183,3 +185,27 @@ def check_selection(path: Path | str, key: str, sel: dict[str, Any], grid: dict[
                 f"value {v!r} is not a value of grid axis {k} ({', '.join(map(repr, values[k]))}): "
                 "it would match nothing",
             )
+
+
+def check_expectation(path: Path | str, e: dict[str, Any], keys: dict[str, type]) -> None:
+    """A claim file's [expectation]: keys, a verdict with its reason, known profiles."""
+    for k, v in e.items():
+        if k not in keys:
+            fail(path, f"expectation.{k}", "unknown key" + suggest(k, keys))
+        check_type(path, f"expectation.{k}", v, keys[k])
+    for k in ("verdict", "reason"):
+        if k not in e:
+            fail(
+                path,
+                f"expectation.{k}",
+                "missing (a recorded expectation needs a verdict and its reason)",
+            )
+    if e["verdict"] not in VERDICTS:
+        fail(
+            path,
+            "expectation.verdict",
+            f"unknown verdict {e['verdict']!r}" + suggest(e["verdict"], VERDICTS),
+        )
+    for p in e.get("profiles", []):
+        if not isinstance(p, str) or p not in PROFILES:
+            fail(path, "expectation.profiles", f"unknown profile {p!r}" + suggest(p, PROFILES))

@@ -94,6 +94,8 @@ class Claim:
     form: str = "tight"  # "tight" (both directions testable) or "sufficient" (one-sided; SPEC 2)
     # unrecovered detail -> the reading this claim uses
     readings: dict[str, str] = field(default_factory=dict)
+    # the claim file's [control] table; empty: the default of its kind (harness.claims.control)
+    control: dict[str, Any] = field(default_factory=dict)
 
     @property
     def axis_names(self) -> list[str]:

@@ -24,6 +24,8 @@ from harness.claims.multiverse import Alternative
 from harness.world.config import split_name
 
 ROBUST, FRAGILE, PARTIAL, NO_MULTIVERSE = "ROBUST", "FRAGILE", "PARTIAL", "—"
+# the main verdict is undecided (INCONCLUSIVE or ERROR) and some alternative decides it
+CONTINGENT = "CONTINGENT"
 DECISIVE = ("CONFIRMED", "REFUTED")
 MIN_HALF_POINTS = 3  # a rate fit needs 3 valid points
 
@@ -155,15 +157,17 @@ def robustness(main: str, alternatives: list[tuple[str, str]]) -> Label:
     """Label a claim from its main verdict and (alternative name, verdict) of every alternative that
     ran.
 
-    FRAGILE: some alternative reaches a decisive verdict (CONFIRMED or REFUTED) other than the main
-    one; PARTIAL: none does, but some alternative's verdict (INCONCLUSIVE or ERROR) differs from the
-    main one; ROBUST: every alternative gives the main verdict; — when no alternative ran."""
+    FRAGILE: the main verdict is decisive (CONFIRMED or REFUTED) and some alternative reaches the
+    other decisive verdict; CONTINGENT: the main verdict is undecided
+    (INCONCLUSIVE or ERROR) and some alternative decides it (the alternatives in `flips`);
+    PARTIAL: no alternative decides otherwise, but some alternative's undecided verdict differs
+    from the main one; ROBUST: every alternative gives the main verdict; — when none ran."""
     if not alternatives:
         return Label(NO_MULTIVERSE, [], [])
     flips = [n for n, v in alternatives if v in DECISIVE and v != main]
     undecided = [n for n, v in alternatives if v not in DECISIVE and v != main]
     if flips:
-        return Label(FRAGILE, flips, undecided)
+        return Label(FRAGILE if main in DECISIVE else CONTINGENT, flips, undecided)
     return Label(PARTIAL if undecided else ROBUST, [], undecided)
 
 
@@ -176,6 +180,7 @@ __all__ = [
     "Label",
     "ROBUST",
     "FRAGILE",
+    "CONTINGENT",
     "PARTIAL",
     "NO_MULTIVERSE",
 ]

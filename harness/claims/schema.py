@@ -30,11 +30,11 @@ from harness.claims.claim import (
     is_eval_axis,
     point_config,
 )
+from harness.claims.control import check_control
 from harness.claims.errors import ClaimError, check_type, fail, suggest
 from harness.claims.grid import cartesian
 from harness.claims.kinds import KINDS
 from harness.claims.metrics import METRICS, check_metric
-from harness.claims.verdict import VERDICTS
 from harness.core.choices import PROFILES
 from harness.world.config import split_name
 
@@ -72,6 +72,7 @@ TOP_KEYS = {
     "changes": list,
     "form": str,
     "readings": dict,
+    "control": dict,  # the control beside the claim: harness.claims.control
     "multiverse": dict,  # narrowing of the multiverse: harness.claims.multiverse.load_narrowing
 }
 REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profiles")
@@ -217,7 +218,7 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
     checks.check_prediction(path, raw["kind"], raw["metric"], raw["prediction"])
     checks.check_form(path, raw)
     if "expectation" in raw:
-        _check_expectation(path, raw["expectation"])
+        checks.check_expectation(path, raw["expectation"], EXPECTATION_KEYS)
     analysis_plan.check_changes(path, raw.get("changes", []))
     for k in raw.get("pair_over", []):
         check_type(path, "pair_over", k, str)
@@ -235,27 +236,8 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
                 f"profiles.{p}",
                 "missing (every claim defines both the quick and the nightly profile)",
             )
+    check_control(path, raw, set(checks.metric_types(METRIC_KEYS)))
     return raw, base_path, base
-
-
-def _check_expectation(path: Path, e: dict) -> None:
-    _check_keys(path, "expectation.", e, EXPECTATION_KEYS)
-    for k in ("verdict", "reason"):
-        if k not in e:
-            fail(
-                path,
-                f"expectation.{k}",
-                "missing (a recorded expectation needs a verdict and its reason)",
-            )
-    if e["verdict"] not in VERDICTS:
-        fail(
-            path,
-            "expectation.verdict",
-            f"unknown verdict {e['verdict']!r}" + suggest(e["verdict"], VERDICTS),
-        )
-    for p in e.get("profiles", []):
-        if not isinstance(p, str) or p not in PROFILES:
-            fail(path, "expectation.profiles", f"unknown profile {p!r}" + suggest(p, PROFILES))
 
 
 def load_claim(path: str | Path, profile: str = "quick") -> Claim:
@@ -307,6 +289,7 @@ def _resolve(path: Path, raw: dict, base_path: Path, base: dict, profile: str) -
         expectation=raw.get("expectation"),
         form=raw.get("form", "tight"),
         readings=dict(raw.get("readings", {})),
+        control=dict(raw.get("control", {})),
     )
     claim.plan, claim.changes = (
         analysis_plan.resolve_plan(raw, base, profile),

@@ -64,6 +64,35 @@ class FamilyResult:
 
 
 @dataclass(frozen=True)
+class ControlResult:
+    """The claim's control (harness.claims.control) judged under the claim's own prediction:
+    whether it met the prediction too (then the claim could not have failed, and a CONFIRMED is
+    reported as vacuous), with its measurement and what would make the experiment able to fail."""
+
+    name: str  # init, random-rows, flat, or a claim file's own
+    change: str  # what the control changes, in words
+    why: str  # why the prediction must fail under it
+    verdict: str  # the control's verdict (flat: MOVES or FLAT)
+    met: bool  # the control meets the prediction as well
+    measurement: str
+    remedy: str  # what would let the experiment fail, if it cannot
+    estimate: Estimate | None = None
+    declared: bool = False  # the claim file's own, not its kind's default
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ControlResult:
+        est = d.get("estimate")
+        kw = {f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d}
+        kw["estimate"] = Estimate.from_dict(est) if isinstance(est, dict) else None
+        return cls(**kw)
+
+    def line(self) -> str:
+        """One line: the control, its verdict and its measurement."""
+        met = "meets the prediction too" if self.met else "does not meet the prediction"
+        return f"control {self.name} ({self.change}): {self.verdict}, {met}; {self.measurement}"
+
+
+@dataclass(frozen=True)
 class Verdict:
     claim_id: str
     source: str
@@ -91,6 +120,11 @@ class Verdict:
     # the claim file's [[changes]] log
     plan_changes: list[dict[str, str]] = field(default_factory=list)
     family: FamilyResult | None = None  # the family-wise control, once the run applied it
+    control: ControlResult | None = None  # the control beside the claim, once the run judged it
+    # a CONFIRMED whose control met the prediction too: reported INCONCLUSIVE, as vacuous
+    vacuous: bool = False
+    # the smallest effect the design could show (the interval's half-width, in metric units)
+    detectable: float = math.nan
 
     @property
     def matches_expectation(self) -> bool:
@@ -122,6 +156,13 @@ class Verdict:
             kw["estimate"] = None
         fam = d.get("family")
         kw["family"] = FamilyResult(**fam) if isinstance(fam, dict) else None
+        ctl = d.get("control")
+        try:
+            kw["control"] = ControlResult.from_dict(ctl) if isinstance(ctl, dict) else None
+        except (KeyError, TypeError, ValueError):
+            kw["control"] = None
+        det = d.get("detectable")
+        kw["detectable"] = float(det) if isinstance(det, (int, float)) else math.nan
         exp = d.get("expected")
         kw["expected"] = (str(exp[0]), str(exp[1])) if exp else None
         kw["notes"] = [str(n) for n in d.get("notes") or []]

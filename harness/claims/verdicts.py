@@ -16,6 +16,7 @@ from collections import defaultdict
 from harness.claims import stats
 from harness.claims.analysis_plan import plan_digest
 from harness.claims.claim import Claim
+from harness.claims.control_verdict import with_design
 from harness.claims.kinds import KINDS
 from harness.claims.kinds.base import error_verdict
 from harness.claims.metrics import Row, metric_label, metric_rows
@@ -92,7 +93,7 @@ def _judge(claim: Claim, records: list[Record], expected_units: int | None) -> V
     n_cens = sum(r.censored for r in rows)
     if not KINDS.get(claim.kind).fitted and n_cens / len(rows) > MAX_CENSORED_FRACTION:
         return error_verdict(claim, f"{n_cens} of {len(rows)} measurements hit the cap")
-    v = KINDS.get(claim.kind).judge(claim, rows)
+    v = with_design(KINDS.get(claim.kind).judge(claim, rows), rows)
     failed = [f"{n_failed} of {len(records)} runs diverged and were left out"] if n_failed else []
     return dataclasses.replace(
         v,

@@ -62,9 +62,33 @@ def _keys_table(keys: dict[str, type], required: tuple[str, ...] = ()) -> list[s
     return rows
 
 
+def _control_defaults() -> list[str]:
+    """The default controls, one per line, from harness.claims.control (a toy claim per case)."""
+    from harness.claims.control import default_control
+
+    class Toy:  # the fields default_control reads
+        def __init__(self, kind: str, relation: str = "", grid: dict | None = None):
+            self.kind, self.prediction, self.grid = kind, {"relation": relation}, grid or {}
+
+    cases = [
+        ("trends and rates", Toy("trend")),
+        (
+            "a comparison that says pruning the smallest rows costs little",
+            Toy("comparison", "<=", {"prune.mode": ["small"]}),
+        ),
+        ("every other claim", Toy("threshold")),
+    ]
+    out = []
+    for label, toy in cases:
+        spec = default_control(toy)  # type: ignore[arg-type]
+        out.append(f"- {label}: `{spec.name}`, {spec.change()}: {spec.why}.")
+    return out
+
+
 def claim_files_markdown() -> str:
     """docs/claim-files.md: the top-level keys, [metric] and [eval], then per kind and metric."""
     from harness.claims import schema
+    from harness.claims.control import CONTROL_KEYS
     from harness.claims.kinds import KINDS
     from harness.claims.metrics import METRICS
 
@@ -92,6 +116,15 @@ def claim_files_markdown() -> str:
         "## `[expectation]`",
         "",
         *_keys_table(schema.EXPECTATION_KEYS, ("verdict", "reason")),
+        "",
+        "## `[control]`",
+        "",
+        "The control beside the claim: a version of the experiment under which its prediction",
+        'must fail (docs/verdicts.md, "Controls"). A claim without one inherits its kind\'s:',
+        "",
+        *_control_defaults(),
+        "",
+        *_keys_table(CONTROL_KEYS, ("name", "why")),
         "",
         "## Claim kinds (`kind = ...`)",
         "",

@@ -20,12 +20,13 @@ from harness.claims.record import Record
 from harness.claims.verdicts import Verdict
 from harness.core.jsonio import atomic_write_text
 from harness.report import ledger_section
+from harness.report.control_section import control_items
 from harness.report.figures import draw, table
 from harness.report.html import counts_of, write_html
 from harness.report.kind_figures import draw_kind_figure
 from harness.report.multiverse_section import draw_all as draw_multiverse
 from harness.report.multiverse_section import label_of, section_lines
-from harness.report.terminal import outcome_name
+from harness.report.terminal import control_text, outcome_name
 from harness.run.provenance import provenance
 
 VERDICTS_SCHEMA = 2  # verdicts.json layout: 2 adds schema_version, counts and each claim's figures
@@ -134,6 +135,7 @@ def summary_table(
             v.over,
             f"{v.n_points} x {v.n_replicates}",
             "; ".join(filter(None, (_outcome(v), ledger_section.marker(v)))),
+            control_text(v),
             label_of(mv.get(v.claim_id)),
         ]
         for v in verdicts
@@ -148,6 +150,7 @@ def summary_table(
             "interval over",
             "points x seeds",
             "verdict",
+            "control",
             "robustness",
         ],
         tablefmt=fmt,
@@ -310,13 +313,14 @@ def write_report(
     for v in verdicts:
         lines += [
             "",
-            f"### {v.claim_id}: {v.verdict}" + (" (re-planned)" if v.plan_changes else ""),
+            f"### {v.claim_id}: {outcome_name(v)}" + (" (re-planned)" if v.plan_changes else ""),
             "",
             f"*{v.source}.* {v.statement}",
             "",
             f"- prediction: {v.prediction}",
             f"- measurement: {v.measurement}",
             f"- interval over: {v.over}",
+            *(f"- {k}: {text}" for k, text in control_items(v)),
         ]
         if v.paper_trend:
             lines.append(f"- paper reports: {v.paper_trend}")

@@ -18,7 +18,9 @@ from typing import Any
 
 from harness.core.jsonio import atomic_write_text
 from harness.report import ledger_section
+from harness.report.control_section import control_items
 from harness.report.run_folders import StoredVerdict, load_run
+from harness.report.terminal import control_text
 
 OUTCOMES = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
 COLOURS = {
@@ -165,6 +167,7 @@ def _claim_section(page: RunPage, v: StoredVerdict, history: list[str]) -> str:
         ("interval over", v.over),
         ("points x seeds", f"{v.n_points} x {v.n_replicates}"),
     ]
+    items += control_items(v)
     if v.paper_trend:
         items.append(("paper reports", v.paper_trend))
     if v.expected:
@@ -200,6 +203,7 @@ def _summary_rows(verdicts: list[StoredVerdict]) -> str:
             f'<tr data-claim="{cid}" data-search="{search}"><td><a '
             f'href="#{cid}">{cid}</a></td><td>{_badge(v)}{_replanned(v)}</td>'
             f"<td>{html.escape(v.prediction)}</td><td>{html.escape(v.measurement)}</td>"
+            f"<td>{html.escape(control_text(v))}</td>"
             f"<td>{html.escape(v.robustness or '—')}</td></tr>"
         )
     return "".join(rows)
@@ -229,7 +233,7 @@ def render(page: RunPage, history: dict[str, list[str]] | None = None) -> str:
         "<input id='filter' type='search' placeholder='filter claims: id, verdict or source' "
         "aria-label='filter claims'>"
         "<table "
-        "class='summary'><thead><tr><th>claim</th><th>verdict</th><th>prediction</th><th>measurement</th><th>robustness</th></tr>"
+        "class='summary'><thead><tr><th>claim</th><th>verdict</th><th>prediction</th><th>measurement</th><th>control</th><th>robustness</th></tr>"
         f"</thead><tbody>{_summary_rows(page.verdicts)}</tbody></table>{sections}</main></body></html>"
     )
 

@@ -43,8 +43,40 @@ def proportion_clip(v: Verdict) -> tuple[float, float] | None:
 
 
 def _title(v: Verdict, subtitle: str = "") -> str:
-    head = f"{v.claim_id}: {v.verdict}"
-    return head + ("\n" + textwrap.fill(subtitle, 72, break_long_words=False) if subtitle else "")
+    """The claim and its outcome, the prediction, and the control beside it."""
+    head = f"{v.claim_id}: {v.verdict}" + (" (vacuous)" if v.vacuous else "")
+    c = v.control
+    if c is not None:
+        met = "meets the prediction too" if c.met else "does not meet the prediction"
+        subtitle += f"\ncontrol {c.name}: {c.verdict}, {met}"
+    lines = [textwrap.fill(part, 72, break_long_words=False) for part in subtitle.split("\n")]
+    return head + ("\n" + "\n".join(lines) if subtitle else "")
+
+
+def _draw_control(ax, v: Verdict, x: float, clip: tuple[float, float] | None = None) -> bool:
+    """The control's estimate with its bounds at `x`, in grey (False when it has none)."""
+    c = v.control
+    e = c.estimate if c is not None else None
+    if e is None or not _finite(e.value):
+        return False
+    lo, hi = (
+        e.lower if math.isfinite(e.lower) else e.value,
+        e.upper if math.isfinite(e.upper) else e.value,
+    )
+    if clip:
+        lo, hi = max(clip[0], lo), min(clip[1], hi)
+    ax.errorbar(
+        [x],
+        [e.value],
+        yerr=yerr([e.value], [(lo, hi)]),
+        fmt="D",
+        mfc="white",
+        color="0.45",
+        capsize=5,
+        zorder=4,
+        label=f"control {c.name}: mean, one-sided 95% bounds",
+    )
+    return True
 
 
 def _finite(x: object) -> bool:
@@ -243,8 +275,11 @@ def draw_comparison(v: Verdict, path: Path) -> Path | None:
             margin, color=CLAIM_COLOR, ls="--", label=f"margin: predicted a - b {rel} {margin:g}"
         )
     draw_paper(ax, paper_values(v.claim_id))
-    ax.set_xticks([0.0, 1.0], ["pairs", "mean"])
-    ax.set_xlim(-0.6, 1.6)
+    ctl = _draw_control(ax, v, 2.0)
+    ax.set_xticks(
+        [0.0, 1.0, 2.0][: 3 if ctl else 2], ["pairs", "mean", "control"][: 3 if ctl else 2]
+    )
+    ax.set_xlim(-0.6, 2.6 if ctl else 1.6)
     ax.set_ylabel(f"{v.metric or 'metric'}[a] - {v.metric or 'metric'}[b]")
     a, b = v.details.get("a_mean"), v.details.get("b_mean")
     if _finite(a) and _finite(b):
@@ -341,6 +376,8 @@ def draw_threshold(v: Verdict, path: Path) -> Path | None:
             label="mean per grid point",
         )
         ticks += [textwrap.shorten(fmt_point(p["point"]), 18) for p in per]
+    if _draw_control(ax, v, float(len(ticks)), proportion_clip(v)):
+        ticks.append("control")
     ax.axhline(
         thr,
         color=CLAIM_COLOR,

@@ -28,7 +28,7 @@ MULTIVERSE_FIGURES: Registry[MultiverseDrawer] = Registry("multiverse figure")
 
 
 def label_of(block: dict[str, Any] | None) -> str:
-    """ROBUST / FRAGILE / PARTIAL, or — when no multiverse ran for the claim."""
+    """ROBUST / FRAGILE / CONTINGENT / PARTIAL, or — when no multiverse ran for the claim."""
     return str(block.get("label", NONE)) if block else NONE
 
 

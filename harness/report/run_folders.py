@@ -28,7 +28,9 @@ class StoredVerdict(Verdict):
     """A verdict read back from verdicts.json, with what the report stored beside it."""
 
     figures: list[str] = field(default_factory=list)  # plot paths, relative to the run folder
-    robustness: str = ""  # the multiverse label (ROBUST / FRAGILE / PARTIAL), when it ran
+    robustness: str = (
+        ""  # the multiverse label (ROBUST / FRAGILE / CONTINGENT / PARTIAL), when it ran
+    )
     multiverse: dict[str, Any] | None = None  # the claim's multiverse block, when it ran
 
 

@@ -46,8 +46,17 @@ def short_path(path: Any) -> str:
 
 def outcome_name(v: Any) -> str:
     """The one name of a verdict's outcome: the verdict, with "(recorded)" when it matches the
-    claim's recorded expectation."""
+    claim's recorded expectation and "(vacuous)" when its control met the prediction too."""
+    if getattr(v, "vacuous", False):
+        return f"{v.verdict} (vacuous)"
     return f"{v.verdict} (recorded)" if v.matches_expectation else v.verdict
+
+
+def control_text(v: Any) -> str:
+    """The control beside a verdict, short: 'init not met' (its prediction fails there, as it
+    must), 'random-rows met' (it holds there too), '—' when none ran."""
+    c = getattr(v, "control", None)
+    return f"{c.name} {'met' if c.met else 'not met'}" if c else "—"
 
 
 def short_measurement(measurement: str, prediction: str) -> str:
@@ -65,7 +74,7 @@ def table(
     before the detail) as a table no line of which is wider than `cols`."""
     rows = [tuple(r) for r in rows]
     w = width(cols)
-    caps = [(5, 28), (7, 24)] + [(len(h), 12) for h in headers[2:-1]]
+    caps = [(5, 28), (7, 24)] + [(len(h), 20) for h in headers[2:-1]]
     fixed = [min(max([lo] + [len(r[i]) for r in rows]), cap) for i, (lo, cap) in enumerate(caps)]
     rest = max(10, w - sum(fixed) - 2 * len(fixed))
 
@@ -89,23 +98,28 @@ def detail(v: Any) -> str:
 def verdict_table(
     verdicts: Iterable[Any], cols: int | None = None, robustness: dict[str, str] | None = None
 ) -> str:
-    """The compact table of Verdict objects (claim, outcome, short measurement against prediction);
-    with `robustness` (claim id -> ROBUST / FRAGILE / PARTIAL) a robustness column, — for claims
-    without a multiverse."""
+    """The compact table of Verdict objects (claim, outcome, control, short measurement against
+    prediction); with `robustness` (claim id -> ROBUST / FRAGILE / CONTINGENT / PARTIAL) a
+    robustness column, — for claims without a multiverse."""
     if robustness is None:
-        return table(((v.claim_id, outcome_name(v), detail(v)) for v in verdicts), cols)
+        return table(
+            ((v.claim_id, outcome_name(v), control_text(v), detail(v)) for v in verdicts),
+            cols,
+            headers=("claim", "verdict", "control", "measured vs predicted"),
+        )
     return table(
         (
             (
                 v.claim_id,
                 outcome_name(v),
+                control_text(v),
                 robustness.get(v.claim_id, "—"),
                 detail(v),
             )
             for v in verdicts
         ),
         cols,
-        headers=("claim", "verdict", "robustness", "measured vs predicted"),
+        headers=("claim", "verdict", "control", "robustness", "measured vs predicted"),
     )
 
 

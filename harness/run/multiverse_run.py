@@ -8,7 +8,7 @@ reuses the main setting's models) is never retrained. Family-wise control of the
 within each claim's multiverse (the claim's alternatives are one family; the main verdict is not in
 it): an alternative's refutation that does not survive becomes INCONCLUSIVE, as a main refutation
 does across claims. The result per claim is a JSON-ready block for verdicts.json and the report
-(`multiverse`), with its label ROBUST / FRAGILE / PARTIAL."""
+(`multiverse`), with its label ROBUST / FRAGILE / CONTINGENT / PARTIAL."""
 
 from __future__ import annotations
 
@@ -109,6 +109,7 @@ def run_multiverse(
             family="none",
             log=log,
             reuse_stale=reuse_stale,
+            controls=False,
         )
         if todo
         else []

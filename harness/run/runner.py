@@ -10,13 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.claims.claim import Claim
+from harness.claims.control import ControlSpec, control_of, derive_control
+from harness.claims.control_verdict import derived_result, flat_result, with_control
 from harness.claims.record import Record
-from harness.claims.verdicts import Verdict, family_control, judge
+from harness.claims.verdicts import Verdict, collect_rows, family_control, judge
 from harness.core.fingerprint import code_fingerprint
 from harness.run.execution import Executor, execute, find_record
 from harness.run.paths import store_root
 from harness.run.plan import ClaimPlan, RunPlan, Sharing, claim_record, plan_run
 from harness.run.store import Store
+
+CONTROL_SUFFIX = "~control"  # a control claim's id in the plan (seeds do not depend on the id)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class ClaimRun:
     sharing: Sharing | None = None
     # the run's plan: units requested, models planned
     planned: dict[str, int] = field(default_factory=dict)
+    # the claim's control run (None for a flat control, which reads this run's own rows)
+    control: ClaimRun | None = None
 
     @property
     def stale_records(self) -> list[Record]:
@@ -128,11 +134,41 @@ def run_claims(
     family: str = "holm",
     log: Callable[[str], None] | None = None,
     reuse_stale: bool = False,
+    controls: bool = True,
 ) -> list[ClaimRun]:
-    """All claims planned together, then family-wise control of refutations across them."""
+    """All claims and their controls (`controls`; the multiverse judges its alternatives without)
+    planned together, so a control shares every model it can with its claim (the pruning rules
+    and the initialisation are measured on the same units); each claim judged beside its control,
+    then family-wise control of refutations across the claims."""
     store = Store(store_root(Path(results_dir)), log)
+    specs = [control_of(c) for c in claims] if controls else []
+    derived = [derive_control(c, s) for c, s in zip(claims, specs)]
+    todo = [dataclasses.replace(d, id=d.id + CONTROL_SUFFIX) for d in derived if d is not None]
     runs = run_plan(
-        plan_run(claims, executor.device), store, executor, max_ensemble, progress, log, reuse_stale
+        plan_run(claims + todo, executor.device),
+        store,
+        executor,
+        max_ensemble,
+        progress,
+        log,
+        reuse_stale,
     )
+    runs, ctl_runs = runs[: len(claims)], iter(runs[len(claims) :])
+    if controls:
+        runs = [
+            _beside_control(r, s, next(ctl_runs) if d is not None else None)
+            for r, s, d in zip(runs, specs, derived)
+        ]
     adjusted = family_control([r.verdict for r in runs], family)
     return [dataclasses.replace(r, verdict=v) for r, v in zip(runs, adjusted)]
+
+
+def _beside_control(run: ClaimRun, spec: ControlSpec, ctl: ClaimRun | None) -> ClaimRun:
+    """The claim's run with its control judged beside it (a CONFIRMED whose control met the
+    prediction too is vacuous)."""
+    result = (
+        derived_result(spec, ctl.verdict)
+        if ctl is not None
+        else flat_result(spec, collect_rows(run.claim, run.records))
+    )
+    return dataclasses.replace(run, verdict=with_control(run.verdict, result), control=ctl)

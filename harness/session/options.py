@@ -135,7 +135,7 @@ RUN_OPTIONS: tuple[Option, ...] = (
     _opt(
         "multiverse",
         "also judge every claim under each applicable alternative of the multiverse file "
-        "(ROBUST / FRAGILE / PARTIAL per claim)",
+        "(ROBUST / FRAGILE / CONTINGENT / PARTIAL per claim)",
         flag=True,
     ),
     _opt(

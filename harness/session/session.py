@@ -69,7 +69,7 @@ class RunResult:
         return self.report.parent if self.report else None
 
     def labels(self) -> dict[str, str] | None:
-        """Claim id -> ROBUST / FRAGILE / PARTIAL, with --multiverse."""
+        """Claim id -> ROBUST / FRAGILE / CONTINGENT / PARTIAL, with --multiverse."""
         if self.multiverse is None:
             return None
         return {c: b["label"] for c, b in self.multiverse.items()}
@@ -150,7 +150,7 @@ class RunSession:
             "family": o.family,
             "claims": [c.id for c in self.claims],
             "max_ensemble": o.max_ensemble,
-            **run_totals(runs),
+            **run_totals(runs + [r.control for r in runs if r.control is not None]),
             **({"multiverse": totals.to_json()} if totals else {}),
         }
         return RunResult(o, runs, blocks, totals, meta, seconds)

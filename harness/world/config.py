@@ -326,8 +326,15 @@ class TrainConfig:
     optimizer: str = "sgd"
 
     def validate(self) -> TrainConfig:
-        for name in ("steps", "batch", "eval_every", "n_eval", "chunk"):
+        for name in ("batch", "eval_every", "n_eval", "chunk"):
             _positive_int(name, getattr(self, name))
+        # 0 steps: the model at initialisation (the `init` control of harness.claims.control)
+        _check(
+            isinstance(self.steps, int) and not isinstance(self.steps, bool) and self.steps >= 0,
+            "steps",
+            "a non-negative integer",
+            self.steps,
+        )
         _check(self.eta > 0, "eta", "> 0", self.eta)
         _check(self.optimizer in ("sgd", "adam"), "optimizer", "'sgd' or 'adam'", self.optimizer)
         _check(self.loss_limit > 0, "loss_limit", "> 0", self.loss_limit)
