@@ -224,10 +224,9 @@ def test_verdicts_record_their_plan_and_the_report_marks_a_replanned_claim(moved
     md = (out / "report.md").read_text()
     assert mark in md and "the theorem's O(eps) term" in md and f"`{v.plan_digest}`" in md
     assert mark in (out / "report.html").read_text()
-    short = "re-planned after INCONCLUSIVE at abc1234 | measured"
-    assert short in terminal.verdict_table([v], 200) and terminal.detail(
-        StoredVerdict.from_json(stored)
-    ).startswith(short)
+    table = terminal.verdict_table([v], 200)
+    assert f"ERROR{terminal.REPLANNED_TAG}" in table and terminal.REPLANNED_LEGEND in table
+    assert terminal.outcome_cell(StoredVerdict.from_json(stored)).endswith(terminal.REPLANNED_TAG)
     plain = Verdict("x", "s", "st", "bound", "quick", "CONFIRMED", "p", "m", "o", 1, 1)
     assert "re-planned" not in terminal.verdict_table([plain], 200)
 

@@ -1,7 +1,7 @@
 """Terminal output that fits the terminal: a compact verdict table and one-line reasons.
 
 The full prediction, measurement and interval go to the report; the terminal
-gets the claim, its verdict and a short "measured ... vs predicted ..." that is
+gets the claim, its verdict, its control and the estimate beside the prediction,
 cut to the width ($COLUMNS, else the terminal's, else 100 columns).
 """
 
@@ -87,12 +87,50 @@ def table(
     return "\n".join(x[:w] for x in lines)
 
 
+def short_prediction(predicted: dict[str, Any]) -> str:
+    """A claim file's [prediction] numbers in a few characters: '<= 0.02', 'eps 0.05',
+    'exponent -2, margin 0.4', 'decreasing'."""
+    p = dict(predicted)
+    rel = p.pop("relation", None)
+    if rel is not None:
+        value = next((p[k] for k in ("threshold", "margin") if k in p), "")
+        return f"{rel} {value:g}" if isinstance(value, (int, float)) else str(rel)
+    parts = [
+        f"{v}" if k == "direction" else f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in p.items()
+    ]
+    return ", ".join(parts)
+
+
+def short_estimate(v: Any) -> str:
+    """The estimate and its interval in a few characters ('0.0012 [0, 0.0031]'), or the
+    measurement's first clause when there is none."""
+    e = getattr(v, "estimate", None)
+    if e is None:
+        return v.measurement.split(";")[0]
+    return f"{e.value:.3g} [{e.lower:.3g}, {e.upper:.3g}]"
+
+
 def detail(v: Any) -> str:
-    """The third column for a Verdict (run or stored): the short measurement, after the
-    re-planning mark ("re-planned after INCONCLUSIVE at ee948af | measured ...") when the claim's
-    plan changed after a verdict."""
-    mark = ledger_section.marker(v, short=True)
-    return (f"{mark} | " if mark else "") + short_measurement(v.measurement, v.prediction)
+    """The last column for a Verdict (run or stored): the estimate with its interval beside the
+    prediction ('0.0012 [0, 0.0031] vs eps 0.05'); the report has the words."""
+    return f"{short_estimate(v)} vs {short_prediction(v.predicted)}"
+
+
+REPLANNED_TAG = " *"
+REPLANNED_LEGEND = "* re-planned after a verdict: its [[changes]] log is in the report"
+
+
+def outcome_cell(v: Any) -> str:
+    """The verdict column: the outcome, tagged ' *' when the claim was re-planned after a
+    verdict."""
+    return outcome_name(v) + (REPLANNED_TAG if ledger_section.marker(v, short=True) else "")
+
+
+def _with_legend(text: str, verdicts: list[Any]) -> str:
+    if any(ledger_section.marker(v, short=True) for v in verdicts):
+        return text + "\n" + REPLANNED_LEGEND
+    return text
 
 
 def verdict_table(
@@ -101,25 +139,38 @@ def verdict_table(
     """The compact table of Verdict objects (claim, outcome, control, short measurement against
     prediction); with `robustness` (claim id -> ROBUST / FRAGILE / CONTINGENT / PARTIAL) a
     robustness column, — for claims without a multiverse."""
+    verdicts = list(verdicts)
     if robustness is None:
-        return table(
-            ((v.claim_id, outcome_name(v), control_text(v), detail(v)) for v in verdicts),
-            cols,
-            headers=("claim", "verdict", "control", "measured vs predicted"),
+        return _with_legend(
+            table(
+                ((v.claim_id, outcome_cell(v), control_text(v), detail(v)) for v in verdicts),
+                cols,
+                headers=("claim", "verdict", "control", "estimate [interval] vs predicted"),
+            ),
+            verdicts,
         )
-    return table(
-        (
+    return _with_legend(
+        table(
             (
-                v.claim_id,
-                outcome_name(v),
-                control_text(v),
-                robustness.get(v.claim_id, "—"),
-                detail(v),
-            )
-            for v in verdicts
+                (
+                    v.claim_id,
+                    outcome_cell(v),
+                    control_text(v),
+                    robustness.get(v.claim_id, "—"),
+                    detail(v),
+                )
+                for v in verdicts
+            ),
+            cols,
+            headers=(
+                "claim",
+                "verdict",
+                "control",
+                "robustness",
+                "estimate [interval] vs predicted",
+            ),
         ),
-        cols,
-        headers=("claim", "verdict", "control", "robustness", "measured vs predicted"),
+        verdicts,
     )
 
 
