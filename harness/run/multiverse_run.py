@@ -4,11 +4,14 @@ at a time.
 The main verdicts come from the ordinary run (Holm across claims, as always). The derived claims
 (ordinary `Claim` objects, harness.claims.multiverse_derive) go through the same runner in one call,
 so their units are planned together and a unit already in the store (an analysis-only alternative
-reuses the main setting's models) is never retrained. Family-wise control of the alternatives: Holm
-within each claim's multiverse (the claim's alternatives are one family; the main verdict is not in
-it): an alternative's refutation that does not survive becomes INCONCLUSIVE, as a main refutation
-does across claims. The result per claim is a JSON-ready block for verdicts.json and the report
-(`multiverse`), with its label ROBUST / FRAGILE / CONTINGENT / PARTIAL."""
+reuses the main setting's models) is never retrained. Each alternative is judged beside its own
+control, as the main setting is: a CONFIRMED under an alternative whose control meets the
+prediction too is vacuous there as well, so it never counts as deciding the claim. Family-wise
+control of the alternatives: Holm within each claim's multiverse (the claim's alternatives are one
+family; the main verdict is not in it): an alternative's refutation that does not survive becomes
+INCONCLUSIVE, as a main refutation does across claims. The result per claim is a JSON-ready block
+for verdicts.json and the report (`multiverse`), with its label ROBUST / FRAGILE / CONTINGENT /
+PARTIAL."""
 
 from __future__ import annotations
 
@@ -109,7 +112,6 @@ def run_multiverse(
             family="none",
             log=log,
             reuse_stale=reuse_stale,
-            controls=False,
         )
         if todo
         else []

@@ -134,14 +134,13 @@ def run_claims(
     family: str = "holm",
     log: Callable[[str], None] | None = None,
     reuse_stale: bool = False,
-    controls: bool = True,
 ) -> list[ClaimRun]:
-    """All claims and their controls (`controls`; the multiverse judges its alternatives without)
-    planned together, so a control shares every model it can with its claim (the pruning rules
+    """All claims and their controls planned together, so a control shares every model it can
+    with its claim (the pruning rules
     and the initialisation are measured on the same units); each claim judged beside its control,
     then family-wise control of refutations across the claims."""
     store = Store(store_root(Path(results_dir)), log)
-    specs = [control_of(c) for c in claims] if controls else []
+    specs = [control_of(c) for c in claims]
     derived = [derive_control(c, s) for c, s in zip(claims, specs)]
     todo = [dataclasses.replace(d, id=d.id + CONTROL_SUFFIX) for d in derived if d is not None]
     runs = run_plan(
@@ -154,11 +153,10 @@ def run_claims(
         reuse_stale,
     )
     runs, ctl_runs = runs[: len(claims)], iter(runs[len(claims) :])
-    if controls:
-        runs = [
-            _beside_control(r, s, next(ctl_runs) if d is not None else None)
-            for r, s, d in zip(runs, specs, derived)
-        ]
+    runs = [
+        _beside_control(r, s, next(ctl_runs) if d is not None else None)
+        for r, s, d in zip(runs, specs, derived)
+    ]
     adjusted = family_control([r.verdict for r in runs], family)
     return [dataclasses.replace(r, verdict=v) for r, v in zip(runs, adjusted)]
 
