@@ -147,7 +147,18 @@ def claim_files_markdown() -> str:
     return "\n".join(parts)
 
 
-PAGES = {"cli.md": cli_markdown, "claim-files.md": claim_files_markdown}
+def results_page() -> str:
+    """docs/results.md, from the committed reference runs."""
+    from harness.report.results_page import results_markdown
+
+    return results_markdown(Path(__file__).resolve().parents[2])
+
+
+PAGES = {
+    "cli.md": cli_markdown,
+    "claim-files.md": claim_files_markdown,
+    "results.md": results_page,
+}
 
 
 def main() -> int:
