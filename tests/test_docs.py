@@ -40,3 +40,18 @@ def test_every_environment_variable_is_documented():
         re.findall(r"`(ICLCHECK_[A-Z_]+)`", (ROOT / "docs/environment.md").read_text())
     )
     assert used <= documented, sorted(used - documented)
+
+
+def test_the_example_claims_of_writing_claims_validate(tmp_path: Path):
+    from harness.claims.schema import load_claim
+
+    text = (ROOT / "docs/writing-claims.md").read_text()
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", text, re.S) if '"..."' not in b]
+    assert len(blocks) >= 2
+    (tmp_path / "_base.toml").write_text((ROOT / "claims/_base.toml").read_text())
+    for b in blocks:
+        cid = re.search(r'id = "([^"]+)"', b).group(1)
+        path = tmp_path / f"{cid}.toml"
+        path.write_text(b)
+        for profile in ("quick", "nightly"):
+            assert load_claim(path, profile).id == cid
