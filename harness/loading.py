@@ -66,3 +66,23 @@ def load_claims(
     for check in CHECKS_ACROSS_FILES:
         check(claims, reference)
     return [c for c in claims if k in c.id] if k else claims
+
+
+def validation_errors(paths: list[str | Path], reference: str | Path | None = None) -> list[str]:
+    """Every problem `iclcheck validate` reports: each file's first error (one line, FILE: KEY:
+    what is wrong), in file order, then, when every file loads, the first check across files that
+    fails; [] when all is valid."""
+    errors, claims = [], []
+    for f in discover(paths):
+        try:
+            claims.append(load_claim(f, "quick"))
+        except (ClaimError, ValueError) as exc:
+            errors.append(str(exc).splitlines()[0])
+    if errors:
+        return errors
+    for check in CHECKS_ACROSS_FILES:
+        try:
+            check(claims, reference)
+        except (ClaimError, ValueError) as exc:
+            return [str(exc).splitlines()[0]]
+    return []

@@ -185,8 +185,8 @@ def test_help_documents_exit_codes(capsys):
         "3  internal error",
     ):
         assert code in out
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert "| 3 |" in readme and "| 2 |" in readme
+    running = Path(__file__).resolve().parent.parent / "docs" / "running.md"
+    assert "| 3 |" in running.read_text() and "| 2 |" in running.read_text()
 
 
 GOOD_RUN = {

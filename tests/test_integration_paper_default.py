@@ -17,7 +17,7 @@ from harness.world.config import DataConfig, RunConfig, TrainConfig
 from harness.world.prompts import PromptBatch
 from harness.world.seeding import derive_seed, generator
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ARCHITECTURE = Path(__file__).resolve().parent.parent / "docs" / "architecture.md"
 
 
 @pytest.mark.slow
@@ -62,9 +62,9 @@ def test_paper_default_reaches_low_unseen_task_error():
 
 
 @pytest.mark.slow
-def test_readme_example_runs_as_written(capsys):
-    block = re.search(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert block, "README has no python example"
-    exec(compile(block.group(1), "README example", "exec"), {})
+def test_architecture_example_runs_as_written(capsys):
+    block = re.search(r"```python\n(.*?)```", ARCHITECTURE.read_text(), re.S)
+    assert block, "docs/architecture.md has no python example"
+    exec(compile(block.group(1), "docs/architecture.md example", "exec"), {})
     out = capsys.readouterr().out
     assert "errors on unseen tasks" in out and "attention mass" in out

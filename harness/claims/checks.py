@@ -153,6 +153,20 @@ def check_metric_fields(path: Path | str, kind: str, metric: dict[str, Any]) -> 
                 )
 
 
+def where_it_belongs(kind: str, key: str, table: str) -> str:
+    """For a key under the wrong table of a claim of `kind`: ' (`a` is a [metric] key of kind
+    comparison, not a [prediction] key)', else ''."""
+    k = KINDS.get(kind)
+    homes = [
+        name
+        for name, keys in (("metric", k.metric_fields), ("prediction", k.prediction_fields))
+        if key in keys and name != table
+    ]
+    if not homes:
+        return ""
+    return f" (`{key}` is a [{homes[0]}] key of kind {kind}, not a [{table}] key)"
+
+
 def prediction_types() -> dict[str, type]:
     """Every [prediction] field some registered kind reads, with its type."""
     return {k: t for n in KINDS for k, t in KINDS.get(n).prediction_fields.items()}

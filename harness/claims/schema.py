@@ -92,10 +92,13 @@ MAX_POINTS = 100_000  # grid points (train x eval) checked one by one
 Layer = tuple[Path, str, dict]
 
 
-def _check_keys(path: Path, prefix: str, table: dict, allowed: dict[str, type]) -> None:
+def _check_keys(
+    path: Path, prefix: str, table: dict, allowed: dict[str, type], kind: str = ""
+) -> None:
     for k, v in table.items():
         if k not in allowed:
-            fail(path, f"{prefix}{k}", "unknown key" + suggest(k, allowed))
+            where = checks.where_it_belongs(kind, k, prefix.rstrip(".")) if kind else ""
+            fail(path, f"{prefix}{k}", "unknown key" + (where or suggest(k, allowed)))
         check_type(path, f"{prefix}{k}", v, allowed[k])
 
 
@@ -212,9 +215,9 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
     elif "base" in raw:
         fail(path, "base", f"base file {base_path} does not exist")
     _check_layer(path, "", raw)
-    _check_keys(path, "metric.", raw["metric"], checks.metric_types(METRIC_KEYS))
+    _check_keys(path, "metric.", raw["metric"], checks.metric_types(METRIC_KEYS), raw["kind"])
     checks.check_metric_fields(path, raw["kind"], raw["metric"])
-    _check_keys(path, "prediction.", raw["prediction"], checks.prediction_types())
+    _check_keys(path, "prediction.", raw["prediction"], checks.prediction_types(), raw["kind"])
     checks.check_prediction(path, raw["kind"], raw["metric"], raw["prediction"])
     checks.check_form(path, raw)
     if "expectation" in raw:

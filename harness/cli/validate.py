@@ -4,6 +4,7 @@ the reference run's plans, without training anything."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 from harness.cli.base import Command, add_claim_paths
 from harness.cli.ledger import add_reference_option
@@ -16,12 +17,21 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    """Every file in both profiles (load_claim checks both), and the checks across files."""
+    """Every file in both profiles (load_claim checks both): the first error of each file, then
+    the checks across files."""
     from harness.core.choices import PROFILES
-    from harness.loading import load_claims
+    from harness.loading import load_claims, validation_errors
     from harness.run.paths import claims_dir
 
-    claims = load_claims(a.paths or [claims_dir()], "quick", reference=a.reference)
+    paths = a.paths or [claims_dir()]
+    errors = validation_errors(paths, a.reference)
+    if errors:
+        for e in errors:
+            print(f"error: {e}", file=sys.stderr)
+        if len(errors) > 1:  # one bad file stays one line
+            print(f"{len(errors)} errors in {len(errors)} files", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    claims = load_claims(paths, "quick", reference=a.reference)
     print(f"ok: {len(claims)} claim files valid in profiles {', '.join(PROFILES)}")
     return EXIT_OK
 
@@ -33,5 +43,5 @@ COMMAND = Command(
     run=run,
     examples=("iclcheck validate", "iclcheck validate my-claims/ --reference none"),
     exit_codes=f"exit codes:\n  {EXIT_OK}  every file valid\n"
-    f"  {EXIT_BAD_INPUT}  a file is not (one line: FILE: KEY: what is wrong)\n",
+    f"  {EXIT_BAD_INPUT}  a file is not (one line per file: FILE: KEY: what is wrong)\n",
 )
