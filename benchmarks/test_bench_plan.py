@@ -60,3 +60,35 @@ def test_whole_quick_run_vs_trainer(benchmark, table):
     benchmark.extra_info.update(row)
     table.append(row)
     assert out["models trained"] <= out["models asked for"]
+
+
+def test_eval_only_rerun_vs_full_run(benchmark, table):
+    """Train once, measure many times: the quick profile from an empty store, then the same run
+    again with every measurement record removed (the stored models kept, as after a change of
+    n_test, test sampling or an OOD reading): it trains nothing and measures every unit again.
+    Reported: both wall times and their ratio (eval-only / full), in one run."""
+    import shutil
+
+    out: dict = {}
+
+    def once() -> None:
+        with tempfile.TemporaryDirectory(prefix="iclcheck-bench-remeasure-") as d:
+            full = whole_run(Path(d))
+            shutil.rmtree(Path(d) / "store" / "units")
+            again = whole_run(Path(d))
+            out.update(
+                {
+                    "claims": full["claims"],
+                    "models trained (full)": full["models trained"],
+                    "models trained (eval-only)": again["models trained"],
+                    "full s": full["wall s"],
+                    "eval-only s": again["wall s"],
+                    "eval-only / full": again["wall s"] / full["wall s"],
+                }
+            )
+
+    benchmark.pedantic(once, rounds=1, iterations=1)
+    row = {"config": f"eval-only rerun of the {PROFILE} run", **out}
+    benchmark.extra_info.update(row)
+    table.append(row)
+    assert out["models trained (eval-only)"] == 0

@@ -119,6 +119,9 @@ class ClaimItem(pytest.Item):
         from harness.report import terminal
 
         state = self.config.stash[_STATE]
+        if state.session.options.dry_run:
+            state.dry_run(self)
+            pytest.skip("dry run: nothing trained (the plan is in the terminal summary)")
         v = state.verdict(self)
         self.user_properties.append(("verdict", v.verdict))
         labels = state.result.labels() if state.result else None
@@ -170,6 +173,13 @@ class _State:
         self.result = None  # its RunResult, after the first claim test
         self.by_item: dict[str, object] = {}
         self.error: BaseException | None = None
+        self.plan: list[str] | None = None  # --iclcheck-dry-run: the plan's lines
+
+    def dry_run(self, item: ClaimItem) -> None:
+        """The plan of every selected claim, once (nothing trains)."""
+        if self.plan is None:
+            self.session.prepare([i.claim for i in item.session.items if isinstance(i, ClaimItem)])
+            self.plan = self.session.plan_lines()
 
     def verdict(self, item: ClaimItem):
         """The item's adjusted verdict; the first call trains and judges every selected claim."""
@@ -239,6 +249,11 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     state = config.stash.get(_STATE, None)
+    if state is not None and state.plan is not None:
+        terminalreporter.section("claim plan (dry run)")
+        for line in state.plan:
+            terminalreporter.write_line(line)
+        return
     if state is None or state.result is None or not state.result.verdicts:
         return
     from harness.session.summary import summary_lines

@@ -141,7 +141,7 @@ def test_internal_error_exits_3_with_the_traceback_in_a_log(tmp_path, capsys, mo
         raise ZeroDivisionError("division by zero\nsecond line")
 
     monkeypatch.setattr("harness.run.runner.run_claims", crash)
-    assert cli.main(["run", CLAIM, "--results", str(tmp_path)]) == 3
+    assert cli.main(["run", CLAIM, "--results", str(tmp_path), "--no-progress"]) == 3
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith(
         "internal error: ZeroDivisionError: division by zero second line (traceback in "

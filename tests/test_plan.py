@@ -10,10 +10,13 @@ from test_run_resume import TINY
 
 from harness.claims.grid import expand
 from harness.claims.schema import load_claim
-from harness.run.execution import NAMESPACE, expected_cost, make_executor, plan_groups
+from harness.run.execution import NAMESPACE, make_executor
+from harness.run.jobs import expected_cost, plan_jobs
+from harness.run.model_store import ModelStore
 from harness.run.paths import store_root
 from harness.run.plan import plan_run
 from harness.run.runner import run_claims
+from harness.run.store import Store
 
 GRID = '"data.alpha" = [0.4, 0.8]\n"data.S1" = [0.5, 1.0]'
 
@@ -90,7 +93,7 @@ def test_groups_pack_across_claims_and_run_longest_first(tmp_path):
     b = claim(tmp_path, "long", grid='"data.S1" = [1.5]', steps=40, reps=2)
     c = claim(tmp_path, "short-too", grid='"data.S1" = [2.0]', reps=2)
     plan = plan_run([a, b, c])
-    groups = plan_groups(plan.units, max_ensemble=64)
+    groups = plan_jobs(plan.units, ModelStore(Store(tmp_path / "empty")), max_ensemble=64)
     # the 3 short units (2 shared by both short claims) in one ensemble
-    assert [len(g) for g in groups] == [2, 3]
+    assert [len(g.members) for g in groups] == [2, 3]
     assert expected_cost(groups[0]) > expected_cost(groups[1])

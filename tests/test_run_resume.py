@@ -17,7 +17,7 @@ from conftest import TINY_SETTING, write_claim
 
 from harness.claims.grid import expand
 from harness.claims.schema import load_claim
-from harness.run.execution import execute, make_executor
+from harness.run.execution import NAMESPACE, execute, make_executor
 from harness.run.paths import store_root
 from harness.run.provenance import _git_commit_in
 from harness.run.store import Store
@@ -66,7 +66,10 @@ def strip(rec: dict) -> dict:
 
 
 def records(root: Path) -> dict[str, dict]:
-    return {p.name: strip(json.loads(p.read_text())) for p in (root / "store").rglob("*.json")}
+    return {
+        p.name: strip(json.loads(p.read_text()))
+        for p in (root / "store" / NAMESPACE).glob("*.json")
+    }
 
 
 @pytest.mark.slow
@@ -148,8 +151,11 @@ def test_resume_after_kill_loses_nothing_and_runs_nothing_twice(tmp_path):
     after = {p.name: p.read_bytes() for p in store.glob("*.json")}
     assert len(after) == 12
     assert all(after[k] == v for k, v in before.items())  # finished records untouched
-    done, reused = re.search(r"(\d+) models trained, (\d+) reused", r.stdout).groups()
-    assert int(done) == 12 - len(before) and int(reused) == len(before)
+    done, measured, reused = re.search(
+        r"(\d+) models trained, (\d+) measured on stored models, (\d+) records reused", r.stdout
+    ).groups()
+    # a model stored just before the kill is measured, not trained again
+    assert int(done) + int(measured) == 12 - len(before) and int(reused) == len(before)
 
 
 @pytest.mark.slow
@@ -232,7 +238,7 @@ def test_default_results_follow_the_working_directory_not_the_package(tmp_path):
     )
     assert r.returncode in (0, 1), r.stderr
     # the CLI found claims/ and the store under the working directory
-    assert "0 models trained, 2 reused" in r.stdout
+    assert "0 models trained, 0 measured on stored models, 2 records reused" in r.stdout
     assert (tmp_path / "cli-run" / "report.md").exists()
     # the reused records' code
     assert "records written at commit" in (tmp_path / "cli-run" / "report.md").read_text()

@@ -66,7 +66,7 @@ def test_deterministic_mode_skips_the_nan_fill_and_training_is_bit_identical_wit
     assert all(torch.equal(trained[0][k], trained[1][k]) for k in trained[0])
 
 
-def _worker_settings(units, device="cpu"):
+def _worker_settings(units, device="cpu", progress=None):
     """Stands in for run_group in a worker: what the worker's process was set to."""
     return [
         {

@@ -130,7 +130,7 @@ def test_a_bad_record_is_quarantined_with_one_line(tmp_path, kind):
 @pytest.mark.parametrize(
     "kind", ["truncated JSON", "tampered count", "another unit's key", "old schema version"]
 )
-def test_a_quarantined_unit_is_retrained_to_the_same_record(tmp_path, kind):
+def test_a_quarantined_unit_is_measured_again_to_the_same_record(tmp_path, kind):
     units = expand(load_claim(tiny(tmp_path, steps=20, reps=1), "quick"))
     store, lines = _store(tmp_path)
     ex = make_executor("local")
@@ -149,7 +149,8 @@ def test_a_quarantined_unit_is_retrained_to_the_same_record(tmp_path, kind):
     else:
         CORRUPTIONS[kind](p)
     counts = execute(units, store, ex, progress=False, log=lines.append)
-    assert counts["done"] == 1 and counts["skipped"] == 1, counts
+    # measured again on its stored model: nothing trains
+    assert counts["done"] == 0 and counts["measured"] == 1 and counts["skipped"] == 1, counts
     assert len(lines) == 1 and str(p) in lines[0]
     again = store.read(NAMESPACE, units[0].key, Record.from_json)
     same = ("measurements", "history", "probes", "config", "key")
@@ -178,7 +179,7 @@ def test_the_key_covers_device_kind_schema_and_code(tmp_path):
 
 
 @pytest.mark.slow
-def test_records_of_other_code_are_retrained_unless_reuse_is_asked_and_then_named(tmp_path):
+def test_records_of_other_code_are_remade_unless_reuse_is_asked_and_then_named(tmp_path):
     claim = load_claim(tiny(tmp_path, steps=20, reps=1), "quick")
     results = tmp_path / "results"
     store = Store(store_root(results))
@@ -191,7 +192,7 @@ def test_records_of_other_code_are_retrained_unless_reuse_is_asked_and_then_name
     )
 
     runs = run_claims([claim], results, ex, progress=False, reuse_stale=True)
-    assert runs[0].counts == {"done": 0, "skipped": 2, "crashed": 0, "stale": 2}
+    assert runs[0].counts == {"done": 0, "measured": 0, "skipped": 2, "crashed": 0, "stale": 2}
     assert any("reused from other code" in n and OTHER_CODE in n for n in runs[0].verdict.notes)
     totals = run_totals(runs)
     assert totals["reused_from_other_code"] == {
@@ -202,11 +203,16 @@ def test_records_of_other_code_are_retrained_unless_reuse_is_asked_and_then_name
     )
     assert "reused from other code" in report.read_text() and OTHER_CODE in report.read_text()
 
-    # the default: retrain under this code's key
+    # the default: measure again under this code's key; the stored models (their training code
+    # unchanged) are measured, not trained again
     runs = run_claims([claim], results, ex, progress=False)
-    assert (
-        runs[0].counts["done"] == 2 and runs[0].counts["stale"] == 0 and not runs[0].stale_records
-    )
+    assert runs[0].counts["done"] == 0 and runs[0].counts["measured"] == 2
+    assert runs[0].counts["stale"] == 0 and not runs[0].stale_records
+    # other training code: the models are trained again
+    other = [dataclasses.replace(u, train_fp=OTHER_CODE) for u in expand(claim)]
+    for p in store.paths("units"):
+        p.unlink()
+    assert execute(other, store, ex, progress=False)["done"] == 2
     assert run_totals(runs)["reused_from_other_code"] == {}
 
 

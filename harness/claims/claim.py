@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.measure.architectures import ARCHITECTURES
 from harness.world.config import DataConfig, ModelConfig, RunConfig, TrainConfig, split_name
+from harness.world.test_fields import TEST_DATA_FIELDS
 
 SECTION_FIELDS = {
     "data": {f.name for f in dataclasses.fields(DataConfig)},
@@ -21,20 +22,8 @@ SECTION_FIELDS = {
     "train": {f.name for f in dataclasses.fields(TrainConfig)},
 }
 # parameters that change only what a trained model is evaluated on (same weights)
-EVAL_DATA_KEYS = {
-    "test_on",
-    "l_ts",
-    "alpha_test",
-    "test_sampling",
-    "S1",
-    "ood_coef_mode",
-    "ood_spread",
-    "ood_renormalise",
-    "ood_coef_spread",
-    "K_ood",
-    "odi_outside",
-    "M1_ood",
-}
+# data keys that only change what a trained model is tested on (harness.world.test_fields)
+EVAL_DATA_KEYS = set(TEST_DATA_FIELDS)
 PRUNE_KEYS = {"mode", "fraction"}
 # a claim's form (SPEC 2): the theorem states the order, or what is enough
 FORMS = ("tight", "sufficient")

@@ -3,8 +3,8 @@
 A unit trains one model and measures it at every eval-grid point (eval axes
 change only what the trained model is tested on, so eval points are paired by
 construction). Its seed derives from what it trains, never from the claim:
-(the run config with the claim's `pair_over` axes reset to the claim's base
-values, seed left out; replicate). So two claims that train the same config
+(the training part of the run config with the claim's `pair_over` axes reset
+to the claim's base values, seed left out; replicate). So two claims that train the same config
 get the same seed, hence the same model (harness.run.plan trains it once), and
 a comparison across `pair_over` axes is still paired by seed: every point of
 it has the seed of its base-value point. Its key covers everything that
@@ -25,14 +25,16 @@ import torch
 
 from harness.claims.claim import Claim, point_config, point_run, split_axis
 from harness.claims.record import SCHEMA_VERSION
-from harness.core.fingerprint import code_fingerprint
+from harness.core.fingerprint import code_fingerprint, train_fingerprint
 from harness.core.jsonio import canonical, content_hash
 from harness.world.config import RunConfig
 from harness.world.seeding import derive_seed
+from harness.world.test_fields import curve_reading, training_part
 
-# 3: seeds from the config, not the claim id; claim id out of the key; bump when a change alters
-# what a stored record means, a changed default included
-ENGINE_VERSION = 3
+# 3: seeds from the config, not the claim id; claim id out of the key; 4: seeds and stored models
+# from the training part of the config only (test settings and OOD readings left out); bump when a
+# change alters what a stored record means, a changed default included
+ENGINE_VERSION = 4
 
 
 def device_kind(device: str | torch.device) -> str:
@@ -67,6 +69,31 @@ class Unit:
     eval: dict[str, Any]
     device_kind: str = "cpu"
     fingerprint: str = field(default_factory=code_fingerprint)
+    # whether a claim it serves reads the checkpoint curves (harness.claims.metrics: Metric.curve)
+    reads_curve: bool = False
+    train_fp: str = field(default_factory=train_fingerprint)
+
+    @property
+    def train_key(self) -> str:
+        """The stored model's key: what determines the trained weights only (the run config's
+        training part and seed, the device kind) and the fingerprint of the code that trains. The
+        test prompts' settings, the OOD readings and the eval plan are not in it: changing them
+        measures the stored model again (harness.run.model_store)."""
+        h = content_hash(
+            {
+                "engine": ENGINE_VERSION,
+                "train": training_part(self.run),
+                "device": self.device_kind,
+            },
+            24,
+        )
+        return f"{h}-{self.train_fp}"
+
+    @property
+    def curve_key(self) -> str:
+        """The stored checkpoint curves' key: the model's and the curves' reading (the test
+        prompts' settings and checkpoint schedule they were recorded under)."""
+        return f"{self.train_key}-{content_hash(curve_reading(self.run), 12)}"
 
     @property
     def model_id(self) -> str:
@@ -112,12 +139,28 @@ class Unit:
         return canonical([self.eval_points, self.eval])
 
 
+# the figures (harness.report.figures) that draw the checkpoint curves
+CURVE_FIGURES = ("attention_curve", "attention_by_layer")
+
+
+def reads_curve(claim: Claim) -> bool:
+    """Whether the claim's metric or figure reads the checkpoint curves (its units then need the
+    curves recorded under their own test prompts)."""
+    from harness.claims.metrics import METRICS
+
+    name = claim.metric.get("name")
+    return claim.figure in CURVE_FIGURES or (name in METRICS and METRICS.get(name).curve(claim))
+
+
 def unit_seed(claim: Claim, train_point: dict[str, Any], replicate: int) -> int:
-    """The seed of a claim's unit: from its run config with the `pair_over` parameters at the
-    claim's base values (seed left out) and the replicate; the claim id does not enter."""
-    paired = point_run(
-        claim, {k: v for k, v in train_point.items() if k not in claim.pair_over}
-    ).non_default_dict()
+    """The seed of a claim's unit: from the training part of its run config (what determines the
+    weights: harness.world.test_fields) with the `pair_over` parameters at the claim's base values
+    (seed left out) and the replicate; the claim id does not enter. Test-prompt settings and OOD
+    readings do not enter either, so a claim measured under another reading measures the same
+    models, paired by seed."""
+    paired = training_part(
+        point_run(claim, {k: v for k, v in train_point.items() if k not in claim.pair_over})
+    )
     paired.pop("seed", None)
     return derive_seed(canonical(paired), replicate)
 
@@ -127,6 +170,7 @@ def expand(claim: Claim, device: str | torch.device = "cpu") -> list[Unit]:
     train_grid = {a: claim.grid[a] for a in claim.train_axes}
     eval_grid = {a: claim.grid[a] for a in claim.eval_axes}
     eval_points = cartesian(eval_grid)
+    curve = reads_curve(claim)
     units = []
     for tp in cartesian(train_grid):
         for r in range(claim.replicates):
@@ -139,6 +183,7 @@ def expand(claim: Claim, device: str | torch.device = "cpu") -> list[Unit]:
                     eval_points,
                     dict(claim.eval),
                     device_kind(device),
+                    reads_curve=curve,
                 )
             )
     return units

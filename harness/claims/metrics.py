@@ -55,6 +55,9 @@ class Metric:
     needs_eps: bool = False
     # values lie in [0, 1] (a rate or a mass): intervals drawn for it are clipped there
     proportion: bool = False
+    # whether it reads the checkpoint curves (a model measured under new test prompts then needs
+    # its curves recorded under them: harness.run.model_store)
+    curve: Callable[[Claim], bool] = lambda c: False
 
 
 METRICS: Registry[Metric] = Registry("metric")
@@ -229,6 +232,14 @@ def _check_layered(c: Claim) -> Problem:
     return None
 
 
+def _always(c: Claim) -> bool:
+    return True
+
+
+def _at_initial(c: Claim) -> bool:
+    return c.metric.get("at", "final") == "initial"
+
+
 def _check_checkpointed(c: Claim) -> Problem:
     if c.metric.get("threshold_on", "error_rate") not in ("error_rate", "hinge_loss"):
         return (
@@ -254,6 +265,7 @@ for _metric in (
         check=_check_checkpointed,
         needs_eps=True,
         reads={"threshold_on": str},
+        curve=_always,
     ),
     Metric(
         "samples_to_eps",
@@ -263,6 +275,7 @@ for _metric in (
         check=_check_checkpointed,
         needs_eps=True,
         reads={"threshold_on": str},
+        curve=_always,
     ),
     Metric(
         "error_rate",
@@ -284,12 +297,14 @@ for _metric in (
         per_point=False,
         reads={"side": str, "quantity": str},
         check=_check_qk,
+        curve=_always,
     ),
     Metric(
         "attn_mass",
         "attention mass of the query on same-pattern contexts",
         _attn_mass,
         proportion=True,
+        curve=_at_initial,
     ),
     Metric(
         "attn_gain",
@@ -297,6 +312,7 @@ for _metric in (
         _attn_gain,
         per_point=False,
         check=_check_checkpointed,
+        curve=_always,
     ),
     Metric(
         "label_alignment",
@@ -330,6 +346,7 @@ for _metric in (
         reads={"layer": int, "head": int},
         check=_check_layered,
         proportion=True,
+        curve=_at_initial,
     ),
 ):
     METRICS.add(_metric)

@@ -114,6 +114,9 @@ def run(a: argparse.Namespace) -> int:
         a.allow_mismatch,
         warn,
     )
+    if options.dry_run:
+        print("\n".join(session.plan_lines()))
+        return 0
     result = execute_and_print(session)
     out = result.run_dir
     cmp = compare(baseline, out, a.drift_z, a.allow_mismatch) if baseline else None

@@ -43,7 +43,11 @@ def execute_and_print(session):
 
 
 def run(a: argparse.Namespace) -> int:
-    return EXIT_FAILED if execute_and_print(prepare(run_options(a))).failed else EXIT_OK
+    session = prepare(run_options(a))
+    if session.options.dry_run:
+        print("\n".join(session.plan_lines()))
+        return EXIT_OK
+    return EXIT_FAILED if execute_and_print(session).failed else EXIT_OK
 
 
 COMMAND = Command(
@@ -58,6 +62,7 @@ COMMAND = Command(
         "iclcheck run claims/prune-small.toml        one claim file",
         "iclcheck run -k lts --profile nightly       the nightly grids of the lts-* claims",
         "iclcheck run --multiverse --multiverse-only beta-3   one alternative world as well",
+        "iclcheck run --dry-run                      what would train, measure, reuse; how long",
     ),
     exit_codes=EXIT_CODES,
 )

@@ -25,19 +25,8 @@ from harness.world.config import split_name
 from harness.world.patterns import ood_patterns
 from harness.world.prompts import PromptBatch
 from harness.world.seeding import derive_seed, generator
+from harness.world.test_fields import ID_PROMPT_KEYS, OOD_PROMPT_KEYS
 from harness.world.world import World
-
-ID_PROMPT_KEYS = ("l_ts", "alpha_test", "test_sampling", "test_on")
-OOD_PROMPT_KEYS = ID_PROMPT_KEYS + (
-    "S1",
-    "ood_coef_mode",
-    "ood_spread",
-    "ood_renormalise",
-    "ood_coef_spread",
-    "K_ood",
-    "odi_outside",
-    "M1_ood",
-)
 
 
 def _data_overrides(point: dict[str, Any]) -> dict[str, Any]:

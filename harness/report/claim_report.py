@@ -85,6 +85,7 @@ def run_totals(runs: list[Any]) -> dict[str, Any]:
     return {
         "models_trained": sum(r.counts["done"] for r in runs),
         "models_reused": sum(r.counts["skipped"] for r in runs),
+        "models_measured": sum(r.counts.get("measured", 0) for r in runs),
         "train_seconds_in_records": sum(rec.timing.train_seconds_per_model for rec in records),
         "record_commits": record_commits(records),
         "reused_from_other_code": stale,
@@ -256,7 +257,8 @@ def write_report(
         f"- started {meta.get('started', '?')}, {_wall_time(meta)}, executor "
         f"`{meta.get('executor', '?')}`",
         f"- {meta.get('models_trained', '?')} models trained in this run, "
-        f"{meta.get('models_reused', '?')} reused from the store; "
+        f"{meta.get('models_measured', 0)} measured on stored models, "
+        f"{meta.get('models_reused', '?')} records reused from the store; "
         f"training time recorded in the records: {meta.get('train_seconds_in_records', 0):.0f} s "
         "(each ensemble once)",
         *(

@@ -1,146 +1,71 @@
-"""Executing units: group by tensor shape into ensembles, train, measure, store.
+"""Executing units: train what the store lacks, measure the rest from stored models, store.
 
 One executor interface, three engines:
 - "local": in this process, nothing to start (the default);
 - "process": a local process pool, torch threads capped per worker so the
   workers together use the cores once;
 - "dask": Dask distributed (a LocalCluster on loopback, or a scheduler address).
-Records depend only on each unit's seed and config, never on grouping, worker
-or order. Each finished group's records are written as soon as they arrive, so
-a crash or kill loses at most the groups in flight; a rerun resumes. A unit's
-record is looked up by its key (which names the code fingerprint and device
-kind); with `reuse_stale`, a record of the same identity written by other code
-is reused instead of retrained, and counted as such. Records are filed under
-one namespace, `units/`, not per claim: a unit (and its model) may serve
-several claims (harness.run.plan). Groups run longest first (by expected cost),
-so parallel executors finish together.
+A unit's record (its measurements, DIR/units/<key>.json) is looked up by its key (which names the
+code fingerprint and device kind); with `reuse_stale`, a record of the same identity written by
+other code is reused, and counted as such. A unit without a record is measured on its stored model
+(harness.run.model_store), and only a model the store lacks is trained (harness.run.jobs). Records
+depend only on each unit's seed and config, never on grouping, worker or order. Each finished job's
+models, curves and records are written as soon as they arrive, so a crash or kill loses at most the
+jobs in flight; a rerun resumes. Jobs run longest first, so parallel executors finish together.
 """
 
 from __future__ import annotations
 
-import copy
 import multiprocessing
 import os
 import sys
-import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-
-import torch
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from queue import Empty
 
 from harness.claims.grid import Unit, device_kind
-from harness.claims.record import Record, Timing
+from harness.claims.record import Record
 from harness.core.choices import EXECUTORS
 from harness.core.fingerprint import code_fingerprint
 from harness.core.jsonio import canonical
-from harness.measure.ensemble import measure_ensemble
-from harness.measure.measurement import MemberMeasures
-from harness.run.provenance import provenance
+from harness.run.jobs import Job, JobResult, plan_jobs, run_job
+from harness.run.model_store import MODELS, ModelStore
+from harness.run.progress import Progress
 from harness.run.store import Store
 from harness.training.runtime import RuntimeSettings
-from harness.training.trainer import TrainedEnsemble, train_ensemble
-from harness.world.seeding import derive_seed
 
-# a training step's fixed cost (Python, kernel launches), in prompts of work
-STEP_OVERHEAD_PROMPTS = 64
 NAMESPACE = "units"  # the store folder of claim units (results/store/units/<key>.json)
-SEED_PURPOSES = (
-    "patterns",
-    "label-direction",
-    "train-tasks",
-    "ood-coefficients",
-    "odi",
-    "init",
-    "train-data",
-)
+PROGRESS_EVERY = 25  # a worker reports its training progress every this many steps
 
 
-def expected_cost(group: list[Unit]) -> float:
-    """A group's expected training cost, to schedule the longest first: steps x (members x batch + a
-    fixed per-step overhead worth STEP_OVERHEAD_PROMPTS prompts) x the size of one prompt (context x
-    (width + MLP neurons)); the overhead keeps long runs of tiny batches from looking free."""
-    r = group[0].run
-    prompts = len(group) * r.train.batch + STEP_OVERHEAD_PROMPTS
-    return float(r.train.steps * prompts * (r.data.l_tr + 1) * (r.data.d + r.model.m))
+class _QueueProgress:
+    """A worker's step callback that sends member-steps to the parent in batches."""
+
+    def __init__(self, queue):
+        self.queue, self.pending = queue, 0
+
+    def __call__(self, n: int) -> None:
+        self.pending += n
+        if self.pending >= PROGRESS_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.queue.put(self.pending)
+            self.pending = 0
 
 
-def plan_groups(units: list[Unit], max_ensemble: int = 64) -> list[list[Unit]]:
-    """Units of equal tensor shape (from any claims, with any eval plans), in chunks of at most
-    max_ensemble, the most expensive first (ties in a fixed order)."""
-    if max_ensemble < 1:
-        raise ValueError(f"max_ensemble must be >= 1, got {max_ensemble}")
-    by_key: dict[str, list[Unit]] = defaultdict(list)
-    for u in units:
-        by_key[u.group_key()].append(u)
-    groups = []
-    for key in sorted(by_key):
-        g = by_key[key]
-        groups += [g[i : i + max_ensemble] for i in range(0, len(g), max_ensemble)]
-    return sorted(groups, key=expected_cost, reverse=True)  # stable: equal costs keep the key order
-
-
-def select_members(model: torch.nn.Module, idx: list[int]) -> torch.nn.Module:
-    """A copy of an ensemble holding only the members `idx` (every parameter's leading dimension is
-    the member)."""
-    sub = copy.deepcopy(model)
-    with torch.no_grad():
-        for p in sub.parameters():
-            p.data = p.data[idx].clone()
-    return sub
-
-
-def measure_group(units: list[Unit], trained: TrainedEnsemble, device: str) -> list[MemberMeasures]:
-    """Each member measured with its own unit's eval plan (members of one plan measured
-    together)."""
-    plans: dict[str, list[int]] = defaultdict(list)
-    for e, u in enumerate(units):
-        plans[u.eval_key()].append(e)
-    meas: list[MemberMeasures | None] = [None] * len(units)
-    for idx in plans.values():
-        model = trained.model if len(idx) == len(units) else select_members(trained.model, idx)
-        u = units[idx[0]]
-        for e, m in zip(
-            idx,
-            measure_ensemble(
-                model, [trained.worlds[e] for e in idx], u.eval_points, u.eval, device
-            ),
-        ):
-            meas[e] = m
-    return meas
-
-
-def run_group(units: list[Unit], device: str = "cpu") -> list[Record]:
-    """Train one ensemble and return one full record per unit (pure function of the units)."""
-    trained = train_ensemble([u.run for u in units], device)
-    t1 = time.perf_counter()
-    meas = measure_group(units, trained, device)
-    timing = Timing(trained.seconds, time.perf_counter() - t1, len(units), trained.compiled)
-    prov = provenance(device)
-    return [
-        Record(
-            key=u.key,
-            identity=u.identity,
-            fingerprint=u.fingerprint,
-            device_kind=u.device_kind,
-            claim=u.claim_id,
-            train_point=u.train_point,
-            replicate=u.replicate,
-            seed=u.run.seed,
-            seeds={p: derive_seed(u.run.seed, p) for p in SEED_PURPOSES},
-            config=u.run,
-            eval_points=u.eval_points,
-            eval=u.eval,
-            history=trained.histories[e],
-            failed=bool(trained.failed[e]),
-            failed_at=trained.failed_at[e],
-            measurements=meas[e].measurements,
-            probes=meas[e].probes,
-            provenance=prov,
-            timing=timing,
-        )
-        for e, u in enumerate(units)
-    ]
+def run_group(job: Job, device: str = "cpu", progress=None) -> JobResult:
+    """Run one job (train or load its members, measure its units): a pure function of the job.
+    `progress` is a step callback, or a queue (a worker's) that receives member-steps."""
+    if progress is None or callable(progress):
+        return run_job(job, device, progress)
+    sender = _QueueProgress(progress)
+    try:
+        return run_job(job, device, sender)
+    finally:
+        sender.flush()
 
 
 def find_record(store: Store, unit: Unit, reuse_stale: bool = False) -> Record | None:
@@ -170,18 +95,19 @@ def find_record(store: Store, unit: Unit, reuse_stale: bool = False) -> Record |
 
 
 class Executor:
-    """Runs groups and yields (group, records or the exception that ended it)."""
+    """Runs jobs and yields (job, its result or the exception that ended it); `progress(n)`
+    receives member-steps as they train (per step here, in batches from workers)."""
 
     def __init__(self, jobs: int = 1, device: str = "cpu", address: str | None = None):
         self.jobs, self.device, self.address = max(1, jobs), device, address
 
     def map_groups(
-        self, groups: list[list[Unit]]
-    ) -> Iterator[tuple[list[Unit], list[Record] | BaseException]]:
+        self, groups: list[Job], progress: Callable[[int], None] | None = None
+    ) -> Iterator[tuple[Job, JobResult | BaseException]]:
         for g in groups:
             try:
-                yield g, run_group(g, self.device)
-            except Exception as exc:  # a crashed group is reported, the others go on
+                yield g, run_group(g, self.device, progress)
+            except Exception as exc:  # a crashed job is reported, the others go on
                 yield g, exc
 
     def close(self) -> None:
@@ -196,25 +122,48 @@ class ProcessExecutor(Executor):
     """A local process pool; on CUDA its workers are spawned, not forked (a fork after CUDA is
     initialised is broken)."""
 
-    def map_groups(self, groups):
+    def map_groups(self, groups, progress=None):
         settings = RuntimeSettings.from_env(threads=_threads_per_worker(self.jobs))
         ctx = multiprocessing.get_context("spawn") if device_kind(self.device) == "cuda" else None
-        with ProcessPoolExecutor(
-            max_workers=self.jobs,
-            mp_context=ctx,
-            initializer=settings.apply,
-            initargs=(self.device,),
-        ) as pool:
-            futs = {pool.submit(run_group, g, self.device): g for g in groups}
-            for f in as_completed(futs):
-                exc = f.exception()
-                yield futs[f], (exc if exc is not None else f.result())
+        manager = multiprocessing.Manager() if progress is not None and groups else None
+        queue = manager.Queue() if manager is not None else None
+        try:
+            with ProcessPoolExecutor(
+                max_workers=self.jobs,
+                mp_context=ctx,
+                initializer=settings.apply,
+                initargs=(self.device,),
+            ) as pool:
+                futs = {pool.submit(run_group, g, self.device, queue): g for g in groups}
+                pending = set(futs)
+                while pending:
+                    done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    _drain(queue, progress)
+                    for f in done:
+                        exc = f.exception()
+                        yield futs[f], (exc if exc is not None else f.result())
+        finally:
+            if manager is not None:
+                manager.shutdown()
 
 
-def run_group_on_worker(units: list[Unit], device: str = "cpu") -> tuple[list[Record], str]:
+def _drain(queue, progress) -> None:
+    """Hand the member-steps the workers reported to `progress`."""
+    if queue is None:
+        return
+    while True:
+        try:
+            n = queue.get_nowait()
+        except Empty:
+            return
+        progress(n)
+
+
+def run_group_on_worker(job: Job, device: str = "cpu") -> tuple[JobResult, str]:
     """run_group on a Dask worker, with the address of the worker that ran it. The units' keys were
     made on the client: a worker whose code that trains and measures differs (another fingerprint)
     refuses them."""
+    units = job.units if isinstance(job, Job) else job
     mine = code_fingerprint()
     theirs = sorted({u.fingerprint for u in units} - {mine})
     if theirs:
@@ -225,7 +174,7 @@ def run_group_on_worker(units: list[Unit], device: str = "cpu") -> tuple[list[Re
         )
     from distributed import get_worker
 
-    return run_group(units, device), get_worker().address
+    return run_group(job, device), get_worker().address
 
 
 class DaskExecutor(Executor):
@@ -265,7 +214,7 @@ class DaskExecutor(Executor):
             self.client = Client(self.cluster)
         self.client.register_plugin(RuntimePlugin(settings.with_threads(None), device))
 
-    def map_groups(self, groups):
+    def map_groups(self, groups, progress=None):
         from distributed import as_completed as das_completed
 
         futs = {
@@ -277,9 +226,11 @@ class DaskExecutor(Executor):
             if f.status == "error":
                 yield g, f.exception()
             else:
-                records, worker = f.result()
-                self.ran_on.update((u.key, worker) for u in g)
-                yield g, records
+                result, worker = f.result()
+                self.ran_on.update((u.key, worker) for u in g.units)
+                if progress is not None:
+                    progress(g.steps())
+                yield g, result
 
     def close(self) -> None:
         self.client.close()
@@ -303,6 +254,43 @@ def make_executor(
     )
 
 
+@dataclass(frozen=True)
+class Pending:
+    """What a run has to do: units with a usable record, and jobs for the rest."""
+
+    found: dict[int, Record | None]  # id(unit) -> its stored record (None: to measure)
+    jobs: list[Job]
+
+    def trainings(self) -> int:
+        """Models to train (replays for curves included)."""
+        return sum(len(j.members) for j in self.jobs if j.trains)
+
+    def measures_only(self) -> int:
+        """Units measured on stored models, nothing trained for them."""
+        return sum(len(j.units) for j in self.jobs if not j.trains)
+
+
+def _usable(rec: Record | None, unit: Unit) -> Record | None:
+    """A record serves its unit unless the unit reads curves the record lacks (it was measured on
+    a model trained under other test prompts)."""
+    return None if rec is not None and unit.reads_curve and not rec.history.steps else rec
+
+
+def pending_work(
+    units: list[Unit], store: Store, max_ensemble: int = 64, reuse_stale: bool = False
+) -> Pending:
+    """Look every unit up (its record, else its stored model and curves) and plan the jobs: the
+    same lookup serves `execute` and the dry-run plan."""
+    found = {id(u): _usable(find_record(store, u, reuse_stale), u) for u in units}
+    todo = [u for u in units if found[id(u)] is None]
+    return Pending(found, plan_jobs(todo, ModelStore(store), max_ensemble) if todo else [])
+
+
+def predates_models(store: Store) -> bool:
+    """A store with unit records but no stored models (written before models were kept)."""
+    return bool(store.paths(NAMESPACE)) and not (store.dir / MODELS).exists()
+
+
 def execute(
     units: list[Unit],
     store: Store,
@@ -313,9 +301,11 @@ def execute(
     reuse_stale: bool = False,
     outcomes: dict[str, str] | None = None,
 ) -> dict[str, int]:
-    """Run every unit without a usable stored record; returns counts {done, skipped, crashed, stale}
-    (stale: records of other code reused under `reuse_stale`, counted in skipped too). `outcomes`,
-    if given, receives each unit's key -> "done", "skipped" or "crashed"."""
+    """Measure every unit without a usable stored record, training only the models the store lacks;
+    returns counts {done, measured, skipped, crashed, stale}: done = units whose model trained here
+    (one per model trained), measured = units measured on a stored or shared model, stale = records
+    of other code reused under `reuse_stale` (counted in skipped too). `outcomes`, if given,
+    receives each unit's key -> "done", "measured", "skipped" or "crashed"."""
     log = log or (lambda s: print(s, file=sys.stderr))
     kind = device_kind(executor.device)
     wrong = sorted({u.device_kind for u in units} - {kind})
@@ -324,42 +314,51 @@ def execute(
             f"units were keyed for device kind {', '.join(wrong)} but the executor runs on {kind}: "
             "expand(claim, device)"
         )
-    found = {id(u): find_record(store, u, reuse_stale) for u in units}
-    pending = [u for u in units if found[id(u)] is None]
+    if predates_models(store):
+        log(
+            f"note: store {store.dir} predates stored models: each model is trained once more "
+            "when a unit needs it, then kept"
+        )
+    work = pending_work(units, store, max_ensemble, reuse_stale)
+    found = work.found
     stale = sum(
         r is not None and r.fingerprint != u.fingerprint
         for u, r in ((u, found[id(u)]) for u in units)
     )
-    counts = {"done": 0, "skipped": len(units) - len(pending), "crashed": 0, "stale": stale}
+    skipped = sum(r is not None for r in found.values())
+    counts = {"done": 0, "measured": 0, "skipped": skipped, "crashed": 0, "stale": stale}
     outcomes = {} if outcomes is None else outcomes
     outcomes.update({u.key: "skipped" for u in units if found[id(u)] is not None})
-    if not pending:
+    if not work.jobs:
         return counts
-    groups = plan_groups(pending, max_ensemble)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(
-            total=len(pending), unit="model", desc="training", file=sys.stderr, dynamic_ncols=True
-        )
+    models = ModelStore(store)
+    bar = Progress(
+        sum(j.steps() for j in work.jobs), sum(len(j.units) for j in work.jobs), progress
+    )
     try:
-        for g, result in executor.map_groups(groups):
+        for job, result in executor.map_groups(work.jobs, bar.trained if progress else None):
             if isinstance(result, BaseException):
-                counts["crashed"] += len(g)
-                outcomes.update({u.key: "crashed" for u in g})
+                counts["crashed"] += len(job.units)
+                outcomes.update({u.key: "crashed" for u in job.units})
                 log(
-                    f"error: {', '.join(sorted({u.claim_id for u in g}))}: a group of {len(g)} "
-                    f"runs crashed: {type(result).__name__}: {result}"
+                    f"error: {', '.join(sorted({u.claim_id for u in job.units}))}: a job of "
+                    f"{len(job.members)} models crashed: {type(result).__name__}: {result}"
                 )
-            else:
-                for rec in result:
-                    store.write(NAMESPACE, rec)
-                counts["done"] += len(g)
-                outcomes.update({u.key: "done" for u in g})
-            if bar is not None:
-                bar.update(len(g))
+                continue
+            for meta, state in result.models:
+                models.write(meta, state)
+            for curve in result.curves:
+                models.write_curve(curve)
+            for rec in result.records:
+                store.write(NAMESPACE, rec)
+            for m in job.members:
+                first = job.trains
+                for u in m.units:
+                    outcome = "done" if first else "measured"
+                    counts[outcome] += 1
+                    outcomes[u.key] = outcome
+                    first = False
+            bar.measured(len(job.units))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return counts

@@ -115,6 +115,8 @@ def plan_run(claims: list[Claim], device: str = "cpu") -> RunPlan:
             if k not in by_model:
                 by_model[k] = dataclasses.replace(u, eval_points=[])
                 points[k] = {}
+            elif u.reads_curve:
+                by_model[k].reads_curve = True
             for pt in u.eval_points:
                 points[k].setdefault(canonical(pt), pt)
             planned.append(by_model[k])

@@ -50,7 +50,7 @@ def _owned_counts(
     cp: ClaimPlan, owner: dict[int, str], outcomes: dict[str, str], stale: set[str]
 ) -> dict[str, int]:
     """Outcomes of the planned units this claim is the first user of."""
-    counts = {"done": 0, "skipped": 0, "crashed": 0, "stale": 0}
+    counts = {"done": 0, "measured": 0, "skipped": 0, "crashed": 0, "stale": 0}
     for p in {id(p): p for p in cp.planned}.values():
         if owner[id(p)] == cp.claim.id:
             counts[outcomes.get(p.key, "crashed")] += 1
@@ -125,6 +125,13 @@ def run_plan(
     return runs
 
 
+def plan_with_controls(claims: list[Claim], device: str = "cpu") -> RunPlan:
+    """The claims and their derived controls (ids suffixed CONTROL_SUFFIX) planned together."""
+    derived = [derive_control(c, control_of(c)) for c in claims]
+    todo = [dataclasses.replace(d, id=d.id + CONTROL_SUFFIX) for d in derived if d is not None]
+    return plan_run(claims + todo, device)
+
+
 def run_claims(
     claims: list[Claim],
     results_dir: str | Path,
@@ -142,9 +149,8 @@ def run_claims(
     store = Store(store_root(Path(results_dir)), log)
     specs = [control_of(c) for c in claims]
     derived = [derive_control(c, s) for c, s in zip(claims, specs)]
-    todo = [dataclasses.replace(d, id=d.id + CONTROL_SUFFIX) for d in derived if d is not None]
     runs = run_plan(
-        plan_run(claims + todo, executor.device),
+        plan_with_controls(claims, executor.device),
         store,
         executor,
         max_ensemble,

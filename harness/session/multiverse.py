@@ -37,6 +37,7 @@ class MultiverseTotals:
     models_reused: int
     seconds: float
     labels: dict[str, int]
+    models_measured: int = 0  # alternatives' units measured on stored models, nothing trained
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -46,7 +47,8 @@ class MultiverseTotals:
         return (
             f"multiverse: {labels} | {self.alternatives_run} alternative runs "
             f"({self.alternatives_skipped} skipped, with reasons in the report) | "
-            f"{self.models_trained} models trained, {self.models_reused} reused | "
+            f"{self.models_trained} models trained, {self.models_measured} measured on stored, "
+            f"{self.models_reused} records reused | "
             f"{self.seconds:.0f} s"
         )
 
@@ -98,6 +100,7 @@ def run_multiverse_of(
         alternatives_skipped=sum(v.claim is None for v in variants),
         models_trained=sum(r.counts["done"] for r in alt_runs),
         models_reused=sum(r.counts["skipped"] for r in alt_runs),
+        models_measured=sum(r.counts.get("measured", 0) for r in alt_runs),
         seconds=time.perf_counter() - t0,
         labels=dict(Counter(b["label"] for b in blocks.values())),
     )

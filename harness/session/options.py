@@ -124,7 +124,13 @@ RUN_OPTIONS: tuple[Option, ...] = (
     ),
     _opt("k", "only claims whose id contains TEXT", short="-k", where=("cli",), metavar="TEXT"),
     _opt("strict", "INCONCLUSIVE fails too (the run's exit code, a pytest failure)", flag=True),
-    _opt("no_progress", "no progress bars", flag=True, where=("cli",)),
+    _opt("no_progress", "no plan and no progress lines", flag=True, where=("cli",)),
+    _opt(
+        "dry_run",
+        "print the plan (claims; models to train, to measure, to reuse; estimated time) and exit "
+        "0 without training",
+        flag=True,
+    ),
     _opt("no_report", "do not write a run report", flag=True, where=("pytest",)),
     _opt(
         "reuse_stale",
@@ -168,6 +174,7 @@ class RunOptions:
     k: str | None = None
     strict: bool = False
     progress: bool = True
+    dry_run: bool = False
     write_report: bool = True
     reuse_stale: bool = False
     multiverse: bool = False

@@ -75,6 +75,12 @@ class RunResult:
         return {c: b["label"] for c, b in self.multiverse.items()}
 
 
+def _stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr)
+
+
 class RunSession:
     """The pipeline of one claim run; the command line and the pytest plugin both drive it."""
 
@@ -103,6 +109,26 @@ class RunSession:
         self.claims = list(claims)
         self.variants = plan_multiverse(self.options, self.claims)
 
+    def plan_summary(self):
+        """The run's plan against its store, before anything runs (harness.run.run_plan_text)."""
+        from harness.run.paths import store_root
+        from harness.run.run_plan_text import summarize
+        from harness.run.runner import plan_with_controls
+        from harness.run.store import Store
+
+        o = self.options
+        plan = plan_with_controls(self.claims, o.device)
+        store = Store(store_root(o.results), self.log)
+        return summarize(plan, store, [c.id for c in self.claims], o.max_ensemble, o.reuse_stale)
+
+    def plan_lines(self) -> list[str]:
+        """The plan in at most 100 columns, with the multiverse's size when it is asked for."""
+        lines = self.plan_summary().lines()
+        if self.variants is not None:
+            n = sum(len(v) for v in self.variants.values())
+            lines.append(f"multiverse: {n} claim variants after these (each planned as it runs)")
+        return lines
+
     def execute(self) -> RunResult:
         """Train what the store lacks, judge every claim, control the family, run the multiverse.
         A failure here is not bad input any more: InternalError (exit 3)."""
@@ -122,6 +148,9 @@ class RunSession:
         from harness.run.runner import run_claims
 
         o = self.options
+        if o.progress:
+            for line in self.plan_lines():
+                (self.log or _stderr)(line)
         ex = make_executor(o.executor, o.jobs, o.device, o.address)
         try:
             runs = run_claims(

@@ -27,9 +27,9 @@ def totals_lines(result: RunResult) -> list[str]:
     return [
         f"{len(result.verdicts)} claims: "
         + ", ".join(f"{n} {s}" for s, n in result.counts().items()),
-        f"{m['models_trained']} models trained, {m['models_reused']} reused from the store"
-        f" ({m.get('models_planned', '?')} distinct models for "
-        f"{m.get('units_requested', '?')} claim units) | {result.seconds:.0f} s",
+        f"{m['models_trained']} models trained, {m.get('models_measured', 0)} measured on stored "
+        f"models, {m['models_reused']} records reused ({m.get('units_requested', '?')} claim "
+        f"units) | {result.seconds:.0f} s",
     ]
 
 

@@ -1,0 +1,95 @@
+"""The plan before anything runs (--dry-run, CLI and plugin) and progress by training steps."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from test_run_resume import _pytest, tiny
+
+from harness import cli
+from harness.run.progress import Progress
+
+
+def _plan_counts(text: str) -> tuple[int, int, int]:
+    train = int(re.search(r"train +(\d+) models", text).group(1))
+    measure = int(re.search(r"measure only +(\d+) units", text).group(1))
+    reuse = int(re.search(r"reuse +(\d+) stored records", text).group(1))
+    return train, measure, reuse
+
+
+def test_dry_run_prints_the_plan_trains_nothing_and_exits_0(tmp_path, capsys):
+    path = tiny(tmp_path, steps=20)
+    results = tmp_path / "results"
+    args = ["run", str(path), "--results", str(results), "--dry-run"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "plan: 1 claims" in out and "claims: tiny" in out
+    assert _plan_counts(out) == (4, 0, 0)
+    assert "no recorded timings" in out
+    assert all(len(line) <= 100 for line in out.splitlines())
+    assert not list(results.rglob("*.json"))  # nothing trained, nothing written
+
+    assert cli.main(["run", str(path), "--results", str(results), "--no-progress"]) in (0, 1)
+    capsys.readouterr()
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert _plan_counts(out) == (0, 0, 4)
+    # another n_test measures the stored models, and the estimate reads the store's timings
+    p = path.read_text().replace("n_test = 100", "n_test = 120")
+    path.write_text(p)
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert _plan_counts(out) == (0, 4, 0)
+    assert re.search(r"estimate +about \d+:\d\d of training \(from 4 stored models\)", out)
+
+
+def test_the_plugin_dry_run_skips_every_claim_and_prints_the_plan(tmp_path):
+    tiny(tmp_path, steps=20)
+    r = _pytest(tmp_path, "--iclcheck-profile", "quick", "--iclcheck-dry-run", "-rs")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "claim plan (dry run)" in r.stdout and "train         4 models" in r.stdout
+    assert "dry run: nothing trained" in r.stdout
+    assert not list(tmp_path.rglob("store/**/*.json"))
+
+
+def test_sparse_progress_lines_count_member_steps_with_time_left():
+    out = io.StringIO()
+    bar = Progress(steps=1000, units=4, out=out, tty=False)
+    for _ in range(100):
+        bar.trained(8)  # an ensemble of 8 members, 100 steps
+    bar.measured(2)
+    bar.trained(200)
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert 1 <= len(lines) <= 11
+    assert re.fullmatch(
+        r"training: 80% \(800/1000 member-steps, 0/4 units measured\), \d+:\d\d elapsed, "
+        r"about \d+:\d\d left",
+        lines[7],
+    ), lines
+    assert lines[-1].startswith("training: 100% (1000/1000 member-steps, 2/4 units measured)")
+
+
+def test_the_terminal_bar_moves_by_steps_and_nothing_prints_when_disabled():
+    out = io.StringIO()
+    bar = Progress(steps=600, units=3, out=out, tty=True)
+    bar.trained(300)
+    bar.measured(1)
+    bar.close()
+    text = out.getvalue()
+    assert "training" in text and "300/600" in text and "measured 1/3 units" in text
+    quiet = io.StringIO()
+    off = Progress(steps=600, units=3, enabled=False, out=quiet, tty=False)
+    off.trained(600)
+    off.measured(3)
+    off.close()
+    assert quiet.getvalue() == ""
+
+
+def test_a_measure_only_run_counts_units():
+    out = io.StringIO()
+    bar = Progress(steps=0, units=10, out=out, tty=False)
+    for _ in range(10):
+        bar.measured(1)
+    assert out.getvalue().splitlines()[-1].startswith("measuring: 100% (10/10 units)")
