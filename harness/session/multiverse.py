@@ -95,6 +95,8 @@ def run_multiverse_of(
         reuse_stale=o.reuse_stale,
     )
     variants = [v for vs in plan.values() for v in vs]
+    # the alternatives' controls train and measure too
+    alt_runs = alt_runs + [r.control for r in alt_runs if getattr(r, "control", None) is not None]
     totals = MultiverseTotals(
         alternatives_run=sum(v.claim is not None for v in variants),
         alternatives_skipped=sum(v.claim is None for v in variants),
