@@ -100,17 +100,29 @@ def expected_cost(job: Job) -> float:
     (width + MLP neurons)), the overhead keeping long runs of tiny batches from looking free; a
     measuring job costs its units' test prompts."""
     r = job.members[0].run
-    size = (r.data.l_tr + 1) * (r.data.d + r.model.m)
     if not job.trains:
-        return float(sum(len(u.eval_points) * int(u.eval["n_test"]) for u in job.units) * size)
-    prompts = len(job.members) * r.train.batch + STEP_OVERHEAD_PROMPTS
-    return float(r.train.steps * prompts * size)
+        prompts = sum(len(u.eval_points) * int(u.eval["n_test"]) for u in job.units)
+        return float(prompts * prompt_size(r))
+    return len(job.members) * member_work(r, len(job.members))
 
 
-def _members(units: list[Unit], models: ModelStore) -> list[Member]:
+def prompt_size(run: RunConfig) -> int:
+    """The size of one prompt: context x (width + MLP neurons)."""
+    return (run.data.l_tr + 1) * (run.data.d + run.model.m)
+
+
+def member_work(run: RunConfig, ensemble: int = 1) -> float:
+    """Training work of one member of an ensemble of `ensemble`: steps x (batch + its share of the
+    per-step overhead) x the size of one prompt."""
+    return run.train.steps * (run.train.batch + STEP_OVERHEAD_PROMPTS / ensemble) * prompt_size(run)
+
+
+def _members(
+    units: list[Unit], models: ModelStore, curves: dict[str, StoredCurve | None]
+) -> list[Member]:
     """The members that serve the units of one train key, and the stored curves found."""
     loaded = models.load(units[0].train_key)
-    missing = [u for u in units if u.reads_curve and models.curve(u.curve_key) is None]
+    missing = [u for u in units if u.reads_curve and curves[u.curve_key] is None]
     missing_ids = {id(u) for u in missing}
     readings: dict[str, Member] = {}
     for u in missing:
@@ -144,9 +156,10 @@ def plan_jobs(units: list[Unit], models: ModelStore, max_ensemble: int = 64) -> 
     by_train: dict[str, list[Unit]] = defaultdict(list)
     for u in units:
         by_train[u.train_key].append(u)
+    curves = {u.curve_key: models.curve(u.curve_key) for u in units}  # each read once
     by_shape: dict[tuple[bool, str], list[Member]] = defaultdict(list)
     for us in by_train.values():
-        for m in _members(us, models):
+        for m in _members(us, models, curves):
             by_shape[(m.trains, canonical(list(m.run.shape_key())))].append(m)
     jobs = []
     for key in sorted(by_shape):
@@ -154,7 +167,7 @@ def plan_jobs(units: list[Unit], models: ModelStore, max_ensemble: int = 64) -> 
         for i in range(0, len(ms), max_ensemble):
             job = Job(ms[i : i + max_ensemble])
             for u in job.units:  # stored curves: for the claims and for the figures
-                c = models.curve(u.curve_key)
+                c = curves[u.curve_key]
                 if c is not None:
                     job.curves[u.curve_key] = c.history
             jobs.append(job)

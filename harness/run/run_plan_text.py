@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from harness.claims.grid import Unit
 from harness.claims.record import Record
 from harness.run.execution import NAMESPACE, Pending, pending_work
-from harness.run.jobs import STEP_OVERHEAD_PROMPTS
+from harness.run.jobs import expected_cost, member_work
 from harness.run.model_store import MODELS, StoredModel
 from harness.run.plan import RunPlan
 from harness.run.progress import clock
@@ -26,13 +26,6 @@ from harness.world.config import RunConfig
 
 WIDTH = 100
 SAMPLE = 200  # stored files read for the timing rates (the newest first)
-
-
-def _work(run: RunConfig, ensemble: int = 1) -> float:
-    """Training work of one member: steps x (batch + its share of the per-step overhead) x the size
-    of one prompt."""
-    size = (run.data.l_tr + 1) * (run.data.d + run.model.m)
-    return run.train.steps * (run.train.batch + STEP_OVERHEAD_PROMPTS / ensemble) * size
 
 
 def _newest(store: Store, namespace: str) -> list:
@@ -51,7 +44,7 @@ def training_rate(store: Store) -> tuple[float, int] | None:
             run = RunConfig.from_dict(m.training)
         except (TypeError, ValueError, KeyError):
             continue
-        rates.append(m.train_seconds / _work(run, m.ensemble_size))
+        rates.append(m.train_seconds / member_work(run, m.ensemble_size))
     return (statistics.median(rates), len(rates)) if rates else None
 
 
@@ -117,7 +110,7 @@ def summarize(
     """The plan's work against the store (the same lookup `execute` makes) and its estimate."""
     work: Pending = pending_work(plan.units, store, max_ensemble, reuse_stale)
     trains = [m for j in work.jobs if j.trains for m in j.members]
-    train_work = sum(_work(m.run, len(j.members)) for j in work.jobs if j.trains for m in j.members)
+    train_work = sum(expected_cost(j) for j in work.jobs if j.trains)
     rate = training_rate(store)
     mrate = measuring_rate(store)
     todo: list[Unit] = [u for j in work.jobs for u in j.units]
