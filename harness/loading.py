@@ -17,6 +17,7 @@ from pathlib import Path
 from harness.claims import ledger
 from harness.claims.claim import Claim
 from harness.claims.multiverse import check_narrowings
+from harness.claims.regime import apply_regime, regime_named
 from harness.claims.schema import ClaimError, discover, load_claim, suggest
 from harness.report.figures import FIGURES
 from harness.run.paths import claims_dir
@@ -58,13 +59,21 @@ CHECKS_ACROSS_FILES = (figures_registered, ids_unique, plans_logged, narrowings_
 
 
 def load_claims(
-    paths: list[str | Path], profile: str, k: str | None = None, reference: str | Path | None = None
+    paths: list[str | Path],
+    profile: str,
+    k: str | None = None,
+    reference: str | Path | None = None,
+    regime: str | None = None,
 ) -> list[Claim]:
-    """Discover, load and validate claim files for one profile, then run CHECKS_ACROSS_FILES; `k`
-    keeps the ids containing it. ClaimError names the first file and key that fails."""
+    """Discover, load and validate claim files for one profile, then run CHECKS_ACROSS_FILES, then
+    put every claim under `regime` (harness.claims.regime; None or "default": the files' own
+    setting); `k` keeps the ids containing it. ClaimError names the first file and key that
+    fails."""
     claims = [load_claim(f, profile) for f in discover(paths)]
     for check in CHECKS_ACROSS_FILES:
         check(claims, reference)
+    chosen = regime_named(claims_dir(), regime)
+    claims = [apply_regime(c, chosen) for c in claims]
     return [c for c in claims if k in c.id] if k else claims
 
 

@@ -103,7 +103,11 @@ class ClaimFile(pytest.File):
         from harness.loading import load_claims
 
         try:
-            (claim,) = load_claims([self.path], profile(self.config))
+            (claim,) = load_claims(
+                [self.path],
+                profile(self.config),
+                regime=self.config.getoption("--iclcheck-regime"),
+            )
         except ClaimError as exc:
             raise self.CollectError(str(exc)) from None
         yield ClaimItem.from_parent(self, name=claim.id, claim=claim)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from harness.claims.claim import FORMS, SECTION_FIELDS, axis_parts
-from harness.claims.errors import check_type, fail, suggest
+from harness.claims.errors import check_table, check_type, fail, suggest
 from harness.claims.kinds import KINDS
 from harness.claims.metrics import METRICS
 from harness.claims.verdict import VERDICTS
@@ -139,13 +139,19 @@ def check_prediction(
         fail(path, problem[0], problem[1])
 
 
+def _kind_metric_keys(kind: str) -> dict[str, type]:
+    """The [metric] keys only `kind` reads, required or optional."""
+    k = KINDS.get(kind)
+    return {**k.metric_fields, **k.metric_optional}
+
+
 def check_metric_fields(path: Path | str, kind: str, metric: dict[str, Any]) -> None:
     """No [metric] key that only other kinds read (x for rate/trend, a and b for comparison)."""
-    own = KINDS.get(kind).metric_fields
+    own = _kind_metric_keys(kind)
     for other in KINDS:
-        for k in KINDS.get(other).metric_fields:
+        for k in _kind_metric_keys(other):
             if k in metric and k not in own:
-                readers = [n for n in KINDS if k in KINDS.get(n).metric_fields]
+                readers = [n for n in KINDS if k in _kind_metric_keys(n)]
                 fail(
                     path,
                     f"metric.{k}",
@@ -159,7 +165,7 @@ def where_it_belongs(kind: str, key: str, table: str) -> str:
     k = KINDS.get(kind)
     homes = [
         name
-        for name, keys in (("metric", k.metric_fields), ("prediction", k.prediction_fields))
+        for name, keys in (("metric", _kind_metric_keys(kind)), ("prediction", k.prediction_fields))
         if key in keys and name != table
     ]
     if not homes:
@@ -177,7 +183,7 @@ def metric_types(base: dict[str, type]) -> dict[str, type]:
     registered metrics."""
     out = dict(base)
     for n in KINDS:
-        out.update(KINDS.get(n).metric_fields)
+        out.update(_kind_metric_keys(n))
     for n in METRICS:
         out.update(METRICS.get(n).reads)
     return out
@@ -203,10 +209,7 @@ def check_selection(path: Path | str, key: str, sel: dict[str, Any], grid: dict[
 
 def check_expectation(path: Path | str, e: dict[str, Any], keys: dict[str, type]) -> None:
     """A claim file's [expectation]: keys, a verdict with its reason, known profiles."""
-    for k, v in e.items():
-        if k not in keys:
-            fail(path, f"expectation.{k}", "unknown key" + suggest(k, keys))
-        check_type(path, f"expectation.{k}", v, keys[k])
+    check_table(path, "expectation", e, keys)
     for k in ("verdict", "reason"):
         if k not in e:
             fail(

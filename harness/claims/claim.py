@@ -85,6 +85,8 @@ class Claim:
     readings: dict[str, str] = field(default_factory=dict)
     # the claim file's [control] table; empty: the default of its kind (harness.claims.control)
     control: dict[str, Any] = field(default_factory=dict)
+    # the named regime the setting is under (harness.claims.regime; "default": the files' own)
+    regime: str = "default"
 
     @property
     def axis_names(self) -> list[str]:

@@ -60,3 +60,15 @@ def check_type(path: Path | str, key: str, value: Any, t: type) -> None:
         fail(path, key, f"must be {type_name(t)}, got {type(value).__name__} {value!r}")
     if t is float and not math.isfinite(value):
         fail(path, key, f"must be a finite number, got {value!r}")
+
+
+def check_table(
+    path: Path | str, prefix: str, table: dict[str, Any], keys: dict[str, type]
+) -> None:
+    """Every key of `table` is one of `keys` (else 'unknown key', with a suggestion) and of its
+    type; `prefix` is the dotted key of the table ('' for the top level)."""
+    for k, v in table.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if k not in keys:
+            fail(path, key, "unknown key" + suggest(k, keys))
+        check_type(path, key, v, keys[k])

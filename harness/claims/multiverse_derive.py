@@ -108,7 +108,7 @@ def _apply(c: Claim, alt: Alternative) -> tuple[Claim | None, str]:
     return dataclasses.replace(c, base_run=base, grid=grid, metric=metric), ""
 
 
-def _invalid(d: Claim) -> str:
+def invalid_reason(d: Claim) -> str:
     """Why a derived claim is not valid ('' when it is): a grid point's run configuration, the
     metric, the kind."""
     try:
@@ -133,7 +133,7 @@ def derive(c: Claim, alt: Alternative, narrowing: dict[str, str] | None = None) 
     d, why = _apply(c, alt)
     if d is None:
         return Variant(alt, None, why)
-    bad = _invalid(d)
+    bad = invalid_reason(d)
     return Variant(alt, None, bad) if bad else Variant(alt, d)
 
 
@@ -174,6 +174,7 @@ def robustness(main: str, alternatives: list[tuple[str, str]]) -> Label:
 __all__ = [
     "Variant",
     "derive",
+    "invalid_reason",
     "derive_all",
     "claim_tags",
     "robustness",

@@ -125,6 +125,8 @@ class Verdict:
     vacuous: bool = False
     # the smallest effect the design could show (the interval's half-width, in metric units)
     detectable: float = math.nan
+    # the named regime the claim ran under (harness.claims.regime)
+    regime: str = "default"
 
     @property
     def matches_expectation(self) -> bool:

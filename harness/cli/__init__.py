@@ -29,7 +29,18 @@ from harness.session.errors import (
     write_error_log,
 )
 
-COMMANDS = ("list", "validate", "run", "nightly", "report", "compare", "history", "ledger", "fuzz")
+COMMANDS = (
+    "list",
+    "validate",
+    "run",
+    "nightly",
+    "report",
+    "compare",
+    "history",
+    "ledger",
+    "fuzz",
+    "calibrate",
+)
 DESCRIPTION = """\
 Train, measure and judge the claims of Li et al. (ICML 2024), "How Do Nonlinear
 Transformers Learn and Generalize in In-Context Learning?", against their predictions."""

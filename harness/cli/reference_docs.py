@@ -136,6 +136,9 @@ def claim_files_markdown() -> str:
         if k.metric_fields:
             parts += ["", "`[metric]` keys this kind also reads (each required):", ""]
             parts += _keys_table(k.metric_fields, tuple(k.metric_fields))
+        if k.metric_optional:
+            parts += ["", "`[metric]` keys this kind also reads (optional):", ""]
+            parts += _keys_table(k.metric_optional, ())
         parts.append("")
     parts += ["## Metrics (`[metric] name = ...`)", ""]
     parts += ["| metric | what it measures | also reads | needs eps |", "|---|---|---|---|"]

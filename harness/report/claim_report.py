@@ -19,7 +19,10 @@ from tabulate import tabulate
 from harness.claims.record import Record
 from harness.claims.verdicts import Verdict
 from harness.core.jsonio import atomic_write_text
-from harness.report import ledger_section
+from harness.report import (
+    figure_reproduction,  # noqa: F401  (registers the figure kind's drawer)
+    ledger_section,
+)
 from harness.report.control_section import control_items
 from harness.report.figures import draw, table
 from harness.report.html import counts_of, write_html

@@ -96,7 +96,13 @@ def short_prediction(predicted: dict[str, Any]) -> str:
         value = next((p[k] for k in ("threshold", "margin") if k in p), "")
         return f"{rel} {value:g}" if isinstance(value, (int, float)) else str(rel)
     parts = [
-        f"{v}" if k == "direction" else f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+        f"{v}"
+        if k == "direction"
+        else f"{k} {v:g}"
+        if isinstance(v, float)
+        else f"{len(v)} {k}"
+        if isinstance(v, list)
+        else f"{k} {v}"
         for k, v in p.items()
     ]
     return ", ".join(parts)

@@ -79,6 +79,13 @@ RUN_OPTIONS: tuple[Option, ...] = (
         choices=PROFILES,
         default="quick",
     ),
+    _opt(
+        "regime",
+        "the setting every claim runs under: default (the claim files' own) or a regime of "
+        "claims/_regimes.toml, e.g. paper (calibrated on the paper's figures)",
+        default="default",
+        metavar="NAME",
+    ),
     _opt("device", "cpu, cuda or cuda:N", default="cpu", metavar="NAME"),
     _opt(
         "executor",
@@ -163,6 +170,7 @@ class RunOptions:
 
     paths: tuple[str, ...] = ()
     profile: str = "quick"
+    regime: str = "default"
     device: str = "cpu"
     executor: str = "local"
     jobs: int = 1

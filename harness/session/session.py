@@ -99,7 +99,7 @@ class RunSession:
         from harness.run.paths import claims_dir
 
         o = self.options
-        claims = load_claims(list(o.paths) or [claims_dir()], o.profile, o.k)
+        claims = load_claims(list(o.paths) or [claims_dir()], o.profile, o.k, regime=o.regime)
         if not claims:
             raise UsageError("no claim matches")
         return claims

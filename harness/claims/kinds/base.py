@@ -44,6 +44,8 @@ class ClaimKind:
     judge: Callable[[Claim, list[Row]], Verdict]
     # [metric] keys only this kind reads (each then required)
     metric_fields: dict[str, type] = field(default_factory=dict)
+    # [metric] keys only this kind reads that a claim file may leave out
+    metric_optional: dict[str, type] = field(default_factory=dict)
     # ranges of the prediction values
     check: Callable[[dict[str, Any], dict[str, Any]], Problem] = _no_check
     # the claim against its own grid (a comparison's a and b name grid axes)
@@ -93,6 +95,7 @@ def make_verdict(
         estimate=estimate,
         predicted=dict(claim.prediction),
         metric=str(claim.metric.get("name", "")),
+        regime=claim.regime,
         **kw,
     )
 
