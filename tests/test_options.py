@@ -97,3 +97,13 @@ def test_the_reference_pages_are_generated_from_the_code(page):
     assert committed == PAGES[page](), (
         f"docs/{page} is stale: run `python -m harness.cli.reference_docs`"
     )
+
+
+def test_the_readme_table_of_verdicts_is_generated_from_the_references():
+    from harness.report.results_page import readme_with_table
+
+    root = Path(__file__).resolve().parent.parent
+    committed = (root / "README.md").read_text()
+    assert committed == readme_with_table(committed, root), (
+        "README.md's verdict table is stale: run `python -m harness.cli.reference_docs`"
+    )
