@@ -1,11 +1,11 @@
-"""The paper's reported values (as SPEC.md gives them), by claim id, drawn into that claim's figures
-as "paper".
+"""The paper's reported values (as docs/paper.md gives them), by claim id, drawn into that claim's
+figures as "paper".
 
-SPEC gives few numbers: same-pattern attention ~0.4 -> ~1.0 (one layer) and ~0.8-0.9 per layer (deep
-model), error flat up to ~15% small-magnitude pruning, in-domain and OOD (S1 >= 1) error near 0, OOD
-plateaus growing as S1 falls below 1 (0.9, 0.7, 0.5), and Theorem 3.3's B >= max(eps^-2, M1) with M1
-= 6. Claims the paper gives no number for have no entry; a rate claim's exponent is drawn from its
-prediction."""
+docs/paper.md gives few numbers: same-pattern attention ~0.4 -> ~1.0 (one layer) and ~0.8-0.9 per
+layer (deep model), error flat up to ~15% small-magnitude pruning, in-domain and OOD (S1 >= 1) error
+near 0, OOD plateaus growing as S1 falls below 1 (0.9, 0.7, 0.5), and Theorem 3.3's B >= max(eps^-2,
+M1) with M1 = 6. Claims the paper gives no number for have no entry; a rate claim's exponent is
+drawn from its prediction."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ PAPER: dict[str, tuple[PaperValue, ...]] = {
 
 
 def paper_values(claim_id: str) -> tuple[PaperValue, ...]:
-    """The paper's values for a claim (empty when SPEC gives none)."""
+    """The paper's values for a claim (empty when docs/paper.md gives none)."""
     return PAPER.get(claim_id, ())
 
 
