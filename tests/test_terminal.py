@@ -171,3 +171,34 @@ def test_the_summary_lines_after_the_table_fit_100_columns():
     )
     lines = fit([t.line(), long, "", "x" * 30], 100)
     assert len(lines) >= 5 and max(map(len, lines)) <= 100 and "" in lines
+
+
+def _subparsers():
+    from harness.cli import build_parser
+
+    parser = build_parser()
+    return parser, parser._subparsers._group_actions[0].choices
+
+
+def test_every_help_has_an_example_and_fits_100_columns(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "100")
+    parser, commands = _subparsers()
+    for name in [None, *commands]:
+        with pytest.raises(SystemExit):
+            parser.parse_args([*([name] if name else []), "--help"])
+        out = capsys.readouterr().out
+        assert "example" in out, name
+        assert max(map(len, out.splitlines())) <= 100, name
+
+
+def test_every_option_has_a_description_and_examples_name_existing_folders():
+    from pathlib import Path
+
+    _, commands = _subparsers()
+    root = Path(__file__).resolve().parent.parent
+    for name, sub in commands.items():
+        assert [a.dest for a in sub._actions if not a.help] == [], name
+        for line in sub.epilog.splitlines() if sub.epilog else []:
+            for word in line.split():
+                if word.startswith("results/reference/"):
+                    assert (root / word).exists(), (name, word)

@@ -103,7 +103,7 @@ COMMAND = Command(
     add_arguments=add_arguments,
     run=run,
     examples=(
-        "iclcheck compare results/reference/quick-cpu results/runs/<run>",
+        "iclcheck compare results/reference/nightly-cpu results/runs/<run>",
         "iclcheck compare A B --fail-on any-change --json compare.json",
     ),
     exit_codes=EXIT_CODES,
