@@ -1,4 +1,5 @@
-"""Benchmark fixtures: the three sizes of issue 6 and a collector that prints one table at the end.
+"""Benchmark fixtures: three problem sizes (docs/speed.md) and a collector that prints one table at
+the end.
 
 The table goes to results/benchmarks/latest.json (untracked). The committed
 results/benchmarks/reference.json changes only on purpose: with

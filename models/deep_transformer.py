@@ -1,6 +1,6 @@
 """A multi-layer, multi-head GPT-2-style Transformer on the paper's prompts, as an ensemble.
 
-The paper (SPEC 1.7) re-runs its experiments on a 3-layer, 2-head GPT-2-style
+The paper (docs/paper.md §1.7) re-runs its experiments on a 3-layer, 2-head GPT-2-style
 model; this is that model, sized by parameters, with every weight carrying a
 leading ensemble dimension E (members never interact: batched matmuls / einsum
 over E, so member e trained in an ensemble equals member e trained alone).
@@ -14,7 +14,7 @@ Prompt format: P (E, n, l + 1, d), d = dX + dY, the last column is the query
         h = h + W_fc2 GELU(W_fc LN_2(h) + b_fc) + b_fc2       MLP of mlp_width neurons
     F = w_out . LN_f(h_query) + b_out
 
-Choices (documented defaults, [choose] in the SPEC's sense):
+Choices (documented defaults, [choose] in docs/paper.md's sense):
 - No positional embedding: a prompt is an unordered set of context examples
   plus the query; a learned vector `e_query` marks the query column (its label
   slot being 0 marks it too). So the model accepts any context length l, and

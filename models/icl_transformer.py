@@ -54,7 +54,7 @@ class EnsembleICLTransformer(nn.Module):
         g: torch.Generator,
         dtype: torch.dtype = torch.float32,
     ) -> dict[str, torch.Tensor]:
-        """One member's initial weights (SPEC 1.5): delta * I for W_Q, W_K, W_V
+        """One member's initial weights (docs/paper.md §1.5): delta * I for W_Q, W_K, W_V
         (rectangular identity when ma, mb != d), W_O ~ N(0, wo_std^2 / ma),
         a_i = +a_scale for the first m/2 neurons and -a_scale for the rest
         (a_scale = 1/sqrt(m) when 0)."""

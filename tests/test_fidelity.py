@@ -1,4 +1,4 @@
-"""Fidelity to the paper (issue 14): hinge loss, at-least test sampling, OOD readings, claim
+"""Fidelity to the paper (docs/paper.md): hinge loss, at-least test sampling, OOD readings, claim
 form."""
 
 from __future__ import annotations

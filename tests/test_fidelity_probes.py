@@ -1,5 +1,5 @@
-"""Fidelity to the paper (issue 14): the qk projection probe, |T_tr| rules, one-label-side coverage,
-pruning on OOD with the hinge loss, the combinatorial floor of the baselines."""
+"""Fidelity to the paper (docs/paper.md): the qk projection probe, |T_tr| rules, one-label-side
+coverage, pruning on OOD with the hinge loss, the combinatorial floor of the baselines."""
 
 from __future__ import annotations
 

@@ -12,7 +12,13 @@ import pytest
 from conftest import TINY_SETTING, write_claim
 
 import harness.cli as cli
-from harness.report.compare import RunMismatchError, compare, history, unexpected_flip
+from harness.report.compare import (
+    RunMismatchError,
+    compare,
+    history,
+    terminal_rows,
+    unexpected_flip,
+)
 from harness.report.run_folders import RunFolderError, latest_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +141,7 @@ def test_drift_is_a_z_score_for_every_kind(tmp_path, kind):
     )
 
 
-def test_flips_added_removed_and_no_standard_error(tmp_path):
+def test_flips_added_not_run_and_no_standard_error(tmp_path):
     base = write_run(
         tmp_path / "a",
         [
@@ -159,7 +165,7 @@ def test_flips_added_removed_and_no_standard_error(tmp_path):
     cmp = compare(base, new)
     assert [c.claim_id for c in cmp.flips] == ["down", "recorded", "up"]
     assert [c.claim_id for c in cmp.unexpected_flips] == ["down"]
-    assert cmp.added == ["new"] and cmp.removed == ["gone"]
+    assert cmp.added == ["new"] and cmp.not_run == ["gone"]
     no_se = next(c for c in cmp.claims if c.claim_id == "no-se")
     assert no_se.z is None and not no_se.drift and "no standard error" in no_se.note
     assert cmp.failed("flip") and not cmp.failed("never")
@@ -377,3 +383,29 @@ def test_equal_estimates_are_equal_not_missing_a_standard_error(tmp_path):
     b = write_run(tmp_path / "b", [verdict("zero", value=0.0, se=0.0)])
     (c,) = compare(a, b).claims
     assert c.z == 0.0 and not c.drift and c.note == "equal"
+
+
+def test_a_subset_run_reports_the_claims_it_did_not_run_in_one_line(tmp_path, capsys):
+    ids = [f"claim-{i}" for i in range(6)]
+    a = write_run(tmp_path / "a", [verdict(c) for c in ids])
+    b = write_run(tmp_path / "b", [verdict(ids[0]), verdict(ids[1])])
+    cmp = compare(a, b)
+    assert cmp.not_run == ids[2:] and not cmp.failed("any-change")
+    assert [row[0] for row in terminal_rows(cmp)] == ids[:2]
+    assert cmp.counts()["claims"] == 2 and cmp.counts()["not_run"] == 4
+    assert cli.main(["compare", str(a), str(b), "--fail-on", "any-change"]) == 0
+    out = capsys.readouterr().out
+    assert "4 claims of the baseline not run: claim-2, claim-3, claim-4, claim-5" in out
+    assert "removed" not in out and "not run" not in "".join(r[2] for r in terminal_rows(cmp))
+    assert "- 4 claims of the baseline not run" in cmp.to_markdown()
+    many = write_run(tmp_path / "m", [verdict(f"a-long-claim-identifier-{i}") for i in range(9)])
+    line = compare(many, write_run(tmp_path / "one", [verdict("a-long-claim-identifier-0")]))
+    assert line.not_run_line(100) == "8 claims of the baseline not run (compare.json lists them)"
+
+
+def test_equal_estimates_print_equal(tmp_path, capsys):
+    a = write_run(tmp_path / "a", [verdict("zero", value=0.0, se=0.0)])
+    b = write_run(tmp_path / "b", [verdict("zero", value=0.0, se=0.0)])
+    assert cli.main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "equal" in out and "no standard error" not in out

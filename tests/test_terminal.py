@@ -102,3 +102,103 @@ def test_the_claims_suite_summary_fits_100_columns(tmp_path):
     ), r.stdout
     wide = [ln for ln in checked if len(ln) > 100]
     assert not wide, wide
+
+
+def _refuted(cid: str = "deep-attn-concentration-long", p: float = 6.3e-11):
+    from harness.claims.verdict import Estimate, Verdict
+
+    return Verdict(
+        cid,
+        "s",
+        "st",
+        "threshold",
+        "nightly",
+        "REFUTED",
+        "mean attn_mass_layer >= 0.8",
+        "mean 0.3383",
+        "o",
+        1,
+        8,
+        p_refute=p,
+        expected=("REFUTED", "known"),
+        estimate=Estimate("mean", 0.3383, 0.3231, 0.3535, 0.95, 0.01, 8),
+        predicted={"relation": ">=", "threshold": 0.8},
+        plan_changes=[{"old_verdict": "REFUTED", "commit": "f141762abc", "what": "w", "why": "y"}],
+    )
+
+
+@pytest.mark.parametrize("robust", [False, True])
+def test_a_replanned_refuted_claim_keeps_prediction_and_p_value_at_100_columns(robust):
+    from harness.report.terminal import REPLANNED_LEGEND, verdict_table
+
+    v = _refuted()
+    labels = {v.claim_id: "CONTINGENT"} if robust else None
+    lines = verdict_table([v], 100, robustness=labels).splitlines()
+    row = next(ln for ln in lines if ln.startswith(v.claim_id))
+    assert max(map(len, lines)) <= 100
+    assert ">= 0.8" in row and "p=6.3e-11" in row and row.count("*") == 1
+    assert lines[-1] == REPLANNED_LEGEND and "re-planned" not in row
+
+
+def test_p_value_is_read_from_the_verdict_field_only_when_refuted():
+    from harness.report.claim_report import summary_table
+    from harness.report.terminal import p_sentence, p_text
+
+    v = _refuted(p=0.0031)
+    assert p_text(v) == "p=0.0031" and p_sentence(v) == "0.0031"
+    assert "p=0.0031" in summary_table([v])
+    other = dataclasses.replace(v, verdict="INCONCLUSIVE")
+    assert p_text(other) == p_sentence(other) == "" and "p=" not in summary_table([other])
+
+
+def test_the_prediction_is_short_for_rates():
+    from harness.report.terminal import short_prediction
+
+    assert short_prediction({"exponent": -2.0, "margin": 0.4}) == "b -2 ± 0.4"
+    assert short_prediction({"limit": "lower", "exponent": -0.6667, "margin": 0.2}) == "b >= -0.867"
+    assert (
+        short_prediction({"exponent": -1.0, "margin": 0.2, "offset": True}) == "b -1 ± 0.2, offset"
+    )
+
+
+def test_the_summary_lines_after_the_table_fit_100_columns():
+    from harness.session.multiverse import MultiverseTotals
+    from harness.session.summary import fit
+
+    t = MultiverseTotals(12345, 678, 104000, 110600, 73600.0, {"FRAGILE": 30, "CONTINGENT": 120})
+    long = "  a-claim flipped by: " + ", ".join(
+        f"alternative-{i} -> INCONCLUSIVE" for i in range(9)
+    )
+    lines = fit([t.line(), long, "", "x" * 30], 100)
+    assert len(lines) >= 5 and max(map(len, lines)) <= 100 and "" in lines
+
+
+def _subparsers():
+    from harness.cli import build_parser
+
+    parser = build_parser()
+    return parser, parser._subparsers._group_actions[0].choices
+
+
+def test_every_help_has_an_example_and_fits_100_columns(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "100")
+    parser, commands = _subparsers()
+    for name in [None, *commands]:
+        with pytest.raises(SystemExit):
+            parser.parse_args([*([name] if name else []), "--help"])
+        out = capsys.readouterr().out
+        assert "example" in out, name
+        assert max(map(len, out.splitlines())) <= 100, name
+
+
+def test_every_option_has_a_description_and_examples_name_existing_folders():
+    from pathlib import Path
+
+    _, commands = _subparsers()
+    root = Path(__file__).resolve().parent.parent
+    for name, sub in commands.items():
+        assert [a.dest for a in sub._actions if not a.help] == [], name
+        for line in sub.epilog.splitlines() if sub.epilog else []:
+            for word in line.split():
+                if word.startswith("results/reference/"):
+                    assert (root / word).exists(), (name, word)

@@ -25,7 +25,7 @@ SECTION_FIELDS = {
 # data keys that only change what a trained model is tested on (harness.world.test_fields)
 EVAL_DATA_KEYS = set(TEST_DATA_FIELDS)
 PRUNE_KEYS = {"mode", "fraction"}
-# a claim's form (SPEC 2): the theorem states the order, or what is enough
+# a claim's form (docs/paper.md §2): the theorem states the order, or what is enough
 FORMS = ("tight", "sufficient")
 # eval axis "baseline.method": the Transformer or a classical baseline on the same prompts
 BASELINE_KEYS = {"method"}
@@ -80,7 +80,8 @@ class Claim:
     # the analysis plan of this profile (harness.claims.analysis_plan)
     plan: dict[str, Any] = field(default_factory=dict)
     changes: list[dict[str, str]] = field(default_factory=list)  # the file's [[changes]] log
-    form: str = "tight"  # "tight" (both directions testable) or "sufficient" (one-sided; SPEC 2)
+    # "tight" (both directions testable) or "sufficient" (one-sided; docs/paper.md §2)
+    form: str = "tight"
     # unrecovered detail -> the reading this claim uses
     readings: dict[str, str] = field(default_factory=dict)
     # the claim file's [control] table; empty: the default of its kind (harness.claims.control)

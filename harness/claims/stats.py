@@ -1,4 +1,4 @@
-"""Statistics behind verdicts (SPEC section 3), on SciPy.
+"""Statistics behind verdicts (docs/verdicts.md), on SciPy.
 
 - power-law fits on grid-point means of log y, t intervals with K - 2 dof;
 - local slopes between neighbouring grid points (curvature diagnostic);
@@ -231,9 +231,9 @@ def bound_decision(
     confidence: float = CONFIDENCE,
     alpha: float = SIGNIFICANCE,
 ) -> BoundDecision:
-    """SPEC bound rule on (errors, n) per point: CONFIRMED if every one-sided CP upper bound is <=
-    eps; REFUTED if some lower bound is > eps and the exact binomial test (Bonferroni over the
-    points) rejects rate <= eps at `alpha`; INCONCLUSIVE otherwise."""
+    """The bound rule (docs/verdicts.md) on (errors, n) per point: CONFIRMED if every one-sided CP
+    upper bound is <= eps; REFUTED if some lower bound is > eps and the exact binomial test
+    (Bonferroni over the points) rejects rate <= eps at `alpha`; INCONCLUSIVE otherwise."""
     if not counts:
         raise ValueError("bound_decision needs at least one (errors, n) count")
     points = tuple(

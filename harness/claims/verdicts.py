@@ -1,6 +1,6 @@
 """From stored records to one verdict per claim: CONFIRMED, REFUTED, INCONCLUSIVE or ERROR.
 
-The rules are SPEC section 3. ERROR (crashed or diverged runs, the cap hit too
+The rules are docs/verdicts.md. ERROR (crashed or diverged runs, the cap hit too
 often, too few valid grid points) is never reported as REFUTED or CONFIRMED.
 A REFUTED verdict carries a p-value; across a run, `family_control` adjusts
 those (Holm by default) and a refutation that does not survive turns

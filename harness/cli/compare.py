@@ -23,7 +23,7 @@ EXIT_CODES = f"""exit codes:
   {EXIT_OK}  no failure by --fail-on (default: no unexpected flip)
   {EXIT_FAILED}  an unexpected flip: the new verdict is REFUTED or ERROR, or the baseline was
      CONFIRMED, and the claim's recorded expectation does not name the new verdict
-     (--fail-on any-change: any flip, drift, added or removed claim)
+     (--fail-on any-change: any flip, drift or added claim; claims not run are none)
   {EXIT_BAD_INPUT}  bad input: an unreadable run folder, runs of different profiles
      (without --allow-mismatch), an option
   {EXIT_INTERNAL}  internal error: one line names the log file holding the traceback
@@ -45,8 +45,8 @@ def add_compare_options(s: argparse.ArgumentParser, fail_on: bool = True) -> Non
         "--fail-on",
         choices=FAIL_ON,
         default="flip",
-        help="exit 1 on: an unexpected flip (default), any flip, drift, added or removed "
-        "claim, or never",
+        help="exit 1 on: an unexpected flip (default), any flip, drift or added claim (a "
+        "claim of the baseline not run is no change), or never",
     )
     s.add_argument(
         "--allow-mismatch",
@@ -72,9 +72,10 @@ def show(cmp: Comparison) -> None:
     k = cmp.counts()
     print(
         f"\n{k['claims']} claims: {k['flips']} flips ({k['unexpected_flips']} unexpected), "
-        f"{k['drifts']} drifts (|z| > {cmp.threshold:g}), {k['added']} added, "
-        f"{k['removed']} removed"
+        f"{k['drifts']} drifts (|z| > {cmp.threshold:g}), {k['added']} added"
     )
+    if cmp.not_run:
+        print(cmp.not_run_line(terminal.width()))
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
@@ -102,7 +103,7 @@ COMMAND = Command(
     add_arguments=add_arguments,
     run=run,
     examples=(
-        "iclcheck compare results/reference/quick-cpu results/runs/<run>",
+        "iclcheck compare results/reference/nightly-cpu results/runs/<run>",
         "iclcheck compare A B --fail-on any-change --json compare.json",
     ),
     exit_codes=EXIT_CODES,

@@ -32,5 +32,5 @@ COMMAND = Command(
     help="print a run's verdict table",
     add_arguments=add_arguments,
     run=run,
-    examples=("iclcheck report results/reference/quick-cpu",),
+    examples=("iclcheck report results/reference/nightly-cpu",),
 )

@@ -1,7 +1,7 @@
 """Which of the theory's assumptions a configuration violates, and by how much.
 
 `check_assumptions(cfg)` builds (or takes) the run's world and measures every
-assumption of the paper (SPEC section 1) on the actual patterns, not only on the
+assumption of the paper (docs/paper.md §1) on the actual patterns, not only on the
 knobs that were set: pairwise cosines, norms, coefficient sums, the part of the
 ODI patterns outside span(IDI), the coverage counts of T_tr.
 
@@ -109,7 +109,7 @@ def check_assumptions(
             )
         )
 
-    # --- orthogonality (SPEC 1.1)
+    # --- orthogonality (docs/paper.md §1.1)
     # -------------------------------------------------------------------------
     c_rel, c_irr, c_cross = _max_abs_cos(mu), _max_abs_cos(nu), _max_abs_cos(mu, nu)
     add(

@@ -2,7 +2,7 @@
 pooled counts.
 
 The crossing is found per replicate by linear interpolation between neighbouring grid points; its
-interval is a t interval over replicates (the replicate is the unit, as in SPEC section 3; no
+interval is a t interval over replicates (the replicate is the unit, as in docs/verdicts.md; no
 bootstrap). Pooled counts are judged by the claims engine's bound rule
 (harness.claims.stats.bound_decision, via DomainResult)."""
 

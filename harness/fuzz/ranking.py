@@ -1,5 +1,5 @@
-"""Which assumption matters first: the axes of one claim ordered by the SPEC's bound verdicts pooled
-over replicates."""
+"""Which assumption matters first: the axes of one claim ordered by the bound verdicts of
+docs/verdicts.md pooled over replicates."""
 
 from __future__ import annotations
 
@@ -29,10 +29,10 @@ class Ranked:
 def rank_axes(summaries: list[AxisSummary], dom: str, role: str = "assumption") -> list[Ranked]:
     """Axes of one claim, in the order their assumptions matter.
 
-    The status rests on the SPEC's bound verdicts (pooled over replicates): an axis *breaks* the
-    claim where a grid point is REFUTED. It breaks "while the assumption still holds" when that
-    point's margin is <= 0 (the assumption is not sufficient), else "once violated"; those are
-    ordered by the severity at the crossing (mean over replicates) or, if some replicates never
+    The status rests on the bound verdicts of docs/verdicts.md (pooled over replicates): an axis
+    *breaks* the claim where a grid point is REFUTED. It breaks "while the assumption still holds"
+    when that point's margin is <= 0 (the assumption is not sufficient), else "once violated"; those
+    are ordered by the severity at the crossing (mean over replicates) or, if some replicates never
     cross, at the first REFUTED point. Without a REFUTED point: "no clear break" (some replicates
     may still cross eps) or "no break on the grid"."""
     out = []

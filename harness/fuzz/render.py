@@ -179,7 +179,8 @@ def _intro(s: RobustnessSummary) -> list[str]:
         "neighbouring grid points; "
         f"interval = two-sided {CONFIDENCE:.0%} t interval over the {R} replicates (none when a "
         "replicate is censored). "
-        "Holds up to / breaks from = the SPEC's bound rule on the counts pooled over replicates "
+        "Holds up to / breaks from = the bound rule of docs/verdicts.md on the counts pooled over "
+        "replicates "
         "(one-sided 95% Clopper-Pearson: "
         "CONFIRMED if the upper bound <= eps, REFUTED if the lower bound > eps and the exact "
         "binomial test rejects error <= eps at 5%: "
@@ -214,7 +215,8 @@ def _ranking(s: RobustnessSummary) -> list[str]:
     L = [
         "### Which assumption matters first",
         "",
-        "Ordered by the SPEC's bound verdicts pooled over replicates (see `rank_axes`): first the "
+        "Ordered by the bound verdicts of docs/verdicts.md pooled over replicates (see "
+        "`rank_axes`): first the "
         "assumptions whose claim is "
         "REFUTED while they still hold, then those that break once violated, by severity at the "
         "crossing "

@@ -64,7 +64,7 @@ def _init_deep(runs, gens, dtype):
 ARCHITECTURES.add(
     Architecture(
         "paper",
-        "the paper's one-layer, one-head Transformer with a ReLU MLP (SPEC 1.5)",
+        "the paper's one-layer, one-head Transformer with a ReLU MLP (docs/paper.md §1.5)",
         EnsembleICLTransformer,
         _init_paper,
         neuron_rows=lambda model: model.W_O,
@@ -76,7 +76,8 @@ ARCHITECTURES.add(
 ARCHITECTURES.add(
     Architecture(
         "deep",
-        "a multi-layer, multi-head GPT-2-style Transformer on the same prompts (SPEC 1.7)",
+        "a multi-layer, multi-head GPT-2-style Transformer on the same prompts "
+        "(docs/paper.md §1.7)",
         EnsembleDeepTransformer,
         _init_deep,
         neuron_rows=lambda model: model.prune_weights,

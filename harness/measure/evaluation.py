@@ -1,9 +1,10 @@
 """Evaluation: error counts (not only rates), hinge loss and attention mass, per ensemble member.
 
-The theorems bound the expected hinge loss E[max(0, 1 - z F(P))] (SPEC 1.5); the figures plot the
-0-1 error. Both are measured on the same prompts: `hinge_loss` is the mean over the n prompts,
-`hinge_sd` its standard deviation over prompts (ddof = 1), so a bound on the mean can be judged from
-the stored numbers. A non-finite output gives a NaN hinge loss (and counts as an error)."""
+The theorems bound the expected hinge loss E[max(0, 1 - z F(P))] (docs/paper.md §1.5); the figures
+plot the 0-1 error. Both are measured on the same prompts: `hinge_loss` is the mean over the n
+prompts, `hinge_sd` its standard deviation over prompts (ddof = 1), so a bound on the mean can be
+judged from the stored numbers. A non-finite output gives a NaN hinge loss (and counts as an
+error)."""
 
 from __future__ import annotations
 

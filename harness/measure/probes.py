@@ -1,4 +1,4 @@
-"""Probes of the trained model's mechanism (SPEC 2: attention, MLP).
+"""Probes of the trained model's mechanism (docs/paper.md §2: attention, MLP).
 
 - attention mass on same-pattern contexts: see `evaluation.evaluate`;
 - rows of W_O W_V split into a feature part (first dX columns) and a label part

@@ -29,7 +29,7 @@ from harness.report.html import counts_of, write_html
 from harness.report.kind_figures import draw_kind_figure
 from harness.report.multiverse_section import draw_all as draw_multiverse
 from harness.report.multiverse_section import label_of, section_lines
-from harness.report.terminal import control_text, outcome_name
+from harness.report.terminal import control_text, outcome_name, p_sentence, p_text
 from harness.run.provenance import provenance
 
 VERDICTS_SCHEMA = 2  # verdicts.json layout: 2 adds schema_version, counts and each claim's figures
@@ -138,7 +138,7 @@ def summary_table(
             v.measurement,
             v.over,
             f"{v.n_points} x {v.n_replicates}",
-            "; ".join(filter(None, (_outcome(v), ledger_section.marker(v)))),
+            "; ".join(filter(None, (_outcome(v), p_text(v), ledger_section.marker(v)))),
             control_text(v),
             label_of(mv.get(v.claim_id)),
         ]
@@ -325,6 +325,7 @@ def write_report(
             f"- prediction: {v.prediction}",
             f"- measurement: {v.measurement}",
             f"- interval over: {v.over}",
+            *([f"- refutation p-value: {p_sentence(v)}"] if p_sentence(v) else []),
             *(f"- {k}: {text}" for k, text in control_items(v)),
         ]
         if v.paper_trend:

@@ -35,7 +35,7 @@ from harness.report.run_folders import StoredRun, StoredVerdict, load_run, load_
 
 DRIFT_Z = 3.0  # |z| above this flags a drift
 FAIL_ON = ("flip", "any-change", "never")
-COMPARE_SCHEMA = 1
+COMPARE_SCHEMA = 2  # 2: `not_run` (the baseline's claims not run) for `removed`
 
 
 class RunMismatchError(ValueError):
@@ -52,8 +52,8 @@ def unexpected_flip(old: str, new: str, expected: Any = None) -> bool:
 
 @dataclass
 class ClaimChange:
-    """One claim in both runs (or in one: `baseline` or `new` is None for a removed or added
-    claim)."""
+    """One claim in both runs (or in one: `baseline` is None for an added claim, `new` None for one
+    the new run did not run: a run of a subset, or a claim since removed)."""
 
     claim_id: str
     baseline: str | None
@@ -70,12 +70,11 @@ class ClaimChange:
     note: str = ""
 
     def change(self) -> str:
-        """The change in a few words ('' when none)."""
+        """The change in a few words ('' when none; a claim not run is no change: the run did not
+        judge it, see Comparison.not_run)."""
         parts = []
         if self.baseline is None:
             parts.append("added")
-        elif self.new is None:
-            parts.append("removed")
         elif self.flip:
             parts.append(
                 ("UNEXPECTED flip " if self.unexpected else "flip ")
@@ -117,22 +116,32 @@ class Comparison:
         return [c.claim_id for c in self.claims if c.baseline is None]
 
     @property
-    def removed(self) -> list[str]:
+    def not_run(self) -> list[str]:
+        """The baseline's claims the new run did not judge (it ran a subset, or they are gone)."""
         return [c.claim_id for c in self.claims if c.new is None]
+
+    def not_run_line(self, cols: int = 100) -> str:
+        """'N claims not run: a, b, ...' within `cols` characters ('' when every claim ran)."""
+        ids = self.not_run
+        if not ids:
+            return ""
+        head = f"{len(ids)} claim{'s' if len(ids) != 1 else ''} of the baseline not run"
+        listed = f"{head}: {', '.join(ids)}"
+        return listed if len(listed) <= cols else head + " (compare.json lists them)"
 
     def counts(self) -> dict[str, int]:
         return {
-            "claims": len(self.claims),
+            "claims": sum(c.new is not None for c in self.claims),  # judged by the new run
             "flips": len(self.flips),
             "unexpected_flips": len(self.unexpected_flips),
             "drifts": len(self.drifts),
             "added": len(self.added),
-            "removed": len(self.removed),
+            "not_run": len(self.not_run),
         }
 
     def failed(self, fail_on: str = "flip") -> bool:
         """Whether the comparison turns a job red: 'flip' an unexpected flip; 'any-change' any flip,
-        drift, added or removed claim; 'never' never."""
+        drift or added claim (a claim of the baseline not run is none); 'never' never."""
         if fail_on not in FAIL_ON:
             raise ValueError(f"--fail-on {fail_on!r}: must be one of {', '.join(FAIL_ON)}")
         if fail_on == "never":
@@ -156,7 +165,7 @@ class Comparison:
             "unexpected_flips": [c.claim_id for c in self.unexpected_flips],
             "drifts": [c.claim_id for c in self.drifts],
             "added": self.added,
-            "removed": self.removed,
+            "not_run": self.not_run,
             "claims": [asdict(c) for c in self.claims],
         }
 
@@ -174,8 +183,8 @@ class Comparison:
             f"`{b.get('device')}`, "
             f"profile `{b.get('profile')}`",
             f"- {k['claims']} claims: {k['flips']} flips ({k['unexpected_flips']} unexpected), "
-            f"{k['drifts']} drifts (|z| > {self.threshold:g}), {k['added']} added, {k['removed']} "
-            "removed",
+            f"{k['drifts']} drifts (|z| > {self.threshold:g}), {k['added']} added",
+            *([f"- {self.not_run_line()}"] if self.not_run else []),
             "",
         ]
         changed = [c for c in self.claims if c.change()]
@@ -333,7 +342,8 @@ def _finite(x: Any) -> Any:
 
 
 def terminal_rows(cmp: Comparison) -> list[tuple[str, str, str]]:
-    """(claim, verdict, change) for terminal.table: the verdict as 'OLD -> NEW' when it flipped; the
+    """(claim, verdict, change) for terminal.table, for the claims the new run judged (those it did
+    not run are one line, Comparison.not_run_line): the verdict as 'OLD -> NEW' when it flipped; the
     change, else the z-score, else why there is none (left out when a whole run has no estimates:
     cmp.warnings says so)."""
 
@@ -347,7 +357,7 @@ def terminal_rows(cmp: Comparison) -> list[tuple[str, str, str]]:
             return "equal"
         return f"z={c.z:+.1f}" if c.z is not None else ("" if cmp.estimates_missing else c.note)
 
-    return [(c.claim_id, verdict(c), detail(c)) for c in cmp.claims]
+    return [(c.claim_id, verdict(c), detail(c)) for c in cmp.claims if c.new is not None]
 
 
 def history(

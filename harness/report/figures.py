@@ -143,6 +143,17 @@ def _error_series(
     return series
 
 
+def prune_xlabel(records: list[Record]) -> str:
+    """The pruning figure's x-label, from the architecture the records trained: W_O rows of the
+    one-layer model, the last block's MLP rows of the deep one."""
+    archs = {r.config.model.arch for r in records}
+    if archs == {"deep"}:
+        return "pruning rate R (fraction of the last block's MLP rows removed)"
+    if archs <= {"paper"}:
+        return "pruning rate R (fraction of W_O rows removed)"
+    return "pruning rate R (fraction of prunable rows removed: " + ", ".join(sorted(archs)) + ")"
+
+
 def error_by_prune_mode(records: list[Record], title: str, path: Path) -> Path | None:
     """Unseen-task error against the pruning rate R per mode (mean, 95% t interval over seeds,
     clipped to [0, 1]), with the paper's "flat up to ~15%" for small-magnitude pruning."""
@@ -183,7 +194,7 @@ def error_by_prune_mode(records: list[Record], title: str, path: Path) -> Path |
         label="paper: small-magnitude flat up to ~15%",
     )
     ax.set_ylim(bottom=-0.01)
-    ax.set_xlabel("pruning rate R (fraction of W_O rows removed; deep model: last block)")
+    ax.set_xlabel(prune_xlabel(records))
     ax.set_ylabel("unseen-task error")
     ax.text(
         0.02,
@@ -241,17 +252,22 @@ def error_by_test_length(records: list[Record], title: str, path: Path) -> Path 
                     alpha=0.15,
                     lw=0,
                 )
-        if any(m == "knn1" for m, _ in series):
+        if any(m == "knn1" for m, _ in series):  # light and thin: the floor frames the data
             ls = sorted({x for (m, a), by_x in series.items() if a == alpha for x in by_x})
             ax.plot(
                 ls,
                 [chance_floor("iid", alpha, x) for x in ls],
                 ":",
                 color=f"C{i}",
-                lw=0.9,
-                label="floor under iid contexts (dotted)" if i == 0 else None,
+                lw=0.7,
+                alpha=0.35,
+                zorder=1,
+                label="floor under iid contexts (dotted, light)" if i == 0 else None,
             )
     set_grid_xscale(ax, [x for by_x in series.values() for x in by_x], force_log=True)
+    # the y range is the measured errors' (the floors may leave it): they, not the floors, lead
+    top = max((e for by_x in series.values() for es in by_x.values() for e in es), default=0.0)
+    ax.set_ylim(-0.01, min(1.0, max(0.05, 1.3 * top + 0.01)))
     ax.set_xlabel("test context length l_ts (log)")
     ax.set_ylabel("unseen-task error")
     ax.text(

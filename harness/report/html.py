@@ -20,7 +20,7 @@ from harness.core.jsonio import atomic_write_text
 from harness.report import ledger_section
 from harness.report.control_section import control_items
 from harness.report.run_folders import StoredVerdict, load_run
-from harness.report.terminal import control_text
+from harness.report.terminal import control_text, p_sentence, p_text
 
 OUTCOMES = ("CONFIRMED", "REFUTED", "INCONCLUSIVE", "ERROR")
 COLOURS = {
@@ -151,6 +151,11 @@ def _multiverse(v: StoredVerdict) -> str:
     )
 
 
+def _p(v: StoredVerdict) -> str:
+    """' p=6.3e-11' beside a REFUTED badge (the verdict's refutation p-value)."""
+    return f" <span class='muted'>{html.escape(p_text(v))}</span>" if p_text(v) else ""
+
+
 def _replanned(v: StoredVerdict) -> str:
     mark = ledger_section.marker(v)
     return f"<br><span class='replanned'>{html.escape(mark)}</span>" if mark else ""
@@ -167,6 +172,8 @@ def _claim_section(page: RunPage, v: StoredVerdict, history: list[str]) -> str:
         ("interval over", v.over),
         ("points x seeds", f"{v.n_points} x {v.n_replicates}"),
     ]
+    if p_sentence(v):
+        items.append(("refutation p", p_sentence(v)))
     items += control_items(v)
     if v.paper_trend:
         items.append(("paper reports", v.paper_trend))
@@ -201,7 +208,7 @@ def _summary_rows(verdicts: list[StoredVerdict]) -> str:
         search = html.escape(f"{v.claim_id} {v.verdict} {v.source} {outcome_of(v)}".lower())
         rows.append(
             f'<tr data-claim="{cid}" data-search="{search}"><td><a '
-            f'href="#{cid}">{cid}</a></td><td>{_badge(v)}{_replanned(v)}</td>'
+            f'href="#{cid}">{cid}</a></td><td>{_badge(v)}{_p(v)}{_replanned(v)}</td>'
             f"<td>{html.escape(v.prediction)}</td><td>{html.escape(v.measurement)}</td>"
             f"<td>{html.escape(control_text(v))}</td>"
             f"<td>{html.escape(v.robustness or '—')}</td></tr>"

@@ -3,8 +3,9 @@ to its drawer.
 
 Every drawer shows what the verdict rests on: the measured numbers with intervals (t intervals over
 seeds, or Clopper-Pearson for pooled error counts; clipped to [0, 1] for metrics that are
-proportions), the claim's eps, threshold or margin, and the paper's values where SPEC gives them
-(report.paper_values). A new kind registers its drawer with `KIND_FIGURES.register(name, drawer)`.
+proportions), the claim's eps, threshold or margin, and the paper's values where docs/paper.md
+gives them (report.paper_values). A new kind registers its drawer with
+`KIND_FIGURES.register(name, drawer)`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from harness.core.registry import Registry
 from harness.report.paper_values import draw_paper, paper_values
 from harness.report.plotting import (
     accepted_exponents,
+    axis_label,
     finish,
     new_axes,
     plain_log_ticks,
@@ -164,7 +166,7 @@ def draw_rate(v: Verdict, path: Path) -> Path | None:
     plain_log_ticks(ax.yaxis)
     ax.set_xlabel(d.get("x_axis", "x") + " (log)")
     # the fitted quantity
-    ax.set_ylabel("\n".join(textwrap.wrap(f"{d.get('y_label') or v.metric or 'y'} (log)", 40)))
+    ax.set_ylabel(axis_label(f"{d.get('y_label') or v.metric or 'y'} (log)"))
     draw_paper(ax, paper_values(v.claim_id))
     return finish(fig, ax, _title(v, v.prediction), path, outside=True)
 
@@ -269,18 +271,20 @@ def draw_comparison(v: Verdict, path: Path) -> Path | None:
         zorder=4,
         label="mean, one-sided 95% t bounds",
     )
-    ax.axhline(0.0, color="k", lw=0.6, zorder=1)
+    paper = paper_values(v.claim_id)
+    if not any(pv.y == 0.0 for pv in paper):  # the paper's own zero line is drawn on top instead
+        ax.axhline(0.0, color="k", lw=0.6, zorder=1)
     if _finite(margin):
         ax.axhline(
             margin, color=CLAIM_COLOR, ls="--", label=f"margin: predicted a - b {rel} {margin:g}"
         )
-    draw_paper(ax, paper_values(v.claim_id))
+    draw_paper(ax, paper)
     ctl = _draw_control(ax, v, 2.0)
     ax.set_xticks(
         [0.0, 1.0, 2.0][: 3 if ctl else 2], ["pairs", "mean", "control"][: 3 if ctl else 2]
     )
     ax.set_xlim(-0.6, 2.6 if ctl else 1.6)
-    ax.set_ylabel(f"{v.metric or 'metric'}[a] - {v.metric or 'metric'}[b]")
+    ax.set_ylabel(axis_label(f"{v.metric or 'metric'}[a] - {v.metric or 'metric'}[b]"))
     a, b = v.details.get("a_mean"), v.details.get("b_mean")
     if _finite(a) and _finite(b):
         ax.set_xlabel(f"mean a = {a:.4g}, mean b = {b:.4g}", fontsize=8)

@@ -58,6 +58,25 @@ def finish(fig, ax, title: str, path: Path, outside: bool = False) -> Path:
     return save_figure(fig, path)
 
 
+def axis_label(text: str, width: int = 40) -> str:
+    """`text` on lines of about `width` characters, broken only at spaces outside brackets, so that
+    an expression such as 'hinge_loss[{"prune.fraction": 0.15}]' or 'x^(-2/3)' stays on one line."""
+    words, depth, tokens = text.split(" "), 0, []
+    for w in words:  # join the words inside brackets into one unbreakable token
+        if depth > 0:
+            tokens[-1] += " " + w
+        else:
+            tokens.append(w)
+        depth = max(0, depth + sum(w.count(c) for c in "([{") - sum(w.count(c) for c in ")]}"))
+    lines: list[str] = []
+    for t in tokens:
+        if lines and len(lines[-1]) + 1 + len(t) <= width:
+            lines[-1] += " " + t
+        else:
+            lines.append(t)
+    return "\n".join(lines)
+
+
 GEOMETRIC_MIN_RATIO = 1.5  # successive grid values growing by more than this factor...
 # ...with the largest and smallest such ratio within this factor of each other: a log axis
 GEOMETRIC_SPREAD = 2.5

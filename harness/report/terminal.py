@@ -74,7 +74,7 @@ def table(
     before the detail) as a table no line of which is wider than `cols`."""
     rows = [tuple(r) for r in rows]
     w = width(cols)
-    caps = [(5, 28), (7, 24)] + [(len(h), 20) for h in headers[2:-1]]
+    caps = [(5, 28), (7, 30)] + [(len(h), 20) for h in headers[2:-1]]
     fixed = [min(max([lo] + [len(r[i]) for r in rows]), cap) for i, (lo, cap) in enumerate(caps)]
     rest = max(10, w - sum(fixed) - 2 * len(fixed))
 
@@ -89,12 +89,22 @@ def table(
 
 def short_prediction(predicted: dict[str, Any]) -> str:
     """A claim file's [prediction] numbers in a few characters: '<= 0.02', 'eps 0.05',
-    'exponent -2, margin 0.4', 'decreasing'."""
+    'b -2 ± 0.4' (an exponent and its margin), 'b >= -0.867' (a one-sided limit), 'decreasing'."""
     p = dict(predicted)
     rel = p.pop("relation", None)
     if rel is not None:
         value = next((p[k] for k in ("threshold", "margin") if k in p), "")
         return f"{rel} {value:g}" if isinstance(value, (int, float)) else str(rel)
+    if isinstance(p.get("exponent"), (int, float)) and isinstance(p.get("margin"), (int, float)):
+        b, margin, limit = p.pop("exponent"), p.pop("margin"), p.pop("limit", None)
+        head = (
+            f"b >= {b - margin:.3g}"
+            if limit == "lower"
+            else f"b <= {b + margin:.3g}"
+            if limit == "upper"
+            else f"b {b:.3g} ± {margin:.3g}"
+        )
+        return ", ".join([head] + [k for k, v in p.items() if v is True])
     parts = [
         f"{v}"
         if k == "direction"
@@ -118,9 +128,25 @@ def short_estimate(v: Any) -> str:
 
 
 def detail(v: Any) -> str:
-    """The last column for a Verdict (run or stored): the estimate with its interval beside the
-    prediction ('0.0012 [0, 0.0031] vs eps 0.05'); the report has the words."""
-    return f"{short_estimate(v)} vs {short_prediction(v.predicted)}"
+    """The last column for a Verdict (run or stored): the prediction first, then the estimate with
+    its interval ('eps 0.05 | 0.0012 [0, 0.0031]'), so that a cut at the width takes the interval,
+    never the prediction; the report has the words."""
+    return f"{short_prediction(v.predicted)} | {short_estimate(v)}"
+
+
+def p_text(v: Any) -> str:
+    """'p=6.3e-11' for a REFUTED verdict (its refutation p-value, the typed field), else ''."""
+    return f"p={v.p_refute:.2g}" if v.verdict == "REFUTED" else ""
+
+
+def p_sentence(v: Any) -> str:
+    """The refutation p-value of a REFUTED verdict in words for the reports ('6.3e-11, holm-adjusted
+    2.2e-09'), '' for any other verdict."""
+    if v.verdict != "REFUTED":
+        return ""
+    fam = getattr(v, "family", None)
+    adjusted = f", {fam.method}-adjusted {fam.p_adjusted:.2g}" if fam is not None else ""
+    return f"{v.p_refute:.2g}{adjusted}"
 
 
 REPLANNED_TAG = " *"
@@ -128,9 +154,14 @@ REPLANNED_LEGEND = "* re-planned after a verdict: its [[changes]] log is in the 
 
 
 def outcome_cell(v: Any) -> str:
-    """The verdict column: the outcome, tagged ' *' when the claim was re-planned after a
-    verdict."""
-    return outcome_name(v) + (REPLANNED_TAG if ledger_section.marker(v, short=True) else "")
+    """The verdict column: the outcome, with its p-value when REFUTED ('REFUTED p=6.3e-11'), tagged
+    ' *' when the claim was re-planned after a verdict."""
+    p = p_text(v)
+    return (
+        outcome_name(v)
+        + (f" {p}" if p else "")
+        + (REPLANNED_TAG if ledger_section.marker(v, short=True) else "")
+    )
 
 
 def _with_legend(text: str, verdicts: list[Any]) -> str:
@@ -151,7 +182,7 @@ def verdict_table(
             table(
                 ((v.claim_id, outcome_cell(v), control_text(v), detail(v)) for v in verdicts),
                 cols,
-                headers=("claim", "verdict", "control", "estimate [interval] vs predicted"),
+                headers=("claim", "verdict", "control", "predicted | estimate [interval]"),
             ),
             verdicts,
         )
@@ -173,7 +204,7 @@ def verdict_table(
                 "verdict",
                 "control",
                 "robustness",
-                "estimate [interval] vs predicted",
+                "predicted | estimate [interval]",
             ),
         ),
         verdicts,

@@ -43,13 +43,14 @@ class MultiverseTotals:
         return dataclasses.asdict(self)
 
     def line(self) -> str:
+        """The labels and the alternatives run, then what they cost (two lines: the summary keeps
+        each within 100 columns)."""
         labels = ", ".join(f"{n} {lab}" for lab, n in self.labels.items())
         return (
             f"multiverse: {labels} | {self.alternatives_run} alternative runs "
-            f"({self.alternatives_skipped} skipped, with reasons in the report) | "
-            f"{self.models_trained} models trained, {self.models_measured} measured on stored, "
-            f"{self.models_reused} records reused | "
-            f"{self.seconds:.0f} s"
+            f"({self.alternatives_skipped} skipped, reasons in the report)\n"
+            f"multiverse cost: {self.models_trained} models trained, {self.models_measured} "
+            f"measured on stored, {self.models_reused} records reused | {self.seconds:.0f} s"
         )
 
 

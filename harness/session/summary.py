@@ -3,6 +3,8 @@ lines on the command line and in pytest's terminal summary."""
 
 from __future__ import annotations
 
+import textwrap
+
 from harness.report import terminal
 from harness.session.session import RunResult
 
@@ -33,15 +35,26 @@ def totals_lines(result: RunResult) -> list[str]:
     ]
 
 
-def summary_lines(result: RunResult) -> list[str]:
-    """The verdict table, the multiverse (line and flips), the totals and the report's path."""
-    lines = [terminal.verdict_table(result.verdicts, robustness=result.labels())]
+def fit(lines: list[str], cols: int | None = None) -> list[str]:
+    """`lines` (each may hold newlines) wrapped to the terminal's width, a continuation indented."""
+    w = terminal.width(cols)
+    out: list[str] = []
+    for line in (part for text in lines for part in text.split("\n")):
+        out += textwrap.wrap(line, w, subsequent_indent="    ", break_on_hyphens=False) or [""]
+    return out
+
+
+def summary_lines(result: RunResult, cols: int | None = None) -> list[str]:
+    """The verdict table, the multiverse (lines and flips), the totals and the report's path, no
+    line wider than the terminal (100 columns by default)."""
+    lines = [terminal.verdict_table(result.verdicts, cols, robustness=result.labels())]
+    tail = []
     if result.multiverse_totals:
-        lines += [result.multiverse_totals.line(), *flips_lines(result)]
-    lines += ["", *totals_lines(result)]
+        tail += [result.multiverse_totals.line(), *flips_lines(result)]
+    tail += ["", *totals_lines(result)]
     if result.report:
-        lines.append(f"report: {terminal.short_path(result.report)}")
-    return lines
+        tail.append(f"report: {terminal.short_path(result.report)}")
+    return lines + fit(tail, cols)
 
 
 def stale_warnings(result: RunResult) -> list[str]:

@@ -1,2 +1,2 @@
-"""The paper's world: configs, seeds, patterns, tasks and prompts (SPEC section 1). Imports nothing
-else of the harness."""
+"""The paper's world: configs, seeds, patterns, tasks and prompts (docs/paper.md §1). Imports
+nothing else of the harness."""

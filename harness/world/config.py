@@ -1,6 +1,6 @@
-"""Configuration dataclasses for the paper's world (SPEC section 1).
+"""Configuration dataclasses for the paper's world (docs/paper.md §1).
 
-Every value marked [choose] in the SPEC is a documented default here and can be
+Every value marked [choose] in docs/paper.md is a documented default here and can be
 overridden by a claim file. `validate()` raises a one-line `ValueError` naming
 the argument and its allowed range.
 """
@@ -54,8 +54,8 @@ class DataConfig:
     l_tr: int = 20  # training context length
     alpha_test: float = 0.8  # alpha' of test prompts
     l_ts: int = 20  # test context length
-    # test prompts (in-domain and OOD; training prompts are always "iid", SPEC 1.3): "at_least"
-    # (iid, then
+    # test prompts (in-domain and OOD; training prompts are always "iid", docs/paper.md §1.3):
+    # "at_least" (iid, then
     # contexts replaced until ceil(alpha_test l_ts / 2) share the query's pattern: the paper's "at
     # least
     # alpha'/2"), "iid" (independent draws; a short prompt may hold none) or "exact" (fixed counts)
@@ -63,8 +63,8 @@ class DataConfig:
     # training-task subset T_tr
     # |T_tr|; a multiple of M1 for uniform coverage (unless train_task_rule sets it)
     n_train_tasks: int = 6
-    # |T_tr| from M1 (SPEC 1.2, the paper's two forms): "" = n_train_tasks; "m1" = M1 (|T_tr| >=
-    # M1);
+    # |T_tr| from M1 (docs/paper.md §1.2, the paper's two forms): "" = n_train_tasks; "m1" = M1
+    # (|T_tr| >= M1);
     # "sqrt" = M1 ceil(sqrt(M1 - 1)), the smallest multiple of M1 with |T_tr| / |T| >= (M1 -
     # 1)^(-1/2)
     train_task_rule: str = ""
@@ -84,8 +84,8 @@ class DataConfig:
     # out-of-domain data
     M1_ood: int = 3  # ODR patterns M1'
     S1: float = 1.0  # coefficient sum of each ODR pattern
-    # the OOD readings (SPEC 1.4, [choose]; OOD_READINGS has their one-line texts): over which IDR
-    # patterns
+    # the OOD readings (docs/paper.md §1.4, [choose]; OOD_READINGS has their one-line texts): over
+    # which IDR patterns
     # each ODR pattern's coefficients (sum S1) spread, and whether the ODR pattern is renormalised
     # to norm beta
     # "one" | "pair" (disjoint groups of M1 // M1_ood: pairs in the paper's setting) | "all"
@@ -236,8 +236,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """One-layer one-head Transformer sizes and initialisation (SPEC 1.5), or, with
-    arch = "deep", the multi-layer multi-head GPT-2-style model (SPEC 1.7; depth,
+    """One-layer one-head Transformer sizes and initialisation (docs/paper.md §1.5), or, with
+    arch = "deep", the multi-layer multi-head GPT-2-style model (docs/paper.md §1.7; depth,
     heads, width, mlp_width, init_std; m, ma, mb, delta, wo_std, a_scale unused).
 
     ma = mb = 0 means "equal to d = dX + dY", so W_Q, W_K, W_V start as
@@ -253,8 +253,8 @@ class ModelConfig:
     a_scale: float = 0.0  # |a_i|; 0 means 1/sqrt(m)
     train_a: bool = False  # the paper keeps a fixed
     # architecture: "paper" (the one-layer one-head model above) or "deep" (a GPT-2-style
-    # pre-norm Transformer, models/deep_transformer.py, SPEC 1.7); the fields below are read
-    # by "deep" only. Paper's deep experiment: 3 layers, 2 heads [paper]; width etc. [choose].
+    # pre-norm Transformer, models/deep_transformer.py, docs/paper.md §1.7); the fields below are
+    # read by "deep" only. Paper's deep experiment: 3 layers, 2 heads [paper]; width etc. [choose].
     arch: str = "paper"
     depth: int = 3  # blocks [paper]
     heads: int = 2  # attention heads per block [paper]
@@ -308,7 +308,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Online SGD on the hinge loss (SPEC 1.6). eta, B [choose]."""
+    """Online SGD on the hinge loss (docs/paper.md §1.6). eta, B [choose]."""
 
     steps: int = 600  # T
     batch: int = 64  # B

@@ -16,7 +16,8 @@ import torch
 from harness.world.config import DataConfig, gram_matrix
 from harness.world.seeding import derive_seed, generator
 
-# ood_spread -> one line for reports (SPEC 1.4: how sum c = S1 spreads over the IDR patterns)
+# ood_spread -> one line for reports (docs/paper.md §1.4: how sum c = S1 spreads over the IDR
+# patterns)
 OOD_READINGS = {
     "one": "each ODR pattern is S1 times one IDR pattern (|mu'| = |S1| beta)",
     "pair": (
@@ -95,7 +96,7 @@ def in_domain_patterns(cfg: DataConfig, seed: int) -> PatternSet:
 
 def ood_coefficients(cfg: DataConfig, seed: int) -> torch.Tensor:
     """(M1', M1) coefficients with row sums exactly S1, under the config's OOD reading [choose]
-    (SPEC 1.4).
+    (docs/paper.md §1.4).
 
     `ood_spread` picks the IDR patterns of row j: "one" (pattern j), "pair" (the disjoint group j g
     .. j g + g - 1 of g = M1 // M1' patterns: the pair 2j, 2j + 1 in the paper's M1 = 6, M1' = 3;

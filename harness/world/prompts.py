@@ -1,12 +1,12 @@
 """Prompt batches: P = [[x_1 .. x_l, x_query], [y_1 .. y_l, 0]] as (n, l + 1, dX + dY).
 
-Training prompts for task (a, b) (SPEC 1.3): each context carries mu_a or mu_b
+Training prompts for task (a, b) (docs/paper.md §1.3): each context carries mu_a or mu_b
 with probability alpha/2 each and each other relevant pattern with probability
 (1 - alpha)/(M - 2), labelled f(x) (a fair random sign for the others); the query
 carries mu_a or mu_b. `sampling="exact"` instead fixes the counts:
 ceil(alpha l / 2) contexts share the query's pattern, floor(alpha l / 2) carry the
 other task pattern, the rest are irrelevant-task patterns, in random order.
-`sampling="at_least"` (the default for test prompts, SPEC 1.3: "at least an alpha'/2
+`sampling="at_least"` (the default for test prompts, docs/paper.md §1.3: "at least an alpha'/2
 fraction of contexts share the query's pattern") draws iid, then, in each prompt with
 fewer than ceil(alpha l / 2) same-pattern contexts, turns just enough of the other
 contexts into same-pattern ones (label the query's); which ones is decided by one extra

@@ -7,7 +7,7 @@ file), traceback (any other exception), accepted (loaded in both profiles).
 
     PYTHONPATH=<checkout> python3 tests/broken_claims/classify.py [-v]
 
-runs it against whichever checkout PYTHONPATH names (the before/after counts of issue 16).
+runs it against whichever checkout PYTHONPATH names (before and after a change to the validator).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Kind "rate": y ~ C x^b, the exponent b fitted against its prediction b0 +- margin.
 
 Mean of log y over seeds per grid point, OLS on the K points, t interval with
-K - 2 dof (SPEC 3). CONFIRMED if the 90% interval lies inside the margin,
+K - 2 dof (docs/verdicts.md). CONFIRMED if the 90% interval lies inside the margin,
 REFUTED if the 95% interval lies outside it, else INCONCLUSIVE with what more
 points would buy. Censored points (a run at its cap) are left out of the fit.
 
