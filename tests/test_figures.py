@@ -128,6 +128,13 @@ def synthetic_rows(claim) -> list[Row]:
             ]
         elif claim.kind == "threshold":
             out += [Row({}, pred["threshold"] * noise, replicate=rep)]
+        elif claim.kind == "figure":
+            for i, x in enumerate(claim.grid[m["x"]]):
+                for j, s in enumerate(claim.grid[m["series"]]):
+                    k = 5 + 3 * i + j + rep
+                    out.append(
+                        Row({m["x"]: x, m["series"]: s}, k / 2000, replicate=rep, k=k, n=2000)
+                    )
     return out
 
 

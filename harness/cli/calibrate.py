@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -68,6 +69,10 @@ def _log_lines(log: dict) -> list[str]:
     return out
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def run(a: argparse.Namespace) -> int:
     from harness.calibrate.regime_file import write_regime
     from harness.calibrate.search import claims_of, log_json, run_stage, total_cost
@@ -94,11 +99,11 @@ def run(a: argparse.Namespace) -> int:
         )
         return [r.verdict for r in runs], trained
 
-    t0 = time.perf_counter()
-    results = [run_stage(spec, s, cs, runner) for s, cs in stages]
+    t0, commit = time.perf_counter(), git_commit()  # the code the search runs, taken at its start
+    results = [run_stage(spec, s, cs, runner, log=_progress) for s, cs in stages]
     trained, _ = total_cost(results)
     meta = {
-        "commit": git_commit(),
+        "commit": commit,
         "device": a.device,
         "models_trained": trained,
         "wall_s": round(time.perf_counter() - t0, 1),
@@ -128,7 +133,7 @@ def run(a: argparse.Namespace) -> int:
         parts,
         str(log_dir / "search.json"),
         score if math.isfinite(score) else math.inf,
-        git_commit(),
+        commit,
     )
     print(f"regime {spec.regime} written to {path}")
     return EXIT_OK

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.claims.verdict import Verdict
-from harness.report.kind_figures import KIND_FIGURES, _title
+from harness.report.kind_figure_registry import KIND_FIGURES, figure_title
 from harness.report.plotting import new_panels, save_figure
 
 
@@ -74,7 +74,7 @@ def draw_figure_claim(v: Verdict, path: Path) -> Path | None:
         frameon=False,
         bbox_to_anchor=(0.5, -0.08),
     )
-    fig.suptitle(_title(v, v.prediction), fontsize=9)
+    fig.suptitle(figure_title(v, v.prediction), fontsize=9)
     return save_figure(fig, path)
 
 

@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from harness.claims.kinds.base import fmt_point
-from harness.claims.metrics import METRICS
 from harness.claims.verdict import Verdict
-from harness.core.registry import Registry
+from harness.report import figure_reproduction  # noqa: F401  (registers the figure kind's drawer)
+from harness.report.kind_figure_registry import (
+    CLAIM_COLOR,
+    KIND_FIGURES,
+    MEASURED_COLOR,
+    figure_title,
+    proportion_clip,
+)
 from harness.report.paper_values import draw_paper, paper_values
 from harness.report.plotting import (
     accepted_exponents,
@@ -32,27 +37,6 @@ from harness.report.plotting import (
     t_interval,
     yerr,
 )
-
-Drawer = Callable[[Verdict, Path], "Path | None"]
-KIND_FIGURES: Registry[Drawer] = Registry("kind figure")
-CLAIM_COLOR, MEASURED_COLOR = "C3", "C0"  # the claim's eps / threshold / margin; our measurement
-
-
-def proportion_clip(v: Verdict) -> tuple[float, float] | None:
-    """(0, 1) when the verdict's metric is a proportion (an error rate, an attention mass), else
-    None."""
-    return (0.0, 1.0) if v.metric in METRICS and METRICS.get(v.metric).proportion else None
-
-
-def _title(v: Verdict, subtitle: str = "") -> str:
-    """The claim and its outcome, the prediction, and the control beside it."""
-    head = f"{v.claim_id}: {v.verdict}" + (" (vacuous)" if v.vacuous else "")
-    c = v.control
-    if c is not None:
-        met = "meets the prediction too" if c.met else "does not meet the prediction"
-        subtitle += f"\ncontrol {c.name}: {c.verdict}, {met}"
-    lines = [textwrap.fill(part, 72, break_long_words=False) for part in subtitle.split("\n")]
-    return head + ("\n" + "\n".join(lines) if subtitle else "")
 
 
 def _draw_control(ax, v: Verdict, x: float, clip: tuple[float, float] | None = None) -> bool:
@@ -168,7 +152,7 @@ def draw_rate(v: Verdict, path: Path) -> Path | None:
     # the fitted quantity
     ax.set_ylabel(axis_label(f"{d.get('y_label') or v.metric or 'y'} (log)"))
     draw_paper(ax, paper_values(v.claim_id))
-    return finish(fig, ax, _title(v, v.prediction), path, outside=True)
+    return finish(fig, ax, figure_title(v, v.prediction), path, outside=True)
 
 
 def _positions(points: list[dict]) -> tuple[list[float], list[str] | None, str]:
@@ -231,7 +215,7 @@ def draw_bound(v: Verdict, path: Path) -> Path | None:
     ax.set_ylim(-0.01, top if hinge else min(1.0, top))
     ax.set_xlabel(axis)
     ax.set_ylabel(v.metric if hinge else f"{v.metric or 'error rate'} (rate)")
-    return finish(fig, ax, _title(v, v.prediction), path)
+    return finish(fig, ax, figure_title(v, v.prediction), path)
 
 
 def _strip(n: int, centre: float) -> np.ndarray:
@@ -288,7 +272,7 @@ def draw_comparison(v: Verdict, path: Path) -> Path | None:
     a, b = v.details.get("a_mean"), v.details.get("b_mean")
     if _finite(a) and _finite(b):
         ax.set_xlabel(f"mean a = {a:.4g}, mean b = {b:.4g}", fontsize=8)
-    return finish(fig, ax, _title(v, v.prediction), path, outside=True)
+    return finish(fig, ax, figure_title(v, v.prediction), path, outside=True)
 
 
 def draw_trend(v: Verdict, path: Path) -> Path | None:
@@ -331,7 +315,7 @@ def draw_trend(v: Verdict, path: Path) -> Path | None:
         ax.set_ylim(-0.02, min(1.02, max(hi for _, hi in ivs) * 1.35 + 0.02))
     ax.set_xlabel(v.details.get("x_axis", "x") + (" (log)" if log else ""))
     ax.set_ylabel(v.metric or "metric")
-    return finish(fig, ax, _title(v, v.prediction), path, outside=True)
+    return finish(fig, ax, figure_title(v, v.prediction), path, outside=True)
 
 
 def draw_threshold(v: Verdict, path: Path) -> Path | None:
@@ -394,7 +378,7 @@ def draw_threshold(v: Verdict, path: Path) -> Path | None:
     if proportion_clip(v):
         ax.set_ylim(0.0, 1.05)
     ax.set_ylabel(v.metric or "metric")
-    return finish(fig, ax, _title(v, v.prediction), path, outside=True)
+    return finish(fig, ax, figure_title(v, v.prediction), path, outside=True)
 
 
 for _kind, _drawer in (
