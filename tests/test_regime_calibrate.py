@@ -170,8 +170,10 @@ def test_written_regime_loads_back_with_its_change_entry(claims):
     )
     r = load_regimes(claims)["fit"]
     assert r.parts[0].set == {"data.beta": 2.0} and r.score == 0.25
-    assert r.changes[0]["commit"] == "abc123" and "none" in r.changes[0]["old"]
+    assert r.changes[0]["commit"] == "abc123" and "none" in r.changes[0]["old"][0]
     write_regime(claims, "fit", "again", [RegimePart({"data.beta": 3.0})], "log2.json", 0.2, "def")
     r = load_regimes(claims)["fit"]
-    assert len(r.changes) == 2 and "2.0" in r.changes[1]["old"]  # the old values recorded
+    assert (
+        len(r.changes) == 2 and "data.beta = 2.0" in r.changes[1]["old"][0]
+    )  # the old values recorded
     assert path.name == "_regimes.toml"

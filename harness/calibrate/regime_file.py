@@ -33,10 +33,6 @@ def _toml_value(v: Any) -> str:
     return json.dumps(str(v))
 
 
-def _inline(d: dict[str, Any]) -> str:
-    return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in d.items()) + " }"
-
-
 def render(regimes: dict[str, Regime]) -> str:
     """The regimes file's text (the built-in `default` left out)."""
     out = [HEADER]
@@ -52,10 +48,15 @@ def render(regimes: dict[str, Regime]) -> str:
             out += ["", f"[[regime.{name}.part]]"]
             if p.applies_to:
                 out.append(f"applies_to = {_toml_value(list(p.applies_to))}")
-            out.append(f"set = {_inline(p.set)}")
+            out.append(f"[regime.{name}.part.set]")
+            out += [f"{json.dumps(k)} = {_toml_value(v)}" for k, v in p.set.items()]
         for ch in r.changes:
             out += ["", f"[[regime.{name}.changes]]"]
-            out += [f"{k} = {_toml_value(v)}" for k, v in ch.items()]
+            for k, v in ch.items():
+                if isinstance(v, list) and v:  # one value a line: no line needs a scroll bar
+                    out += [f"{k} = [", *(f"  {_toml_value(x)}," for x in v), "]"]
+                else:
+                    out.append(f"{k} = {_toml_value(v)}")
         out.append("")
     return "\n".join(out)
 
@@ -72,11 +73,20 @@ def write_regime(
     """Put regime `name` into folder/_regimes.toml with a change entry; returns the file's path."""
     regimes = load_regimes(folder)
     old = regimes.get(name)
-    before = json.dumps([p.set for p in old.parts]) if old else "none (a new regime)"
+    before = (
+        [
+            f"{','.join(p.applies_to) or 'all'}: {k} = {v!r}"
+            for p in old.parts
+            for k, v in p.set.items()
+        ]
+        if old
+        else ["none (a new regime)"]
+    )
     change = {
         "date": _dt.date.today().isoformat(),
         "commit": commit,
-        "what": f"calibrated by iclcheck calibrate: search log {search_log}, score {score:.4g}",
+        "what": f"calibrated by iclcheck calibrate, score {score:.4g}",
+        "search_log": search_log,
         "old": before,
     }
     regimes[name] = Regime(

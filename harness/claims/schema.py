@@ -79,6 +79,15 @@ REQUIRED = ("id", "source", "statement", "kind", "metric", "prediction", "profil
 # a base file's [[changes]] log covers what its claims inherit (harness.claims.ledger)
 BASE_KEYS = {"setting": dict, "eval": dict, "replicates": int, "changes": list}
 EVAL_KEYS = {"n_test": int, "chunk": int}
+KEY_TEXTS = {  # what the [eval] and generic [metric] keys mean (docs/claim-files.md)
+    "n_test": "test prompts per trained model and eval point",
+    "chunk": "test prompts measured at once (memory only; never changes a result)",
+    "name": "the registered metric (see Metrics below)",
+    "eps": "the level a metric with `needs eps` counts against (e.g. steps until loss <= eps)",
+    "domain": "`id` (unseen in-domain tasks) or `ood` (out-of-domain patterns)",
+    "search": "the grid axis a searched minimum runs over (e.g. the shortest l_ts reaching eps)",
+    "at": "`final` (after training) or `initial` (at initialisation) for attention metrics",
+}
 DEFAULT_EVAL = {"n_test": 1000, "chunk": 2048}
 # + those of the registered kinds and metrics
 METRIC_KEYS = {"name": str, "eps": float, "domain": str, "search": str, "at": str}

@@ -128,8 +128,7 @@ def run(a: argparse.Namespace) -> int:
     path = write_regime(
         claims_dir(),
         spec.regime,
-        f"calibrated on the figure claims {', '.join(c for s in spec.stages for c in s.claims)} "
-        f"by {spec.path}",
+        f"calibrated on {', '.join(c for s in spec.stages for c in s.claims)} ({spec.path})",
         parts,
         str(log_dir / "search.json"),
         score if math.isfinite(score) else math.inf,

@@ -54,10 +54,20 @@ def _type_name(t: type) -> str:
     )
 
 
-def _keys_table(keys: dict[str, type], required: tuple[str, ...] = ()) -> list[str]:
-    rows = ["| key | type | required |", "|---|---|---|"]
+def _keys_table(
+    keys: dict[str, type], required: tuple[str, ...] = (), texts: dict[str, str] | None = None
+) -> list[str]:
+    if texts is None:
+        rows = ["| key | type | required |", "|---|---|---|"]
+        rows += [
+            f"| `{k}` | {_type_name(t)} | {'yes' if k in required else ''} |"
+            for k, t in keys.items()
+        ]
+        return rows
+    rows = ["| key | type | required | what it means |", "|---|---|---|---|"]
     rows += [
-        f"| `{k}` | {_type_name(t)} | {'yes' if k in required else ''} |" for k, t in keys.items()
+        f"| `{k}` | {_type_name(t)} | {'yes' if k in required else ''} | {texts.get(k, '')} |"
+        for k, t in keys.items()
     ]
     return rows
 
@@ -91,6 +101,7 @@ def claim_files_markdown() -> str:
     from harness.claims.control import CONTROL_KEYS
     from harness.claims.kinds import KINDS
     from harness.claims.metrics import METRICS
+    from harness.cli.setting_reference import axes_section, readings_section
 
     parts = [GENERATED, "", "# Claim files: the keys", ""]
     parts += [
@@ -103,11 +114,11 @@ def claim_files_markdown() -> str:
         "",
         "## `[metric]` (every kind)",
         "",
-        *_keys_table(schema.METRIC_KEYS, ("name",)),
+        *_keys_table(schema.METRIC_KEYS, ("name",), schema.KEY_TEXTS),
         "",
         "## `[eval]`",
         "",
-        *_keys_table(schema.EVAL_KEYS),
+        *_keys_table(schema.EVAL_KEYS, (), schema.KEY_TEXTS),
         "",
         "## `[profiles.quick]`, `[profiles.nightly]`",
         "",
@@ -139,14 +150,17 @@ def claim_files_markdown() -> str:
         if k.metric_optional:
             parts += ["", "`[metric]` keys this kind also reads (optional):", ""]
             parts += _keys_table(k.metric_optional, ())
+        if k.example:
+            parts += ["", "Example:", "", "```toml", k.example.rstrip(), "```"]
         parts.append("")
     parts += ["## Metrics (`[metric] name = ...`)", ""]
     parts += ["| metric | what it measures | also reads | needs eps |", "|---|---|---|---|"]
     for name in METRICS.names():
         m = METRICS.get(name)
-        reads = ", ".join(f"`{r}`" for r in m.reads) or ""
+        reads = ", ".join(f"`{r}` ({_type_name(t)})" for r, t in m.reads.items()) or ""
         parts.append(f"| `{name}` | {m.text} | {reads} | {'yes' if m.needs_eps else ''} |")
-    parts.append("")
+    parts += ["", "## Grid axes and settings", "", *axes_section(), ""]
+    parts += ["## Named readings", "", *readings_section(), ""]
     return "\n".join(parts)
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import torch
 
-PRUNE_MODES = ("small", "large", "random")
+PRUNE_RULES = {  # prune.mode -> what it removes
+    "small": "the rows of W_O with the smallest norms (the paper's magnitude-based pruning)",
+    "large": "the rows with the largest norms",
+    "random": "rows drawn uniformly at random (from a seeded generator)",
+}
+PRUNE_MODES = tuple(PRUNE_RULES)
 
 
 def prune_mask(

@@ -31,6 +31,13 @@ def _positive_int(name: str, value: Any) -> None:
 
 TRAIN_TASK_RULES = ("", "m1", "sqrt")  # how |T_tr| is set (DataConfig.train_task_rule)
 SAMPLINGS = ("at_least", "iid", "exact")  # test-prompt samplings (harness.world.prompts)
+SAMPLING_READINGS = {  # test_sampling -> one line for reports and docs
+    "at_least": "contexts drawn iid, then replaced until ceil(alpha_test l_ts / 2) share the "
+    "query's pattern (the paper's 'at least alpha'/2')",
+    "iid": "every context drawn independently: a short prompt may hold no same-pattern context",
+    "exact": "fixed counts: ceil(alpha_test l_ts / 2) contexts share the query's pattern, "
+    "floor(alpha_test l_ts / 2) carry the task's other pattern, the rest are other patterns",
+}
 # ood_spread values; their one-line texts: patterns.OOD_READINGS
 OOD_SPREADS = ("one", "pair", "all")
 

@@ -55,6 +55,9 @@ class ClaimKind:
     fitted: bool = False
     # eval-point selections the kind reads besides [select]: metric key -> selection
     selections: Callable[[Claim], dict[str, dict[str, Any]]] = _no_selections
+    # a claim file's [grid], [metric] and [prediction] for this kind (docs/claim-files.md shows
+    # it; a test loads it as a claim, so it cannot go stale)
+    example: str = ""
 
 
 KINDS: Registry[ClaimKind] = Registry("claim kind")

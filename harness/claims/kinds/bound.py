@@ -185,6 +185,19 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     )
 
 
+EXAMPLE = """\
+[grid]
+"data.l_ts" = [10, 20, 40]
+
+[metric]
+name = "hinge_loss"
+domain = "id"
+
+[prediction]
+eps = 0.25
+"""
+
+
 KINDS.add(
     ClaimKind(
         "bound",
@@ -195,5 +208,6 @@ KINDS.add(
         describe,
         judge,
         check=check,
+        example=EXAMPLE,
     ),
 )

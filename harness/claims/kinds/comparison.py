@@ -121,6 +121,23 @@ def sides(c: Claim) -> dict[str, dict[str, Any]]:
     return {f"metric.{side}": c.metric[side] for side in ("a", "b")}
 
 
+EXAMPLE = """\
+[grid]
+"prune.mode" = ["small"]
+"prune.fraction" = [0.0, 0.15]
+
+[metric]
+name = "error_rate"
+domain = "id"
+a = { "prune.fraction" = 0.15 }
+b = { "prune.fraction" = 0.0 }
+
+[prediction]
+relation = "<="
+margin = 0.02
+"""
+
+
 KINDS.add(
     ClaimKind(
         "comparison",
@@ -132,5 +149,6 @@ KINDS.add(
         metric_fields={"a": dict, "b": dict},
         check_claim=check_sides,
         selections=sides,
+        example=EXAMPLE,
     ),
 )

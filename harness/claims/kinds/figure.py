@@ -328,6 +328,25 @@ def check_points(c: Claim) -> Problem:
     return None
 
 
+EXAMPLE = """\
+[grid]
+"prune.mode" = ["small", "random"]
+"prune.fraction" = [0.0, 0.4]
+
+[metric]
+name = "error_rate"
+domain = "ood"
+x = "prune.fraction"
+series = "prune.mode"
+
+[prediction]
+points = [
+  { x = 0.0, series = "small", value = 7.0e-3 },
+  { x = 0.4, series = "random", value = 4.5e-2 },
+]
+"""
+
+
 KINDS.add(
     ClaimKind(
         "figure",
@@ -341,5 +360,6 @@ KINDS.add(
         metric_optional={"mixture": str},
         check=check,
         check_claim=check_points,
+        example=EXAMPLE,
     ),
 )

@@ -213,6 +213,23 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     )
 
 
+EXAMPLE = """\
+[grid]
+"data.beta" = [1.0, 1.5, 2.0, 3.0]
+
+[metric]
+name = "steps_to_eps"
+threshold_on = "hinge_loss"
+eps = 0.05
+domain = "id"
+x = "data.beta"
+
+[prediction]
+exponent = -2.0
+margin = 0.4
+"""
+
+
 KINDS.add(
     ClaimKind(
         "rate",
@@ -224,5 +241,6 @@ KINDS.add(
         metric_fields={"x": str},
         check=check,
         fitted=True,
+        example=EXAMPLE,
     ),
 )

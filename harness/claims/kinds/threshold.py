@@ -60,6 +60,21 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     )
 
 
+EXAMPLE = """\
+[grid]
+"data.S1" = [1.5]
+
+[metric]
+name = "attn_mass"
+domain = "ood"
+at = "final"
+
+[prediction]
+relation = ">="
+threshold = 0.9
+"""
+
+
 KINDS.add(
     ClaimKind(
         "threshold",
@@ -68,5 +83,6 @@ KINDS.add(
         ("relation", "threshold"),
         describe,
         judge,
+        example=EXAMPLE,
     ),
 )

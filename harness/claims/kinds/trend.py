@@ -74,6 +74,20 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
     )
 
 
+EXAMPLE = """\
+[grid]
+"data.S1" = [0.5, 0.7, 0.9, 1.1]
+
+[metric]
+name = "error_rate"
+domain = "ood"
+x = "data.S1"
+
+[prediction]
+direction = "decreasing"
+"""
+
+
 KINDS.add(
     ClaimKind(
         "trend",
@@ -83,5 +97,6 @@ KINDS.add(
         describe,
         judge,
         metric_fields={"x": str},
+        example=EXAMPLE,
     ),
 )
