@@ -177,3 +177,15 @@ def test_written_regime_loads_back_with_its_change_entry(claims):
         len(r.changes) == 2 and "data.beta = 2.0" in r.changes[1]["old"][0]
     )  # the old values recorded
     assert path.name == "_regimes.toml"
+
+
+def test_a_change_to_the_calibration_file_says_why(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text(SPEC + '\n[[changes]]\ndate = 2026-12-04\nwhat = "budget 6 -> 8"\n')
+    with pytest.raises(ClaimError, match=r"changes\[0\].why: missing"):
+        load_calibration(f)
+    f.write_text(SPEC + '\n[[changes]]\ndate = 2026-12-04\nwhat = "w"\nwhy = "y"\n')
+    assert load_calibration(f).changes[0]["why"] == "y"
+    f.write_text(SPEC + "\n[extra]\na = 1\n")
+    with pytest.raises(ClaimError, match=r"extra: unknown table"):
+        load_calibration(f)

@@ -161,6 +161,7 @@ def log_json(spec: CalibrationSpec, results: list[StageResult], meta: dict[str, 
         "profile": spec.profile,
         "objective": spec.objective,
         "seed": spec.seed,
+        "changes": list(spec.changes),
         "meta": meta,
         "stages": [
             {

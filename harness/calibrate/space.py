@@ -35,6 +35,9 @@ from harness.world.config import split_name
 CALIBRATION_FILE = "_calibration.toml"
 OBJECTIVES = ("mean_abs_log_ratio",)
 METHODS = ("random", "grid")
+FILE_KEYS = ("calibration", "stage", "changes")
+# a change to the file after a search ran: when, what, why, the winner it replaces, that search
+CHANGE_KEYS = {"date": object, "what": str, "why": str, "old_winner": str, "search": str}
 TOP_KEYS = {"regime": str, "profile": str, "objective": str, "seed": int}
 STAGE_KEYS = {
     "name": str,
@@ -68,6 +71,7 @@ class CalibrationSpec:
     objective: str
     seed: int
     stages: tuple[Stage, ...]
+    changes: tuple[dict[str, Any], ...] = ()
 
 
 def _stage(path: Path, i: int, raw: Any) -> Stage:
@@ -114,6 +118,14 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no calibration file")
     raw = load_toml(path)
+    for k in raw:
+        if k not in FILE_KEYS:
+            fail(path, k, "unknown table" + suggest(k, FILE_KEYS))
+    for i, ch in enumerate(raw.get("changes", [])):
+        check_table(path, f"changes[{i}]", ch, CHANGE_KEYS)
+        for k in ("date", "what", "why"):
+            if k not in ch:
+                fail(path, f"changes[{i}].{k}", "missing (a change says when, what and why)")
     top = raw.get("calibration", {})
     check_type(path, "calibration", top, dict)
     check_table(path, "calibration", top, TOP_KEYS)
@@ -137,6 +149,7 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
         objective,
         top["seed"],
         tuple(_stage(path, i, s) for i, s in enumerate(stages)),
+        tuple({k: str(v) for k, v in ch.items()} for ch in raw.get("changes", [])),
     )
 
 
