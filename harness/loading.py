@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.claims import ledger
+from harness.claims.all_errors import file_errors
 from harness.claims.claim import Claim
 from harness.claims.multiverse import check_narrowings
 from harness.claims.regime import apply_regime, regime_named
@@ -78,15 +79,16 @@ def load_claims(
 
 
 def validation_errors(paths: list[str | Path], reference: str | Path | None = None) -> list[str]:
-    """Every problem `iclcheck validate` reports: each file's first error (one line, FILE: KEY:
-    what is wrong), in file order, then, when every file loads, the first check across files that
-    fails; [] when all is valid."""
+    """Every problem `iclcheck validate` reports: every error of every file (one line each, FILE:
+    KEY: what is wrong; harness.claims.all_errors), grouped by file in file order, then, when
+    every file loads, the first check across files that fails; [] when all is valid."""
     errors, claims = [], []
     for f in discover(paths):
-        try:
+        found = file_errors(f)
+        if found:
+            errors += found
+        else:
             claims.append(load_claim(f, "quick"))
-        except (ClaimError, ValueError) as exc:
-            errors.append(str(exc).splitlines()[0])
     if errors:
         return errors
     for check in CHECKS_ACROSS_FILES:

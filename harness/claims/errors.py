@@ -16,7 +16,12 @@ from typing import Any, NoReturn
 
 
 class ClaimError(ValueError):
-    """A malformed claim file: the message is one line naming the file and key."""
+    """A malformed claim file: the message is one line naming the file and key; `path` and `key`
+    say which, where `fail` raised it (so a caller never parses the message back)."""
+
+    def __init__(self, message: str, path: str = "", key: str = "", missing: bool = False):
+        super().__init__(message)
+        self.path, self.key, self.missing = path, key, missing
 
 
 def suggest(name: Any, allowed: Iterable[str]) -> str:
@@ -28,7 +33,9 @@ def suggest(name: Any, allowed: Iterable[str]) -> str:
 
 def fail(path: Path | str, key: str, msg: str) -> NoReturn:
     """Raise the one-line ClaimError for `key` of `path` (newlines in `msg` are folded)."""
-    raise ClaimError(f"{path}: {key}: " + " ".join(msg.split()))
+    raise ClaimError(
+        f"{path}: {key}: " + " ".join(msg.split()), str(path), key, msg.startswith("missing")
+    )
 
 
 def type_name(t: type) -> str:

@@ -196,8 +196,9 @@ def load_toml(path: Path) -> dict:
         raise ClaimError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def _read(path: Path) -> tuple[dict, Path, dict]:
-    """The claim file and its base file, structure and values checked: (raw, base path, base)."""
+def _read(path: Path, parsed: dict | None = None) -> tuple[dict, Path, dict]:
+    """The claim file (or `parsed`, its table as read) and its base file, structure and values
+    checked: (raw, base path, base)."""
     if not SAFE_ID.fullmatch(path.stem):
         fail(
             path,
@@ -205,7 +206,7 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
             f"the file name {path.stem!r} is not a safe claim id (letters, digits, '-' and '_', "
             "starting with a letter or digit): the id names the claim's plot files",
         )
-    raw = load_toml(path)
+    raw = load_toml(path) if parsed is None else parsed
     _check_keys(path, "", raw, TOP_KEYS)
     for k in REQUIRED:
         if k not in raw:
@@ -252,15 +253,15 @@ def _read(path: Path) -> tuple[dict, Path, dict]:
     return raw, base_path, base
 
 
-def load_claim(path: str | Path, profile: str = "quick") -> Claim:
-    """Read, merge with its base, validate every profile; the claim resolved for `profile`.
-    ClaimError on any problem."""
+def load_claim(path: str | Path, profile: str = "quick", parsed: dict | None = None) -> Claim:
+    """Read (or take `parsed`, the file's table), merge with its base, validate every profile; the
+    claim resolved for `profile`. ClaimError on any problem."""
     path = Path(path)
     if profile not in PROFILES:
         raise ClaimError(
             f"{path}: profile: unknown profile {profile!r}" + suggest(profile, PROFILES)
         )
-    raw, base_path, base = _read(path)
+    raw, base_path, base = _read(path, parsed)
     resolved = {p: _resolve(path, raw, base_path, base, p) for p in PROFILES}
     return resolved[profile]
 

@@ -28,8 +28,9 @@ def run(a: argparse.Namespace) -> int:
     if errors:
         for e in errors:
             print(f"error: {e}", file=sys.stderr)
-        if len(errors) > 1:  # one bad file stays one line
-            print(f"{len(errors)} errors in {len(errors)} files", file=sys.stderr)
+        files = len({e.split(": ", 1)[0] for e in errors})
+        if len(errors) > 1:  # one bad file with one error stays one line
+            print(f"{len(errors)} errors in {files} files", file=sys.stderr)
         return EXIT_BAD_INPUT
     claims = load_claims(paths, "quick", reference=a.reference)
     print(f"ok: {len(claims)} claim files valid in profiles {', '.join(PROFILES)}")
@@ -43,5 +44,5 @@ COMMAND = Command(
     run=run,
     examples=("iclcheck validate", "iclcheck validate my-claims/ --reference none"),
     exit_codes=f"exit codes:\n  {EXIT_OK}  every file valid\n"
-    f"  {EXIT_BAD_INPUT}  a file is not (one line per file: FILE: KEY: what is wrong)\n",
+    f"  {EXIT_BAD_INPUT}  a file is not (one line per error, by file: FILE: KEY: what is wrong)\n",
 )
