@@ -93,6 +93,35 @@ class ControlResult:
 
 
 @dataclass(frozen=True)
+class WorldLevel:
+    """One world of a mixture factor: its level, the seeds that drew it, their mean metric."""
+
+    level: str
+    seeds: int
+    mean: float
+
+
+@dataclass(frozen=True)
+class WorldSplit:
+    """How a claim's seeds split by a mixture factor (harness.world.mixtures): a mean over seeds
+    of different worlds is a mixture, and the report says so."""
+
+    factor: str
+    levels: tuple[WorldLevel, ...]
+
+    def note(self) -> str:
+        parts = ", ".join(f"{w.seeds} seeds {w.level!r} (mean {w.mean:.3g})" for w in self.levels)
+        return (
+            f"mixture: the seeds fall into {len(self.levels)} worlds of {self.factor}: {parts}; "
+            "a mean over all seeds mixes them"
+        )
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WorldSplit:
+        return cls(str(d["factor"]), tuple(WorldLevel(**w) for w in d["levels"]))
+
+
+@dataclass(frozen=True)
 class Verdict:
     claim_id: str
     source: str
@@ -127,6 +156,8 @@ class Verdict:
     detectable: float = math.nan
     # the named regime the claim ran under (harness.claims.regime)
     regime: str = "default"
+    # how the seeds split by a mixture factor, where they fall into more than one world
+    world_split: WorldSplit | None = None
 
     @property
     def matches_expectation(self) -> bool:
@@ -163,6 +194,11 @@ class Verdict:
             kw["control"] = ControlResult.from_dict(ctl) if isinstance(ctl, dict) else None
         except (KeyError, TypeError, ValueError):
             kw["control"] = None
+        ws = d.get("world_split")
+        try:
+            kw["world_split"] = WorldSplit.from_dict(ws) if isinstance(ws, dict) else None
+        except (KeyError, TypeError, ValueError):
+            kw["world_split"] = None
         det = d.get("detectable")
         kw["detectable"] = float(det) if isinstance(det, (int, float)) else math.nan
         exp = d.get("expected")
