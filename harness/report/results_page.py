@@ -168,7 +168,7 @@ def regimes_table(root: Path) -> list[str]:
         else f"{name} not committed yet"
         for name, folder in REGIME_REFERENCES.items()
     ]
-    return [*rows, "", "Reports: " + ", ".join(links) + "."]
+    return [*rows, "", "Reports:", *(f"- {link}" for link in links)]
 
 
 def readme_with_table(readme: str, root: Path) -> str:
