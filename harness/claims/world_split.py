@@ -25,27 +25,42 @@ def factor_of(claim: Claim) -> str:
     return OOD_FACTOR if claim.metric.get("domain") == "ood" else ""
 
 
+def rows_by_world(claim: Claim, rows: list[Row], factor: str) -> dict[str, list[Row]]:
+    """The rows by the level of mixture factor `factor` that each row's seed drew (the seed of its
+    train point and replicate, harness.claims.grid.unit_seed), in level order."""
+    from harness.claims.grid import unit_seed
+
+    level = MIXTURE_FACTORS.get(factor).level
+    train = set(claim.train_axes)
+    out: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        seed = unit_seed(claim, {k: v for k, v in r.point.items() if k in train}, r.replicate)
+        out[level(point_run(claim, r.point, seed).data, seed)].append(r)
+    return dict(sorted(out.items()))
+
+
+def _seeds(claim: Claim, rows: list[Row]) -> int:
+    """How many seeds (train point, replicate) the rows come from."""
+    train = set(claim.train_axes)
+    return len(
+        {
+            (tuple(sorted((k, v) for k, v in r.point.items() if k in train)), r.replicate)
+            for r in rows
+        }
+    )
+
+
 def world_split(claim: Claim, rows: list[Row]) -> WorldSplit | None:
     """The split of the claim's seeds by its factor, or None when every seed drew one world."""
     name = factor_of(claim)
     if not name or not rows:
         return None
-    from harness.claims.grid import unit_seed
-
-    level = MIXTURE_FACTORS.get(name).level
-    train = set(claim.train_axes)
-    values: dict[str, list[float]] = defaultdict(list)
-    seeds: dict[str, set] = defaultdict(set)
-    for r in rows:
-        tp = {k: v for k, v in r.point.items() if k in train}
-        seed = unit_seed(claim, tp, r.replicate)
-        w = level(point_run(claim, r.point, seed).data, seed)
-        values[w].append(r.value)
-        seeds[w].add((tuple(sorted(tp.items())), r.replicate))
-    if len(values) < 2:
+    worlds = rows_by_world(claim, rows, name)
+    if len(worlds) < 2:
         return None
     levels = tuple(
-        WorldLevel(w, len(seeds[w]), sum(values[w]) / len(values[w])) for w in sorted(values)
+        WorldLevel(w, _seeds(claim, wr), sum(r.value for r in wr) / len(wr))
+        for w, wr in worlds.items()
     )
     return WorldSplit(name, levels)
 
@@ -58,4 +73,4 @@ def with_world_split(claim: Claim, v: Verdict, rows: list[Row]) -> Verdict:
     return dataclasses.replace(v, world_split=split, notes=[*v.notes, split.note()])
 
 
-__all__ = ["world_split", "with_world_split", "factor_of"]
+__all__ = ["world_split", "with_world_split", "factor_of", "rows_by_world"]

@@ -22,11 +22,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.claims import stats
-from harness.claims.claim import Claim, point_run
+from harness.claims.claim import Claim
 from harness.claims.kinds.base import KINDS, ClaimKind, Problem, error_verdict, make_verdict
 from harness.claims.metrics import Row
 from harness.claims.prompt_noise import noisy_mean
 from harness.claims.verdict import Estimate, Verdict
+from harness.claims.world_split import rows_by_world
 from harness.world.mixtures import MIXTURE_FACTORS
 
 ALPHA = stats.SIGNIFICANCE
@@ -145,18 +146,7 @@ def score(points: list[PointResult]) -> float:
 def _worlds(claim: Claim, rows: list[Row]) -> dict[str, list[Row]]:
     """The rows by the level of the claim's mixture factor (one world, '', without one)."""
     name = claim.metric.get("mixture")
-    if not name:
-        return {"": rows}
-    from harness.claims.grid import unit_seed
-
-    factor = MIXTURE_FACTORS.get(name)
-    train = set(claim.train_axes)
-    out: dict[str, list[Row]] = defaultdict(list)
-    for r in rows:
-        tp = {k: v for k, v in r.point.items() if k in train}
-        seed = unit_seed(claim, tp, r.replicate)
-        out[factor.level(point_run(claim, r.point, seed).data, seed)].append(r)
-    return dict(sorted(out.items()))
+    return rows_by_world(claim, rows, name) if name else {"": rows}
 
 
 def curves(claim: Claim, rows: list[Row]) -> list[dict[str, Any]]:
