@@ -93,3 +93,15 @@ def test_a_measure_only_run_counts_units():
     for _ in range(10):
         bar.measured(1)
     assert out.getvalue().splitlines()[-1].startswith("measuring: 100% (10/10 units)")
+
+
+def test_the_estimate_skips_untrained_models_in_the_store(tmp_path, capsys):
+    # an init control stores models with 0 steps: no training rate, and no division by zero
+    path = tiny(tmp_path, steps=0)
+    results = tmp_path / "results"
+    assert cli.main(["run", str(path), "--results", str(results), "--no-progress"]) in (0, 1)
+    capsys.readouterr()
+    tiny(tmp_path, steps=20)
+    assert cli.main(["run", str(path), "--results", str(results), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert _plan_counts(out) == (4, 0, 0) and "no recorded timings" in out

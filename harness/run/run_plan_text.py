@@ -44,7 +44,9 @@ def training_rate(store: Store) -> tuple[float, int] | None:
             run = RunConfig.from_dict(m.training)
         except (TypeError, ValueError, KeyError):
             continue
-        rates.append(m.train_seconds / member_work(run, m.ensemble_size))
+        work = member_work(run, m.ensemble_size)
+        if work > 0:  # an untrained model (steps = 0, the init control) has no rate
+            rates.append(m.train_seconds / work)
     return (statistics.median(rates), len(rates)) if rates else None
 
 
