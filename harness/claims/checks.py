@@ -226,3 +226,12 @@ def check_expectation(path: Path | str, e: dict[str, Any], keys: dict[str, type]
     for p in e.get("profiles", []):
         if not isinstance(p, str) or p not in PROFILES:
             fail(path, "expectation.profiles", f"unknown profile {p!r}" + suggest(p, PROFILES))
+
+
+def check_worlds(path: Path, metric: dict) -> None:
+    """`[metric] worlds` names a reading of WORLD_READINGS."""
+    from harness.claims.world_split import WORLD_READINGS
+
+    w = metric.get("worlds")
+    if w is not None and w not in WORLD_READINGS:
+        fail(path, "metric.worlds", f"must be one of {', '.join(WORLD_READINGS)}, got {w!r}")

@@ -10,6 +10,8 @@ it changes, one or more of
 - `fit_range = "lower_half" | "upper_half"` (or "all"): rate claims fit only that part of the swept
   x values;
 - `steps_scale = 3`: the step budget times this factor;
+- `worlds = "pooled" | "each"`: how the seeds of different worlds are judged (a judging reading:
+  trains and measures nothing new);
 and optionally `applies_to`, a list of claim ids, kinds or tags (`metric:NAME`, `domain:id|ood`,
 `arch:NAME`).
 
@@ -38,9 +40,10 @@ ALT_KEYS = {
     "metric": str,
     "fit_range": str,
     "steps_scale": float,
+    "worlds": str,
     "applies_to": list,
 }
-CHANGES = ("set", "metric", "fit_range", "steps_scale")
+CHANGES = ("set", "metric", "fit_range", "steps_scale", "worlds")
 FIT_RANGES = ("all", "lower_half", "upper_half")
 NARROW_KEYS = {"skip": dict}
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -57,6 +60,7 @@ class Alternative:
     metric: str = ""  # another metric name ("" keeps the claim's)
     fit_range: str = ""  # "", "all", "lower_half", "upper_half"
     steps_scale: float = 0.0  # 0 keeps the step budget
+    worlds: str = ""  # another `[metric] worlds` reading ("" keeps the claim's)
     applies_to: tuple[str, ...] = ()  # claim ids, kinds or tags; empty: every claim
 
     def change(self) -> str:
@@ -68,6 +72,8 @@ class Alternative:
             parts.append(f"fit range {self.fit_range}")
         if self.steps_scale:
             parts.append(f"steps x {self.steps_scale:g}")
+        if self.worlds:
+            parts.append(f"worlds {self.worlds}")
         return ", ".join(parts)
 
 
@@ -107,6 +113,8 @@ def _alternative(path: Path, i: int, raw: Any) -> Alternative:
         )
     if "steps_scale" in raw and not raw["steps_scale"] > 0:
         fail(path, f"{where}.steps_scale", f"must be > 0, got {raw['steps_scale']}")
+    if "worlds" in raw:
+        checks.check_worlds(path, {"worlds": raw["worlds"]})
     for t in raw.get("applies_to", []):
         check_type(path, f"{where}.applies_to", t, str)
     return Alternative(
@@ -116,6 +124,7 @@ def _alternative(path: Path, i: int, raw: Any) -> Alternative:
         raw.get("metric", ""),
         raw.get("fit_range", ""),
         float(raw.get("steps_scale", 0.0)),
+        raw.get("worlds", ""),
         tuple(raw.get("applies_to", ())),
     )
 

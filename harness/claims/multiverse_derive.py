@@ -21,6 +21,7 @@ from harness.claims.grid import cartesian
 from harness.claims.kinds import KINDS
 from harness.claims.metrics import METRICS, check_metric
 from harness.claims.multiverse import Alternative
+from harness.claims.world_split import DEFAULT_WORLDS
 from harness.world.config import split_name
 
 ROBUST, FRAGILE, PARTIAL, NO_MULTIVERSE = "ROBUST", "FRAGILE", "PARTIAL", "—"
@@ -97,13 +98,19 @@ def _apply(c: Claim, alt: Alternative) -> tuple[Claim | None, str]:
         if alt.metric == metric.get("name"):
             return None, f"the claim's own metric is already {alt.metric!r}"
         metric["name"] = alt.metric
+    if alt.worlds:
+        if c.kind == "figure":
+            return None, "the figure kind judges each world apart under every reading"
+        if metric.get("worlds", DEFAULT_WORLDS) == alt.worlds:
+            return None, f"the claim's own worlds reading is already {alt.worlds!r}"
+        metric["worlds"] = alt.worlds
     if alt.fit_range and alt.fit_range != "all":
         if not KINDS.get(c.kind).fitted:
             return None, f"fit_range applies to rate claims (this claim is a {c.kind})"
         grid, why = _half(c, alt.fit_range)
         if why:
             return None, why
-    elif alt.fit_range == "all" and not (alt.set or alt.metric or alt.steps_scale):
+    elif alt.fit_range == "all" and not (alt.set or alt.metric or alt.steps_scale or alt.worlds):
         return None, "the whole range is the main setting's fit"
     return dataclasses.replace(c, base_run=base, grid=grid, metric=metric), ""
 

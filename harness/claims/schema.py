@@ -87,10 +87,12 @@ KEY_TEXTS = {  # what the [eval] and generic [metric] keys mean (docs/claim-file
     "domain": "`id` (unseen in-domain tasks) or `ood` (out-of-domain patterns)",
     "search": "the grid axis a searched minimum runs over (e.g. the shortest l_ts reaching eps)",
     "at": "`final` (after training) or `initial` (at initialisation) for attention metrics",
+    "worlds": "how seeds that drew different worlds of the mixture factor are judged: `pooled` "
+    "(the default) or `each` (see Named readings)",
 }
 DEFAULT_EVAL = {"n_test": 1000, "chunk": 2048}
 # + those of the registered kinds and metrics
-METRIC_KEYS = {"name": str, "eps": float, "domain": str, "search": str, "at": str}
+METRIC_KEYS = {"name": str, "eps": float, "domain": str, "search": str, "at": str, "worlds": str}
 EXPECTATION_KEYS = {"verdict": str, "reason": str, "profiles": list}
 PROFILE_KEYS = {"replicates": int, "setting": dict, "grid": dict, "eval": dict}
 # the id names files in the run folder (plots/<id>.png): nothing that leaves it
@@ -227,6 +229,7 @@ def _read(path: Path, parsed: dict | None = None) -> tuple[dict, Path, dict]:
     _check_layer(path, "", raw)
     _check_keys(path, "metric.", raw["metric"], checks.metric_types(METRIC_KEYS), raw["kind"])
     checks.check_metric_fields(path, raw["kind"], raw["metric"])
+    checks.check_worlds(path, raw["metric"])
     _check_keys(path, "prediction.", raw["prediction"], checks.prediction_types(), raw["kind"])
     checks.check_prediction(path, raw["kind"], raw["metric"], raw["prediction"])
     checks.check_form(path, raw)

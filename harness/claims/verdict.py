@@ -94,11 +94,13 @@ class ControlResult:
 
 @dataclass(frozen=True)
 class WorldLevel:
-    """One world of a mixture factor: its level, the seeds that drew it, their mean metric."""
+    """One world of a mixture factor: its level, the seeds that drew it, their mean metric, and
+    its own verdict where the claim judges each world apart (`[metric] worlds = "each"`)."""
 
     level: str
     seeds: int
     mean: float
+    verdict: str = ""  # "" when the seeds were judged pooled
 
 
 @dataclass(frozen=True)
@@ -108,17 +110,25 @@ class WorldSplit:
 
     factor: str
     levels: tuple[WorldLevel, ...]
+    judged: str = "pooled"  # the reading `[metric] worlds`: "pooled" or "each"
 
     def note(self) -> str:
+        n = len(self.levels)
+        if self.judged == "each":
+            parts = ", ".join(
+                f"{w.seeds} seeds {w.level!r} {w.verdict} (mean {w.mean:.3g})" for w in self.levels
+            )
+            return f"worlds judged apart: the seeds fall into {n} worlds of {self.factor}: {parts}"
         parts = ", ".join(f"{w.seeds} seeds {w.level!r} (mean {w.mean:.3g})" for w in self.levels)
         return (
-            f"mixture: the seeds fall into {len(self.levels)} worlds of {self.factor}: {parts}; "
+            f"mixture: the seeds fall into {n} worlds of {self.factor}: {parts}; "
             "a mean over all seeds mixes them"
         )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorldSplit:
-        return cls(str(d["factor"]), tuple(WorldLevel(**w) for w in d["levels"]))
+        levels = tuple(WorldLevel(**w) for w in d["levels"])
+        return cls(str(d["factor"]), levels, str(d.get("judged", "pooled")))
 
 
 @dataclass(frozen=True)

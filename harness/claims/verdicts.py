@@ -22,7 +22,7 @@ from harness.claims.kinds.base import error_verdict
 from harness.claims.metrics import Row, metric_label, metric_rows
 from harness.claims.record import Record
 from harness.claims.verdict import Estimate, FamilyResult, Verdict
-from harness.claims.world_split import with_world_split
+from harness.claims.world_split import judge_worlds
 from harness.core.jsonio import canonical
 
 __all__ = [
@@ -94,7 +94,8 @@ def _judge(claim: Claim, records: list[Record], expected_units: int | None) -> V
     n_cens = sum(r.censored for r in rows)
     if not KINDS.get(claim.kind).fitted and n_cens / len(rows) > MAX_CENSORED_FRACTION:
         return error_verdict(claim, f"{n_cens} of {len(rows)} measurements hit the cap")
-    v = with_world_split(claim, with_design(KINDS.get(claim.kind).judge(claim, rows), rows), rows)
+    kind = KINDS.get(claim.kind)
+    v = judge_worlds(claim, rows, lambda rs: with_design(kind.judge(claim, rs), rs))
     failed = [f"{n_failed} of {len(records)} runs diverged and were left out"] if n_failed else []
     return dataclasses.replace(
         v,

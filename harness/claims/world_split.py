@@ -2,13 +2,19 @@
 is checked for seeds that fall into different worlds of the factor, and its verdict says so, with
 each world's mean, instead of letting a mean over seeds hide a mixture (harness.world.mixtures).
 
-The figure kind judges each world apart; the other kinds keep their pooled judgement, now marked
-as a mixture with the per-world means beside it."""
+How seeds of two worlds are judged is a named reading, `[metric] worlds` (WORLD_READINGS): `pooled`
+keeps one judgement over every seed and marks it a mixture with each world's mean beside it;
+`each` judges each world's seeds apart by the claim's own rule, so no mean crosses worlds and none
+depends on how many seeds happened to draw each. The theorem's OOD conditions (S1 >= 1, ODI in
+span(IDI)) say nothing of how the ODR coefficients sit against the training tasks, so both worlds
+lie inside them: under `each` the claim holds only if it holds in every world. The figure kind
+always judges each world apart."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Callable
 
 from harness.claims.claim import Claim, point_run
 from harness.claims.metrics import Row
@@ -16,6 +22,14 @@ from harness.claims.verdict import Verdict, WorldLevel, WorldSplit
 from harness.world.mixtures import MIXTURE_FACTORS
 
 OOD_FACTOR = "train_tasks_in_ood_group"  # the factor every OOD claim is checked for
+WORLD_READINGS = {
+    "pooled": "one judgement over every seed, whatever world it drew; a split is noted with each "
+    "world's mean (the pooled mean weighs the worlds by how many seeds drew each)",
+    "each": "each world's seeds judged apart by the claim's own rule: CONFIRMED when every world "
+    "is, REFUTED when one is (its p times the number of worlds), else INCONCLUSIVE; no mean "
+    "crosses worlds",
+}
+DEFAULT_WORLDS = "pooled"  # a claim file that names no reading
 
 
 def factor_of(claim: Claim) -> str:
@@ -50,6 +64,17 @@ def _seeds(claim: Claim, rows: list[Row]) -> int:
     )
 
 
+def _levels(
+    claim: Claim, worlds: dict[str, list[Row]], verdicts: dict[str, str] | None = None
+) -> tuple[WorldLevel, ...]:
+    return tuple(
+        WorldLevel(
+            w, _seeds(claim, wr), sum(r.value for r in wr) / len(wr), (verdicts or {}).get(w, "")
+        )
+        for w, wr in worlds.items()
+    )
+
+
 def world_split(claim: Claim, rows: list[Row]) -> WorldSplit | None:
     """The split of the claim's seeds by its factor, or None when every seed drew one world."""
     name = factor_of(claim)
@@ -58,11 +83,7 @@ def world_split(claim: Claim, rows: list[Row]) -> WorldSplit | None:
     worlds = rows_by_world(claim, rows, name)
     if len(worlds) < 2:
         return None
-    levels = tuple(
-        WorldLevel(w, _seeds(claim, wr), sum(r.value for r in wr) / len(wr))
-        for w, wr in worlds.items()
-    )
-    return WorldSplit(name, levels)
+    return WorldSplit(name, _levels(claim, worlds))
 
 
 def with_world_split(claim: Claim, v: Verdict, rows: list[Row]) -> Verdict:
@@ -73,4 +94,57 @@ def with_world_split(claim: Claim, v: Verdict, rows: list[Row]) -> Verdict:
     return dataclasses.replace(v, world_split=split, notes=[*v.notes, split.note()])
 
 
-__all__ = ["world_split", "with_world_split", "factor_of", "rows_by_world"]
+def _combined(verdicts: dict[str, Verdict]) -> tuple[str, Verdict]:
+    """(the deciding world, one verdict from each world's): the refuting world with the smallest p
+    (Bonferroni over the worlds), else the first undecided world, else the first world (every one
+    CONFIRMED)."""
+    k = len(verdicts)
+    refuted = [(w, v) for w, v in verdicts.items() if v.verdict == "REFUTED"]
+    if refuted:
+        w, v = min(refuted, key=lambda wv: wv[1].p_refute)
+        return w, dataclasses.replace(v, p_refute=min(1.0, v.p_refute * k))
+    for w, v in verdicts.items():
+        if v.verdict == "ERROR":  # too few seeds in one world to judge it: undecided
+            return w, dataclasses.replace(v, verdict="INCONCLUSIVE")
+        if v.verdict != "CONFIRMED":
+            return w, v
+    return next(iter(verdicts.items()))
+
+
+def judge_worlds(
+    claim: Claim, rows: list[Row], judge_rows: Callable[[list[Row]], Verdict]
+) -> Verdict:
+    """The claim judged under its `[metric] worlds` reading: `judge_rows` (the kind's rule on a
+    set of rows) on every seed (pooled), or on each world's seeds apart (each)."""
+    reading = claim.metric.get("worlds", DEFAULT_WORLDS)
+    name = factor_of(claim)
+    if reading == "pooled" or not name or claim.kind == "figure" or not rows:
+        return with_world_split(claim, judge_rows(rows), rows)
+    worlds = rows_by_world(claim, rows, name)
+    if len(worlds) < 2:
+        only = next(iter(worlds))
+        v = judge_rows(rows)
+        return dataclasses.replace(
+            v, notes=[*v.notes, f"worlds judged apart: every seed drew {only!r} of {name}"]
+        )
+    verdicts = {w: judge_rows(wr) for w, wr in worlds.items()}
+    levels = _levels(claim, worlds, {w: v.verdict for w, v in verdicts.items()})
+    split = WorldSplit(name, levels, judged="each")
+    deciding, v = _combined(verdicts)
+    return dataclasses.replace(
+        v,
+        measurement=f"[world {deciding!r}] {v.measurement}",
+        world_split=split,
+        notes=[*v.notes, split.note()],
+    )
+
+
+__all__ = [
+    "world_split",
+    "with_world_split",
+    "factor_of",
+    "rows_by_world",
+    "judge_worlds",
+    "WORLD_READINGS",
+    "DEFAULT_WORLDS",
+]

@@ -82,6 +82,7 @@ BASELINE_TEXTS = {  # fitted on each test prompt's contexts alone (harness.measu
 def readings_section() -> list[str]:
     """Every named reading a claim file or a regime can choose, with what it means."""
     from harness.claims.regime import load_regimes
+    from harness.claims.world_split import WORLD_READINGS
     from harness.measure.baselines import METHODS
     from harness.measure.pruning import PRUNE_RULES
     from harness.run.paths import claims_dir
@@ -102,6 +103,7 @@ def readings_section() -> list[str]:
         f"| `metric.mixture` | `{n}` | {_cell(MIXTURE_FACTORS.get(n).text)} |"
         for n in MIXTURE_FACTORS
     ]
+    rows += [f"| `metric.worlds` | `{k}` | {_cell(v)} |" for k, v in WORLD_READINGS.items()]
     rows += [
         f"| `--regime` | `{n}` | {_cell(r.why)} |" for n, r in load_regimes(claims_dir()).items()
     ]
