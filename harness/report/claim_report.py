@@ -22,6 +22,7 @@ from harness.core.jsonio import atomic_write_text
 from harness.report import (
     figure_reproduction,  # noqa: F401  (registers the figure kind's drawer)
     ledger_section,
+    world_section,
 )
 from harness.report.control_section import control_items
 from harness.report.figures import draw, table
@@ -312,6 +313,7 @@ def write_report(
         ),
         "",
         summary_table(verdicts, multiverse=mv),
+        *world_section.markdown_lines(verdicts),
         "",
         "## Claims in detail",
     ]
