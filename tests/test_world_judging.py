@@ -131,3 +131,19 @@ def test_the_pooled_alternative_derives_for_ood_claims_only(ood_s1):
     assert derive(load_claim("claims/indomain-unseen.toml", "quick"), alt).claim is None
     fig = derive(load_claim("claims/fig-prune-ood.toml", "quick"), alt)
     assert fig.claim is None and fig.skipped
+
+
+def test_a_world_refuting_at_p_below_alpha_but_not_after_bonferroni_is_undecided(ood_s1):
+    rows = _rows(ood_s1, inside=0.0, outside=0.0)
+    worlds = dict(zip(map(id, rows), _worlds(ood_s1, rows)))
+
+    def judge(rs: list[Row]):
+        v = KINDS.get("bound").judge(ood_s1, rs)
+        if all(worlds[id(r)] == INSIDE for r in rs):
+            return dataclasses.replace(v, verdict="REFUTED", p_refute=0.04)
+        return v
+
+    v = judge_worlds(ood_s1, rows, judge)
+    assert v.verdict == "INCONCLUSIVE"
+    assert v.p_refute == pytest.approx(0.08)
+    assert "not after Bonferroni over 2 worlds" in " ".join(v.notes)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from harness.claims.claim import Claim, point_run
 from harness.claims.metrics import Row
+from harness.claims.stats import SIGNIFICANCE
 from harness.claims.verdict import Verdict, WorldLevel, WorldSplit
 from harness.world.mixtures import MIXTURE_FACTORS
 
@@ -96,13 +97,18 @@ def with_world_split(claim: Claim, v: Verdict, rows: list[Row]) -> Verdict:
 
 def _combined(verdicts: dict[str, Verdict]) -> tuple[str, Verdict]:
     """(the deciding world, one verdict from each world's): the refuting world with the smallest p
-    (Bonferroni over the worlds), else the first undecided world, else the first world (every one
-    CONFIRMED)."""
+    (Bonferroni over the worlds; INCONCLUSIVE when it does not survive), else the first undecided
+    world, else the first world (every one CONFIRMED)."""
     k = len(verdicts)
     refuted = [(w, v) for w, v in verdicts.items() if v.verdict == "REFUTED"]
     if refuted:
         w, v = min(refuted, key=lambda wv: wv[1].p_refute)
-        return w, dataclasses.replace(v, p_refute=min(1.0, v.p_refute * k))
+        p = min(1.0, v.p_refute * k)
+        if p < SIGNIFICANCE:
+            return w, dataclasses.replace(v, p_refute=p)
+        note = f"world {w!r} refutes at p = {v.p_refute:.3g}, not after Bonferroni over {k} worlds"
+        undecided = dataclasses.replace(v, verdict="INCONCLUSIVE", p_refute=p)
+        return w, dataclasses.replace(undecided, notes=[*v.notes, note])
     for w, v in verdicts.items():
         if v.verdict == "ERROR":  # too few seeds in one world to judge it: undecided
             return w, dataclasses.replace(v, verdict="INCONCLUSIVE")
