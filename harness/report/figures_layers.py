@@ -1,5 +1,6 @@
 """The deep model's per-layer figure and table: same-pattern attention mass of the query row over
-training, one line per block (mean over heads and seeds), and the step at which each block moved."""
+training, one line per block (mean over heads and seeds); the table gives every head of every block
+and each seed's last value, and the step at which each moved."""
 
 from __future__ import annotations
 
@@ -13,22 +14,27 @@ from harness.report.plotting import finish, new_axes, seed_interval
 
 
 def _layer_series(
-    records: list[Record], key: str = "attn_id_layers"
+    records: list[Record], key: str = "attn_id_layers", head: int | None = None
 ) -> tuple[list[int], list[list[list[float]]]]:
-    """Checkpoint steps and, per block, per checkpoint, the head-averaged mass of every seed."""
+    """Checkpoint steps and, per block, per checkpoint, every seed's mass in head `head` (None: the
+    mean over heads)."""
     recs = [r for r in records if not r.failed and getattr(r.history, key)]
     if not recs:
         return [], []
     steps = recs[0].history.steps
+
+    def mass(r: Record, i: int, b: int) -> float:
+        heads = getattr(r.history, key)[i][b]
+        return sum(heads) / len(heads) if head is None else heads[head]
+
     L = len(getattr(recs[0].history, key)[0])
-    series = [
-        [
-            [sum(getattr(r.history, key)[i][b]) / len(getattr(r.history, key)[i][b]) for r in recs]
-            for i in range(len(steps))
-        ]
-        for b in range(L)
-    ]
+    series = [[[mass(r, i, b) for r in recs] for i in range(len(steps))] for b in range(L)]
     return steps, series
+
+
+def _heads(records: list[Record], key: str) -> int:
+    recs = [r for r in records if not r.failed and getattr(r.history, key)]
+    return len(getattr(recs[0].history, key)[0][0]) if recs else 0
 
 
 # a block's attention "moves" at the first checkpoint where it is this far from its value at step 0
@@ -101,22 +107,28 @@ def attention_by_layer(records: list[Record], title: str, path: Path) -> Path | 
 
 
 def attention_by_layer_table(records: list[Record]) -> list[dict[str, Any]]:
+    """Per block, each head's and the head-averaged mass at the first and last checkpoints, every
+    seed's last value (so one head that concentrates in some seeds is not averaged away) and the
+    step each seed moved."""
     key, where = _layer_key(records)
-    steps, series = _layer_series(records, key)
+    heads = [*range(_heads(records, key)), None]
     rows = []
-    for b, per_step in enumerate(series):
-        m0, _ = mean_sd(per_step[0])
-        m1, sd1 = mean_sd(per_step[-1])
-        moved = ", ".join("-" if m is None else str(m) for m in move_steps(steps, per_step))
-        rows.append(
-            {
-                "block": b + 1,
-                "contexts": where,
-                f"mass at step {steps[0]}": m0,
-                f"mass at step {steps[-1]}": m1,
-                "sd over seeds": sd1,
-                f"step each seed moved by >= {MOVE:g} (- never)": moved,
-                "seeds": len(per_step[-1]),
-            }
-        )
-    return rows
+    for head in heads:
+        steps, series = _layer_series(records, key, head)
+        for b, per_step in enumerate(series):
+            m0, _ = mean_sd(per_step[0])
+            m1, sd1 = mean_sd(per_step[-1])
+            moved = ", ".join("-" if m is None else str(m) for m in move_steps(steps, per_step))
+            rows.append(
+                {
+                    "block": b + 1,
+                    "head": "mean" if head is None else head + 1,
+                    "contexts": where,
+                    f"mass at step {steps[0]}": m0,
+                    f"mass at step {steps[-1]}": m1,
+                    "sd over seeds": sd1,
+                    "each seed at the end": " ".join(f"{v:.2f}" for v in per_step[-1]),
+                    f"step each seed moved by >= {MOVE:g} (- never)": moved,
+                }
+            )
+    return sorted(rows, key=lambda r: (r["block"], r["head"] == "mean", str(r["head"])))
