@@ -8,23 +8,26 @@ over E, so member e trained in an ensemble equals member e trained alone).
 Prompt format: P (E, n, l + 1, d), d = dX + dY, the last column is the query
 (its label slot is 0). Output: one scalar F per prompt, read at the query column.
 
-    h_0 = W_in p_t  (+ e_query on the query column)          read-in, no positions
+    h_0 = W_in p_t  (+ e_query on the query column) (+ wpe[t])  read-in (positions optional)
     for each block b = 1..L (pre-norm, GPT-2):
         h = h + W_proj MHA(LN_1(h)) + b_proj                  H heads of width w / H
         h = h + W_fc2 GELU(W_fc LN_2(h) + b_fc) + b_fc2       MLP of mlp_width neurons
     F = w_out . LN_f(h_query) + b_out
 
-Choices (documented defaults, [choose] in docs/paper.md's sense):
-- No positional embedding: a prompt is an unordered set of context examples
-  plus the query; a learned vector `e_query` marks the query column (its label
-  slot being 0 marks it too). So the model accepts any context length l, and
-  evaluation at l_ts != l_tr is well defined.
-- Masking: every position attends to the l context columns and to itself
-  (GPT-2 lets a position see what came before it; here the contexts come
-  before the query, and since the contexts are unordered they see one another
-  in both directions rather than causally). No context attends to the query, so
-  the contexts' representations never depend on the query, as in the paper's
-  one-layer model. The query row therefore spreads its attention over l + 1
+Choices (documented defaults, [choose] in docs/paper.md's sense; the GPT-2 readings are the
+alternatives, docs/calibration.md "The deep model against a GPT-2 block"):
+- Positions (`positions`): by default none: a prompt is an unordered set of
+  context examples plus the query; a learned vector `e_query` marks the query
+  column (its label slot being 0 marks it too). So the model accepts any
+  context length l, and evaluation at l_ts != l_tr is well defined. With
+  `positions = P > 0` (GPT-2's learned absolute embeddings) a learned vector
+  wpe[t] is added to column t's read-in, for prompts of up to P columns.
+- Masking (`mask`): by default "set": every position attends to the l context
+  columns and to itself (the contexts are unordered, so they see one another
+  in both directions). "causal" is GPT-2's mask: column t sees columns 0..t
+  (the query, last, sees everything). Under both, no context attends to the
+  query, so the contexts' representations never depend on the query, as in the
+  paper's one-layer model. The query row spreads its attention over l + 1
   keys (the l contexts and itself); the probe "attention mass on same-pattern
   contexts" sums the query row's weights over the same-pattern contexts
   without renormalising (the weight on itself counts as not on them).
@@ -35,7 +38,7 @@ Choices (documented defaults, [choose] in docs/paper.md's sense):
   of the last block's MLP; `prune_weights` gives their incoming weight rows
   W_fc (E, mlp_width, width), the analogue of the paper model's W_O rows, so
   magnitude pruning ranks neurons by those row norms.
-- Init (GPT-2): weights N(0, init_std^2), residual projections (W_proj, W_fc2)
+- Init (GPT-2): weights N(0, init_std^2) (wpe too, drawn last), residual projections (W_proj, W_fc2)
   N(0, init_std^2 / (2 L)), biases 0, LayerNorm gains 1; the read-in W_in is
   N(0, 1/d) and the read-out w_out N(0, 1/width) so F starts O(1) in scale.
   Drawn in float64 from the member's own generator in a fixed order, then cast.
@@ -71,6 +74,8 @@ PARAM_NAMES = (
     "w_out",
     "b_out",
 )
+OPTIONAL_PARAMS = ("wpe",)  # present only under learned positions
+MASKS = ("set", "causal")
 LN_EPS = 1e-5
 
 
@@ -90,11 +95,15 @@ def _lin(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None = None) -> tor
 
 
 class EnsembleDeepTransformer(nn.Module):
-    def __init__(self, weights: dict[str, torch.Tensor], heads: int):
+    def __init__(self, weights: dict[str, torch.Tensor], heads: int, mask: str = "set"):
         super().__init__()
-        for k in PARAM_NAMES:
+        if mask not in MASKS:
+            raise ValueError(f"mask must be one of {', '.join(MASKS)}, got {mask!r}")
+        self.names = PARAM_NAMES + tuple(k for k in OPTIONAL_PARAMS if k in weights)
+        for k in self.names:
             setattr(self, k, nn.Parameter(weights[k]))
         self.heads = heads
+        self.mask = mask
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -107,6 +116,7 @@ class EnsembleDeepTransformer(nn.Module):
         init_std: float,
         g: torch.Generator,
         dtype: torch.dtype = torch.float32,
+        positions: int = 0,
     ) -> dict[str, torch.Tensor]:
         """One member's initial weights (see the module docstring), all from generator g."""
         if width % heads:
@@ -122,7 +132,7 @@ class EnsembleDeepTransformer(nn.Module):
         zeros = lambda *s: torch.zeros(*s, dtype=dtype, device=dev)  # noqa: E731
         ones = lambda *s: torch.ones(*s, dtype=dtype, device=dev)  # noqa: E731
         res_std = init_std / math.sqrt(2 * L)
-        return {
+        weights = {
             "W_in": normal(w, d, std=1.0 / math.sqrt(d)),
             "e_query": normal(w, std=init_std),
             "ln1_g": ones(L, w),
@@ -142,17 +152,20 @@ class EnsembleDeepTransformer(nn.Module):
             "w_out": normal(w, std=1.0 / math.sqrt(w)),
             "b_out": zeros(()),
         }
+        if positions:  # drawn after the rest, so the other weights do not depend on it
+            weights["wpe"] = normal(positions, w, std=init_std)
+        return weights
 
     @classmethod
     def from_members(
-        cls, members: list[dict[str, torch.Tensor]], heads: int
+        cls, members: list[dict[str, torch.Tensor]], heads: int, mask: str = "set"
     ) -> EnsembleDeepTransformer:
         """Stack per-member weight dicts into one ensemble."""
-        return cls({k: torch.stack([m[k] for m in members]) for k in PARAM_NAMES}, heads)
+        return cls({k: torch.stack([m[k] for m in members]) for k in members[0]}, heads, mask)
 
     def member(self, e: int) -> dict[str, torch.Tensor]:
         """Member e's weights (detached copies)."""
-        return {k: getattr(self, k)[e].detach().clone() for k in PARAM_NAMES}
+        return {k: getattr(self, k)[e].detach().clone() for k in self.names}
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -221,9 +234,15 @@ class EnsembleDeepTransformer(nn.Module):
         l = T - 1
         h = _lin(P, self.W_in)  # (E, n, T, w)
         h = torch.cat([h[:, :, :l], h[:, :, l:] + self.e_query[:, None, None, :]], dim=2)
+        if "wpe" in self.names:
+            if T > self.wpe.shape[1]:
+                raise ValueError(f"a prompt of {T} columns, positions for {self.wpe.shape[1]}")
+            h = h + self.wpe[:, None, :T]  # (E, 1, T, w)
         pos = torch.arange(T, device=P.device)
-        # (T, T): row t sees the contexts and itself
-        mask = (pos[None, :] < l) | (pos[None, :] == pos[:, None])
+        if self.mask == "causal":  # (T, T): row t sees columns 0..t
+            mask = pos[None, :] <= pos[:, None]
+        else:  # row t sees the contexts and itself
+            mask = (pos[None, :] < l) | (pos[None, :] == pos[:, None])
         attn: list[torch.Tensor] = []
         L = self.depth
         for i in range(L):
@@ -278,7 +297,7 @@ class EnsembleDeepTransformer(nn.Module):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Per-member mean hinge loss max(0, 1 - z F) (E,) and its gradients by autograd,
         keyed by parameter name (every parameter of the model)."""
-        names = [k for k in PARAM_NAMES if getattr(self, k).requires_grad]
+        names = [k for k in self.names if getattr(self, k).requires_grad]
         with torch.enable_grad():
             F = self(P)
             loss = torch.relu(1.0 - z * F).mean(-1)

@@ -55,10 +55,19 @@ def _init_deep(runs, gens, dtype):
         mc = r.model
         members.append(
             EnsembleDeepTransformer.initial_weights(
-                r.data.d, mc.depth, mc.heads, mc.width, mc.deep_mlp_width, mc.init_std, g, dtype
+                r.data.d,
+                mc.depth,
+                mc.heads,
+                mc.width,
+                mc.deep_mlp_width,
+                mc.init_std,
+                g,
+                dtype,
+                positions=mc.positions,
             )
         )
-    return EnsembleDeepTransformer.from_members(members, heads=runs[0].model.heads)
+    mc = runs[0].model
+    return EnsembleDeepTransformer.from_members(members, heads=mc.heads, mask=mc.mask)
 
 
 ARCHITECTURES.add(

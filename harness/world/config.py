@@ -21,12 +21,8 @@ def _check(ok: bool, name: str, allowed: str, value: Any) -> None:
 
 
 def _positive_int(name: str, value: Any) -> None:
-    _check(
-        isinstance(value, int) and not isinstance(value, bool) and value > 0,
-        name,
-        "a positive integer",
-        value,
-    )
+    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    _check(ok, name, "a positive integer", value)
 
 
 TRAIN_TASK_RULES = ("", "m1", "sqrt")  # how |T_tr| is set (DataConfig.train_task_rule)
@@ -268,6 +264,8 @@ class ModelConfig:
     width: int = 64  # residual-stream width, a multiple of heads [choose]
     mlp_width: int = 0  # MLP neurons per block; 0 means 4 * width (GPT-2) [choose]
     init_std: float = 0.02  # GPT-2 init std of the block weights [choose]
+    mask: str = "set"  # "set": contexts see one another both ways; "causal": GPT-2's mask
+    positions: int = 0  # 0: no positions; P > 0: GPT-2's learned positions for <= P columns
 
     def validate(self) -> ModelConfig:
         _positive_int("m", self.m)
@@ -294,13 +292,12 @@ class ModelConfig:
         _check(
             self.width % self.heads == 0, "width", f"a multiple of heads = {self.heads}", self.width
         )
-        _check(
-            isinstance(self.mlp_width, int) and self.mlp_width >= 0,
-            "mlp_width",
-            "a non-negative integer (0: 4 * width)",
-            self.mlp_width,
-        )
+        ok = isinstance(self.mlp_width, int) and self.mlp_width >= 0
+        _check(ok, "mlp_width", "a non-negative integer (0: 4 * width)", self.mlp_width)
         _check(self.init_std > 0, "init_std", "> 0", self.init_std)
+        _check(self.mask in ("set", "causal"), "mask", "'set' or 'causal'", self.mask)
+        ok = isinstance(self.positions, int) and self.positions >= 0
+        _check(ok, "positions", "a non-negative integer (0: none)", self.positions)
         return self
 
     @property
@@ -361,6 +358,9 @@ class RunConfig:
         self.data.validate()
         self.model.validate()
         self.train.validate()
+        cols = max(self.data.l_tr, self.data.l_ts) + 1
+        ok = not self.model.positions or self.model.positions >= cols
+        _check(ok, "positions", f">= {cols} (the longest prompt's columns)", self.model.positions)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -419,6 +419,8 @@ class RunConfig:
             self.model.heads,
             self.model.width,
             self.model.deep_mlp_width,
+            self.model.mask,
+            self.model.positions,
             self.train.optimizer,
         )
 
