@@ -16,10 +16,11 @@ from harness.core.fields import RecordError, check_version, expect, expect_field
 from harness.measure.measurement import Measurement, Probes
 from harness.training.trainer import History
 from harness.world.config import RunConfig
+from harness.world.mixtures import WorldStructure
 
 # 1-2: untyped dicts keyed by ENGINE_VERSION; 3: this dataclass, keys with device and code
 # fingerprint;
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #                    4: Probes.row_norms (the W_O row norms, for the histogram figure);
 # 5: Measurement.hinge_* (hinge loss per eval point), History.qk (query/key projection probe)
 
@@ -86,6 +87,8 @@ class Record:
     probes: Probes
     provenance: Provenance
     timing: Timing
+    # what the seed's world drew (training tasks, shifts, mixture levels); None in a hand-built one
+    world: WorldStructure | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +112,7 @@ class Record:
                 ],
                 "provenance": lambda d: from_fields(Provenance, d),
                 "timing": lambda d: from_fields(Timing, d),
+                "world": lambda d: None if d is None else WorldStructure.from_json(d),
             },
         )
         expect_fields(

@@ -31,6 +31,7 @@ from harness.run.provenance import provenance
 from harness.training.history import History
 from harness.training.trainer import init_ensemble, train_ensemble
 from harness.world.config import RunConfig
+from harness.world.mixtures import world_structure
 from harness.world.seeding import derive_seed
 from harness.world.test_fields import curve_reading, training_part
 from harness.world.world import World
@@ -226,6 +227,7 @@ def _record(u: Unit, history: History, meta: StoredModel, meas: MemberMeasures, 
         probes=meas.probes,
         provenance=prov,
         timing=timing,
+        world=world_structure(u.run.data, u.run.seed),
     )
 
 

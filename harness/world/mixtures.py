@@ -63,4 +63,50 @@ MIXTURE_FACTORS.add(
     )
 )
 
-__all__ = ["MIXTURE_FACTORS", "MixtureFactor", "tasks_inside_ood_groups", "ood_group"]
+
+@dataclass(frozen=True)
+class WorldStructure:
+    """What a seed's world drew, stored on every record: its training tasks, their cyclic shifts
+    (uniform coverage; empty otherwise), for each ODR pattern whether some training task pits two
+    IDR patterns it mixes against each other, and the seed's level of every mixture factor."""
+
+    train_tasks: tuple[tuple[int, int], ...]
+    shifts: tuple[int, ...]
+    ood_groups_trained: tuple[bool, ...]
+    levels: tuple[tuple[str, str], ...]  # (factor name, level), in registration order
+
+    def level(self, factor: str) -> str:
+        return dict(self.levels)[factor]
+
+    @classmethod
+    def from_json(cls, d: dict) -> WorldStructure:
+        return cls(
+            tuple((int(a), int(b)) for a, b in d["train_tasks"]),
+            tuple(int(s) for s in d["shifts"]),
+            tuple(bool(t) for t in d["ood_groups_trained"]),
+            tuple((str(f), str(v)) for f, v in d["levels"]),
+        )
+
+
+def world_structure(cfg: DataConfig, seed: int) -> WorldStructure:
+    """The structure the run seed's world drew (computed from the config and seed alone)."""
+    rows = [(int(a), int(b)) for a, b in training_tasks(cfg, seed).tolist()]
+    shifts = sorted({(b - a) % cfg.M1 for a, b in rows}) if cfg.coverage == "uniform" else []
+    inside = set()
+    for a, b in rows:
+        ga = ood_group(cfg, a)
+        if ga is not None and ga == ood_group(cfg, b):
+            inside |= set(range(cfg.M1_ood)) if cfg.ood_spread == "all" else {ga}
+    levels = tuple((n, MIXTURE_FACTORS.get(n).level(cfg, seed)) for n in MIXTURE_FACTORS)
+    trained = tuple(j in inside for j in range(cfg.M1_ood))
+    return WorldStructure(tuple(rows), tuple(shifts), trained, levels)
+
+
+__all__ = [
+    "MIXTURE_FACTORS",
+    "MixtureFactor",
+    "WorldStructure",
+    "tasks_inside_ood_groups",
+    "ood_group",
+    "world_structure",
+]
