@@ -138,3 +138,47 @@ def test_bad_points_name_the_key(tmp_path, edit, key):
     (tmp_path / "claims" / "_base.toml").write_text(Path("claims/_base.toml").read_text())
     with pytest.raises(ClaimError, match=key.replace("[", r"\[").replace("]", r"\]")):
         load_claim(f, "quick")
+
+
+def test_the_world_split_of_a_figure_carries_each_worlds_verdict_and_one_note():
+    from harness.claims.world_split import judge_worlds
+
+    c = _claim(mixture=True)
+    reps = 8
+    worlds = _world_of(c, reps)
+    rows = _rows(c, {r: 20.0 if worlds[r] else 1.0 for r in range(reps)}, reps=reps)
+    v = judge_worlds(c, rows, lambda rs: judge(c, rs))
+    assert v.world_split.judged == "each"
+    assert {w.level: w.verdict for w in v.world_split.levels} == {
+        "no task inside an ODR group": "CONFIRMED",
+        "trains inside ODR groups": "REFUTED",
+    }
+    assert not any(n.startswith("mixture: the seeds fall") for n in v.notes)
+
+
+def _world_of(c, reps: int) -> dict[int, bool]:
+    from harness.claims.claim import point_run
+
+    level = MIXTURE_FACTORS.get("train_tasks_in_ood_group").level
+    return {
+        r: level(point_run(c, {}, unit_seed(c, {}, r)).data, unit_seed(c, {}, r))
+        == "trains inside ODR groups"
+        for r in range(reps)
+    }
+
+
+def test_a_worlds_refutation_that_fails_bonferroni_over_the_worlds_is_undecided(monkeypatch):
+    from harness.claims.kinds import figure
+
+    c = _claim(mixture=True)
+    reps = 8
+    worlds = _world_of(c, reps)
+    rows = _rows(c, {r: 20.0 if worlds[r] else 1.0 for r in range(reps)}, reps=reps)
+    real = figure.decide
+    # one world refutes at p = 0.04: below alpha alone, not after x 2 worlds
+    monkeypatch.setattr(
+        figure, "decide", lambda pts: ("REFUTED", 0.04) if real(pts)[0] == "REFUTED" else real(pts)
+    )
+    v = judge(c, rows)
+    assert v.verdict == "INCONCLUSIVE"
+    assert any("not after Bonferroni over 2 worlds" in n for n in v.notes)

@@ -117,6 +117,18 @@ def _combined(verdicts: dict[str, Verdict]) -> tuple[str, Verdict]:
     return next(iter(verdicts.items()))
 
 
+def _figure_split(claim: Claim, v: Verdict, rows: list[Row]) -> Verdict:
+    """The figure kind judges each world apart itself (its notes say so): the split carries each
+    world's verdict from its details, and no second note."""
+    split = world_split(claim, rows)
+    if split is None:
+        return v
+    by_world = (v.details or {}).get("worlds", {})
+    verdicts = {w: str(d.get("verdict", "")) for w, d in by_world.items()}
+    levels = tuple(dataclasses.replace(w, verdict=verdicts.get(w.level, "")) for w in split.levels)
+    return dataclasses.replace(v, world_split=WorldSplit(split.factor, levels, judged="each"))
+
+
 def judge_worlds(
     claim: Claim, rows: list[Row], judge_rows: Callable[[list[Row]], Verdict]
 ) -> Verdict:
@@ -124,6 +136,8 @@ def judge_worlds(
     set of rows) on every seed (pooled), or on each world's seeds apart (each)."""
     reading = claim.metric.get("worlds", DEFAULT_WORLDS)
     name = factor_of(claim)
+    if claim.kind == "figure" and name and rows:
+        return _figure_split(claim, judge_rows(rows), rows)
     if reading == "pooled" or not name or claim.kind == "figure" or not rows:
         return with_world_split(claim, judge_rows(rows), rows)
     worlds = rows_by_world(claim, rows, name)

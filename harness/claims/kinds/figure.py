@@ -26,6 +26,7 @@ from harness.claims.claim import Claim
 from harness.claims.kinds.base import KINDS, ClaimKind, Problem, error_verdict, make_verdict
 from harness.claims.metrics import Row
 from harness.claims.prompt_noise import noisy_mean
+from harness.claims.stats import SIGNIFICANCE
 from harness.claims.verdict import Estimate, Verdict
 from harness.claims.world_split import rows_by_world
 from harness.world.mixtures import MIXTURE_FACTORS
@@ -201,8 +202,10 @@ def judge(claim: Claim, rows: list[Row]) -> Verdict:
         return error_verdict(claim, "no world has 2 seeds at every point")
     verdicts = [v for _, v, _ in judged.values()]
     if "REFUTED" in verdicts:
-        verdict = "REFUTED"
         p = min(p for _, v, p in judged.values() if v == "REFUTED") * len(judged)
+        verdict = "REFUTED" if p < SIGNIFICANCE else "INCONCLUSIVE"  # Bonferroni over the worlds
+        if verdict == "INCONCLUSIVE":
+            notes.append(f"a world refutes, but not after Bonferroni over {len(judged)} worlds")
     else:
         every = set(verdicts) == {"CONFIRMED"} and len(judged) == len(worlds)
         verdict = "CONFIRMED" if every else "INCONCLUSIVE"
