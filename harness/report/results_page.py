@@ -20,6 +20,13 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _trained(meta: dict) -> str:
+    n = meta.get("models_trained", "?")
+    if n == 0:  # a re-judgement of a filled store: the training cost is the earlier run's
+        return "0 models trained (every model and record from the store of an earlier run)"
+    return f"{n} models trained"
+
+
 def _header(run: StoredRun, folder: Path, what: str) -> list[str]:
     m = run.meta
     counts = Counter(outcome_name(v) for v in run.verdicts)
@@ -37,8 +44,8 @@ def _header(run: StoredRun, folder: Path, what: str) -> list[str]:
     return [
         f"[`{folder}/report.md`](../{folder}/report.md): {what}, profile `{m.get('profile')}`, "
         f"commit `{str(m.get('git_commit', '?'))[:7]}`, device `{m.get('device', '?')}`; "
-        f"{m.get('models_trained', '?')} models trained for {m.get('units_requested', '?')} "
-        f"claim units in {float(m.get('seconds', 0)):.0f} s (the main settings).",
+        f"{_trained(m)} for {m.get('units_requested', '?')} claim units in "
+        f"{float(m.get('seconds', 0)):.0f} s (the main settings).",
         "",
         "Outcomes: " + ", ".join(f"{n} {o}" for o, n in sorted(counts.items())) + ".",
         "",
