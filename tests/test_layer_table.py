@@ -4,10 +4,10 @@ head that concentrates in some seeds is not averaged away."""
 from __future__ import annotations
 
 import pytest
+from conftest import make_record
 
 from harness.report.figures_layers import attention_by_layer_table
 from harness.training.trainer import History
-from tests.conftest import make_record
 
 
 def _history(last_head_mass: float) -> History:
