@@ -62,6 +62,21 @@ def test_regime_overrides_setting_but_not_grid_axes(claims):
     assert {c.regime for c in load_claims([claims], "quick")} == {"default"}
 
 
+def test_a_reading_the_regime_overrides_says_so(claims):
+    """A report must not name the claim file's reading for a value the run did not use."""
+    (claims / "_regimes.toml").write_text(
+        REGIMES.replace('"data.beta" = 2.0', '"data.ood_spread" = "all"').replace(
+            ', "prune.fraction" = 0.5', ""
+        )
+    )
+    one = load_claim(claims / "fig-prune-ood.toml", "quick")
+    a = apply_regime(one, regime_named(claims, "test"))
+    assert a.base_run["data"]["ood_spread"] == "all"
+    assert a.readings["ood_spread"].startswith("'all', set by regime test")
+    assert one.readings["ood_spread"] in a.readings["ood_spread"]  # the file's reading kept
+    assert a.readings["test_sampling"] == one.readings["test_sampling"]  # not overridden
+
+
 def test_bad_regimes_are_one_line_naming_file_and_key(claims):
     with pytest.raises(ClaimError, match=r"_regimes.toml: regime.nope: unknown regime"):
         regime_named(claims, "nope")
@@ -189,3 +204,13 @@ def test_a_change_to_the_calibration_file_says_why(tmp_path):
     f.write_text(SPEC + "\n[extra]\na = 1\n")
     with pytest.raises(ClaimError, match=r"extra: unknown table"):
         load_calibration(f)
+
+
+def test_the_report_header_names_a_regime_other_than_the_files_own():
+    from types import SimpleNamespace
+
+    from harness.report.claim_report import _regime_line
+
+    assert _regime_line([SimpleNamespace(regime="default")]) == []
+    (line,) = _regime_line([SimpleNamespace(regime="paper"), SimpleNamespace(regime="default")])
+    assert line.startswith("- regime `paper`")

@@ -107,6 +107,18 @@ def regime_named(folder: str | Path, name: str | None) -> Regime:
     return regimes[name]
 
 
+def _readings_under(c: Claim, name: str, values: dict[str, Any]) -> dict[str, str]:
+    """The claim's named readings with each one the regime overrides saying so, so that a report
+    never names the file's reading for a value the run did not use."""
+    short = {split_name(dotted)[1]: v for dotted, v in values.items()}
+    return {
+        k: f"{short[k]!r}, set by regime {name} (the claim file reads: {text})"
+        if k in short
+        else text
+        for k, text in c.readings.items()
+    }
+
+
 def apply_regime(c: Claim, regime: Regime) -> Claim:
     """The claim under `regime` (the claim itself under `default`); a value that makes the claim's
     setting invalid is one line naming the claim file and the key."""
@@ -117,7 +129,9 @@ def apply_regime(c: Claim, regime: Regime) -> Claim:
     for dotted, v in values.items():
         sec, k = split_name(dotted)
         base.setdefault(sec, {})[k] = v
-    d = dataclasses.replace(c, base_run=base, regime=regime.name)
+    d = dataclasses.replace(
+        c, base_run=base, regime=regime.name, readings=_readings_under(c, regime.name, values)
+    )
     problem = invalid_reason(d)
     if problem:
         raise ClaimError(f"{c.path}: regime {regime.name}: {problem}")

@@ -98,6 +98,18 @@ def run_totals(runs: list[Any]) -> dict[str, Any]:
     }
 
 
+def _regime_line(verdicts: list[Verdict]) -> list[str]:
+    """The regime the claims ran under, where it is not the claim files' own setting (each claim
+    names the values the regime set in its readings)."""
+    names = sorted({v.regime for v in verdicts} - {"default"})
+    if not names:
+        return []
+    return [
+        f"- regime {', '.join(f'`{n}`' for n in names)} (claims/_regimes.toml): its values "
+        "override the claim files' setting; a reading it overrides says so in the claim's notes"
+    ]
+
+
 def _wall_time(meta: dict[str, Any]) -> str:
     """The run's wall time, said as what it was: a report rebuilt from the store timed only the
     judging."""
@@ -256,6 +268,7 @@ def write_report(
     lines = [
         f"# Claim report: profile `{meta.get('profile')}`",
         "",
+        *_regime_line(verdicts),
         f"- commit `{meta['git_commit']}`, device `{meta['device']}`, torch "
         f"{meta['versions']['torch']}, harness {meta['versions']['harness']}",
         f"- started {meta.get('started', '?')}, {_wall_time(meta)}, executor "
