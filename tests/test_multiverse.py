@@ -374,3 +374,51 @@ def test_pytest_plugin_runs_the_multiverse_and_labels_each_claim_test(tmp_path):
     r = _pytest(tmp_path, *res, "--iclcheck-multiverse-only", "beta-3", "--iclcheck-no-report")
     out = r.stdout + r.stderr
     assert "1 failed" in out and "--multiverse-only: unknown alternative 'beta-3'" in out, out
+
+
+def _row(text: str, name: str) -> dict[str, str]:
+    """A row of the multiverse plan table, by column."""
+    cols = ("claims", "skip", "train", "steps", "measure", "reuse", "estimate")
+    line = next(x for x in text.splitlines() if x.split() and x.split()[0] == name)
+    return dict(zip(cols, line.split()[1:]))
+
+
+SPREAD_ONE = """
+[[alternative]]
+name = "spread-one"
+set = { "data.ood_spread" = "one" }
+why = "an OOD reading: only the test prompts change"
+applies_to = ["domain:ood"]
+"""
+
+
+def test_dry_run_plans_the_multiverse_and_the_run_trains_what_it_said(tmp_path, capsys):
+    claim = _tiny(tmp_path, '[multiverse]\nskip = { "K-small" = "K is fixed by the tiny world" }\n')
+    _mv(tmp_path, MULTIVERSE + SPREAD_ONE)
+    res = str(tmp_path / "r")
+    dry = ["run", str(claim), "--multiverse", "--results", res, "--dry-run"]
+    assert cli.main(dry) == 0
+    out = capsys.readouterr().out
+    assert all(len(line) <= 100 for line in out.splitlines())
+    assert re.search(r"multiverse: \d+ claim variants under 7 alternatives", out)
+    beta, unit = _row(out, "beta-2"), _row(out, "spread-one")
+    assert beta["train"] == "4" and beta["estimate"] == "?"  # 2 alphas x 2 seeds (S1: OOD only)
+    assert unit["train"] == "0" and int(unit["measure"]) > 0  # an OOD reading: main run's models
+    assert _row(out, "alpha-half")["claims"] == "0"
+    assert not list((tmp_path / "r").rglob("*.json"))  # nothing trained, nothing written
+
+    main = ["run", str(claim), "--results", res, "--no-progress", "--out", str(tmp_path / "o")]
+    assert cli.main(main) in (0, 1)
+    capsys.readouterr()
+    assert cli.main(dry) == 0
+    out = capsys.readouterr().out
+    unit = _row(out, "spread-one")
+    assert unit["train"] == "0" and re.fullmatch(r"\d+:\d\d", unit["estimate"])
+    assert "estimate: about" in out and "costliest:" in out
+    # the run does what the plan said: the OOD reading measures the stored models, trains nothing
+    only = main + ["--multiverse", "--multiverse-only", "spread-one"]
+    assert cli.main(only) in (0, 1)
+    assert "multiverse cost: 0 models trained" in capsys.readouterr().out
+    only = main + ["--multiverse", "--multiverse-only", "beta-2"]
+    assert cli.main(only) in (0, 1)
+    assert f"multiverse cost: {beta['train']} models trained" in capsys.readouterr().out

@@ -123,11 +123,27 @@ class RunSession:
 
     def plan_lines(self) -> list[str]:
         """The plan in at most 100 columns, with the multiverse's size when it is asked for."""
-        lines = self.plan_summary().lines()
+        summary = self.plan_summary()
+        lines = summary.lines()
         if self.variants is not None:
-            n = sum(len(v) for v in self.variants.values())
-            lines.append(f"multiverse: {n} claim variants after these (each planned as it runs)")
+            lines += self.multiverse_plan_lines(summary.timings_from)
         return lines
+
+    def multiverse_plan_lines(self, timings_from: int) -> list[str]:
+        """Per alternative: what it trains beyond the store, the main run and earlier alternatives,
+        what it only measures, and how long (harness.run.multiverse_plan_text)."""
+        from harness.run.multiverse_plan_text import plan_alternatives, plan_lines
+        from harness.run.paths import store_root
+        from harness.run.runner import plan_with_controls
+        from harness.run.store import Store
+
+        o = self.options
+        store = Store(store_root(o.results), self.log)
+        main = plan_with_controls(self.claims, o.device).units
+        plans = plan_alternatives(
+            main, self.variants or {}, store, o.device, o.max_ensemble, o.reuse_stale
+        )
+        return plan_lines(plans, timings_from)
 
     def execute(self) -> RunResult:
         """Train what the store lacks, judge every claim, control the family, run the multiverse.
