@@ -105,3 +105,39 @@ def test_the_estimate_skips_untrained_models_in_the_store(tmp_path, capsys):
     assert cli.main(["run", str(path), "--results", str(results), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert _plan_counts(out) == (4, 0, 0) and "no recorded timings" in out
+
+
+def test_share_and_time_left_are_by_work_not_by_steps():
+    # 100 cheap member-steps (work 1 each) and 100 costly ones (work 9 each): half the steps done
+    # is a tenth of the work
+    out = io.StringIO()
+    bar = Progress(steps=200, units=2, out=out, tty=False, work=1000.0)
+    for _ in range(100):
+        bar.trained(1, 1.0)
+    assert bar.line().startswith("training: 10% (100/200 member-steps, 0/2 units measured)")
+    for _ in range(100):
+        bar.trained(1, 9.0)
+    assert out.getvalue().splitlines()[-1].startswith("training: 100% (200/200 member-steps")
+
+
+def test_a_deep_step_costs_more_than_a_one_layer_step_on_the_same_prompts():
+    from harness.run.cost_model import member_work
+    from harness.world.config import RunConfig
+
+    one = RunConfig()
+    deep = RunConfig.from_dict(
+        {**one.to_dict(), "model": {**one.to_dict()["model"], "arch": "deep"}}
+    )
+    assert member_work(deep) > 5 * member_work(one) > 0
+    wider = RunConfig.from_dict(
+        {**deep.to_dict(), "model": {**deep.to_dict()["model"], "width": 128}}
+    )
+    assert member_work(wider) > member_work(deep)
+
+
+def test_workers_report_steps_and_work_to_the_parent(tmp_path, capsys):
+    path = tiny(tmp_path, steps=50)
+    args = ["run", str(path), "--results", str(tmp_path / "r"), "--executor", "process"]
+    assert cli.main(args + ["--jobs", "2"]) in (0, 1)
+    err = capsys.readouterr().err
+    assert "training: 100% (200/200 member-steps" in err, err

@@ -29,7 +29,7 @@ from harness.claims.record import Record
 from harness.core.choices import EXECUTORS
 from harness.core.fingerprint import code_fingerprint
 from harness.core.jsonio import canonical
-from harness.run.jobs import Job, JobResult, plan_jobs, run_job
+from harness.run.jobs import Job, JobResult, expected_cost, plan_jobs, run_job
 from harness.run.model_store import MODELS, ModelStore
 from harness.run.progress import Progress
 from harness.run.store import Store
@@ -40,25 +40,27 @@ PROGRESS_EVERY = 25  # a worker reports its training progress every this many st
 
 
 class _QueueProgress:
-    """A worker's step callback that sends member-steps to the parent in batches."""
+    """A worker's step callback that sends (member-steps, work) to the parent in batches."""
 
     def __init__(self, queue):
-        self.queue, self.pending = queue, 0
+        self.queue, self.steps, self.work = queue, 0, 0.0
 
-    def __call__(self, n: int) -> None:
-        self.pending += n
-        if self.pending >= PROGRESS_EVERY:
+    def __call__(self, n: int, work: float) -> None:
+        self.steps += n
+        self.work += work
+        if self.steps >= PROGRESS_EVERY:
             self.flush()
 
     def flush(self) -> None:
-        if self.pending:
-            self.queue.put(self.pending)
-            self.pending = 0
+        if self.steps:
+            self.queue.put((self.steps, self.work))
+            self.steps, self.work = 0, 0.0
 
 
 def run_group(job: Job, device: str = "cpu", progress=None) -> JobResult:
     """Run one job (train or load its members, measure its units): a pure function of the job.
-    `progress` is a step callback, or a queue (a worker's) that receives member-steps."""
+    `progress` is a step callback (member-steps, work), or a queue (a worker's) that receives
+    them."""
     if progress is None or callable(progress):
         return run_job(job, device, progress)
     sender = _QueueProgress(progress)
@@ -95,14 +97,15 @@ def find_record(store: Store, unit: Unit, reuse_stale: bool = False) -> Record |
 
 
 class Executor:
-    """Runs jobs and yields (job, its result or the exception that ended it); `progress(n)`
-    receives member-steps as they train (per step here, in batches from workers)."""
+    """Runs jobs and yields (job, its result or the exception that ended it); `progress(n, work)`
+    receives member-steps and their work (harness.run.cost_model) as they train (per step here,
+    in batches from workers)."""
 
     def __init__(self, jobs: int = 1, device: str = "cpu", address: str | None = None):
         self.jobs, self.device, self.address = max(1, jobs), device, address
 
     def map_groups(
-        self, groups: list[Job], progress: Callable[[int], None] | None = None
+        self, groups: list[Job], progress: Callable[[int, float], None] | None = None
     ) -> Iterator[tuple[Job, JobResult | BaseException]]:
         for g in groups:
             try:
@@ -148,15 +151,15 @@ class ProcessExecutor(Executor):
 
 
 def _drain(queue, progress) -> None:
-    """Hand the member-steps the workers reported to `progress`."""
+    """Hand the (member-steps, work) the workers reported to `progress`."""
     if queue is None:
         return
     while True:
         try:
-            n = queue.get_nowait()
+            n, work = queue.get_nowait()
         except Empty:
             return
-        progress(n)
+        progress(n, work)
 
 
 def run_group_on_worker(job: Job, device: str = "cpu") -> tuple[JobResult, str]:
@@ -228,8 +231,8 @@ class DaskExecutor(Executor):
             else:
                 result, worker = f.result()
                 self.ran_on.update((u.key, worker) for u in g.units)
-                if progress is not None:
-                    progress(g.steps())
+                if progress is not None and g.trains:
+                    progress(g.steps(), expected_cost(g))
                 yield g, result
 
     def close(self) -> None:
@@ -332,8 +335,12 @@ def execute(
     if not work.jobs:
         return counts
     models = ModelStore(store)
+    trains = [j for j in work.jobs if j.trains]
     bar = Progress(
-        sum(j.steps() for j in work.jobs), sum(len(j.units) for j in work.jobs), progress
+        sum(j.steps() for j in trains),
+        sum(len(j.units) for j in work.jobs),
+        progress,
+        work=sum(expected_cost(j) for j in trains),
     )
     try:
         for job, result in executor.map_groups(work.jobs, bar.trained if progress else None):

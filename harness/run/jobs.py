@@ -26,6 +26,7 @@ from harness.claims.record import Record, Timing
 from harness.core.jsonio import canonical
 from harness.measure.ensemble import measure_ensemble
 from harness.measure.measurement import MemberMeasures
+from harness.run.cost_model import member_work, prompt_size, step_work
 from harness.run.model_store import ModelStore, StoredCurve, StoredModel, load_members, member_state
 from harness.run.provenance import provenance
 from harness.training.history import History
@@ -36,8 +37,6 @@ from harness.world.seeding import derive_seed
 from harness.world.test_fields import curve_reading, training_part
 from harness.world.world import World
 
-# a training step's fixed cost (Python, kernel launches), in prompts of work
-STEP_OVERHEAD_PROMPTS = 64
 SEED_PURPOSES = (
     "patterns",
     "label-direction",
@@ -96,26 +95,15 @@ class JobResult:
 
 
 def expected_cost(job: Job) -> float:
-    """A job's expected cost, to schedule the longest first: training steps x (members x batch + a
-    fixed per-step overhead worth STEP_OVERHEAD_PROMPTS prompts) x the size of one prompt (context x
-    (width + MLP neurons)), the overhead keeping long runs of tiny batches from looking free; a
-    measuring job costs its units' test prompts."""
+    """A job's expected cost, to schedule the longest first and to weigh the progress bar: its
+    members' training work (harness.run.cost_model: steps x (batch + a share of the fixed per-step
+    overhead, which keeps long runs of tiny batches from looking free) x one prompt's cost, by
+    architecture); a measuring job costs its units' test prompts."""
     r = job.members[0].run
     if not job.trains:
         prompts = sum(len(u.eval_points) * int(u.eval["n_test"]) for u in job.units)
         return float(prompts * prompt_size(r))
     return len(job.members) * member_work(r, len(job.members))
-
-
-def prompt_size(run: RunConfig) -> int:
-    """The size of one prompt: context x (width + MLP neurons)."""
-    return (run.data.l_tr + 1) * (run.data.d + run.model.m)
-
-
-def member_work(run: RunConfig, ensemble: int = 1) -> float:
-    """Training work of one member of an ensemble of `ensemble`: steps x (batch + its share of the
-    per-step overhead) x the size of one prompt."""
-    return run.train.steps * (run.train.batch + STEP_OVERHEAD_PROMPTS / ensemble) * prompt_size(run)
 
 
 def _members(
@@ -247,14 +235,15 @@ def _meta(m: Member, failed: bool, failed_at, seconds: float, size: int, compile
     )
 
 
-def run_job(job: Job, device: str = "cpu", progress: Callable[[int], None] | None = None):
+def run_job(job: Job, device: str = "cpu", progress: Callable[[int, float], None] | None = None):
     """Train or load the job's members, measure every unit on its member; the records, the new
     models and the recorded curves (a pure function of the job)."""
     ms = job.members
     runs = [m.run for m in ms]
     models, curves = [], []
     if job.trains:
-        step = None if progress is None else (lambda n: progress(n * len(ms)))
+        work = len(ms) * step_work(runs[0], len(ms))  # one step of the whole ensemble
+        step = None if progress is None else (lambda n: progress(n * len(ms), n * work))
         trained = train_ensemble(runs, device, progress=step)
         model, histories = trained.model, trained.histories
         metas = [

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 from harness.claims.grid import Unit
 from harness.claims.multiverse_derive import Variant
+from harness.run.cost_model import member_work
 from harness.run.execution import _usable, find_record
-from harness.run.jobs import member_work
 from harness.run.model_store import ModelStore
 from harness.run.progress import clock
-from harness.run.run_plan_text import measuring_rate, training_rate
+from harness.run.run_plan_text import TrainingRates, measuring_rate, training_rate
 from harness.run.runner import plan_with_controls
 from harness.run.store import Store
 from harness.world.config import RunConfig
@@ -43,17 +43,17 @@ class AlternativePlan:
     measure_seconds: float | None
 
 
-def _training_work(runs: list[RunConfig], max_ensemble: int) -> float:
-    """Work of training `runs` in ensembles of one shape, at most `max_ensemble` together."""
+def _training_seconds(runs: list[RunConfig], max_ensemble: int, rates: TrainingRates) -> float:
+    """Seconds to train `runs` in ensembles of one shape, at most `max_ensemble` together."""
     by_shape: dict[str, list[RunConfig]] = defaultdict(list)
     for r in runs:
         by_shape[repr(r.shape_key())].append(r)
-    work = 0.0
+    seconds = 0.0
     for rs in by_shape.values():
         for i in range(0, len(rs), max_ensemble):
             chunk = rs[i : i + max_ensemble]
-            work += sum(member_work(r, len(chunk)) for r in chunk)
-    return work
+            seconds += sum(rates.of(r) * member_work(r, len(chunk)) for r in chunk)
+    return seconds
 
 
 class _Provided:
@@ -124,9 +124,7 @@ def plan_alternatives(
                 member_steps=sum(r.train.steps for r in runs),
                 measure_only=measure,
                 reuse=reuse,
-                train_seconds=None
-                if rate is None
-                else rate[0] * _training_work(runs, max_ensemble),
+                train_seconds=None if rate is None else _training_seconds(runs, max_ensemble, rate),
                 measure_seconds=None if mrate is None else mrate * prompts,
             )
         )

@@ -2,10 +2,10 @@
 to reuse, and the time it should take, in at most 100 columns (`iclcheck run --dry-run` prints it
 and exits 0; a run prints it before training).
 
-The estimate reads the store's own timings: seconds per unit of training work from the stored
-models (their recorded training time over the work of their config: steps x (batch + a fixed
-per-step overhead) x prompt size) and seconds per test prompt from the stored unit records, the
-median of each, so it is as good as the store is like the run; with no timings it says so.
+The estimate reads the store's own timings: seconds per unit of training cost from the stored
+models, per architecture (their recorded training time over the cost of their config,
+harness.run.cost_model), and seconds per test prompt from the stored unit records, the median of
+each, so it is as good as the store is like the run; with no timings it says so.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from harness.claims.grid import Unit
 from harness.claims.record import Record
+from harness.run.cost_model import member_work
 from harness.run.execution import NAMESPACE, Pending, pending_work
-from harness.run.jobs import expected_cost, member_work
+from harness.run.jobs import expected_cost
 from harness.run.model_store import MODELS, StoredModel
 from harness.run.plan import RunPlan
 from harness.run.progress import clock
@@ -33,9 +34,22 @@ def _newest(store: Store, namespace: str) -> list:
     return sorted(paths, key=lambda p: p.stat().st_mtime, reverse=True)[:SAMPLE]
 
 
-def training_rate(store: Store) -> tuple[float, int] | None:
-    """(seconds per unit of training work, how many stored models it is from), or None."""
-    rates = []
+@dataclass(frozen=True)
+class TrainingRates:
+    """Seconds per unit of training cost (harness.run.cost_model) that the store's models took,
+    the median per architecture, and over all of them for an architecture the store lacks."""
+
+    by_arch: dict[str, float]
+    overall: float
+    models: int  # how many stored models the rates are from
+
+    def of(self, run: RunConfig) -> float:
+        return self.by_arch.get(run.model.arch, self.overall)
+
+
+def training_rate(store: Store) -> TrainingRates | None:
+    """The store's training rates (None: no stored model with a recorded training time)."""
+    rates: dict[str, list[float]] = {}
     for p in _newest(store, MODELS):
         m = store.read_path(p, StoredModel.from_json)
         if m is None or m.train_seconds <= 0:
@@ -46,8 +60,15 @@ def training_rate(store: Store) -> tuple[float, int] | None:
             continue
         work = member_work(run, m.ensemble_size)
         if work > 0:  # an untrained model (steps = 0, the init control) has no rate
-            rates.append(m.train_seconds / work)
-    return (statistics.median(rates), len(rates)) if rates else None
+            rates.setdefault(run.model.arch, []).append(m.train_seconds / work)
+    if not rates:
+        return None
+    every = [r for rs in rates.values() for r in rs]
+    return TrainingRates(
+        {a: statistics.median(rs) for a, rs in rates.items()},
+        statistics.median(every),
+        len(every),
+    )
 
 
 def measuring_rate(store: Store) -> float | None:
@@ -112,8 +133,12 @@ def summarize(
     """The plan's work against the store (the same lookup `execute` makes) and its estimate."""
     work: Pending = pending_work(plan.units, store, max_ensemble, reuse_stale)
     trains = [m for j in work.jobs if j.trains for m in j.members]
-    train_work = sum(expected_cost(j) for j in work.jobs if j.trains)
     rate = training_rate(store)
+    train_seconds = (
+        None
+        if rate is None
+        else sum(rate.of(j.members[0].run) * expected_cost(j) for j in work.jobs if j.trains)
+    )
     mrate = measuring_rate(store)
     todo: list[Unit] = [u for j in work.jobs for u in j.units]
     return PlanSummary(
@@ -126,9 +151,9 @@ def summarize(
         member_steps=sum(m.run.train.steps for m in trains),
         measure_only=work.measures_only(),
         reuse=sum(r is not None for r in work.found.values()),
-        train_seconds=None if rate is None else rate[0] * train_work,
+        train_seconds=train_seconds,
         measure_seconds=None
         if mrate is None
         else mrate * sum(len(u.eval_points) * int(u.eval["n_test"]) for u in todo),
-        timings_from=0 if rate is None else rate[1],
+        timings_from=0 if rate is None else rate.models,
     )
