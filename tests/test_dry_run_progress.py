@@ -141,3 +141,36 @@ def test_workers_report_steps_and_work_to_the_parent(tmp_path, capsys):
     assert cli.main(args + ["--jobs", "2"]) in (0, 1)
     err = capsys.readouterr().err
     assert "training: 100% (200/200 member-steps" in err, err
+
+
+def test_training_rates_price_every_architecture_the_store_holds(tmp_path):
+    """The newest models (here 250 untrained deep init controls) do not crowd an older
+    architecture out of the timing sample: it keeps its own rate, not the others' median."""
+    import dataclasses
+    import os
+
+    from harness.run.model_store import MODELS, StoredModel
+    from harness.run.run_plan_text import SAMPLE, training_rate
+    from harness.run.store import Store
+    from harness.world.config import RunConfig
+    from harness.world.test_fields import training_part
+
+    store = Store(tmp_path / "store")
+    base = RunConfig()
+    deep = dataclasses.replace(base, model=dataclasses.replace(base.model, arch="deep"))
+    init = dataclasses.replace(deep, train=dataclasses.replace(deep.train, steps=0))
+
+    def write(key: str, run: RunConfig, seconds: float, mtime: int) -> None:
+        meta = StoredModel(
+            key, training_part(run), run.seed, "cpu", "f", False, None, seconds, 1, False, ""
+        )
+        os.utime(store.write(MODELS, meta), (mtime, mtime))
+
+    write("old-paper", base, 2.0, 1_000)
+    write("deep", deep, 5.0, 2_000)
+    for i in range(SAMPLE + 50):
+        write(f"init-{i}", init, 0.01, 3_000 + i)
+    rates = training_rate(store)
+    assert rates is not None and set(rates.by_arch) == {"paper", "deep"}
+    assert rates.models == 2
+    assert rates.of(base) != rates.of(deep)

@@ -422,3 +422,20 @@ def test_dry_run_plans_the_multiverse_and_the_run_trains_what_it_said(tmp_path, 
     only = main + ["--multiverse", "--multiverse-only", "beta-2"]
     assert cli.main(only) in (0, 1)
     assert f"multiverse cost: {beta['train']} models trained" in capsys.readouterr().out
+
+
+def test_the_multiverse_plan_counts_a_model_once_as_execute_trains_it():
+    """A train key that some units need with a curve and others without trains one member per
+    curve reading (the curve-less units ride on it), so it counts once, not once per key kind."""
+    from types import SimpleNamespace as U
+
+    from harness.run.multiverse_plan_text import trainings
+
+    def unit(train, curve=""):
+        return U(train_key=train, curve_key=curve, reads_curve=bool(curve), run=(train, curve))
+
+    mixed = [unit("a"), unit("a", "a-iid"), unit("a")]
+    assert trainings(mixed) == [("a", "a-iid")]
+    assert trainings([unit("b"), unit("b")]) == [("b", "")]
+    two_readings = [unit("c", "c-iid"), unit("c", "c-ood"), unit("c")]
+    assert trainings(two_readings) == [("c", "c-iid"), ("c", "c-ood")]

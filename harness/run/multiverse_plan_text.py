@@ -5,9 +5,10 @@ reuses, and the time that should take from the store's recorded timings; then th
 A model counts once, where it is first needed: a model the store holds, or the main run trains, or
 an earlier alternative (file order) trains, is measured, not trained again (the multiverse plans
 all its variants in one runner call, so this is what it does). A unit that reads a training curve
-its stored model lacks (another test sampling) trains again, as `execute` does. The training
-estimate uses the ensemble sizes the jobs would have (members of one shape, at most
-`max_ensemble` together), so it is the same cost model that schedules the jobs.
+its stored model lacks (another test sampling) trains again, as `execute` does. The counts are the
+run's (`multiverse cost`): a model trained counts once under train, each further unit it serves
+under measure. The training estimate uses the ensemble sizes the jobs would have (members of one
+shape, at most `max_ensemble` together), so it is the same cost model that schedules the jobs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from harness.run.cost_model import member_work
 from harness.run.execution import _usable, find_record
 from harness.run.model_store import ModelStore
 from harness.run.progress import clock
-from harness.run.run_plan_text import TrainingRates, measuring_rate, training_rate
+from harness.run.run_plan_text import Rates, measuring_rate, prompts_of, training_rate
 from harness.run.runner import plan_with_controls
 from harness.run.store import Store
 from harness.world.config import RunConfig
@@ -43,7 +44,7 @@ class AlternativePlan:
     measure_seconds: float | None
 
 
-def _training_seconds(runs: list[RunConfig], max_ensemble: int, rates: TrainingRates) -> float:
+def _training_seconds(runs: list[RunConfig], max_ensemble: int, rates: Rates) -> float:
     """Seconds to train `runs` in ensembles of one shape, at most `max_ensemble` together."""
     by_shape: dict[str, list[RunConfig]] = defaultdict(list)
     for r in runs:
@@ -54,6 +55,20 @@ def _training_seconds(runs: list[RunConfig], max_ensemble: int, rates: TrainingR
             chunk = rs[i : i + max_ensemble]
             seconds += sum(rates.of(r) * member_work(r, len(chunk)) for r in chunk)
     return seconds
+
+
+def trainings(units: list[Unit]) -> list[RunConfig]:
+    """The members `execute` trains for units that lack a model or its curve: one per curve
+    reading a train key needs, else one for the train key (units that read no curve ride on the
+    first member, as `jobs._members` places them)."""
+    readings: dict[str, dict[str, RunConfig]] = defaultdict(dict)
+    for u in units:
+        readings[u.train_key].setdefault(u.curve_key if u.reads_curve else "", u.run)
+    runs: list[RunConfig] = []
+    for by_curve in readings.values():
+        curves = [r for k, r in by_curve.items() if k]
+        runs.extend(curves or by_curve.values())
+    return runs
 
 
 class _Provided:
@@ -101,19 +116,20 @@ def plan_alternatives(
         claims = [v.claim for v in vs if v.claim is not None]
         units = plan_with_controls(claims, device).units if claims else []
         reuse = measure = 0
-        new: dict[str, RunConfig] = {}
-        prompts = 0
+        to_train: list[Unit] = []
+        measure_seconds = 0.0
         for u in units:
             if _usable(find_record(store, u, reuse_stale), u) is not None:
                 reuse += 1
                 continue
-            prompts += len(u.eval_points) * int(u.eval["n_test"])
+            measure_seconds += 0.0 if mrate is None else mrate.of(u.run) * prompts_of(u)
             if provided.has(u):
                 measure += 1
             else:
-                new.setdefault(u.curve_key if u.reads_curve else u.train_key, u.run)
+                to_train.append(u)
         provided.add(units)
-        runs = list(new.values())
+        runs = trainings(to_train)
+        measure += len(to_train) - len(runs)  # measured on a model another unit trains
         out.append(
             AlternativePlan(
                 name=name,
@@ -125,7 +141,7 @@ def plan_alternatives(
                 measure_only=measure,
                 reuse=reuse,
                 train_seconds=None if rate is None else _training_seconds(runs, max_ensemble, rate),
-                measure_seconds=None if mrate is None else mrate * prompts,
+                measure_seconds=None if mrate is None else measure_seconds,
             )
         )
     return out
