@@ -22,7 +22,7 @@ from harness.run.cost_model import member_work
 from harness.run.execution import _usable, find_record
 from harness.run.model_store import ModelStore
 from harness.run.progress import clock
-from harness.run.run_plan_text import Rates, measuring_rate, prompts_of, training_rate
+from harness.run.run_plan_text import Rates, measuring_rate, measuring_seconds, training_rate
 from harness.run.runner import plan_with_controls
 from harness.run.store import Store
 from harness.world.config import RunConfig
@@ -117,12 +117,12 @@ def plan_alternatives(
         units = plan_with_controls(claims, device).units if claims else []
         reuse = measure = 0
         to_train: list[Unit] = []
-        measure_seconds = 0.0
+        pending: list[Unit] = []
         for u in units:
             if _usable(find_record(store, u, reuse_stale), u) is not None:
                 reuse += 1
                 continue
-            measure_seconds += 0.0 if mrate is None else mrate.of(u.run) * prompts_of(u)
+            pending.append(u)
             if provided.has(u):
                 measure += 1
             else:
@@ -141,7 +141,7 @@ def plan_alternatives(
                 measure_only=measure,
                 reuse=reuse,
                 train_seconds=None if rate is None else _training_seconds(runs, max_ensemble, rate),
-                measure_seconds=None if mrate is None else measure_seconds,
+                measure_seconds=measuring_seconds(mrate, pending),
             )
         )
     return out

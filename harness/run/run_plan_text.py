@@ -114,7 +114,7 @@ def _training(m: StoredModel) -> tuple[str, float] | None:
 
 
 def _measuring(r: Record) -> tuple[str, float] | None:
-    prompts = len(r.eval_points) * int(r.eval.get("n_test", 0))
+    prompts = prompts_of(r)
     if not prompts:
         return None
     return r.config.model.arch, r.timing.eval_seconds_ensemble / r.timing.ensemble_size / prompts
@@ -132,9 +132,15 @@ def measuring_rate(store: Store) -> Rates | None:
     return _sampled(store, NAMESPACE, Record.from_json, _measuring)
 
 
-def prompts_of(u: Unit) -> int:
-    """The test prompts a unit measures."""
-    return len(u.eval_points) * int(u.eval["n_test"])
+def prompts_of(u: Unit | Record) -> int:
+    """The test prompts a unit measures, or a stored record measured (0: a record without
+    `n_test`)."""
+    return len(u.eval_points) * int(u.eval.get("n_test", 0))
+
+
+def measuring_seconds(rates: Rates | None, units: list[Unit]) -> float | None:
+    """Seconds to measure `units` at the store's per-architecture rates (None: no rates)."""
+    return None if rates is None else sum(rates.of(u.run) * prompts_of(u) for u in units)
 
 
 @dataclass(frozen=True)
@@ -207,8 +213,6 @@ def summarize(
         measure_only=work.measures_only(),
         reuse=sum(r is not None for r in work.found.values()),
         train_seconds=train_seconds,
-        measure_seconds=None
-        if mrate is None
-        else sum(mrate.of(u.run) * prompts_of(u) for u in todo),
+        measure_seconds=measuring_seconds(mrate, todo),
         timings_from=0 if rate is None else rate.models,
     )
