@@ -321,6 +321,26 @@ def test_block_names_the_flips_and_holm_runs_within_the_claim(tmp_path):
     assert specification_curve("c", block, tmp_path / "c.png").is_file()
 
 
+def test_run_multiverse_finds_the_runner_at_call_time(monkeypatch):
+    """One patch of harness.run.runner.run_claims must reach the multiverse's variants too (a
+    name bound at import kept a fake across tests, ddf90d1)."""
+    from types import SimpleNamespace
+
+    from harness.claims.multiverse_derive import Variant
+    from harness.run.multiverse_run import run_multiverse
+
+    seen = []
+
+    def fake(claims, *a, **k):
+        seen.append((len(claims), k["family"]))
+        return [SimpleNamespace(claim=c, verdict=_verdict("CONFIRMED", 0.95)) for c in claims]
+
+    monkeypatch.setattr("harness.run.runner.run_claims", fake)
+    variants = {"c": [Variant(Alternative("beta-2", "w", set={"data.beta": 2.0}), object())]}
+    blocks, alt_runs = run_multiverse([], variants, "unused", executor=None)
+    assert seen == [(1, "none")] and len(alt_runs) == 1 and blocks == {}
+
+
 def test_terminal_tables_show_the_robustness_column():
     from harness.report.terminal import stored_table, verdict_table
 

@@ -25,8 +25,9 @@ from harness.claims.claim import Claim
 from harness.claims.multiverse import Alternative, load_narrowing
 from harness.claims.multiverse_derive import Variant, derive_all, robustness
 from harness.claims.verdicts import Verdict, family_control
+from harness.run import runner
 from harness.run.execution import Executor
-from harness.run.runner import ClaimRun, run_claims
+from harness.run.runner import ClaimRun
 
 CORRECTION = (
     "Holm within each claim's multiverse: the claim's alternatives are one family (the main "
@@ -103,7 +104,7 @@ def run_multiverse(
     each claim's multiverse; returns (claim id -> multiverse block, the variants' claim runs)."""
     todo = [(cid, v) for cid, vs in variants.items() for v in vs if v.claim is not None]
     alt_runs = (
-        run_claims(
+        runner.run_claims(
             [v.claim for _, v in todo],
             results_dir,
             executor,
